@@ -1,0 +1,376 @@
+/**
+ * @packageDocumentation
+ * `RpcClient`: typed calls over one DEALER socket, many in flight, correlated by an envelope frame
+ * (RPC wire protocol v1, docs/protocol.md).
+ *
+ * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts`, `signal.ts` and
+ * `internal/`.
+ */
+import * as zmq from "zeromq";
+import { checkCodec, decodeBody, encodeBody, jsonCodec, type Codec } from "./codec.js";
+import { checkPayload, hasMethod, type InferRequest, type InferResponse, type MethodName, type RpcContract } from "./contract.js";
+import { connectEndpoint, endpointList } from "./endpoint.js";
+import {
+  ClosedError,
+  MalformedMessageError,
+  MessageTooLargeError,
+  RemoteError,
+  UnknownMethodError,
+  fromZmqError,
+} from "./errors.js";
+import { SendQueue } from "./internal/send-queue.js";
+import { DELIMITER, STATUS_ERROR, STATUS_OK, asErrorBody } from "./internal/rpc-wire.js";
+import { Closable } from "./lifecycle.js";
+import { checkTimeout, watchDeadline, type WaitOptions } from "./signal.js";
+
+/** Options of one {@link RpcClient.call}. */
+export interface CallOptions extends WaitOptions {}
+
+/** A reply the client dropped, as reported to `onDrop`. */
+export interface RpcClientDropInfo {
+  /**
+   * `late-reply`: a reply for a call that had already timed out, been aborted or never existed;
+   * `malformed-reply`: a message that does not follow the reply layout and matches no pending call.
+   */
+  readonly reason: "late-reply" | "malformed-reply";
+  /** What happened, in words. */
+  readonly message: string;
+}
+
+/** Counters of an {@link RpcClient}; read them through {@link RpcClient.stats}. */
+export interface RpcClientStats {
+  /** Calls handed to the socket. */
+  readonly sent: number;
+  /** Calls waiting for a reply now. */
+  readonly pending: number;
+  /** Replies that arrived for calls no longer waiting (timed out or aborted); dropped, never given to another call. */
+  readonly lateReplies: number;
+  /** Messages that could not be matched to a call because their frames were wrong; dropped. */
+  readonly malformedReplies: number;
+}
+
+/** Options of {@link RpcClient.connect}. */
+export interface RpcClientOptions {
+  /**
+   * Body codec. Both ends must use the same one.
+   * @defaultValue {@link jsonCodec}
+   */
+  readonly codec?: Codec;
+  /**
+   * Default time a call waits for its reply, in milliseconds; `call(…, { timeoutMs })` overrides it per call.
+   * @defaultValue 5000
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Largest request body this client sends, in bytes; larger requests reject locally with
+   * {@link MessageTooLargeError} and are not sent.
+   * @defaultValue no limit
+   */
+  readonly maxMessageBytes?: number;
+  /**
+   * How long libzmq keeps trying to deliver queued requests after `close()` (`ZMQ_LINGER`). Pending calls are
+   * rejected on close, so the default drops them.
+   * @defaultValue 0
+   */
+  readonly lingerMs?: number;
+  /** `ZMQ_SNDHWM` of the DEALER socket. @defaultValue 1000 */
+  readonly sendHighWaterMark?: number;
+  /** `ZMQ_RCVHWM` of the DEALER socket. @defaultValue 1000 */
+  readonly receiveHighWaterMark?: number;
+  /** Called for every reply the client drops (they are counted in {@link RpcClient.stats} too). Errors it throws are ignored. */
+  readonly onDrop?: (info: RpcClientDropInfo) => void;
+}
+
+interface Pending {
+  readonly method: string;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  disarm: () => void;
+}
+
+const MAX_ID = 0xffff_ffff;
+
+/**
+ * Calls the methods of an RPC contract on one or more {@link RpcServer}s (or any peer speaking the protocol).
+ *
+ * Uses one DEALER socket; each request carries a 4-byte correlation frame in its envelope, so any number of calls
+ * may be pending at once and replies may arrive in any order. With several endpoints, calls are spread round-robin
+ * over the connected servers.
+ *
+ * @example
+ * await using client = await RpcClient.connect(server.endpoint, Greeter, { timeoutMs: 2_000 });
+ * const { greeting } = await client.call("hello", { name: "Ada" });
+ */
+export class RpcClient<TContract extends RpcContract> extends Closable {
+  readonly #socket: zmq.Dealer;
+  readonly #queue: SendQueue;
+  readonly #contract: TContract;
+  readonly #codec: Codec;
+  readonly #timeoutMs: number;
+  readonly #maxMessageBytes: number;
+  readonly #onDrop: ((info: RpcClientDropInfo) => void) | undefined;
+  readonly #endpoints: string[] = [];
+  readonly #pending = new Map<number, Pending>();
+  readonly #methodFrames = new Map<string, Buffer>();
+  #readLoop: Promise<void> = Promise.resolve();
+  #nextId = 0;
+  #sent = 0;
+  #late = 0;
+  #malformed = 0;
+
+  private constructor(contract: TContract, options: RpcClientOptions) {
+    super();
+    if (contract?.kind !== "rpc") {
+      throw new TypeError("RpcClient.connect: `contract` must be an RPC contract made with defineRpc().");
+    }
+    this.#contract = contract;
+    this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
+    this.#timeoutMs = checkTimeout(options.timeoutMs, 5_000, "timeoutMs");
+    const max = options.maxMessageBytes;
+    if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
+      throw new RangeError(`RpcClient.connect: \`maxMessageBytes\` must be a positive integer, got ${String(max)}.`);
+    }
+    this.#maxMessageBytes = max ?? Infinity;
+    this.#onDrop = options.onDrop;
+    for (const method of Object.keys(contract.methods)) this.#methodFrames.set(method, Buffer.from(method, "utf8"));
+    this.#socket = new zmq.Dealer({
+      linger: options.lingerMs ?? 0,
+      sendHighWaterMark: options.sendHighWaterMark ?? 1000,
+      receiveHighWaterMark: options.receiveHighWaterMark ?? 1000,
+    });
+    this.#queue = new SendQueue(this.#socket);
+  }
+
+  /**
+   * Creates a client connected to one or more servers. Resolves at once: libzmq connects in the background, so
+   * calls made before a server is up wait (within their timeout) until it is.
+   *
+   * @param endpoint - One endpoint, or several to spread calls over (round-robin).
+   * @param contract - The same contract the server uses.
+   * @throws {@link InvalidEndpointError} for a malformed endpoint; `TypeError`/`RangeError` for bad options.
+   */
+  static async connect<TContract extends RpcContract>(
+    endpoint: string | readonly string[],
+    contract: TContract,
+    options: RpcClientOptions = {},
+  ): Promise<RpcClient<TContract>> {
+    const client = new RpcClient(contract, options);
+    try {
+      for (const e of endpointList(endpoint, "RpcClient.connect")) {
+        client.#endpoints.push(connectEndpoint(client.#socket, e, { owner: "RpcClient.connect", multicast: false }));
+      }
+    } catch (err) {
+      client.#socket.close();
+      throw err;
+    }
+    client.#readLoop = client.#read();
+    return client;
+  }
+
+  /** The endpoints this client is connected to. */
+  get endpoints(): readonly string[] {
+    return [...this.#endpoints];
+  }
+
+  /** The contract this client calls. */
+  get contract(): TContract {
+    return this.#contract;
+  }
+
+  /** A snapshot of the counters. */
+  get stats(): RpcClientStats {
+    return { sent: this.#sent, pending: this.#pending.size, lateReplies: this.#late, malformedReplies: this.#malformed };
+  }
+
+  /**
+   * Sends one request and waits for the matching reply.
+   *
+   * Validates `request` against the method's request schema before sending (nothing is sent if it fails) and
+   * validates the reply on arrival. Many calls may be pending at once.
+   *
+   * @param method - Contract method name.
+   * @param request - Payload; its type is the request schema's input type.
+   * @param options - `signal` cancels the call; `timeoutMs` overrides the client's default.
+   * @returns The reply, parsed by the response schema.
+   * @throws {@link ContractValidationError} when the request (`direction: "outgoing"`) or the reply
+   *   (`"incoming"`) breaks the contract.
+   * @throws {@link RemoteError} when the server answers with an error (`code`: `INVALID_REQUEST`,
+   *   `HANDLER_ERROR`, an application code, ...).
+   * @throws {@link TimeoutError} when no reply arrives within `timeoutMs`; a reply arriving later is dropped and
+   *   counted in {@link RpcClient.stats}.
+   * @throws {@link AbortedError} when `signal` fires first.
+   * @throws {@link ClosedError} when the client is closed before the reply arrives.
+   * @throws {@link MessageTooLargeError}, {@link MalformedMessageError}, {@link UnknownMethodError}.
+   * @example
+   * const { greeting } = await client.call("hello", { name: "Ada" }, { timeoutMs: 1_000 });
+   */
+  call<TMethod extends MethodName<TContract>>(
+    method: TMethod,
+    request: InferRequest<TContract, TMethod>,
+    options?: CallOptions,
+  ): Promise<InferResponse<TContract, TMethod>> {
+    // The reply is checked by the method's response schema in #settle, so its type is the schema's output.
+    return this.#call(method, request, options) as Promise<InferResponse<TContract, TMethod>>;
+  }
+
+  #call(method: string, request: unknown, options: CallOptions | undefined): Promise<unknown> {
+    const where = `RpcClient.call("${this.#contract.name}/${method}")`;
+    if (this.closed) {
+      return Promise.reject(new ClosedError(`${where} rejected: the client is closed. Create a new client with RpcClient.connect().`));
+    }
+    let frames: Uint8Array[];
+    let timeoutMs: number;
+    try {
+      if (!hasMethod(this.#contract, method)) {
+        throw new UnknownMethodError(this.#contract.name, String(method), Object.keys(this.#contract.methods));
+      }
+      timeoutMs = checkTimeout(options?.timeoutMs, this.#timeoutMs, "timeoutMs");
+      checkPayload(this.#contract.methods[method]!.request, request, {
+        direction: "outgoing",
+        contract: this.#contract.name,
+        method,
+        what: "Request to",
+        schema: "request",
+        hint: "Nothing was sent; fix the payload.",
+      });
+      // The original value is sent, not the parsed one: the server parses it again, so transforms run once.
+      const body = encodeBody(this.#codec, request, `Request to "${this.#contract.name}/${method}"`);
+      if (body.length > this.#maxMessageBytes) {
+        throw new MessageTooLargeError(`Request to "${this.#contract.name}/${method}"`, body.length, this.#maxMessageBytes);
+      }
+      frames = [DELIMITER, DELIMITER, this.#methodFrames.get(method)!, body];
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const id = this.#allocateId();
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32BE(id, 0);
+    frames[0] = header;
+    return new Promise<unknown>((resolve, reject) => {
+      const pending: Pending = { method, resolve, reject, disarm: () => undefined };
+      this.#pending.set(id, pending);
+      pending.disarm = watchDeadline(timeoutMs, options?.signal, { what: where, endpoint: this.#endpoints.join(", ") }, (error) => {
+        this.#pending.delete(id);
+        reject(error);
+      });
+      if (!this.#pending.has(id)) return; // the signal had already fired: nothing is sent
+      this.#sent++;
+      this.#queue.send(frames).catch((err: unknown) => {
+        if (this.#pending.get(id) !== pending) return;
+        this.#pending.delete(id);
+        pending.disarm();
+        reject(fromZmqError(err, where, this.#endpoints.join(", ")));
+      });
+    });
+  }
+
+  #allocateId(): number {
+    for (;;) {
+      const id = this.#nextId;
+      this.#nextId = id === MAX_ID ? 0 : id + 1;
+      if (!this.#pending.has(id)) return id;
+    }
+  }
+
+  async #read(): Promise<void> {
+    for (;;) {
+      let frames: Buffer[];
+      try {
+        frames = await this.#socket.receive();
+      } catch {
+        if (this.#socket.closed) return;
+        continue;
+      }
+      this.#receive(frames);
+    }
+  }
+
+  #receive(frames: Buffer[]): void {
+    const header = frames[0];
+    const pending = header?.length === 4 ? this.#pending.get(header.readUInt32BE(0)) : undefined;
+    if (header?.length !== 4 || frames.length !== 4 || frames[1]?.length !== 0) {
+      const message = `${this.#contract.name}: received a ${frames.length}-frame message that is not [correlation id, "", status, body].`;
+      if (pending !== undefined) {
+        this.#finish(header!.readUInt32BE(0), pending);
+        pending.reject(new MalformedMessageError(`${message} Check that the server speaks typed-zmq RPC protocol v1.`));
+        return;
+      }
+      this.#malformed++;
+      this.#drop({ reason: "malformed-reply", message });
+      return;
+    }
+    const id = header.readUInt32BE(0);
+    if (pending === undefined) {
+      this.#late++;
+      this.#drop({
+        reason: "late-reply",
+        message: `${this.#contract.name}: dropped a reply for call #${id}, which is no longer waiting (timed out, aborted or unknown).`,
+      });
+      return;
+    }
+    this.#finish(id, pending);
+    try {
+      pending.resolve(this.#settle(pending.method, frames[2]!, frames[3]!));
+    } catch (err) {
+      pending.reject(err);
+    }
+  }
+
+  #finish(id: number, pending: Pending): void {
+    this.#pending.delete(id);
+    pending.disarm();
+  }
+
+  #settle(method: string, statusFrame: Buffer, body: Buffer): unknown {
+    const status = statusFrame.toString("utf8");
+    const where = `Reply from "${this.#contract.name}/${method}"`;
+    if (status === STATUS_OK) {
+      return checkPayload(this.#contract.methods[method]!.response, decodeBody(this.#codec, body, where), {
+        direction: "incoming",
+        contract: this.#contract.name,
+        method,
+        what: "Reply to",
+        schema: "response",
+        hint: "Server and client probably run different contract versions.",
+      });
+    }
+    if (status === STATUS_ERROR) {
+      const errorBody = asErrorBody(decodeBody(this.#codec, body, `Error ${where.toLowerCase()}`));
+      if (errorBody === undefined) {
+        throw new MalformedMessageError(`${where}: the error body is not { code: string, message: string }. Check that the server speaks typed-zmq RPC protocol v1.`);
+      }
+      throw new RemoteError(this.#contract.name, method, errorBody);
+    }
+    throw new MalformedMessageError(`${where}: unknown status "${status.slice(0, 40)}"; expected "ok" or "error".`);
+  }
+
+  #drop(info: RpcClientDropInfo): void {
+    if (this.#onDrop === undefined) return;
+    try {
+      this.#onDrop(info);
+    } catch {
+      // A logging hook must not break the read loop.
+    }
+  }
+
+  /**
+   * Rejects every pending call with {@link ClosedError} and closes the socket. Idempotent.
+   * Calls made after `close()` reject with {@link ClosedError} at once.
+   */
+  protected override async shutdown(): Promise<void> {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) {
+      p.disarm();
+      p.reject(
+        new ClosedError(
+          `RpcClient.call("${this.#contract.name}/${p.method}") rejected: the client was closed while the call was pending. ` +
+            `Await calls before close(), or pass a signal to cancel them.`,
+        ),
+      );
+    }
+    this.#socket.close();
+    await this.#readLoop;
+  }
+}
+

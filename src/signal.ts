@@ -1,0 +1,70 @@
+/**
+ * @packageDocumentation
+ * Deadlines for calls that wait: a timeout and an optional `AbortSignal`, mapped to typed errors.
+ *
+ * Depends on `errors.ts`.
+ */
+import { AbortedError, TimeoutError, type TypedZmqError } from "./errors.js";
+
+/** Options every waiting call accepts. */
+export interface WaitOptions {
+  /** Cancels the wait; the call rejects with an {@link AbortedError} whose `cause` is `signal.reason`. */
+  readonly signal?: AbortSignal | undefined;
+  /** Gives up after this many milliseconds with a {@link TimeoutError}. */
+  readonly timeoutMs?: number | undefined;
+}
+
+/**
+ * Checks a `timeoutMs` option and returns it (or the fallback).
+ * @internal
+ */
+export function checkTimeout(value: number | undefined, fallback: number, option: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !(value > 0) || value > 2_147_483_647) {
+    throw new RangeError(`\`${option}\` must be a number of milliseconds from 1 to 2147483647, got ${String(value)}.`);
+  }
+  return value;
+}
+
+/** What {@link watchDeadline} reports in error messages. @internal */
+export interface DeadlinePlace {
+  /** For example `RpcClient.call("orders.v1/getOrder")`. */
+  readonly what: string;
+  /** Where the reply is expected from. */
+  readonly endpoint: string;
+}
+
+/**
+ * Arms a timer and a signal listener; calls `fail` once with a {@link TimeoutError} or {@link AbortedError}.
+ * Returns a function that disarms both; call it as soon as the wait ends another way.
+ * If the signal has already fired, `fail` runs synchronously.
+ * @internal
+ */
+export function watchDeadline(
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  place: DeadlinePlace,
+  fail: (error: TypedZmqError) => void,
+): () => void {
+  let done = false;
+  const onAbort = (): void => {
+    if (done) return;
+    disarm();
+    fail(new AbortedError(place.what, { cause: signal?.reason }));
+  };
+  const timer = setTimeout(() => {
+    if (done) return;
+    disarm();
+    fail(new TimeoutError(place.what, timeoutMs, place.endpoint));
+  }, timeoutMs);
+  function disarm(): void {
+    done = true;
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  }
+  if (signal !== undefined) {
+    if (signal.aborted) onAbort();
+    else signal.addEventListener("abort", onAbort, { once: true });
+  }
+  return disarm;
+}
