@@ -1,0 +1,296 @@
+import { describe, expect, test } from "vitest";
+import {
+  AbortedError,
+  ClosedError,
+  ContractValidationError,
+  MessageTooLargeError,
+  RemoteError,
+  RpcClient,
+  RpcError,
+  RpcServer,
+  TimeoutError,
+  UnknownMethodError,
+  type RpcHandlers,
+  type RpcClientDropInfo,
+} from "../src/index.js";
+import { Orders, OrdersV2 } from "./helpers/contracts.js";
+import { deferred, within } from "./helpers/deferred.js";
+import { TRANSPORTS, endpointFor } from "./helpers/endpoints.js";
+import { Gates } from "./helpers/gates.js";
+
+function handlers(gates = new Gates(), name = "server"): RpcHandlers<typeof Orders> {
+  return {
+    echo: ({ text }) => ({ text }),
+    getOrder: ({ id }) => {
+      if (id === 404) throw new RpcError("NOT_FOUND", `order ${id} does not exist`, { details: { id } });
+      if (id === 500) throw new Error("database is down");
+      if (id === 501) throw "a plain string";
+      // Breaks the contract on purpose (the compiler would refuse a plain string here).
+      if (id === 502) return { id, total: "lots" as unknown as number };
+      return { id, total: id * 2 };
+    },
+    wait: async ({ key }) => {
+      await gates.enter(key);
+      return { key };
+    },
+    whoami: () => ({ server: name }),
+  };
+}
+
+describe.each(TRANSPORTS)("RPC over %s", (transport) => {
+  test("answers a typed call and reports the real endpoint", async () => {
+    await using server = await RpcServer.bind(endpointFor(transport), Orders, handlers());
+    expect(server.endpoint).not.toMatch(/:0$|:\*$/);
+    await using client = await RpcClient.connect(server.endpoint, Orders);
+    await expect(client.call("getOrder", { id: 21 })).resolves.toEqual({ id: 21, total: 42 });
+    await expect(client.call("echo", { text: "hé ☃" })).resolves.toEqual({ text: "hé ☃" });
+    expect(server.stats).toMatchObject({ received: 2, succeeded: 2, dropped: 0 });
+  });
+
+  test("correlates 1,000 concurrent calls when handlers finish out of order", async () => {
+    const gates = new Gates();
+    await using server = await RpcServer.bind(endpointFor(transport), Orders, handlers(gates), { concurrency: 1000 });
+    await using client = await RpcClient.connect(server.endpoint, Orders, { timeoutMs: 20_000 });
+    const keys = Array.from({ length: 1000 }, (_, i) => `k${i}`);
+    const calls = keys.map((key) => client.call("wait", { key }));
+    await within(gates.entered(1000), 10_000, "1000 handlers to start");
+    for (const key of [...keys].reverse()) gates.open(key); // finish in reverse order
+    const replies = await Promise.all(calls);
+    expect(replies.map((r) => r.key)).toEqual(keys);
+    expect(client.stats).toMatchObject({ sent: 1000, pending: 0, lateReplies: 0 });
+  }, 30_000);
+
+  test("times out a call whose handler never answers, keeps serving others, and drops the late reply", async () => {
+    const gates = new Gates();
+    await using server = await RpcServer.bind(endpointFor(transport), Orders, handlers(gates));
+    const late = deferred<RpcClientDropInfo>();
+    await using client = await RpcClient.connect(server.endpoint, Orders, { onDrop: (info) => late.resolve(info) });
+    const slow = client.call("wait", { key: "slow" }, { timeoutMs: 150 });
+    await expect(slow).rejects.toBeInstanceOf(TimeoutError);
+    await expect(slow).rejects.toMatchObject({ code: "TIMEOUT", timeoutMs: 150 });
+    await expect(slow).rejects.toThrow(/timed out after 150 ms .*raise \{ timeoutMs \}/);
+    // Another call is pending while the late reply arrives; it must get its own reply.
+    const other = client.call("wait", { key: "other" });
+    await within(gates.arrived("other"), 3_000, "the second handler");
+    gates.open("slow");
+    const info = await within(late.promise, 3_000, "the late reply to be dropped");
+    expect(info.reason).toBe("late-reply");
+    gates.open("other");
+    await expect(other).resolves.toEqual({ key: "other" });
+    expect(client.stats.lateReplies).toBe(1);
+  });
+
+  test("aborts a pending call with AbortedError carrying the signal's reason", async () => {
+    const gates = new Gates();
+    await using server = await RpcServer.bind(endpointFor(transport), Orders, handlers(gates));
+    await using client = await RpcClient.connect(server.endpoint, Orders);
+    const controller = new AbortController();
+    const call = client.call("wait", { key: "a" }, { signal: controller.signal });
+    await within(gates.arrived("a"), 3_000, "the handler");
+    const reason = new Error("user navigated away");
+    controller.abort(reason);
+    const err: unknown = await call.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AbortedError);
+    expect(err).toMatchObject({ code: "ABORTED", cause: reason });
+    expect(client.stats.pending).toBe(0);
+    gates.open("a");
+
+    // An already-aborted signal rejects at once and sends nothing.
+    const sentBefore = client.stats.sent;
+    await expect(client.call("echo", { text: "x" }, { signal: AbortSignal.abort("gone") })).rejects.toMatchObject({
+      name: "AbortedError",
+      cause: "gone",
+    });
+    expect(client.stats.sent).toBe(sentBefore);
+  });
+
+  test("surfaces handler errors as RemoteError with code, message and details", async () => {
+    await using server = await RpcServer.bind(endpointFor(transport), Orders, handlers());
+    await using client = await RpcClient.connect(server.endpoint, Orders);
+    const notFound: unknown = await client.call("getOrder", { id: 404 }).catch((e: unknown) => e);
+    expect(notFound).toBeInstanceOf(RemoteError);
+    expect(notFound).toMatchObject({ code: "NOT_FOUND", remoteMessage: "order 404 does not exist", details: { id: 404 } });
+
+    const crashed: unknown = await client.call("getOrder", { id: 500 }).catch((e: unknown) => e);
+    expect(crashed).toMatchObject({ name: "RemoteError", code: "HANDLER_ERROR", details: undefined });
+    expect(String((crashed as Error).message)).toContain("database is down");
+
+    const nonError: unknown = await client.call("getOrder", { id: 501 }).catch((e: unknown) => e);
+    expect(nonError).toMatchObject({ code: "HANDLER_ERROR" });
+    expect((nonError as RemoteError).remoteMessage).toMatch(/non-Error value: a plain string/);
+
+    const invalid: unknown = await client.call("getOrder", { id: 502 }).catch((e: unknown) => e);
+    expect(invalid).toMatchObject({ code: "INVALID_RESPONSE" });
+    expect((invalid as RemoteError).remoteMessage).toMatch(/response schema[\s\S]*total/);
+
+    await expect(client.call("getOrder", { id: 3 })).resolves.toEqual({ id: 3, total: 6 });
+    expect(server.stats.failed).toEqual({ NOT_FOUND: 1, HANDLER_ERROR: 2, INVALID_RESPONSE: 1 });
+  });
+
+  test("sends a stack only when the server opts in with exposeStack", async () => {
+    await using quiet = await RpcServer.bind(endpointFor(transport), Orders, handlers());
+    await using loud = await RpcServer.bind(endpointFor(transport), Orders, handlers(), { exposeStack: true });
+    await using a = await RpcClient.connect(quiet.endpoint, Orders);
+    await using b = await RpcClient.connect(loud.endpoint, Orders);
+    const hidden = (await a.call("getOrder", { id: 500 }).catch((e: unknown) => e)) as RemoteError;
+    const shown = (await b.call("getOrder", { id: 500 }).catch((e: unknown) => e)) as RemoteError;
+    expect(JSON.stringify(hidden)).not.toContain("at ");
+    expect(hidden.details).toBeUndefined();
+    expect(shown.details).toMatchObject({ stack: expect.stringContaining("database is down") });
+  });
+
+  test("validates requests before sending: nothing leaves on a bad payload", async () => {
+    await using server = await RpcServer.bind(endpointFor(transport), Orders, handlers());
+    await using client = await RpcClient.connect(server.endpoint, Orders);
+    // @ts-expect-error id must be a number: checks the run-time validation for untyped callers
+    const outgoing: unknown = await client.call("getOrder", { id: "7" }).catch((e: unknown) => e);
+    expect(outgoing).toBeInstanceOf(ContractValidationError);
+    expect(outgoing).toMatchObject({ direction: "outgoing", contract: "orders.v1", method: "getOrder" });
+    expect((outgoing as ContractValidationError).issues[0]?.path).toEqual(["id"]);
+    expect(client.stats.sent).toBe(0);
+    await expect(client.call("echo", { text: "ok" })).resolves.toEqual({ text: "ok" });
+    expect(server.stats.received).toBe(1);
+  });
+
+  test("rejects a reply that breaks the response schema", async () => {
+    const v2: RpcHandlers<typeof OrdersV2> = {
+      echo: ({ text }) => ({ text }),
+      getOrder: ({ id }) => ({ id, total: "forty-two" }),
+      wait: ({ key }) => ({ key }),
+      whoami: () => ({ server: "v2" }),
+    };
+    await using server = await RpcServer.bind(endpointFor(transport), OrdersV2, v2);
+    await using client = await RpcClient.connect(server.endpoint, Orders);
+    const err: unknown = await client.call("getOrder", { id: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ContractValidationError);
+    expect(err).toMatchObject({ name: "ContractValidationError", code: "VALIDATION_FAILED", direction: "incoming" });
+    expect((err as Error).message).toMatch(/Reply to "orders\.v1\/getOrder" does not match the response schema[\s\S]*different contract versions/);
+  });
+
+  test("rejects an unknown method locally for untyped callers", async () => {
+    await using server = await RpcServer.bind(endpointFor(transport), Orders, handlers());
+    await using client = await RpcClient.connect(server.endpoint, Orders);
+    // @ts-expect-error not a method of the contract
+    const err: unknown = await client.call("deleteEverything", {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnknownMethodError);
+    expect((err as Error).message).toContain('Known methods: "echo", "getOrder"');
+  });
+
+  test("enforces maxMessageBytes on both sides and keeps serving", async () => {
+    await using server = await RpcServer.bind(endpointFor(transport), Orders, handlers(), { maxMessageBytes: 64 });
+    await using client = await RpcClient.connect(server.endpoint, Orders);
+    await using strict = await RpcClient.connect(server.endpoint, Orders, { maxMessageBytes: 64 });
+    const big = { text: "x".repeat(100) };
+    await expect(strict.call("echo", big)).rejects.toBeInstanceOf(MessageTooLargeError);
+    expect(strict.stats.sent).toBe(0);
+    const remote: unknown = await client.call("echo", big).catch((e: unknown) => e);
+    expect(remote).toMatchObject({ name: "RemoteError", code: "MESSAGE_TOO_LARGE", details: { limit: 64 } });
+    await expect(client.call("echo", { text: "small" })).resolves.toEqual({ text: "small" });
+  });
+
+  test("close() rejects pending calls with ClosedError, is idempotent, and later calls reject at once", async () => {
+    const gates = new Gates();
+    await using server = await RpcServer.bind(endpointFor(transport), Orders, handlers(gates));
+    const client = await RpcClient.connect(server.endpoint, Orders);
+    const pending = client.call("wait", { key: "p" });
+    await within(gates.arrived("p"), 3_000, "the handler");
+    const first = client.close();
+    expect(client.closed).toBe(true);
+    await Promise.all([first, client.close()]);
+    const err: unknown = await pending.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ClosedError);
+    expect((err as Error).message).toMatch(/client was closed while the call was pending/);
+    await expect(client.call("echo", { text: "late" })).rejects.toBeInstanceOf(ClosedError);
+    gates.open("p");
+  });
+
+  test("server close() lets in-flight handlers finish, then closes", async () => {
+    const gates = new Gates();
+    const server = await RpcServer.bind(endpointFor(transport), Orders, handlers(gates));
+    await using client = await RpcClient.connect(server.endpoint, Orders);
+    const call = client.call("wait", { key: "drain" });
+    await within(gates.arrived("drain"), 3_000, "the handler");
+    const closing = server.close();
+    gates.open("drain");
+    await expect(call).resolves.toEqual({ key: "drain" });
+    await closing;
+    expect(server.closed).toBe(true);
+    expect(server.stats.inFlight).toBe(0);
+  });
+
+  test("server close() answers handlers still running after drainTimeoutMs with UNAVAILABLE and aborts them", async () => {
+    const aborted = deferred<unknown>();
+    const stuck = deferred<void>();
+    const server = await RpcServer.bind(
+      endpointFor(transport),
+      Orders,
+      {
+        ...handlers(),
+        wait: async ({ key }, { signal }) => {
+          signal.addEventListener("abort", () => aborted.resolve(signal.reason));
+          stuck.resolve();
+          await new Promise<never>(() => undefined);
+          return { key };
+        },
+      },
+      { drainTimeoutMs: 50 },
+    );
+    await using client = await RpcClient.connect(server.endpoint, Orders);
+    const call = client.call("wait", { key: "never" });
+    await within(stuck.promise, 3_000, "the handler");
+    await server.close();
+    await expect(call).rejects.toMatchObject({ name: "RemoteError", code: "UNAVAILABLE" });
+    await expect(within(aborted.promise, 1_000, "the handler's signal")).resolves.toBeInstanceOf(ClosedError);
+  });
+
+  test("spreads calls over several servers", async () => {
+    await using one = await RpcServer.bind(endpointFor(transport), Orders, handlers(undefined, "one"));
+    await using two = await RpcServer.bind(endpointFor(transport), Orders, handlers(undefined, "two"));
+    await using client = await RpcClient.connect([one.endpoint, two.endpoint], Orders);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => client.call("whoami", {})));
+    const counts = { one: 0, two: 0 };
+    for (const a of answers) counts[a.server as "one" | "two"]++;
+    expect(counts.one + counts.two).toBe(20);
+    expect(counts.one).toBeGreaterThan(0);
+    expect(counts.two).toBeGreaterThan(0);
+  });
+
+  test("limits handlers running at once to `concurrency`", async () => {
+    let running = 0;
+    let peak = 0;
+    await using server = await RpcServer.bind(
+      endpointFor(transport),
+      Orders,
+      {
+        ...handlers(),
+        echo: async ({ text }) => {
+          running++;
+          peak = Math.max(peak, running);
+          for (let i = 0; i < 5; i++) await new Promise<void>((r) => setImmediate(r));
+          running--;
+          return { text };
+        },
+      },
+      { concurrency: 2 },
+    );
+    await using client = await RpcClient.connect(server.endpoint, Orders);
+    const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => client.call("echo", { text: `${i}` })));
+    expect(replies).toHaveLength(10);
+    expect(peak).toBeGreaterThanOrEqual(1);
+    expect(peak).toBeLessThanOrEqual(2);
+  });
+
+  test("await using closes client and server at the end of the scope", async () => {
+    let server: RpcServer<typeof Orders> | undefined;
+    let client: RpcClient<typeof Orders> | undefined;
+    {
+      await using s = await RpcServer.bind(endpointFor(transport), Orders, handlers());
+      await using c = await RpcClient.connect(s.endpoint, Orders);
+      server = s;
+      client = c;
+      await c.call("echo", { text: "scoped" });
+    }
+    expect(server.closed).toBe(true);
+    expect(client.closed).toBe(true);
+  });
+});
