@@ -218,7 +218,10 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
       linger: this.#lingerMs,
       sendHighWaterMark: checkPositiveInt(options.sendHighWaterMark, 1000, "sendHighWaterMark", owner),
       receiveHighWaterMark: checkPositiveInt(options.receiveHighWaterMark, 1000, "receiveHighWaterMark", owner),
+      // ROUTER_MANDATORY with a zero send timeout: a reply to a peer that is gone (or whose queue is full) fails at
+      // once and is counted as undeliverable, instead of being dropped silently or blocking every other reply.
       mandatory: true,
+      sendTimeout: 0,
     });
     this.#queue = new SendQueue(this.#socket);
   }
@@ -436,7 +439,7 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
       if (job.settled) return;
       let reply: Uint8Array;
       try {
-        const checked = checkPayload(this.#contract.methods[method]!.response, result, {
+        checkPayload(this.#contract.methods[method]!.response, result, {
           direction: "outgoing",
           contract: this.#contract.name,
           method,
@@ -444,7 +447,9 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
           schema: "response",
           hint: "The handler returned data that breaks the contract; fix the handler.",
         });
-        reply = encodeBody(this.#codec, checked, `Response from the handler of "${where}"`);
+        // The handler's own value is sent (the response schema's input type): the client parses it, so
+        // transforms run once, on the receiving side, as for requests.
+        reply = encodeBody(this.#codec, result, `Response from the handler of "${where}"`);
       } catch (err) {
         const details = err instanceof ContractValidationError ? { issues: err.issues } : undefined;
         this.#replyError(envelope, method, { code: ErrorCode.INVALID_RESPONSE, message: toError(err).message, ...(details && { details }) }, err);
