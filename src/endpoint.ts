@@ -5,6 +5,9 @@
  *
  * Depends on zeromq (for `capability`) and `errors.ts`.
  */
+import { randomUUID } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as zmq from "zeromq";
 import { InvalidEndpointError, TransportUnavailableError, fromZmqError } from "./errors.js";
 
@@ -51,14 +54,14 @@ function parseHostPort(endpoint: string, hostPort: string, form: string): { host
   if (port !== "*" && Number(port) > 65535) {
     throw new InvalidEndpointError(endpoint, `port ${port} is above 65535`);
   }
-  return { host, port: port === "0" ? "*" : port };
+  return { host, port: port !== "*" && Number(port) === 0 ? "*" : port };
 }
 
 /**
  * Parses and validates an endpoint string without touching the network.
  *
  * Accepted forms: `tcp://host:port` (host `*`, IPv4, `[IPv6]` or a name; port 0 or `*` picks a free port when
- * binding), `ipc://path` (at most 107 bytes; `ipc://*` picks a unique path when binding), `inproc://name`,
+ * binding), `ipc://path` (at most 107 bytes; `ipc://*` picks a unique path under the OS temp dir when binding), `inproc://name`,
  * `pgm://interface-ip;group-ip:port` and `epgm://interface-ip;group-ip:port`.
  *
  * @throws {@link InvalidEndpointError} naming the endpoint, what is wrong, and the accepted forms.
@@ -79,7 +82,8 @@ export function parseEndpoint(endpoint: string): ParsedEndpoint {
   switch (transport) {
     case "tcp": {
       const { host, port } = parseHostPort(endpoint, address, "tcp://host:port");
-      if (host !== "*" && !IPV4.test(host) && !IPV6_BRACKETED.test(host) && !HOSTNAME.test(host)) {
+      const numeric = /^[\d.]+$/.test(host);
+      if (host !== "*" && !IPV4.test(host) && !IPV6_BRACKETED.test(host) && (numeric || !HOSTNAME.test(host))) {
         throw new InvalidEndpointError(endpoint, `host '${host}' is not '*', an IPv4 address, [an IPv6 address] or a host name`);
       }
       return { endpoint, transport, address, host, port };
@@ -154,10 +158,14 @@ function checkUsable(parsed: ParsedEndpoint, use: EndpointUse): void {
 export async function bindEndpoint(socket: zmq.Socket, endpoint: string, use: EndpointUse): Promise<string> {
   const parsed = parseEndpoint(endpoint);
   checkUsable(parsed, use);
-  const target =
-    parsed.transport === "tcp" && parsed.host !== undefined && parsed.port !== undefined
-      ? `tcp://${parsed.host}:${parsed.port}`
-      : endpoint;
+  let target = endpoint;
+  if (parsed.transport === "tcp" && parsed.host !== undefined && parsed.port !== undefined) {
+    target = `tcp://${parsed.host}:${parsed.port}`;
+  } else if (parsed.transport === "ipc" && parsed.address === "*") {
+    // libzmq puts `ipc://*` under $TMPDIR, or under the working directory when it is unset, and reports a
+    // relative path that other processes cannot find. Pick a unique absolute path ourselves.
+    target = `ipc://${join(tmpdir(), `tzmq-${process.pid}-${randomUUID().slice(0, 13)}.sock`)}`;
+  }
   try {
     await socket.bind(target);
   } catch (err) {

@@ -316,9 +316,28 @@ function hasName(err: unknown, name: string): boolean {
   return typeof err === "object" && err !== null && (err as { name?: unknown }).name === name;
 }
 
-/** True for any error typed-zmq produced. */
+const ERROR_NAMES = new Set([
+  "ContractValidationError",
+  "MalformedMessageError",
+  "UnknownMethodError",
+  "MessageTooLargeError",
+  "TimeoutError",
+  "AbortedError",
+  "ClosedError",
+  "InvalidEndpointError",
+  "EndpointInUseError",
+  "TransportUnavailableError",
+  "TransportError",
+  "RpcError",
+  "RemoteError",
+]);
+
+/** True for any error typed-zmq produced, also across realms (an Error with one of our names and a string `code`). */
 export function isTypedZmqError(err: unknown): err is TypedZmqError {
-  return err instanceof TypedZmqError;
+  if (err instanceof TypedZmqError) return true;
+  if (typeof err !== "object" || err === null) return false;
+  const { name, code } = err as { name?: unknown; code?: unknown };
+  return typeof name === "string" && ERROR_NAMES.has(name) && typeof code === "string" && (name !== "TimeoutError" || code === ErrorCode.TIMEOUT);
 }
 /** True for a {@link ContractValidationError}, also across realms. */
 export function isContractValidationError(err: unknown): err is ContractValidationError {

@@ -90,6 +90,15 @@ interface Pending {
 
 const MAX_ID = 0xffff_ffff;
 
+/** True when `T` is a union of two or more types. */
+type IsUnion<T, TAll = T> = T extends unknown ? ([TAll] extends [T] ? false : true) : never;
+
+/**
+ * The request type shown when `call()` gets a union of method names: the payload could belong to either method,
+ * so the compiler refuses it with this message instead of accepting a mix.
+ */
+export type OneMethodPlease = "typed-zmq: call() needs one method name, not a union of them; narrow the method first (for example with a switch)";
+
 /**
  * Calls the methods of an RPC contract on one or more {@link RpcServer}s (or any peer speaking the protocol).
  *
@@ -206,7 +215,7 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
    */
   call<TMethod extends MethodName<TContract>>(
     method: TMethod,
-    request: InferRequest<TContract, TMethod>,
+    request: IsUnion<TMethod> extends true ? OneMethodPlease : InferRequest<TContract, TMethod>,
     options?: CallOptions,
   ): Promise<InferResponse<TContract, TMethod>> {
     // The reply is checked by the method's response schema in #settle, so its type is the schema's output.

@@ -119,7 +119,7 @@ type _UnknownResponse = InferResponse<Orders, "nope">;
 
 async function clientTypes(): Promise<void> {
   // connect keeps the contract type.
-  const connected = RpcClient.connect("tcp://127.0.0.1:5555", Orders);
+  const connected = RpcClient.connect("inproc://orders", Orders);
   expectTypeOf(connected).toEqualTypeOf<Promise<RpcClient<Orders>>>();
   expectTypeOf(RpcClient.connect(["inproc://a", "inproc://b"], Orders, { timeoutMs: 1_000 })).toEqualTypeOf<
     Promise<RpcClient<Orders>>
@@ -176,7 +176,7 @@ async function serverTypes(): Promise<void> {
   // bind and connect keep the contract type.
   const bound = RpcServer.bind("tcp://127.0.0.1:0", Orders, handlers);
   expectTypeOf(bound).toEqualTypeOf<Promise<RpcServer<Orders>>>();
-  expectTypeOf(RpcServer.connect("tcp://127.0.0.1:5556", Orders, handlers)).toEqualTypeOf<Promise<RpcServer<Orders>>>();
+  expectTypeOf(RpcServer.connect("inproc://orders", Orders, handlers)).toEqualTypeOf<Promise<RpcServer<Orders>>>();
   expectTypeOf((await bound).contract).toEqualTypeOf<Orders>();
 
   // The handler receives the request schema's OUTPUT and a context typed by method.
@@ -270,3 +270,12 @@ expectTypeOf<RemoteError["code"]>().toEqualTypeOf<string>();
 expectTypeOf<TimeoutError["code"]>().toEqualTypeOf<"TIMEOUT">();
 expectTypeOf<TimeoutError>().toExtend<Error>();
 expectTypeOf<RemoteError>().toExtend<Error>();
+
+// A union of method names would let a payload for one method go to another: call() refuses it with a message.
+export async function unionMethodIsRefused(client: RpcClient<typeof Orders>, m: "getOrder" | "getReceipt"): Promise<void> {
+  // @ts-expect-error the method must be one literal name, not a union
+  await client.call(m, { id: "x" });
+  if (m === "getOrder") {
+    expectTypeOf(await client.call(m, { id: "x" })).toEqualTypeOf<{ id: string; total: number }>();
+  }
+}
