@@ -1,4 +1,6 @@
 import { describe, expect, test } from "vitest";
+import * as z from "zod";
+import * as zmq from "zeromq";
 import {
   AbortedError,
   ClosedError,
@@ -9,6 +11,8 @@ import {
   RpcError,
   RpcServer,
   TimeoutError,
+  defineRpc,
+  msgpackCodec,
   UnknownMethodError,
   type RpcHandlers,
   type RpcClientDropInfo,
@@ -292,5 +296,39 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     }
     expect(server.closed).toBe(true);
     expect(client.closed).toBe(true);
+  });
+
+  test("carries binary fields intact with the MessagePack codec", async () => {
+    const Blobs = defineRpc("blobs.v1", {
+      reverse: {
+        request: z.object({ data: z.instanceof(Uint8Array), note: z.string().optional() }),
+        response: z.object({ data: z.instanceof(Uint8Array), size: z.number() }),
+      },
+    });
+    await using server = await RpcServer.bind(
+      endpointFor(transport),
+      Blobs,
+      { reverse: ({ data }) => ({ data: Uint8Array.from(data).reverse(), size: data.length }) },
+      { codec: msgpackCodec },
+    );
+    await using client = await RpcClient.connect(server.endpoint, Blobs, { codec: msgpackCodec });
+    const data = Uint8Array.from({ length: 300 }, (_, i) => i % 256);
+    const reply = await client.call("reverse", { data });
+    expect(reply.size).toBe(300);
+    expect(reply.data).toBeInstanceOf(Uint8Array);
+    expect([...reply.data]).toEqual([...data].reverse());
+  });
+
+  test("RpcServer.connect serves a peer that binds, as a broker's backend does", async () => {
+    const backend = new zmq.Dealer({ linger: 0, receiveTimeout: 3_000 });
+    try {
+      await backend.bind(endpointFor(transport));
+      await using server = await RpcServer.connect(backend.lastEndpoint ?? "", Orders, handlers());
+      expect(server.endpoint).toBe(backend.lastEndpoint);
+      await backend.send(["client-7", "", "getOrder", JSON.stringify({ id: 4 })]);
+      expect((await backend.receive()).map(String)).toEqual(["client-7", "", "ok", JSON.stringify({ id: 4, total: 8 })]);
+    } finally {
+      backend.close();
+    }
   });
 });
