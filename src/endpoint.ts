@@ -204,3 +204,27 @@ export function endpointList(endpoints: string | readonly string[], owner: strin
   if (list.length === 0) throw new TypeError(`${owner}: \`endpoint\` must be an endpoint string or a non-empty array of them.`);
   return list;
 }
+
+/**
+ * Binds or connects `socket` to every endpoint; on any failure closes the socket and rethrows, so a factory that
+ * fails leaves nothing open. Returns the real endpoints.
+ * @internal
+ */
+export async function attachEndpoints(
+  socket: zmq.Socket,
+  endpoints: string | readonly string[],
+  mode: "bind" | "connect",
+  use: EndpointUse,
+): Promise<string[]> {
+  const real: string[] = [];
+  try {
+    for (const e of endpointList(endpoints, use.owner)) {
+      real.push(mode === "bind" ? await bindEndpoint(socket, e, use) : connectEndpoint(socket, e, use));
+    }
+  } catch (err) {
+    socket.linger = 0;
+    socket.close();
+    throw err;
+  }
+  return real;
+}

@@ -9,7 +9,7 @@
 import * as zmq from "zeromq";
 import { checkCodec, decodeBody, encodeBody, jsonCodec, type Codec } from "./codec.js";
 import { checkPayload, hasMethod, type InferRequest, type InferResponse, type MethodName, type RpcContract } from "./contract.js";
-import { connectEndpoint, endpointList } from "./endpoint.js";
+import { attachEndpoints } from "./endpoint.js";
 import {
   ClosedError,
   MalformedMessageError,
@@ -18,6 +18,8 @@ import {
   UnknownMethodError,
   fromZmqError,
 } from "./errors.js";
+import { callHook } from "./internal/hooks.js";
+import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { DELIMITER, STATUS_ERROR, STATUS_OK, asErrorBody } from "./internal/rpc-wire.js";
 import { Closable } from "./lifecycle.js";
@@ -135,17 +137,15 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
     this.#contract = contract;
     this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
     this.#timeoutMs = checkTimeout(options.timeoutMs, 5_000, "timeoutMs");
-    const max = options.maxMessageBytes;
-    if (max !== undefined && (!Number.isInteger(max) || max < 1)) {
-      throw new RangeError(`RpcClient.connect: \`maxMessageBytes\` must be a positive integer, got ${String(max)}.`);
-    }
-    this.#maxMessageBytes = max ?? Infinity;
+    const owner = "RpcClient.connect";
+    this.#maxMessageBytes =
+      options.maxMessageBytes === undefined ? Infinity : checkPositiveInt(options.maxMessageBytes, 0, "maxMessageBytes", owner);
     this.#onDrop = options.onDrop;
     for (const method of Object.keys(contract.methods)) this.#methodFrames.set(method, Buffer.from(method, "utf8"));
     this.#socket = new zmq.Dealer({
-      linger: options.lingerMs ?? 0,
-      sendHighWaterMark: options.sendHighWaterMark ?? 1000,
-      receiveHighWaterMark: options.receiveHighWaterMark ?? 1000,
+      linger: checkNonNegative(options.lingerMs, 0, "lingerMs", owner),
+      sendHighWaterMark: checkPositiveInt(options.sendHighWaterMark, 1000, "sendHighWaterMark", owner),
+      receiveHighWaterMark: checkPositiveInt(options.receiveHighWaterMark, 1000, "receiveHighWaterMark", owner),
     });
     this.#queue = new SendQueue(this.#socket);
   }
@@ -164,14 +164,8 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
     options: RpcClientOptions = {},
   ): Promise<RpcClient<TContract>> {
     const client = new RpcClient(contract, options);
-    try {
-      for (const e of endpointList(endpoint, "RpcClient.connect")) {
-        client.#endpoints.push(connectEndpoint(client.#socket, e, { owner: "RpcClient.connect", multicast: false }));
-      }
-    } catch (err) {
-      client.#socket.close();
-      throw err;
-    }
+    const use = { owner: "RpcClient.connect", multicast: false };
+    client.#endpoints.push(...(await attachEndpoints(client.#socket, endpoint, "connect", use)));
     client.#readLoop = client.#read();
     return client;
   }
@@ -354,12 +348,7 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
   }
 
   #drop(info: RpcClientDropInfo): void {
-    if (this.#onDrop === undefined) return;
-    try {
-      this.#onDrop(info);
-    } catch {
-      // A logging hook must not break the read loop.
-    }
+    callHook(this.#onDrop, info);
   }
 
   /**

@@ -16,7 +16,7 @@ import {
   type MethodName,
   type RpcContract,
 } from "./contract.js";
-import { bindEndpoint, connectEndpoint, endpointList } from "./endpoint.js";
+import { attachEndpoints } from "./endpoint.js";
 import {
   ClosedError,
   ContractValidationError,
@@ -26,6 +26,8 @@ import {
   toError,
   type RpcErrorBody,
 } from "./errors.js";
+import { callHook } from "./internal/hooks.js";
+import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { STATUS_ERROR_FRAME, STATUS_OK_FRAME, delimiterIndex, strictUtf8 } from "./internal/rpc-wire.js";
 import { Closable } from "./lifecycle.js";
@@ -141,22 +143,6 @@ interface Job {
   settled: boolean;
 }
 
-function checkPositiveInt(value: number | undefined, fallback: number, option: string, owner: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(`${owner}: \`${option}\` must be a positive integer, got ${String(value)}.`);
-  }
-  return value;
-}
-
-function checkNonNegative(value: number | undefined, fallback: number, option: string, owner: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) {
-    throw new RangeError(`${owner}: \`${option}\` must be a number of milliseconds >= 0, got ${String(value)}.`);
-  }
-  return value;
-}
-
 /**
  * Serves an RPC contract over a ROUTER socket.
  *
@@ -242,18 +228,7 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
     handlers: RpcHandlers<TContract>,
     options: RpcServerOptions = {},
   ): Promise<RpcServer<TContract>> {
-    const server = new RpcServer(contract, handlers, options, "RpcServer.bind");
-    try {
-      for (const e of endpointList(endpoint, "RpcServer.bind")) {
-        server.#endpoints.push(await bindEndpoint(server.#socket, e, { owner: "RpcServer.bind", multicast: false }));
-      }
-    } catch (err) {
-      server.#socket.linger = 0;
-      server.#socket.close();
-      throw err;
-    }
-    server.#start();
-    return server;
+    return RpcServer.#open(new RpcServer(contract, handlers, options, "RpcServer.bind"), endpoint, "bind");
   }
 
   /**
@@ -268,17 +243,17 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
     handlers: RpcHandlers<TContract>,
     options: RpcServerOptions = {},
   ): Promise<RpcServer<TContract>> {
-    const server = new RpcServer(contract, handlers, options, "RpcServer.connect");
-    try {
-      for (const e of endpointList(endpoint, "RpcServer.connect")) {
-        server.#endpoints.push(connectEndpoint(server.#socket, e, { owner: "RpcServer.connect", multicast: false }));
-      }
-    } catch (err) {
-      server.#socket.linger = 0;
-      server.#socket.close();
-      throw err;
-    }
-    server.#start();
+    return RpcServer.#open(new RpcServer(contract, handlers, options, "RpcServer.connect"), endpoint, "connect");
+  }
+
+  static async #open<TContract extends RpcContract>(
+    server: RpcServer<TContract>,
+    endpoint: string | readonly string[],
+    mode: "bind" | "connect",
+  ): Promise<RpcServer<TContract>> {
+    const owner = mode === "bind" ? "RpcServer.bind" : "RpcServer.connect";
+    server.#endpoints.push(...(await attachEndpoints(server.#socket, endpoint, mode, { owner, multicast: false })));
+    server.#readLoop = server.#read();
     return server;
   }
 
@@ -307,10 +282,6 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
       undeliverable: this.#undeliverable,
       inFlight: this.#jobs.size,
     };
-  }
-
-  #start(): void {
-    this.#readLoop = this.#read();
   }
 
   async #read(): Promise<void> {
@@ -517,12 +488,7 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
   }
 
   #report(info: RpcServerErrorInfo): void {
-    if (this.#onError === undefined) return;
-    try {
-      this.#onError(info);
-    } catch {
-      // A logging hook must not take the server down.
-    }
+    callHook(this.#onError, info);
   }
 
   /**

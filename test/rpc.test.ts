@@ -332,3 +332,33 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     }
   });
 });
+
+describe("RPC factories refuse misuse with errors that name the option", () => {
+  test("bad options, a missing handler and a taken endpoint", async () => {
+    const ok = handlers();
+    await expect(RpcServer.bind("inproc://x-opt", Orders, ok, { concurrency: 0 })).rejects.toThrow(
+      /RpcServer\.bind: `concurrency` must be a positive integer, got 0/,
+    );
+    await expect(RpcServer.bind("inproc://x-opt", Orders, ok, { drainTimeoutMs: -1 })).rejects.toBeInstanceOf(RangeError);
+    const partial: unknown = { echo: ok.echo };
+    await expect(RpcServer.bind("inproc://x-opt", Orders, partial as RpcHandlers<typeof Orders>)).rejects.toThrow(
+      /no handler for "getOrder", "wait", "whoami"/,
+    );
+    await expect(RpcClient.connect("inproc://x-opt", Orders, { timeoutMs: 0 })).rejects.toThrow(/`timeoutMs` must be a number of milliseconds/);
+    await expect(RpcClient.connect("inproc://x-opt", Orders, { codec: {} as never })).rejects.toThrow(/`codec` must be a codec/);
+    await expect(RpcClient.connect("tcp:/x", Orders)).rejects.toMatchObject({ name: "InvalidEndpointError", endpoint: "tcp:/x" });
+    await expect(RpcServer.bind("epgm://127.0.0.1;239.192.1.1:5555", Orders, ok)).rejects.toThrow(
+      /PGM multicast carries only publish-subscribe/,
+    );
+
+    await using first = await RpcServer.bind("tcp://127.0.0.1:0", Orders, ok);
+    await expect(RpcServer.bind(first.endpoint, Orders, ok)).rejects.toMatchObject({
+      name: "EndpointInUseError",
+      code: "ENDPOINT_IN_USE",
+      endpoint: first.endpoint,
+    });
+    await using client = await RpcClient.connect(first.endpoint, Orders);
+    await expect(client.call("echo", { text: "first still serves" })).resolves.toEqual({ text: "first still serves" });
+    await expect(client.call("echo", { text: "x" }, { timeoutMs: -5 })).rejects.toBeInstanceOf(RangeError);
+  });
+});
