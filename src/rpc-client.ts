@@ -221,7 +221,7 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
     if (this.closed) {
       return Promise.reject(new ClosedError(`${where} rejected: the client is closed. Create a new client with RpcClient.connect().`));
     }
-    let frames: Uint8Array[];
+    let body: Uint8Array;
     let timeoutMs: number;
     try {
       if (!hasMethod(this.#contract, method)) {
@@ -237,18 +237,17 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
         hint: "Nothing was sent; fix the payload.",
       });
       // The original value is sent, not the parsed one: the server parses it again, so transforms run once.
-      const body = encodeBody(this.#codec, request, `Request to "${this.#contract.name}/${method}"`);
+      body = encodeBody(this.#codec, request, `Request to "${this.#contract.name}/${method}"`);
       if (body.length > this.#maxMessageBytes) {
         throw new MessageTooLargeError(`Request to "${this.#contract.name}/${method}"`, body.length, this.#maxMessageBytes);
       }
-      frames = [DELIMITER, DELIMITER, this.#methodFrames.get(method)!, body];
     } catch (err) {
       return Promise.reject(err);
     }
     const id = this.#allocateId();
     const header = Buffer.allocUnsafe(4);
     header.writeUInt32BE(id, 0);
-    frames[0] = header;
+    const frames = [header, DELIMITER, this.#methodFrames.get(method)!, body];
     return new Promise<unknown>((resolve, reject) => {
       const pending: Pending = { method, resolve, reject, disarm: () => undefined };
       this.#pending.set(id, pending);
