@@ -117,6 +117,14 @@ export function toIssues(error: z.ZodError): ValidationIssue[] {
   }));
 }
 
+/**
+ * One line listing issues as `path: message`, for drop reports.
+ * @internal
+ */
+export function formatIssues(issues: readonly ValidationIssue[]): string {
+  return issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+}
+
 /** What {@link checkPayload} is checking, for the error message. @internal */
 export interface PayloadPlace {
   readonly direction: "outgoing" | "incoming";
@@ -143,4 +151,173 @@ export function checkPayload(schema: z.ZodType, value: unknown, place: PayloadPl
     { issues: toIssues(result.error), direction: place.direction, contract: place.contract, method: place.method },
     { cause: result.error },
   );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Publish-subscribe topics
+
+/** The declared topics of a topic contract, each with the schema of its payload. */
+export type TopicMap = { readonly [topic: string]: z.ZodType };
+
+/** A publish-subscribe contract made by {@link defineTopics}. */
+export interface TopicContract<TTopics extends TopicMap = TopicMap> {
+  /** Always `"topics"`. */
+  readonly kind: "topics";
+  /** Contract name and version, for example `sports.v1`; used in errors and logs. */
+  readonly name: string;
+  /** The declared topics and their payload schemas. */
+  readonly topics: TTopics;
+}
+
+/** The declared topic names of a contract (the keys, such as `"football"`). */
+export type TopicName<TContract extends TopicContract> = keyof TContract["topics"] & string;
+
+/**
+ * Every wire topic a contract covers: each declared topic `K` covers `K` itself and `K.<anything>`
+ * (so `football` covers `football.Arsenal`).
+ */
+export type WireTopic<TContract extends TopicContract> = {
+  [K in TopicName<TContract>]: K | `${K}.${string}`;
+}[TopicName<TContract>];
+
+type MatchingTopics<TContract extends TopicContract, TTopic extends string> = {
+  [K in TopicName<TContract>]: TTopic extends K | `${K}.${string}` ? K : never;
+}[TopicName<TContract>];
+
+type Longest<TMatches extends string> = {
+  [K in TMatches]: [Extract<Exclude<TMatches, K>, `${K}.${string}`>] extends [never] ? K : never;
+}[TMatches];
+
+/** The declared topic whose schema checks wire topic `TTopic`: the longest declared topic that prefixes it. */
+export type ResolveTopic<TContract extends TopicContract, TTopic extends string> = Longest<MatchingTopics<TContract, TTopic>>;
+
+/** What `publish(topic, …)` accepts for wire topic `TTopic`: the input type of its declared topic's schema. */
+export type InferPublish<TContract extends TopicContract, TTopic extends string> = z.input<
+  TContract["topics"][ResolveTopic<TContract, TTopic>]
+>;
+
+/** The payload subscribers receive for declared topic `TName`: its schema's output type. */
+export type InferTopicData<TContract extends TopicContract, TName extends TopicName<TContract>> = z.output<
+  TContract["topics"][TName]
+>;
+
+/**
+ * One message a `Subscriber` yields. `declared` (the declared topic that matched) narrows `data`:
+ * `if (msg.declared === "football") msg.data.team`.
+ */
+export type TopicMessage<TContract extends TopicContract> = {
+  [K in TopicName<TContract>]: {
+    /** The topic as it travelled on the wire, for example `football.Arsenal`. */
+    readonly topic: K | `${K}.${string}`;
+    /** The declared topic whose schema validated `data`, for example `football`. */
+    readonly declared: K;
+    /** The payload, parsed by the declared topic's schema. */
+    readonly data: z.output<TContract["topics"][K]>;
+  };
+}[TopicName<TContract>];
+
+const TOPIC_NAME = /^[^\s.]+(\.[^\s.]+)*$/u;
+
+function checkName(kind: string, name: string): void {
+  if (typeof name !== "string" || name.trim().length === 0) {
+    throw new TypeError(`${kind}: \`name\` must be a non-empty string such as "sports.v1".`);
+  }
+}
+
+/**
+ * Defines a publish-subscribe contract: the declared topics and the schema of each one's payload.
+ *
+ * Topics are dot-separated. A declared topic `football` covers the wire topics `football` and `football.<anything>`
+ * (`football.Arsenal`); a message is checked by the schema of the longest declared topic that prefixes its wire
+ * topic at a dot.
+ *
+ * @param name - Contract name with a version, for example `"sports.v1"`.
+ * @param topics - For each declared topic, the zod schema of its payload. Topic names are UTF-8 without spaces, and
+ *   neither start nor end with a dot nor contain `..`.
+ * @throws TypeError when the name, a topic or a schema is not usable.
+ * @example
+ * const Sports = defineTopics("sports.v1", {
+ *   football: z.object({ team: z.string(), event: z.enum(["goal", "red card"]), minute: z.number().int() }),
+ * });
+ */
+export function defineTopics<const TTopics extends TopicMap>(name: string, topics: TTopics): TopicContract<TTopics> {
+  checkName("defineTopics", name);
+  if (typeof topics !== "object" || topics === null || Object.keys(topics).length === 0) {
+    throw new TypeError(`defineTopics("${name}"): \`topics\` must be an object with at least one topic and its schema.`);
+  }
+  for (const [topic, schema] of Object.entries(topics)) {
+    if (!TOPIC_NAME.test(topic)) {
+      throw new TypeError(
+        `defineTopics("${name}"): topic "${topic}" is not allowed; use dot-separated words without spaces, such as "football" or "football.scores".`,
+      );
+    }
+    if (!isZodSchema(schema)) {
+      throw new TypeError(`defineTopics("${name}"): the schema of topic "${topic}" must be a zod schema (zod 4).`);
+    }
+  }
+  return Object.freeze({ kind: "topics" as const, name, topics: Object.freeze({ ...topics }) });
+}
+
+/**
+ * Finds the declared topic that governs a wire topic: the longest declared topic equal to it or followed by a dot.
+ * Returns undefined for an undeclared topic.
+ * @internal
+ */
+export function resolveTopic(contract: TopicContract, topic: string): string | undefined {
+  let candidate = topic;
+  for (;;) {
+    if (Object.prototype.hasOwnProperty.call(contract.topics, candidate)) return candidate;
+    const dot = candidate.lastIndexOf(".");
+    if (dot <= 0) return undefined;
+    candidate = candidate.slice(0, dot);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Pipelines
+
+/** A pipeline contract made by {@link defineJobs}: the task schema and the result schema. */
+export interface JobContract<TTask extends z.ZodType = z.ZodType, TResult extends z.ZodType = z.ZodType> {
+  /** Always `"jobs"`. */
+  readonly kind: "jobs";
+  /** Contract name and version, for example `tasks.v1`. */
+  readonly name: string;
+  /** Schema of the tasks a source pushes and workers run. */
+  readonly task: TTask;
+  /** Schema of the results workers push to the sink. */
+  readonly result: TResult;
+}
+
+/** What a source pushes: the task schema's input type. */
+export type InferTask<TContract extends JobContract> = z.input<TContract["task"]>;
+/** What a worker's handler receives: the task schema's output type. */
+export type InferHandlerTask<TContract extends JobContract> = z.output<TContract["task"]>;
+/** What a worker's handler returns: the result schema's input type. */
+export type InferHandlerResult<TContract extends JobContract> = z.input<TContract["result"]>;
+/** What the sink receives: the result schema's output type. */
+export type InferResult<TContract extends JobContract> = z.output<TContract["result"]>;
+
+/**
+ * Defines a pipeline contract, shared by the source, the workers and the sink.
+ *
+ * @param name - Contract name with a version, for example `"tasks.v1"`.
+ * @param schemas - `task`: what the source sends to workers; `result`: what workers send to the sink.
+ * @throws TypeError when the name or a schema is not usable.
+ * @example
+ * const Tasks = defineJobs("tasks.v1", {
+ *   task: z.object({ id: z.number().int(), workMs: z.number().int() }),
+ *   result: z.object({ id: z.number().int(), worker: z.string() }),
+ * });
+ */
+export function defineJobs<const TTask extends z.ZodType, const TResult extends z.ZodType>(
+  name: string,
+  schemas: { readonly task: TTask; readonly result: TResult },
+): JobContract<TTask, TResult> {
+  checkName("defineJobs", name);
+  for (const part of ["task", "result"] as const) {
+    if (!isZodSchema(schemas?.[part])) {
+      throw new TypeError(`defineJobs("${name}"): \`${part}\` must be a zod schema (zod 4), for example z.object({...}).`);
+    }
+  }
+  return Object.freeze({ kind: "jobs" as const, name, task: schemas.task, result: schemas.result });
 }

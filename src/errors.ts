@@ -10,18 +10,25 @@
  * The codes typed-zmq uses, on the wire and locally.
  *
  * Wire codes (sent by an `RpcServer` in an error reply): `MALFORMED`, `UNKNOWN_METHOD`, `INVALID_REQUEST`,
- * `INVALID_RESPONSE`, `HANDLER_ERROR`, `MESSAGE_TOO_LARGE`, `UNAVAILABLE`. Handlers may add application codes
- * of their own through {@link RpcError}. The rest are local: they describe failures on this side of the wire.
+ * `INVALID_RESPONSE`, `HANDLER_ERROR`, `MESSAGE_TOO_LARGE`, `UNAVAILABLE`; a pipeline worker's failure results use
+ * `MALFORMED`, `INVALID_TASK`, `INVALID_RESULT` and `HANDLER_ERROR`. Handlers may add application codes of their
+ * own through {@link RpcError}. The rest are local: they describe failures on this side of the wire.
  */
 export const ErrorCode = {
   /** A message had the wrong frame layout or a body the codec could not decode. */
   MALFORMED: "MALFORMED",
   /** The requested method is not part of the contract. */
   UNKNOWN_METHOD: "UNKNOWN_METHOD",
+  /** A topic is not covered by any declared topic of the contract. */
+  UNKNOWN_TOPIC: "UNKNOWN_TOPIC",
   /** The server rejected a request that breaks the request schema. */
   INVALID_REQUEST: "INVALID_REQUEST",
   /** A handler returned data that breaks the response schema. */
   INVALID_RESPONSE: "INVALID_RESPONSE",
+  /** A pipeline worker received a task that breaks the task schema. */
+  INVALID_TASK: "INVALID_TASK",
+  /** A pipeline worker's handler returned a result that breaks the result schema. */
+  INVALID_RESULT: "INVALID_RESULT",
   /** A handler threw. */
   HANDLER_ERROR: "HANDLER_ERROR",
   /** A message exceeded the configured `maxMessageBytes`. */
@@ -137,6 +144,25 @@ export class UnknownMethodError extends TypedZmqError {
     );
     this.contract = contract;
     this.method = method;
+  }
+}
+
+/** A topic that no declared topic of the contract covers. */
+export class UnknownTopicError extends TypedZmqError {
+  override readonly name = "UnknownTopicError";
+  readonly code = ErrorCode.UNKNOWN_TOPIC;
+  /** Contract name and version. */
+  readonly contract: string;
+  /** The topic that was given. */
+  readonly topic: string;
+  constructor(contract: string, topic: string, declared: readonly string[], options?: TypedZmqErrorOptions) {
+    super(
+      `Topic "${topic}" is not covered by contract "${contract}": it declares ${declared.map((t) => `"${t}"`).join(", ")}, ` +
+        `each covering itself and "<topic>.<anything>". Publish under a declared topic, or declare this one.`,
+      errorOptions(options),
+    );
+    this.contract = contract;
+    this.topic = topic;
   }
 }
 
@@ -320,6 +346,7 @@ const ERROR_NAMES = new Set([
   "ContractValidationError",
   "MalformedMessageError",
   "UnknownMethodError",
+  "UnknownTopicError",
   "MessageTooLargeError",
   "TimeoutError",
   "AbortedError",
@@ -350,6 +377,10 @@ export function isMalformedMessageError(err: unknown): err is MalformedMessageEr
 /** True for an {@link UnknownMethodError}, also across realms. */
 export function isUnknownMethodError(err: unknown): err is UnknownMethodError {
   return err instanceof UnknownMethodError || hasName(err, "UnknownMethodError");
+}
+/** True for an {@link UnknownTopicError}, also across realms. */
+export function isUnknownTopicError(err: unknown): err is UnknownTopicError {
+  return err instanceof UnknownTopicError || hasName(err, "UnknownTopicError");
 }
 /** True for a {@link MessageTooLargeError}, also across realms. */
 export function isMessageTooLargeError(err: unknown): err is MessageTooLargeError {

@@ -6,16 +6,29 @@
 export { Closable } from "./lifecycle.js";
 export { jsonCodec, msgpackCodec } from "./codec.js";
 export type { Codec } from "./codec.js";
-export { defineRpc } from "./contract.js";
+export { defineJobs, defineRpc, defineTopics } from "./contract.js";
 export type {
   InferHandlerRequest,
   InferHandlerResponse,
+  InferHandlerResult,
+  InferHandlerTask,
+  InferPublish,
   InferRequest,
   InferResponse,
+  InferResult,
+  InferTask,
+  InferTopicData,
+  JobContract,
   MethodMap,
   MethodName,
   MethodSchemas,
+  ResolveTopic,
   RpcContract,
+  TopicContract,
+  TopicMap,
+  TopicMessage,
+  TopicName,
+  WireTopic,
 } from "./contract.js";
 export { MAX_IPC_PATH_BYTES, TRANSPORTS, parseEndpoint } from "./endpoint.js";
 export type { ParsedEndpoint, Transport } from "./endpoint.js";
@@ -35,6 +48,7 @@ export {
   TransportUnavailableError,
   TypedZmqError,
   UnknownMethodError,
+  UnknownTopicError,
   isAbortedError,
   isClosedError,
   isContractValidationError,
@@ -49,6 +63,7 @@ export {
   isTransportUnavailableError,
   isTypedZmqError,
   isUnknownMethodError,
+  isUnknownTopicError,
 } from "./errors.js";
 export type { RpcErrorBody, TypedZmqErrorOptions, ValidationIssue } from "./errors.js";
 export type { WaitOptions } from "./signal.js";
@@ -63,3 +78,26 @@ export type {
   RpcServerOptions,
   RpcServerStats,
 } from "./rpc-server.js";
+export { Publisher } from "./publisher.js";
+export type { PublisherOptions, PublisherStats, SubscriptionEvent, WaitForSubscribersOptions } from "./publisher.js";
+export { Subscriber } from "./subscriber.js";
+export type {
+  SubscriberDropInfo,
+  SubscriberDropReason,
+  SubscriberOptions,
+  SubscriberStats,
+  SubscriptionPrefix,
+} from "./subscriber.js";
+export { PipelineSource } from "./pipeline-source.js";
+export type { PipelineSourceOptions, PipelineSourceStats } from "./pipeline-source.js";
+export { PipelineWorker } from "./pipeline-worker.js";
+export type {
+  JobContext,
+  JobHandler,
+  PipelineWorkerEndpoints,
+  PipelineWorkerErrorInfo,
+  PipelineWorkerOptions,
+  PipelineWorkerStats,
+} from "./pipeline-worker.js";
+export { PipelineSink } from "./pipeline-sink.js";
+export type { JobOutcome, PipelineSinkOptions, PipelineSinkStats, SinkDropInfo, SinkDropReason } from "./pipeline-sink.js";

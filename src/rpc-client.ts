@@ -21,7 +21,7 @@ import {
 import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { SendQueue } from "./internal/send-queue.js";
-import { DELIMITER, STATUS_ERROR, STATUS_OK, asErrorBody } from "./internal/rpc-wire.js";
+import { DELIMITER, STATUS_ERROR, STATUS_OK, asErrorBody } from "./internal/wire.js";
 import { Closable } from "./lifecycle.js";
 import { checkTimeout, watchDeadline, type WaitOptions } from "./signal.js";
 

@@ -29,7 +29,7 @@ import {
 import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { SendQueue } from "./internal/send-queue.js";
-import { STATUS_ERROR_FRAME, STATUS_OK_FRAME, delimiterIndex, strictUtf8 } from "./internal/rpc-wire.js";
+import { STATUS_ERROR_FRAME, STATUS_OK_FRAME, delimiterIndex, strictUtf8 } from "./internal/wire.js";
 import { Closable } from "./lifecycle.js";
 
 /** What a handler gets besides the request. */

@@ -5,10 +5,29 @@
  */
 import type * as zmq from "zeromq";
 
+/** Set `cancelled` to drop a queued message that has not been handed to libzmq yet. @internal */
+export interface CancelToken {
+  cancelled: boolean;
+}
+
 interface Item {
   readonly frames: zmq.MessageLike[];
-  readonly resolve: () => void;
+  readonly resolve: (sent: boolean) => void;
   readonly reject: (err: unknown) => void;
+  readonly token: CancelToken | undefined;
+}
+
+/** Options of a {@link SendQueue}. @internal */
+export interface SendQueueOptions {
+  /**
+   * The socket has a `sendTimeout`: when a send times out (EAGAIN) and its message is not cancelled, try again.
+   * This is how a blocking send (PUSH with no peer) stays cancellable: between attempts the token is checked.
+   */
+  readonly retryWhileBlocked?: boolean;
+}
+
+function isEagain(err: unknown): boolean {
+  return typeof err === "object" && err !== null && Reflect.get(err, "code") === "EAGAIN";
 }
 
 /**
@@ -17,13 +36,15 @@ interface Item {
  */
 export class SendQueue {
   readonly #socket: zmq.Writable & zmq.Socket;
+  readonly #retry: boolean;
   #items: (Item | undefined)[] = [];
   #head = 0;
   #running = false;
   #idle: Array<() => void> = [];
 
-  constructor(socket: zmq.Writable & zmq.Socket) {
+  constructor(socket: zmq.Writable & zmq.Socket, options: SendQueueOptions = {}) {
     this.#socket = socket;
+    this.#retry = options.retryWhileBlocked === true;
   }
 
   /** Number of messages waiting to be handed to libzmq. */
@@ -31,12 +52,33 @@ export class SendQueue {
     return this.#items.length - this.#head;
   }
 
-  /** Queues a multipart message; resolves when libzmq has accepted it, rejects with the zeromq error. */
-  send(frames: zmq.MessageLike[]): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#items.push({ frames, resolve, reject });
+  /**
+   * Queues a multipart message; resolves with `true` when libzmq has accepted it, rejects with the zeromq error.
+   * A message whose `token` is cancelled before libzmq accepted it is skipped: the promise resolves with `false`.
+   */
+  send(frames: zmq.MessageLike[], token?: CancelToken): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.#items.push({ frames, resolve, reject, token });
       if (!this.#running) void this.#drain();
     });
+  }
+
+  /**
+   * Cancels the message sent with `token`. A message still waiting in the queue is removed and its promise resolves
+   * with `false` at once. The message being sent right now can only be stopped between attempts (when the socket
+   * has a send timeout and `retryWhileBlocked`); its promise then resolves with `false`, or with `true` if libzmq
+   * accepted it first.
+   */
+  cancel(token: CancelToken): void {
+    token.cancelled = true;
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const item = this.#items[i];
+      if (item?.token === token) {
+        this.#items[i] = undefined;
+        item.resolve(false);
+        return;
+      }
+    }
   }
 
   /** Resolves once every queued message has been handed to libzmq (or failed). */
@@ -51,18 +93,11 @@ export class SendQueue {
       const item = this.#items[this.#head];
       this.#items[this.#head] = undefined;
       this.#head++;
-      if (item === undefined) continue;
       if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
         this.#items = this.#items.slice(this.#head);
         this.#head = 0;
       }
-      try {
-        if (this.#socket.closed) throw Object.assign(new Error("Socket is closed"), { code: "EBADF" });
-        await this.#socket.send(item.frames);
-        item.resolve();
-      } catch (err) {
-        item.reject(err);
-      }
+      if (item !== undefined) await this.#sendOne(item);
     }
     this.#items = [];
     this.#head = 0;
@@ -70,5 +105,24 @@ export class SendQueue {
     const waiters = this.#idle;
     this.#idle = [];
     for (const wake of waiters) wake();
+  }
+
+  async #sendOne(item: Item): Promise<void> {
+    for (;;) {
+      if (item.token?.cancelled === true) {
+        item.resolve(false);
+        return;
+      }
+      try {
+        if (this.#socket.closed) throw Object.assign(new Error("Socket is closed"), { code: "EBADF" });
+        await this.#socket.send(item.frames);
+        item.resolve(true);
+        return;
+      } catch (err) {
+        if (this.#retry && isEagain(err) && !this.#socket.closed) continue;
+        item.reject(err);
+        return;
+      }
+    }
   }
 }

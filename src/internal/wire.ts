@@ -1,6 +1,7 @@
 /**
  * @packageDocumentation
- * RPC wire protocol v1 (docs/protocol.md): frame constants and the error body shape, shared by client and server.
+ * Wire protocol v1 (docs/protocol.md): frame constants and the error body shape, shared by RPC and pipelines.
+ * A pipeline worker's failure result is `["error", body]`, with the same status frame and error body as an RPC reply.
  * @internal
  */
 import type { RpcErrorBody } from "../errors.js";

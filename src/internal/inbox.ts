@@ -1,0 +1,119 @@
+/**
+ * @packageDocumentation
+ * A pull-based reader for one socket: the single read loop that zeromq.js allows (one pending `receive()`),
+ * driven by whoever is waiting, with per-wait deadlines that never lose a message.
+ * @internal
+ */
+import type * as zmq from "zeromq";
+import { watchDeadline, type DeadlinePlace } from "../signal.js";
+
+/** Returned by a parser to skip a message (it has been counted and reported). */
+export const SKIP: unique symbol = Symbol("skip");
+
+interface Waiter<T> {
+  readonly resolve: (result: IteratorResult<T, undefined>) => void;
+}
+
+/** How long one `take()` may wait; no deadline when both are absent. */
+export interface TakeDeadline {
+  readonly timeoutMs?: number | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly place: DeadlinePlace;
+}
+
+const DONE: IteratorResult<never, undefined> = { value: undefined, done: true };
+
+/**
+ * Reads multipart messages from a socket only while someone waits for one, parses each, and hands every parsed
+ * item to exactly one waiter. A waiter that gives up (timeout, abort) leaves the message for the next one.
+ * Ends (every waiter gets `done`) when the socket is closed.
+ * @internal
+ */
+export class Inbox<T> {
+  readonly #socket: zmq.Readable & zmq.Socket;
+  readonly #parse: (frames: Buffer[]) => T | typeof SKIP;
+  readonly #stash: T[] = [];
+  #waiters: Waiter<T>[] = [];
+  #pumping = false;
+  #ended = false;
+
+  constructor(socket: zmq.Readable & zmq.Socket, parse: (frames: Buffer[]) => T | typeof SKIP) {
+    this.#socket = socket;
+    this.#parse = parse;
+  }
+
+  /** Waits for the next item; `done` once the socket is closed. Rejects only on the deadline. */
+  take(deadline?: TakeDeadline): Promise<IteratorResult<T, undefined>> {
+    if (this.#stash.length > 0) return Promise.resolve({ value: this.#stash.shift() as T, done: false });
+    if (this.#ended) return Promise.resolve(DONE);
+    return new Promise((resolve, reject) => {
+      let disarm: (() => void) | undefined;
+      const waiter: Waiter<T> = {
+        resolve: (result) => {
+          disarm?.();
+          resolve(result);
+        },
+      };
+      this.#waiters.push(waiter);
+      if (deadline !== undefined && (deadline.timeoutMs !== undefined || deadline.signal !== undefined)) {
+        disarm = watchDeadline(deadline.timeoutMs ?? 2_147_483_647, deadline.signal, deadline.place, (error) => {
+          this.#waiters = this.#waiters.filter((w) => w !== waiter);
+          reject(error);
+        });
+        if (!this.#waiters.includes(waiter)) return; // the signal had already fired
+      }
+      void this.#pump();
+    });
+  }
+
+  /** Puts items back at the front, in order, for the next readers (used when a multi-item wait gives up). */
+  putBack(items: readonly T[]): void {
+    this.#stash.unshift(...items);
+  }
+
+  /** Ends the inbox: waiters get `done`, and so does every later `take()`. Items already stashed are still given out. */
+  end(): void {
+    this.#ended = true;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w.resolve(DONE);
+  }
+
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    try {
+      while (this.#waiters.length > 0 && !this.#ended) {
+        let frames: Buffer[];
+        try {
+          frames = await this.#socket.receive();
+        } catch {
+          // The socket was closed (zeromq.js rejects the pending receive), or failed for good: either way, end.
+          this.end();
+          break;
+        }
+        const item = this.#parse(frames);
+        if (item === SKIP) continue;
+        const waiter = this.#waiters.shift();
+        if (waiter !== undefined) waiter.resolve({ value: item, done: false });
+        else this.#stash.push(item);
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+}
+
+/**
+ * An async iterator over an inbox. Leaving a `for await` loop early does not close the owner.
+ * @internal
+ */
+export function iterate<T>(inbox: Inbox<T>): AsyncIterableIterator<T> {
+  return {
+    next: () => inbox.take(),
+    return: () => Promise.resolve(DONE),
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}

@@ -1,0 +1,277 @@
+/**
+ * @packageDocumentation
+ * `PipelineSource` (the ventilator): pushes typed tasks to pipeline workers over a PUSH socket, spread round-robin
+ * over the connected workers. Wire: one frame, the encoded task (docs/protocol.md).
+ *
+ * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts`, `signal.ts` and `internal/`.
+ */
+import * as zmq from "zeromq";
+import { checkCodec, encodeBody, jsonCodec, type Codec } from "./codec.js";
+import { checkPayload, type InferTask, type JobContract } from "./contract.js";
+import { attachEndpoints, parseEndpoint } from "./endpoint.js";
+import { ClosedError, TimeoutError, fromZmqError } from "./errors.js";
+import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
+import { SendQueue, type CancelToken } from "./internal/send-queue.js";
+import { Closable } from "./lifecycle.js";
+import { checkTimeout, watchDeadline, type WaitOptions } from "./signal.js";
+
+/** Options of {@link PipelineSource.bind} and {@link PipelineSource.connect}. */
+export interface PipelineSourceOptions {
+  /**
+   * Body codec. Workers must use the same one.
+   * @defaultValue {@link jsonCodec}
+   */
+  readonly codec?: Codec;
+  /**
+   * `ZMQ_SNDHWM`: tasks queued per worker. When every worker's queue is full, or no worker is connected,
+   * {@link PipelineSource.push} **waits** (PUSH semantics; nothing is dropped).
+   * @defaultValue 1000
+   */
+  readonly sendHighWaterMark?: number;
+  /**
+   * `ZMQ_LINGER`: how long tasks already queued may still be delivered after `close()`.
+   * @defaultValue 1000
+   */
+  readonly lingerMs?: number;
+}
+
+/** Counters of a {@link PipelineSource}. */
+export interface PipelineSourceStats {
+  /** Tasks handed to libzmq. */
+  readonly pushed: number;
+  /** Workers connected now (tcp and ipc only: libzmq reports no connection events for inproc). */
+  readonly workers: number;
+}
+
+/** How often a push that is waiting for a worker checks whether it was cancelled. */
+const BLOCKED_RETRY_MS = 100;
+
+/**
+ * Pushes tasks of a job contract to the workers.
+ *
+ * Each task is validated against the task schema before it leaves, then sent to the next connected worker in
+ * turn. Delivery guarantee: plain push-pull. A task is handed to exactly one worker; tasks queued at a worker that
+ * dies are lost (no acknowledgements in this mode).
+ *
+ * Workers that connect late miss nothing, but the first worker to connect may receive a large share of the tasks
+ * pushed before the others arrive: call {@link PipelineSource.waitForWorkers} first.
+ *
+ * @example
+ * await using source = await PipelineSource.bind("tcp://127.0.0.1:0", Tasks);
+ * await source.waitForWorkers(3, { timeoutMs: 5_000 });
+ * for (let id = 0; id < 100; id++) await source.push({ id, workMs: 10 });
+ */
+export class PipelineSource<TContract extends JobContract> extends Closable {
+  readonly #socket: zmq.Push;
+  readonly #queue: SendQueue;
+  readonly #contract: TContract;
+  readonly #codec: Codec;
+  readonly #lingerMs: number;
+  readonly #endpoints: string[] = [];
+  #workers = 0;
+  #workerWaiters: Array<{ count: number; resolve: () => void; reject: (err: Error) => void }> = [];
+  #pushed = 0;
+
+  private constructor(contract: TContract, options: PipelineSourceOptions, owner: string) {
+    super();
+    if (contract?.kind !== "jobs") {
+      throw new TypeError(`${owner}: \`contract\` must be a job contract made with defineJobs().`);
+    }
+    this.#contract = contract;
+    this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
+    this.#lingerMs = checkNonNegative(options.lingerMs, 1_000, "lingerMs", owner);
+    this.#socket = new zmq.Push({
+      linger: this.#lingerMs,
+      sendHighWaterMark: checkPositiveInt(options.sendHighWaterMark, 1000, "sendHighWaterMark", owner),
+      // A blocked send gives up after this long and is retried, so a waiting push stays cancellable.
+      sendTimeout: BLOCKED_RETRY_MS,
+    });
+    this.#queue = new SendQueue(this.#socket, { retryWhileBlocked: true });
+    this.#socket.events.on("handshake", () => this.#setWorkers(this.#workers + 1));
+    this.#socket.events.on("disconnect", () => this.#setWorkers(Math.max(0, this.#workers - 1)));
+  }
+
+  /**
+   * Binds a source (the usual case: workers connect to it). Resolves once bound.
+   * @throws {@link InvalidEndpointError}, {@link EndpointInUseError}; `TypeError`/`RangeError` for bad options.
+   */
+  static override async bind<TContract extends JobContract>(
+    endpoint: string | readonly string[],
+    contract: TContract,
+    options: PipelineSourceOptions = {},
+  ): Promise<PipelineSource<TContract>> {
+    return PipelineSource.#open(new PipelineSource(contract, options, "PipelineSource.bind"), endpoint, "bind");
+  }
+
+  /**
+   * Connects a source to workers (or a streamer) that bind.
+   * @throws {@link InvalidEndpointError}; `TypeError`/`RangeError` for bad options.
+   */
+  static async connect<TContract extends JobContract>(
+    endpoint: string | readonly string[],
+    contract: TContract,
+    options: PipelineSourceOptions = {},
+  ): Promise<PipelineSource<TContract>> {
+    return PipelineSource.#open(new PipelineSource(contract, options, "PipelineSource.connect"), endpoint, "connect");
+  }
+
+  static async #open<TContract extends JobContract>(
+    source: PipelineSource<TContract>,
+    endpoint: string | readonly string[],
+    mode: "bind" | "connect",
+  ): Promise<PipelineSource<TContract>> {
+    const owner = mode === "bind" ? "PipelineSource.bind" : "PipelineSource.connect";
+    source.#endpoints.push(...(await attachEndpoints(source.#socket, endpoint, mode, { owner, multicast: false })));
+    return source;
+  }
+
+  /** The first endpoint, with the real port or path when an ephemeral one was asked for. */
+  get endpoint(): string {
+    return this.#endpoints[0] ?? "";
+  }
+
+  /** Every endpoint bound or connected. */
+  get endpoints(): readonly string[] {
+    return [...this.#endpoints];
+  }
+
+  /** The contract whose tasks are pushed. */
+  get contract(): TContract {
+    return this.#contract;
+  }
+
+  /** A snapshot of the counters. */
+  get stats(): PipelineSourceStats {
+    return { pushed: this.#pushed, workers: this.#workers };
+  }
+
+  /**
+   * Validates a task and hands it to the next worker.
+   *
+   * Waits while no worker is connected or every worker's queue is full (PUSH never drops).
+   *
+   * @param task - The task; its type is the task schema's input type.
+   * @param options - `timeoutMs` and `signal` bound the wait (by default it waits as long as it takes); a task
+   *   whose wait ended is not sent.
+   * @throws {@link ContractValidationError} (`direction: "outgoing"`) when the task breaks the schema; nothing is sent.
+   * @throws {@link TimeoutError}, {@link AbortedError}, {@link ClosedError}.
+   */
+  push(task: InferTask<TContract>, options: WaitOptions = {}): Promise<void> {
+    const what = `PipelineSource("${this.#contract.name}").push()`;
+    if (this.closed) return Promise.reject(new ClosedError(`${what} rejected: the source is closed.`));
+    let body: Uint8Array;
+    let timeoutMs: number | undefined;
+    try {
+      timeoutMs = options.timeoutMs === undefined ? undefined : checkTimeout(options.timeoutMs, 0, "timeoutMs");
+      checkPayload(this.#contract.task, task, {
+        direction: "outgoing",
+        contract: this.#contract.name,
+        method: "task",
+        what: "Task for",
+        schema: "task",
+        hint: "Nothing was pushed; fix the task.",
+      });
+      body = encodeBody(this.#codec, task, `Task for "${this.#contract.name}"`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const token: CancelToken = { cancelled: false };
+    return new Promise<void>((resolve, reject) => {
+      let deadlineError: Error | undefined;
+      let disarm = (): void => undefined;
+      if (timeoutMs !== undefined || options.signal !== undefined) {
+        // On the deadline, cancel the task and settle once the queue confirms it was not sent: a task that libzmq
+        // accepted in the meantime counts as pushed, so a caller never re-sends a task that went out.
+        disarm = watchDeadline(timeoutMs ?? 2_147_483_647, options.signal, { what, endpoint: this.#endpoints.join(", ") }, (error) => {
+          deadlineError = error;
+          this.#queue.cancel(token);
+        });
+      }
+      this.#queue.send([body], token).then(
+        (sent) => {
+          disarm();
+          if (!sent) {
+            reject(deadlineError);
+            return;
+          }
+          this.#pushed++;
+          resolve();
+        },
+        (err: unknown) => {
+          disarm();
+          reject(this.#socket.closed ? new ClosedError(`${what} rejected: the source was closed before the task was sent.`) : fromZmqError(err, what, this.endpoint));
+        },
+      );
+    });
+  }
+
+  /**
+   * Waits until at least `count` workers are connected, so that tasks are spread over all of them from the first.
+   *
+   * Counts connections on tcp and ipc endpoints. libzmq reports no connection events for inproc: there, a worker's
+   * connection exists as soon as its `connect()` has returned, and this method refuses with a `TypeError`.
+   *
+   * @throws {@link TimeoutError} after `timeoutMs` (default 10 000 ms); {@link AbortedError}; {@link ClosedError}.
+   */
+  waitForWorkers(count: number, options: WaitOptions = {}): Promise<void> {
+    const what = `PipelineSource("${this.#contract.name}").waitForWorkers(${count})`;
+    if (!Number.isInteger(count) || count < 0) {
+      return Promise.reject(new RangeError(`${what}: \`count\` must be an integer >= 0.`));
+    }
+    if (this.#endpoints.every((e) => parseEndpoint(e).transport === "inproc")) {
+      return Promise.reject(
+        new TypeError(`${what}: inproc connections cannot be observed (libzmq reports no events for them); connect the workers before pushing instead.`),
+      );
+    }
+    if (this.closed) return Promise.reject(new ClosedError(`${what} rejected: the source is closed.`));
+    if (this.#workers >= count) return Promise.resolve();
+    let timeoutMs: number;
+    try {
+      timeoutMs = checkTimeout(options.timeoutMs, 10_000, "timeoutMs");
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<void>((resolve, reject) => {
+      let disarm = (): void => undefined;
+      const waiter = {
+        count,
+        resolve: () => {
+          disarm();
+          resolve();
+        },
+        reject: (err: Error) => {
+          disarm();
+          reject(err);
+        },
+      };
+      this.#workerWaiters.push(waiter);
+      disarm = watchDeadline(timeoutMs, options.signal, { what, endpoint: this.#endpoints.join(", ") }, (error) => {
+        this.#workerWaiters = this.#workerWaiters.filter((w) => w !== waiter);
+        reject(error instanceof TimeoutError ? new TimeoutError(`${what} (${this.#workers} connected)`, timeoutMs, this.#endpoints.join(", ")) : error);
+      });
+    });
+  }
+
+  #setWorkers(n: number): void {
+    this.#workers = n;
+    const ready = this.#workerWaiters.filter((w) => n >= w.count);
+    if (ready.length === 0) return;
+    this.#workerWaiters = this.#workerWaiters.filter((w) => n < w.count);
+    for (const w of ready) w.resolve();
+  }
+
+  /**
+   * Waits up to `lingerMs` for queued tasks to reach libzmq, then closes the socket; pushes still waiting reject
+   * with {@link ClosedError}. Idempotent.
+   */
+  protected override async shutdown(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.#queue.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#lingerMs)))]);
+    clearTimeout(timer);
+    this.#socket.close();
+    const waiters = this.#workerWaiters;
+    this.#workerWaiters = [];
+    for (const w of waiters) w.reject(new ClosedError(`PipelineSource("${this.#contract.name}").waitForWorkers() rejected: the source was closed.`));
+    await this.#queue.idle();
+  }
+}
