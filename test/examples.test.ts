@@ -1,8 +1,19 @@
 import { readdirSync } from "node:fs";
-import { describe, expect, test, vi } from "vitest";
+import { describe, expect, test, vi, type MockInstance } from "vitest";
 
 const dir = new URL("../examples/", import.meta.url);
 const files = readdirSync(dir).filter((f) => f.endsWith(".ts"));
+const signal = (): AbortSignal => AbortSignal.timeout(3_000);
+
+/** Runs `fn` with console.log captured, so examples stay quiet and their output can be checked. */
+async function quietly<T>(fn: (log: MockInstance<typeof console.log>) => Promise<T>): Promise<T> {
+  const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+  try {
+    return await fn(log);
+  } finally {
+    log.mockRestore();
+  }
+}
 
 describe("examples", () => {
   test("there are examples to run", () => {
@@ -10,40 +21,43 @@ describe("examples", () => {
   });
 
   test("quick-start prints the greeting", async () => {
-    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
-    try {
-      const { main } = (await import("../examples/quick-start.js")) as { main: (o: { signal: AbortSignal }) => Promise<string> };
-      await expect(main({ signal: AbortSignal.timeout(3_000) })).resolves.toBe("Hello, Ada!");
+    await quietly(async (log) => {
+      const { main } = await import("../examples/quick-start.js");
+      await expect(main({ signal: signal() })).resolves.toBe("Hello, Ada!");
       expect(log).toHaveBeenCalledWith("Hello, Ada!");
-    } finally {
-      log.mockRestore();
-    }
+    });
   });
 
   test("contracts turns the ISO string into a Date and fills the default", async () => {
-    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
-    try {
+    await quietly(async (log) => {
       const { main } = await import("../examples/contracts.js");
-      const placed = await main({ signal: AbortSignal.timeout(3_000) });
+      const placed = await main({ signal: signal() });
       expect(placed.placedAt).toBeInstanceOf(Date);
       expect(log).toHaveBeenCalledWith("order for 1 x tea");
-    } finally {
-      log.mockRestore();
-    }
+    });
   });
 
   test("rpc-errors shows a remote code, a timeout and an abort", async () => {
-    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
-    try {
+    await quietly(async () => {
       const { main } = await import("../examples/rpc-errors.js");
-      await expect(main({ signal: AbortSignal.timeout(3_000) })).resolves.toEqual([
-        "NOT_FOUND: no account XX0000",
-        "TIMEOUT after 50 ms",
-        "AbortedError",
-      ]);
-    } finally {
-      log.mockRestore();
-    }
+      await expect(main({ signal: signal() })).resolves.toEqual(["NOT_FOUND: no account XX0000", "TIMEOUT after 50 ms", "AbortedError"]);
+    });
+  });
+
+  test("pubsub-basic delivers only the subscribed team's events, in order", async () => {
+    await quietly(async () => {
+      const { main } = await import("../examples/pubsub-basic.js");
+      await expect(main({ signal: signal() })).resolves.toEqual(["Arsenal: red card (33')", "Arsenal: goal (90')"]);
+    });
+  });
+
+  test("pipeline-basic spreads 30 tasks over three workers", async () => {
+    await quietly(async () => {
+      const { main } = await import("../examples/pipeline-basic.js");
+      const perWorker = await main({ signal: signal() });
+      expect(Object.values(perWorker).reduce((a, b) => a + b, 0)).toBe(30);
+      expect(Object.keys(perWorker).sort()).toEqual(["w1", "w2", "w3"]);
+    });
   });
 
   test.each(files)("%s exports main({ signal })", async (file) => {

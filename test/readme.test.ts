@@ -10,7 +10,13 @@ describe("README", () => {
 
   test("includes the examples", () => {
     expect(blocks.map((b) => b.path)).toEqual(
-      expect.arrayContaining(["examples/quick-start.ts", "examples/contracts.ts", "examples/rpc-errors.ts"]),
+      expect.arrayContaining([
+        "examples/quick-start.ts",
+        "examples/contracts.ts",
+        "examples/rpc-errors.ts",
+        "examples/pubsub-basic.ts",
+        "examples/pipeline-basic.ts",
+      ]),
     );
   });
 
