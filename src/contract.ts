@@ -8,6 +8,13 @@
 import * as z from "zod";
 import { ContractValidationError, type ValidationIssue } from "./errors.js";
 
+/**
+ * True when `T` is a union of two or more types. Used to refuse a union of method names or topics, whose payload
+ * could belong to either.
+ * @internal
+ */
+export type IsUnion<T, TAll = T> = T extends unknown ? ([TAll] extends [T] ? false : true) : never;
+
 /** Request and response schemas of one RPC method. */
 export interface MethodSchemas<TRequest extends z.ZodType = z.ZodType, TResponse extends z.ZodType = z.ZodType> {
   /** Schema of what the caller sends. */
@@ -190,6 +197,12 @@ type Longest<TMatches extends string> = {
 
 /** The declared topic whose schema checks wire topic `TTopic`: the longest declared topic that prefixes it. */
 export type ResolveTopic<TContract extends TopicContract, TTopic extends string> = Longest<MatchingTopics<TContract, TTopic>>;
+
+/**
+ * The payload type shown when `publish()` gets a union of topics: the payload could belong to either topic's schema,
+ * so the compiler refuses it with this message.
+ */
+export type OneTopicPlease = "typed-zmq: publish() needs one topic, not a union of them; narrow the topic first (for example with a switch)";
 
 /** What `publish(topic, …)` accepts for wire topic `TTopic`: the input type of its declared topic's schema. */
 export type InferPublish<TContract extends TopicContract, TTopic extends string> = z.input<

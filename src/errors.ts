@@ -185,18 +185,26 @@ export class MessageTooLargeError extends TypedZmqError {
   }
 }
 
-/** No reply arrived within the allowed time. */
+/** Options of {@link TimeoutError}. */
+export interface TimeoutErrorOptions extends TypedZmqErrorOptions {
+  /** What was awaited, for the message; default `a reply from <endpoint>`. */
+  readonly waitingFor?: string;
+  /** What to do about it, for the message; default: check a server is bound there, or raise `timeoutMs`. */
+  readonly hint?: string;
+}
+
+/** Nothing arrived within the allowed time. */
 export class TimeoutError extends TypedZmqError {
   override readonly name = "TimeoutError";
   readonly code = ErrorCode.TIMEOUT;
   /** The limit that passed, in milliseconds. */
   readonly timeoutMs: number;
-  /** The endpoint(s) the reply was expected from. */
+  /** The endpoint(s) the awaited message was expected from. */
   readonly endpoint: string;
-  constructor(what: string, timeoutMs: number, endpoint: string, options?: TypedZmqErrorOptions) {
+  constructor(what: string, timeoutMs: number, endpoint: string, options?: TimeoutErrorOptions) {
     super(
-      `${what} timed out after ${timeoutMs} ms waiting for a reply from ${endpoint}. ` +
-        `Check that a server for this contract is bound there, or raise { timeoutMs }.`,
+      `${what} timed out after ${timeoutMs} ms waiting for ${options?.waitingFor ?? `a reply from ${endpoint}`}. ` +
+        (options?.hint ?? `Check that a server for this contract is bound there, or raise { timeoutMs }.`),
       errorOptions(options),
     );
     this.timeoutMs = timeoutMs;

@@ -22,6 +22,7 @@ export type {
   MethodMap,
   MethodName,
   MethodSchemas,
+  OneTopicPlease,
   ResolveTopic,
   RpcContract,
   TopicContract,
@@ -65,10 +66,10 @@ export {
   isUnknownMethodError,
   isUnknownTopicError,
 } from "./errors.js";
-export type { RpcErrorBody, TypedZmqErrorOptions, ValidationIssue } from "./errors.js";
+export type { RpcErrorBody, TimeoutErrorOptions, TypedZmqErrorOptions, ValidationIssue } from "./errors.js";
 export type { WaitOptions } from "./signal.js";
 export { RpcClient } from "./rpc-client.js";
-export type { CallOptions, RpcClientDropInfo, RpcClientOptions, RpcClientStats } from "./rpc-client.js";
+export type { CallOptions, OneMethodPlease, RpcClientDropInfo, RpcClientOptions, RpcClientStats } from "./rpc-client.js";
 export { RpcServer } from "./rpc-server.js";
 export type {
   HandlerContext,

@@ -15,7 +15,7 @@ import { Inbox, SKIP, iterate } from "./internal/inbox.js";
 import { checkPositiveInt } from "./internal/options.js";
 import { STATUS_ERROR, asErrorBody } from "./internal/wire.js";
 import { Closable } from "./lifecycle.js";
-import { checkTimeout, type WaitOptions } from "./signal.js";
+import { checkTimeout, timeoutFor, type DeadlinePlace, type WaitOptions } from "./signal.js";
 
 /** One outcome a sink receives: a result, or a failure result a worker sent for a task that failed. */
 export type JobOutcome<TContract extends JobContract> =
@@ -166,7 +166,7 @@ export class PipelineSink<TContract extends JobContract> extends Closable implem
    */
   async receive(options: WaitOptions = {}): Promise<JobOutcome<TContract>> {
     const what = `PipelineSink("${this.#contract.name}").receive()`;
-    const result = await this.#inbox.take({ ...options, place: { what, endpoint: this.#endpoints.join(", ") } });
+    const result = await this.#inbox.take({ ...options, place: this.#place(what) });
     if (result.done === true) throw new ClosedError(`${what} rejected: the sink is closed.`);
     return result.value;
   }
@@ -188,19 +188,27 @@ export class PipelineSink<TContract extends JobContract> extends Closable implem
     try {
       while (outcomes.length < count) {
         const remaining = Math.max(1, deadline - Date.now());
-        const place = { what, endpoint: this.#endpoints.join(", ") };
-        const result = await this.#inbox.take({ timeoutMs: remaining, signal: options.signal, place });
+        const result = await this.#inbox.take({ timeoutMs: remaining, signal: options.signal, place: this.#place(what) });
         if (result.done === true) throw new ClosedError(`${what} rejected: the sink was closed after ${outcomes.length} outcomes.`);
         outcomes.push(result.value);
       }
     } catch (err) {
       this.#inbox.putBack(outcomes);
       if (err instanceof TimeoutError) {
-        throw new TimeoutError(`${what} (${outcomes.length} of ${count} arrived)`, timeoutMs, this.#endpoints.join(", "), { cause: err });
+        throw timeoutFor(this.#place(what), timeoutMs, ` (${outcomes.length} of ${count} arrived)`);
       }
       throw err;
     }
     return outcomes;
+  }
+
+  #place(what: string): DeadlinePlace {
+    return {
+      what,
+      endpoint: this.endpoint,
+      waitingFor: `results on ${this.#endpoints.join(", ")}`,
+      hint: "Check that workers are connected and push their results to this sink, or raise { timeoutMs }.",
+    };
   }
 
   /** Iterates outcomes until `close()`. Leaving the loop early does not close the sink. */

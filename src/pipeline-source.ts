@@ -13,7 +13,7 @@ import { ClosedError, TimeoutError, fromZmqError } from "./errors.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { SendQueue, type CancelToken } from "./internal/send-queue.js";
 import { Closable } from "./lifecycle.js";
-import { checkTimeout, watchDeadline, type WaitOptions } from "./signal.js";
+import { checkTimeout, timeoutFor, watchDeadline, type WaitOptions } from "./signal.js";
 
 /** Options of {@link PipelineSource.bind} and {@link PipelineSource.connect}. */
 export interface PipelineSourceOptions {
@@ -182,7 +182,13 @@ export class PipelineSource<TContract extends JobContract> extends Closable {
       if (timeoutMs !== undefined || options.signal !== undefined) {
         // On the deadline, cancel the task and settle once the queue confirms it was not sent: a task that libzmq
         // accepted in the meantime counts as pushed, so a caller never re-sends a task that went out.
-        disarm = watchDeadline(timeoutMs ?? 2_147_483_647, options.signal, { what, endpoint: this.#endpoints.join(", ") }, (error) => {
+        const place = {
+          what,
+          endpoint: this.endpoint,
+          waitingFor: `a worker to take the task on ${this.#endpoints.join(", ")}`,
+          hint: "Check that workers are connected and keeping up; the task was not sent.",
+        };
+        disarm = watchDeadline(timeoutMs ?? 2_147_483_647, options.signal, place, (error) => {
           deadlineError = error;
           this.#queue.cancel(token);
         });
@@ -245,9 +251,15 @@ export class PipelineSource<TContract extends JobContract> extends Closable {
         },
       };
       this.#workerWaiters.push(waiter);
-      disarm = watchDeadline(timeoutMs, options.signal, { what, endpoint: this.#endpoints.join(", ") }, (error) => {
+      const place = {
+        what,
+        endpoint: this.endpoint,
+        waitingFor: `workers to connect to ${this.#endpoints.join(", ")}`,
+        hint: "Check that the workers connect to this endpoint, or raise { timeoutMs }.",
+      };
+      disarm = watchDeadline(timeoutMs, options.signal, place, (error) => {
         this.#workerWaiters = this.#workerWaiters.filter((w) => w !== waiter);
-        reject(error instanceof TimeoutError ? new TimeoutError(`${what} (${this.#workers} connected)`, timeoutMs, this.#endpoints.join(", ")) : error);
+        reject(error instanceof TimeoutError ? timeoutFor(place, timeoutMs, ` (${this.#workers} connected)`) : error);
       });
     });
   }

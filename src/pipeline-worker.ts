@@ -238,8 +238,14 @@ export class PipelineWorker<TContract extends JobContract> extends Closable {
         hint: "The source sent a task that breaks the contract.",
       });
       let result: unknown;
-      // `task` is the task schema's output (checked just above), which is what the handler is typed to receive.
-      result = await this.#handler(task as InferHandlerTask<TContract>, { contract: this.#contract, signal: controller.signal });
+      try {
+        // `task` is the task schema's output (checked just above), which is what the handler is typed to receive.
+        result = await this.#handler(task as InferHandlerTask<TContract>, { contract: this.#contract, signal: controller.signal });
+      } catch (thrown) {
+        // Whatever the handler throws is the handler's failure, even one of our own error classes.
+        if (!controller.signal.aborted) await this.#fail(this.#handlerFailure(thrown), thrown);
+        return;
+      }
       if (controller.signal.aborted) return;
       checkPayload(this.#contract.result, result, {
         direction: "outgoing",
@@ -277,13 +283,19 @@ export class PipelineWorker<TContract extends JobContract> extends Closable {
     }
   }
 
+  /** Failure body for a problem found by the worker itself: a malformed or invalid task, or an invalid result. */
   #failureBody(thrown: unknown): RpcErrorBody {
-    const name = this.#contract.name;
     if (thrown instanceof MalformedMessageError) return { code: ErrorCode.MALFORMED, message: thrown.message };
     if (thrown instanceof ContractValidationError) {
-      const code = thrown.method === "task" ? ErrorCode.INVALID_TASK : ErrorCode.INVALID_RESULT;
+      const code = thrown.direction === "incoming" ? ErrorCode.INVALID_TASK : ErrorCode.INVALID_RESULT;
       return { code, message: thrown.message, details: { issues: thrown.issues } };
     }
+    return { code: ErrorCode.HANDLER_ERROR, message: toError(thrown).message };
+  }
+
+  /** Failure body for what a handler threw: an {@link RpcError}'s code, or `HANDLER_ERROR`. */
+  #handlerFailure(thrown: unknown): RpcErrorBody {
+    const name = this.#contract.name;
     if (thrown instanceof RpcError) {
       return thrown.details === undefined ? { code: thrown.code, message: thrown.message } : { code: thrown.code, message: thrown.message, details: thrown.details };
     }

@@ -7,14 +7,22 @@
  */
 import * as zmq from "zeromq";
 import { checkCodec, encodeBody, jsonCodec, type Codec } from "./codec.js";
-import { checkPayload, resolveTopic, type InferPublish, type TopicContract, type WireTopic } from "./contract.js";
+import {
+  checkPayload,
+  resolveTopic,
+  type InferPublish,
+  type IsUnion,
+  type OneTopicPlease,
+  type TopicContract,
+  type WireTopic,
+} from "./contract.js";
 import { attachEndpoints } from "./endpoint.js";
 import { ClosedError, TimeoutError, UnknownTopicError, fromZmqError } from "./errors.js";
 import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { Closable } from "./lifecycle.js";
-import { checkTimeout, watchDeadline, type WaitOptions } from "./signal.js";
+import { checkTimeout, timeoutFor, watchDeadline, type WaitOptions } from "./signal.js";
 
 /** A subscription or unsubscription seen by a {@link Publisher}. */
 export interface SubscriptionEvent {
@@ -183,7 +191,10 @@ export class Publisher<TContract extends TopicContract> extends Closable {
    * @throws {@link ContractValidationError} (`direction: "outgoing"`) when `data` breaks the schema; nothing is sent.
    * @throws {@link UnknownTopicError} for a topic no declared topic covers; {@link ClosedError} after `close()`.
    */
-  publish<TTopic extends WireTopic<TContract>>(topic: TTopic, data: InferPublish<TContract, TTopic>): Promise<void> {
+  publish<TTopic extends WireTopic<TContract>>(
+    topic: TTopic,
+    data: IsUnion<TTopic> extends true ? OneTopicPlease : InferPublish<TContract, TTopic>,
+  ): Promise<void> {
     if (this.closed) {
       return Promise.reject(new ClosedError(`Publisher("${this.#contract.name}").publish("${topic}") rejected: the publisher is closed.`));
     }
@@ -253,13 +264,15 @@ export class Publisher<TContract extends TopicContract> extends Closable {
         },
       };
       this.#waiters.push(waiter);
-      disarm = watchDeadline(timeoutMs, options.signal, { what, endpoint: this.#endpoints.join(", ") }, (error) => {
+      const place = {
+        what,
+        endpoint: this.endpoint,
+        waitingFor: `subscriptions on ${this.#endpoints.join(", ")}`,
+        hint: "Check that the subscribers connect to this endpoint and subscribe to the topic, or raise { timeoutMs }.",
+      };
+      disarm = watchDeadline(timeoutMs, options.signal, place, (error) => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(
-          error instanceof TimeoutError
-            ? new TimeoutError(`${what} (${this.#countSubscriptions(options.topic)} live)`, timeoutMs, this.#endpoints.join(", "))
-            : error,
-        );
+        reject(error instanceof TimeoutError ? timeoutFor(place, timeoutMs, ` (${this.#countSubscriptions(options.topic)} live)`) : error);
       });
     });
   }

@@ -8,7 +8,7 @@
  */
 import * as zmq from "zeromq";
 import { checkCodec, decodeBody, encodeBody, jsonCodec, type Codec } from "./codec.js";
-import { checkPayload, hasMethod, type InferRequest, type InferResponse, type MethodName, type RpcContract } from "./contract.js";
+import { checkPayload, hasMethod, type IsUnion, type InferRequest, type InferResponse, type MethodName, type RpcContract } from "./contract.js";
 import { attachEndpoints } from "./endpoint.js";
 import {
   ClosedError,
@@ -91,9 +91,6 @@ interface Pending {
 }
 
 const MAX_ID = 0xffff_ffff;
-
-/** True when `T` is a union of two or more types. */
-type IsUnion<T, TAll = T> = T extends unknown ? ([TAll] extends [T] ? false : true) : never;
 
 /**
  * The request type shown when `call()` gets a union of method names: the payload could belong to either method,

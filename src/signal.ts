@@ -30,8 +30,24 @@ export function checkTimeout(value: number | undefined, fallback: number, option
 export interface DeadlinePlace {
   /** For example `RpcClient.call("orders.v1/getOrder")`. */
   readonly what: string;
-  /** Where the reply is expected from. */
+  /** Where the awaited message is expected from. */
   readonly endpoint: string;
+  /** What is awaited, for the timeout message (default: a reply from `endpoint`). */
+  readonly waitingFor?: string;
+  /** What to do about a timeout (default: check a server is bound there, or raise `timeoutMs`). */
+  readonly hint?: string;
+}
+
+/**
+ * Builds the {@link TimeoutError} for a place, with an optional note on the `what` (for example how many arrived).
+ * @internal
+ */
+export function timeoutFor(place: DeadlinePlace, timeoutMs: number, note = ""): TimeoutError {
+  const options = {
+    ...(place.waitingFor !== undefined && { waitingFor: place.waitingFor }),
+    ...(place.hint !== undefined && { hint: place.hint }),
+  };
+  return new TimeoutError(`${place.what}${note}`, timeoutMs, place.endpoint, options);
 }
 
 /**
@@ -55,7 +71,7 @@ export function watchDeadline(
   const timer = setTimeout(() => {
     if (done) return;
     disarm();
-    fail(new TimeoutError(place.what, timeoutMs, place.endpoint));
+    fail(timeoutFor(place, timeoutMs));
   }, timeoutMs);
   function disarm(): void {
     done = true;

@@ -196,7 +196,12 @@ export class Subscriber<TContract extends TopicContract> extends Closable implem
    */
   async receive(options: WaitOptions = {}): Promise<TopicMessage<TContract>> {
     const what = `Subscriber("${this.#contract.name}").receive()`;
-    const place = { what, endpoint: this.#endpoints.join(", ") };
+    const place = {
+      what,
+      endpoint: this.endpoint,
+      waitingFor: `a message on ${this.#endpoints.join(", ")}`,
+      hint: "Check that a publisher sends on a subscribed topic, or raise { timeoutMs }.",
+    };
     const result = await this.#inbox.take({ timeoutMs: options.timeoutMs, signal: options.signal, place });
     if (result.done === true) throw new ClosedError(`${what} rejected: the subscriber is closed.`);
     return result.value;

@@ -69,6 +69,10 @@ export class Inbox<T> {
   /** Puts items back at the front, in order, for the next readers (used when a multi-item wait gives up). */
   putBack(items: readonly T[]): void {
     this.#stash.unshift(...items);
+    // Readers already waiting get them first, in order.
+    while (this.#stash.length > 0 && this.#waiters.length > 0) {
+      this.#waiters.shift()?.resolve({ value: this.#stash.shift() as T, done: false });
+    }
   }
 
   /** Ends the inbox: waiters get `done`, and so does every later `take()`. Items already stashed are still given out. */
