@@ -255,7 +255,7 @@ export class PipelineSink<TContract extends JobContract> extends Closable implem
     return { ok: true, result: parsed.data as InferResult<TContract> };
   }
 
-  /** Closes the socket; loops and pending waits end. Idempotent. */
+  /** Closes the socket; loops end, waits reject, and outcomes not yet taken are discarded. Idempotent. */
   protected override async shutdown(): Promise<void> {
     this.#socket.close();
     this.#inbox.end();

@@ -261,7 +261,7 @@ export class Subscriber<TContract extends TopicContract> extends Closable implem
     return { topic, declared, data: parsed.data } as TopicMessage<TContract>;
   }
 
-  /** Closes the socket; every `for await` loop and pending `receive()` ends. Idempotent. */
+  /** Closes the socket; every `for await` loop ends, `receive()` rejects, and messages not yet taken are discarded. Idempotent. */
   protected override async shutdown(): Promise<void> {
     this.#socket.close();
     this.#inbox.end();

@@ -44,8 +44,8 @@ export class Inbox<T> {
 
   /** Waits for the next item; `done` once the socket is closed. Rejects only on the deadline. */
   take(deadline?: TakeDeadline): Promise<IteratorResult<T, undefined>> {
-    if (this.#stash.length > 0) return Promise.resolve({ value: this.#stash.shift() as T, done: false });
     if (this.#ended) return Promise.resolve(DONE);
+    if (this.#stash.length > 0) return Promise.resolve({ value: this.#stash.shift() as T, done: false });
     return new Promise((resolve, reject) => {
       let disarm: (() => void) | undefined;
       const waiter: Waiter<T> = {
@@ -75,9 +75,10 @@ export class Inbox<T> {
     }
   }
 
-  /** Ends the inbox: waiters get `done`, and so does every later `take()`. Items already stashed are still given out. */
+  /** Ends the inbox (its owner was closed): waiters get `done`, and so does every later `take()`. */
   end(): void {
     this.#ended = true;
+    this.#stash.length = 0;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.resolve(DONE);
