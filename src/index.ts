@@ -3,7 +3,7 @@
  * typed-zmq: typed, validated ZeroMQ messaging. Contracts are zod schemas written once; both ends infer their
  * types from them. This barrel lists every public export by name.
  */
-export { Closable } from "./lifecycle.js";
+export { Closable, PatternBase } from "./lifecycle.js";
 export { jsonCodec, msgpackCodec } from "./codec.js";
 export type { Codec } from "./codec.js";
 export { defineJobs, defineRpc, defineTopics } from "./contract.js";

@@ -2,8 +2,10 @@
  * @packageDocumentation
  * The shared resource lifecycle: idempotent, awaitable `close()` and `await using` support.
  *
- * Depends on nothing. Every pattern class extends {@link Closable} and implements `shutdown()`.
+ * Depends on zeromq and `endpoint.ts`. Every pattern class extends {@link PatternBase} and implements `shutdown()`.
  */
+import type * as zmq from "zeromq";
+import { attachEndpoints, type EndpointUse } from "./endpoint.js";
 
 /**
  * Base of every typed-zmq object that owns sockets.
@@ -38,4 +40,66 @@ export abstract class Closable implements AsyncDisposable {
    * @internal
    */
   protected abstract shutdown(): Promise<void>;
+}
+
+/**
+ * Base of the pattern classes: owns the contract and the endpoints bound or connected, on top of {@link Closable}.
+ *
+ * `endpoint` and `endpoints` report the real addresses (the port chosen for `tcp://host:0`, the path chosen for
+ * `ipc://*`).
+ */
+export abstract class PatternBase<TContract> extends Closable {
+  readonly #contract: TContract;
+  readonly #endpoints: string[] = [];
+  #endpointText = "";
+
+  /** @internal */
+  protected constructor(contract: TContract) {
+    super();
+    this.#contract = contract;
+  }
+
+  /** The contract this object speaks. */
+  get contract(): TContract {
+    return this.#contract;
+  }
+
+  /** The first endpoint, with the real port or path when an ephemeral one was asked for. */
+  get endpoint(): string {
+    return this.#endpoints[0] ?? "";
+  }
+
+  /** Every endpoint bound or connected, with real ports and paths. */
+  get endpoints(): readonly string[] {
+    return [...this.#endpoints];
+  }
+
+  /**
+   * The endpoints as one string, for messages.
+   * @internal
+   */
+  protected get endpointText(): string {
+    return this.#endpointText;
+  }
+
+  /**
+   * Binds or connects `socket` and records the real endpoints; on failure the socket is closed.
+   * @internal
+   */
+  protected async attach(socket: zmq.Socket, endpoint: string | readonly string[], mode: "bind" | "connect", use: EndpointUse): Promise<void> {
+    this.#endpoints.push(...(await attachEndpoints(socket, endpoint, mode, use)));
+    this.#endpointText = this.#endpoints.join(", ");
+  }
+}
+
+/**
+ * Returns `contract` when it is of the expected kind; otherwise throws a `TypeError` naming the factory to use.
+ * @internal
+ */
+export function checkContract<TContract extends { readonly kind: string }>(contract: TContract, kind: TContract["kind"], owner: string): TContract {
+  if (contract?.kind !== kind) {
+    const factory = kind === "rpc" ? "defineRpc" : kind === "topics" ? "defineTopics" : "defineJobs";
+    throw new TypeError(`${owner}: \`contract\` must be made with ${factory}().`);
+  }
+  return contract;
 }

@@ -8,13 +8,12 @@
 import * as zmq from "zeromq";
 import { checkCodec, decodeBody, jsonCodec, type Codec } from "./codec.js";
 import { formatIssues, toIssues, type InferResult, type JobContract } from "./contract.js";
-import { attachEndpoints } from "./endpoint.js";
 import { ClosedError, TimeoutError, toError, type RpcErrorBody, type ValidationIssue } from "./errors.js";
 import { callHook } from "./internal/hooks.js";
 import { Inbox, SKIP, iterate } from "./internal/inbox.js";
 import { checkPositiveInt } from "./internal/options.js";
 import { STATUS_ERROR, asErrorBody } from "./internal/wire.js";
-import { Closable } from "./lifecycle.js";
+import { PatternBase, checkContract } from "./lifecycle.js";
 import { checkTimeout, timeoutFor, type DeadlinePlace, type WaitOptions } from "./signal.js";
 
 /** One outcome a sink receives: a result, or a failure result a worker sent for a task that failed. */
@@ -80,22 +79,19 @@ export interface PipelineSinkOptions {
  * await using sink = await PipelineSink.bind("tcp://127.0.0.1:0", Tasks);
  * const outcomes = await sink.collect(100, { timeoutMs: 10_000 });
  */
-export class PipelineSink<TContract extends JobContract> extends Closable implements AsyncIterable<JobOutcome<TContract>> {
+export class PipelineSink<TContract extends JobContract> extends PatternBase<TContract> implements AsyncIterable<JobOutcome<TContract>> {
   readonly #socket: zmq.Pull;
   readonly #inbox: Inbox<JobOutcome<TContract>>;
-  readonly #contract: TContract;
   readonly #codec: Codec;
   readonly #onDrop: ((info: SinkDropInfo) => void) | undefined;
-  readonly #endpoints: string[] = [];
   #received = 0;
   #results = 0;
   #failures = 0;
   readonly #dropped: Record<SinkDropReason, number> = { malformed: 0, undecodable: 0, invalid: 0 };
 
   private constructor(contract: TContract, options: PipelineSinkOptions, owner: string) {
-    super();
-    if (contract?.kind !== "jobs") throw new TypeError(`${owner}: \`contract\` must be a job contract made with defineJobs().`);
-    this.#contract = contract;
+    super(checkContract(contract, "jobs", owner));
+
     this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
     this.#onDrop = options.onDrop;
     this.#socket = new zmq.Pull({
@@ -135,23 +131,8 @@ export class PipelineSink<TContract extends JobContract> extends Closable implem
     mode: "bind" | "connect",
   ): Promise<PipelineSink<TContract>> {
     const owner = mode === "bind" ? "PipelineSink.bind" : "PipelineSink.connect";
-    sink.#endpoints.push(...(await attachEndpoints(sink.#socket, endpoint, mode, { owner, multicast: false })));
+    await sink.attach(sink.#socket, endpoint, mode, { owner, multicast: false });
     return sink;
-  }
-
-  /** The first endpoint, with the real port or path when an ephemeral one was asked for. */
-  get endpoint(): string {
-    return this.#endpoints[0] ?? "";
-  }
-
-  /** Every endpoint bound or connected. */
-  get endpoints(): readonly string[] {
-    return [...this.#endpoints];
-  }
-
-  /** The contract whose results are collected. */
-  get contract(): TContract {
-    return this.#contract;
   }
 
   /** A snapshot of the counters. */
@@ -165,7 +146,7 @@ export class PipelineSink<TContract extends JobContract> extends Closable implem
    *   {@link ClosedError} when the sink is or gets closed.
    */
   async receive(options: WaitOptions = {}): Promise<JobOutcome<TContract>> {
-    const what = `PipelineSink("${this.#contract.name}").receive()`;
+    const what = `PipelineSink("${this.contract.name}").receive()`;
     const result = await this.#inbox.take({ ...options, place: this.#place(what) });
     if (result.done === true) throw new ClosedError(`${what} rejected: the sink is closed.`);
     return result.value;
@@ -180,7 +161,7 @@ export class PipelineSink<TContract extends JobContract> extends Closable implem
    * @throws {@link TimeoutError} (its message says how many arrived), {@link AbortedError}, {@link ClosedError}.
    */
   async collect(count: number, options: WaitOptions = {}): Promise<JobOutcome<TContract>[]> {
-    const what = `PipelineSink("${this.#contract.name}").collect(${count})`;
+    const what = `PipelineSink("${this.contract.name}").collect(${count})`;
     if (!Number.isInteger(count) || count < 0) throw new RangeError(`${what}: \`count\` must be an integer >= 0.`);
     const timeoutMs = checkTimeout(options.timeoutMs, 30_000, "timeoutMs");
     const deadline = Date.now() + timeoutMs;
@@ -206,7 +187,7 @@ export class PipelineSink<TContract extends JobContract> extends Closable implem
     return {
       what,
       endpoint: this.endpoint,
-      waitingFor: `results on ${this.#endpoints.join(", ")}`,
+      waitingFor: `results on ${this.endpointText}`,
       hint: "Check that workers are connected and push their results to this sink, or raise { timeoutMs }.",
     };
   }
@@ -224,7 +205,7 @@ export class PipelineSink<TContract extends JobContract> extends Closable implem
 
   #parse(frames: Buffer[]): JobOutcome<TContract> | typeof SKIP {
     this.#received++;
-    const name = this.#contract.name;
+    const name = this.contract.name;
     if (frames.length === 2 && frames[0]?.toString("utf8") === STATUS_ERROR) {
       let error: RpcErrorBody | undefined;
       try {
@@ -245,7 +226,7 @@ export class PipelineSink<TContract extends JobContract> extends Closable implem
     } catch (err) {
       return this.#drop("undecodable", toError(err).message);
     }
-    const parsed = this.#contract.result.safeParse(value);
+    const parsed = this.contract.result.safeParse(value);
     if (!parsed.success) {
       const issues = toIssues(parsed.error);
       return this.#drop("invalid", `${name}: a result does not match the result schema: ${formatIssues(issues)}.`, issues);

@@ -8,11 +8,12 @@
 import * as zmq from "zeromq";
 import { checkCodec, encodeBody, jsonCodec, type Codec } from "./codec.js";
 import { checkPayload, type InferTask, type JobContract } from "./contract.js";
-import { attachEndpoints, parseEndpoint } from "./endpoint.js";
+import { parseEndpoint } from "./endpoint.js";
 import { ClosedError, TimeoutError, fromZmqError } from "./errors.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
+import { settleWithin } from "./internal/timing.js";
 import { SendQueue, type CancelToken } from "./internal/send-queue.js";
-import { Closable } from "./lifecycle.js";
+import { PatternBase, checkContract } from "./lifecycle.js";
 import { checkTimeout, timeoutFor, watchDeadline, type WaitOptions } from "./signal.js";
 
 /** Options of {@link PipelineSource.bind} and {@link PipelineSource.connect}. */
@@ -61,23 +62,17 @@ const BLOCKED_RETRY_MS = 100;
  * await source.waitForWorkers(3, { timeoutMs: 5_000 });
  * for (let id = 0; id < 100; id++) await source.push({ id, workMs: 10 });
  */
-export class PipelineSource<TContract extends JobContract> extends Closable {
+export class PipelineSource<TContract extends JobContract> extends PatternBase<TContract> {
   readonly #socket: zmq.Push;
   readonly #queue: SendQueue;
-  readonly #contract: TContract;
   readonly #codec: Codec;
   readonly #lingerMs: number;
-  readonly #endpoints: string[] = [];
   #workers = 0;
   #workerWaiters: Array<{ count: number; resolve: () => void; reject: (err: Error) => void }> = [];
   #pushed = 0;
 
   private constructor(contract: TContract, options: PipelineSourceOptions, owner: string) {
-    super();
-    if (contract?.kind !== "jobs") {
-      throw new TypeError(`${owner}: \`contract\` must be a job contract made with defineJobs().`);
-    }
-    this.#contract = contract;
+    super(checkContract(contract, "jobs", owner));
     this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
     this.#lingerMs = checkNonNegative(options.lingerMs, 1_000, "lingerMs", owner);
     this.#socket = new zmq.Push({
@@ -121,23 +116,8 @@ export class PipelineSource<TContract extends JobContract> extends Closable {
     mode: "bind" | "connect",
   ): Promise<PipelineSource<TContract>> {
     const owner = mode === "bind" ? "PipelineSource.bind" : "PipelineSource.connect";
-    source.#endpoints.push(...(await attachEndpoints(source.#socket, endpoint, mode, { owner, multicast: false })));
+    await source.attach(source.#socket, endpoint, mode, { owner, multicast: false });
     return source;
-  }
-
-  /** The first endpoint, with the real port or path when an ephemeral one was asked for. */
-  get endpoint(): string {
-    return this.#endpoints[0] ?? "";
-  }
-
-  /** Every endpoint bound or connected. */
-  get endpoints(): readonly string[] {
-    return [...this.#endpoints];
-  }
-
-  /** The contract whose tasks are pushed. */
-  get contract(): TContract {
-    return this.#contract;
   }
 
   /** A snapshot of the counters. */
@@ -157,21 +137,21 @@ export class PipelineSource<TContract extends JobContract> extends Closable {
    * @throws {@link TimeoutError}, {@link AbortedError}, {@link ClosedError}.
    */
   push(task: InferTask<TContract>, options: WaitOptions = {}): Promise<void> {
-    const what = `PipelineSource("${this.#contract.name}").push()`;
+    const what = `PipelineSource("${this.contract.name}").push()`;
     if (this.closed) return Promise.reject(new ClosedError(`${what} rejected: the source is closed.`));
     let body: Uint8Array;
     let timeoutMs: number | undefined;
     try {
       timeoutMs = options.timeoutMs === undefined ? undefined : checkTimeout(options.timeoutMs, 0, "timeoutMs");
-      checkPayload(this.#contract.task, task, {
+      checkPayload(this.contract.task, task, {
         direction: "outgoing",
-        contract: this.#contract.name,
+        contract: this.contract.name,
         method: "task",
         what: "Task for",
         schema: "task",
         hint: "Nothing was pushed; fix the task.",
       });
-      body = encodeBody(this.#codec, task, `Task for "${this.#contract.name}"`);
+      body = encodeBody(this.#codec, task, `Task for "${this.contract.name}"`);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -185,7 +165,7 @@ export class PipelineSource<TContract extends JobContract> extends Closable {
         const place = {
           what,
           endpoint: this.endpoint,
-          waitingFor: `a worker to take the task on ${this.#endpoints.join(", ")}`,
+          waitingFor: `a worker to take the task on ${this.endpointText}`,
           hint: "Check that workers are connected and keeping up; the task was not sent.",
         };
         disarm = watchDeadline(timeoutMs ?? 2_147_483_647, options.signal, place, (error) => {
@@ -220,11 +200,11 @@ export class PipelineSource<TContract extends JobContract> extends Closable {
    * @throws {@link TimeoutError} after `timeoutMs` (default 10 000 ms); {@link AbortedError}; {@link ClosedError}.
    */
   waitForWorkers(count: number, options: WaitOptions = {}): Promise<void> {
-    const what = `PipelineSource("${this.#contract.name}").waitForWorkers(${count})`;
+    const what = `PipelineSource("${this.contract.name}").waitForWorkers(${count})`;
     if (!Number.isInteger(count) || count < 0) {
       return Promise.reject(new RangeError(`${what}: \`count\` must be an integer >= 0.`));
     }
-    if (this.#endpoints.every((e) => parseEndpoint(e).transport === "inproc")) {
+    if (this.endpoints.every((e) => parseEndpoint(e).transport === "inproc")) {
       return Promise.reject(
         new TypeError(`${what}: inproc connections cannot be observed (libzmq reports no events for them); connect the workers before pushing instead.`),
       );
@@ -254,7 +234,7 @@ export class PipelineSource<TContract extends JobContract> extends Closable {
       const place = {
         what,
         endpoint: this.endpoint,
-        waitingFor: `workers to connect to ${this.#endpoints.join(", ")}`,
+        waitingFor: `workers to connect to ${this.endpointText}`,
         hint: "Check that the workers connect to this endpoint, or raise { timeoutMs }.",
       };
       disarm = watchDeadline(timeoutMs, options.signal, place, (error) => {
@@ -277,13 +257,11 @@ export class PipelineSource<TContract extends JobContract> extends Closable {
    * with {@link ClosedError}. Idempotent.
    */
   protected override async shutdown(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.#queue.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#lingerMs)))]);
-    clearTimeout(timer);
+    await settleWithin(this.#queue.idle(), this.#lingerMs);
     this.#socket.close();
     const waiters = this.#workerWaiters;
     this.#workerWaiters = [];
-    for (const w of waiters) w.reject(new ClosedError(`PipelineSource("${this.#contract.name}").waitForWorkers() rejected: the source was closed.`));
+    for (const w of waiters) w.reject(new ClosedError(`PipelineSource("${this.contract.name}").waitForWorkers() rejected: the source was closed.`));
     await this.#queue.idle();
   }
 }

@@ -9,7 +9,6 @@
 import * as zmq from "zeromq";
 import { checkCodec, decodeBody, encodeBody, jsonCodec, type Codec } from "./codec.js";
 import { checkPayload, type InferHandlerResult, type InferHandlerTask, type JobContract } from "./contract.js";
-import { attachEndpoints } from "./endpoint.js";
 import {
   ClosedError,
   ContractValidationError,
@@ -21,9 +20,10 @@ import {
 } from "./errors.js";
 import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
+import { settleWithin, signalled } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { STATUS_ERROR_FRAME } from "./internal/wire.js";
-import { Closable } from "./lifecycle.js";
+import { PatternBase, checkContract } from "./lifecycle.js";
 
 /** What a pipeline handler gets besides the task. */
 export interface JobContext<TContract extends JobContract> {
@@ -119,11 +119,10 @@ export interface PipelineWorkerOptions {
  * await using worker = await PipelineWorker.connect({ tasks: source.endpoint, results: sink.endpoint }, Tasks,
  *   async ({ id }) => ({ id, worker: "w1" }), { concurrency: 4 });
  */
-export class PipelineWorker<TContract extends JobContract> extends Closable {
+export class PipelineWorker<TContract extends JobContract> extends PatternBase<TContract> {
   readonly #tasks: zmq.Pull;
   readonly #results: zmq.Push | undefined;
   readonly #queue: SendQueue | undefined;
-  readonly #contract: TContract;
   readonly #handler: JobHandler<TContract>;
   readonly #codec: Codec;
   readonly #concurrency: number;
@@ -140,11 +139,9 @@ export class PipelineWorker<TContract extends JobContract> extends Closable {
   readonly #failed: Record<string, number> = {};
 
   private constructor(contract: TContract, handler: JobHandler<TContract>, hasResults: boolean, options: PipelineWorkerOptions) {
-    super();
+    super(checkContract(contract, "jobs", "PipelineWorker.connect"));
     const owner = "PipelineWorker.connect";
-    if (contract?.kind !== "jobs") throw new TypeError(`${owner}: \`contract\` must be a job contract made with defineJobs().`);
     if (typeof handler !== "function") throw new TypeError(`${owner}("${contract.name}"): \`handler\` must be a function (task) => result.`);
-    this.#contract = contract;
     this.#handler = handler;
     this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
     this.#concurrency = checkPositiveInt(options.concurrency, 1, "concurrency", owner);
@@ -181,9 +178,9 @@ export class PipelineWorker<TContract extends JobContract> extends Closable {
     const use = { owner: "PipelineWorker.connect", multicast: false };
     try {
       if (worker.#results !== undefined && endpoints.results !== undefined) {
-        await attachEndpoints(worker.#results, endpoints.results, "connect", use);
+        await worker.attach(worker.#results, endpoints.results, "connect", use);
       }
-      await attachEndpoints(worker.#tasks, endpoints.tasks, "connect", use);
+      await worker.attach(worker.#tasks, endpoints.tasks, "connect", use);
     } catch (err) {
       worker.#tasks.close();
       worker.#results?.close();
@@ -191,11 +188,6 @@ export class PipelineWorker<TContract extends JobContract> extends Closable {
     }
     worker.#readLoop = worker.#read();
     return worker;
-  }
-
-  /** The contract whose tasks this worker runs. */
-  get contract(): TContract {
-    return this.#contract;
   }
 
   /** A snapshot of the counters. */
@@ -222,14 +214,14 @@ export class PipelineWorker<TContract extends JobContract> extends Closable {
   async #run(frames: Buffer[]): Promise<void> {
     const controller = new AbortController();
     this.#jobs.add(controller);
-    const name = this.#contract.name;
+    const name = this.contract.name;
     let task: unknown;
     try {
       if (frames.length !== 1) {
         throw new MalformedMessageError(`${name}: a task must be 1 frame (the encoded body), got ${frames.length}.`);
       }
       const decoded = decodeBody(this.#codec, frames[0]!, `Task for "${name}"`);
-      task = checkPayload(this.#contract.task, decoded, {
+      task = checkPayload(this.contract.task, decoded, {
         direction: "incoming",
         contract: name,
         method: "task",
@@ -240,14 +232,14 @@ export class PipelineWorker<TContract extends JobContract> extends Closable {
       let result: unknown;
       try {
         // `task` is the task schema's output (checked just above), which is what the handler is typed to receive.
-        result = await this.#handler(task as InferHandlerTask<TContract>, { contract: this.#contract, signal: controller.signal });
+        result = await this.#handler(task as InferHandlerTask<TContract>, { contract: this.contract, signal: controller.signal });
       } catch (thrown) {
         // Whatever the handler throws is the handler's failure, even one of our own error classes.
         if (!controller.signal.aborted) await this.#fail(this.#handlerFailure(thrown), thrown);
         return;
       }
       if (controller.signal.aborted) return;
-      checkPayload(this.#contract.result, result, {
+      checkPayload(this.contract.result, result, {
         direction: "outgoing",
         contract: name,
         method: "result",
@@ -295,7 +287,7 @@ export class PipelineWorker<TContract extends JobContract> extends Closable {
 
   /** Failure body for what a handler threw: an {@link RpcError}'s code, or `HANDLER_ERROR`. */
   #handlerFailure(thrown: unknown): RpcErrorBody {
-    const name = this.#contract.name;
+    const name = this.contract.name;
     if (thrown instanceof RpcError) {
       return thrown.details === undefined ? { code: thrown.code, message: thrown.message } : { code: thrown.code, message: thrown.message, details: thrown.details };
     }
@@ -329,20 +321,15 @@ export class PipelineWorker<TContract extends JobContract> extends Closable {
     wake?.();
     await this.#readLoop;
     if (this.#jobs.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        this.#drainWaiter = resolve;
-        timer = setTimeout(resolve, this.#drainTimeoutMs);
-      });
-      clearTimeout(timer);
+      const drained = signalled();
+      this.#drainWaiter = drained.resolve;
+      await settleWithin(drained.promise, this.#drainTimeoutMs);
     }
     for (const controller of this.#jobs) {
-      controller.abort(new ClosedError(`PipelineWorker("${this.#contract.name}") closed before the handler finished (drainTimeoutMs ${this.#drainTimeoutMs}).`));
+      controller.abort(new ClosedError(`PipelineWorker("${this.contract.name}") closed before the handler finished (drainTimeoutMs ${this.#drainTimeoutMs}).`));
     }
     if (this.#queue !== undefined) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.#queue.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#lingerMs)))]);
-      clearTimeout(timer);
+      await settleWithin(this.#queue.idle(), this.#lingerMs);
     }
     this.#results?.close();
   }

@@ -16,12 +16,12 @@ import {
   type TopicContract,
   type WireTopic,
 } from "./contract.js";
-import { attachEndpoints } from "./endpoint.js";
 import { ClosedError, TimeoutError, UnknownTopicError, fromZmqError } from "./errors.js";
 import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
+import { settleWithin } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
-import { Closable } from "./lifecycle.js";
+import { PatternBase, checkContract } from "./lifecycle.js";
 import { checkTimeout, timeoutFor, watchDeadline, type WaitOptions } from "./signal.js";
 
 /** A subscription or unsubscription seen by a {@link Publisher}. */
@@ -90,25 +90,19 @@ interface SubscriberWaiter {
  * await pub.waitForSubscribers(1, { timeoutMs: 2_000 });
  * await pub.publish("football.Arsenal", { team: "Arsenal", event: "goal", minute: 12 });
  */
-export class Publisher<TContract extends TopicContract> extends Closable {
+export class Publisher<TContract extends TopicContract> extends PatternBase<TContract> {
   readonly #socket: zmq.XPublisher;
   readonly #queue: SendQueue;
-  readonly #contract: TContract;
   readonly #codec: Codec;
   readonly #lingerMs: number;
   readonly #onSubscription: ((event: SubscriptionEvent) => void) | undefined;
-  readonly #endpoints: string[] = [];
   readonly #subscriptions = new Map<string, number>();
   #waiters: SubscriberWaiter[] = [];
   #readLoop: Promise<void> = Promise.resolve();
   #published = 0;
 
   private constructor(contract: TContract, options: PublisherOptions, owner: string) {
-    super();
-    if (contract?.kind !== "topics") {
-      throw new TypeError(`${owner}: \`contract\` must be a topic contract made with defineTopics().`);
-    }
-    this.#contract = contract;
+    super(checkContract(contract, "topics", owner));
     this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
     this.#lingerMs = checkNonNegative(options.lingerMs, 1_000, "lingerMs", owner);
     this.#onSubscription = options.onSubscription;
@@ -151,24 +145,9 @@ export class Publisher<TContract extends TopicContract> extends Closable {
     mode: "bind" | "connect",
   ): Promise<Publisher<TContract>> {
     const owner = mode === "bind" ? "Publisher.bind" : "Publisher.connect";
-    pub.#endpoints.push(...(await attachEndpoints(pub.#socket, endpoint, mode, { owner, multicast: true })));
+    await pub.attach(pub.#socket, endpoint, mode, { owner, multicast: true });
     pub.#readLoop = pub.#readSubscriptions();
     return pub;
-  }
-
-  /** The first endpoint, with the real port or path when an ephemeral one was asked for. */
-  get endpoint(): string {
-    return this.#endpoints[0] ?? "";
-  }
-
-  /** Every endpoint bound or connected. */
-  get endpoints(): readonly string[] {
-    return [...this.#endpoints];
-  }
-
-  /** The contract being published. */
-  get contract(): TContract {
-    return this.#contract;
   }
 
   /** A snapshot of the counters. */
@@ -196,23 +175,23 @@ export class Publisher<TContract extends TopicContract> extends Closable {
     data: IsUnion<TTopic> extends true ? OneTopicPlease : InferPublish<TContract, TTopic>,
   ): Promise<void> {
     if (this.closed) {
-      return Promise.reject(new ClosedError(`Publisher("${this.#contract.name}").publish("${topic}") rejected: the publisher is closed.`));
+      return Promise.reject(new ClosedError(`Publisher("${this.contract.name}").publish("${topic}") rejected: the publisher is closed.`));
     }
     let body: Uint8Array;
     try {
-      const declared = typeof topic === "string" ? resolveTopic(this.#contract, topic) : undefined;
+      const declared = typeof topic === "string" ? resolveTopic(this.contract, topic) : undefined;
       if (declared === undefined) {
-        throw new UnknownTopicError(this.#contract.name, String(topic), Object.keys(this.#contract.topics));
+        throw new UnknownTopicError(this.contract.name, String(topic), Object.keys(this.contract.topics));
       }
-      checkPayload(this.#contract.topics[declared]!, data, {
+      checkPayload(this.contract.topics[declared]!, data, {
         direction: "outgoing",
-        contract: this.#contract.name,
+        contract: this.contract.name,
         method: topic,
         what: "Message for",
         schema: `"${declared}" topic`,
         hint: "Nothing was published; fix the payload.",
       });
-      body = encodeBody(this.#codec, data, `Message for "${this.#contract.name}/${topic}"`);
+      body = encodeBody(this.#codec, data, `Message for "${this.contract.name}/${topic}"`);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -221,7 +200,7 @@ export class Publisher<TContract extends TopicContract> extends Closable {
         this.#published++;
       },
       (err: unknown) => {
-        throw fromZmqError(err, `Publisher("${this.#contract.name}").publish("${topic}")`, this.endpoint);
+        throw fromZmqError(err, `Publisher("${this.contract.name}").publish("${topic}")`, this.endpoint);
       },
     );
   }
@@ -240,7 +219,7 @@ export class Publisher<TContract extends TopicContract> extends Closable {
     if (!Number.isInteger(count) || count < 0) {
       return Promise.reject(new RangeError(`Publisher.waitForSubscribers: \`count\` must be an integer >= 0, got ${String(count)}.`));
     }
-    if (this.closed) return Promise.reject(new ClosedError(`Publisher("${this.#contract.name}").waitForSubscribers() rejected: the publisher is closed.`));
+    if (this.closed) return Promise.reject(new ClosedError(`Publisher("${this.contract.name}").waitForSubscribers() rejected: the publisher is closed.`));
     if (this.#countSubscriptions(options.topic) >= count) return Promise.resolve();
     let timeoutMs: number;
     try {
@@ -249,7 +228,7 @@ export class Publisher<TContract extends TopicContract> extends Closable {
       return Promise.reject(err);
     }
     return new Promise<void>((resolve, reject) => {
-      const what = `Publisher("${this.#contract.name}").waitForSubscribers(${count}${options.topic === undefined ? "" : `, "${options.topic}"`})`;
+      const what = `Publisher("${this.contract.name}").waitForSubscribers(${count}${options.topic === undefined ? "" : `, "${options.topic}"`})`;
       let disarm = (): void => undefined;
       const waiter: SubscriberWaiter = {
         count,
@@ -267,7 +246,7 @@ export class Publisher<TContract extends TopicContract> extends Closable {
       const place = {
         what,
         endpoint: this.endpoint,
-        waitingFor: `subscriptions on ${this.#endpoints.join(", ")}`,
+        waitingFor: `subscriptions on ${this.endpointText}`,
         hint: "Check that the subscribers connect to this endpoint and subscribe to the topic, or raise { timeoutMs }.",
       };
       disarm = watchDeadline(timeoutMs, options.signal, place, (error) => {
@@ -311,15 +290,13 @@ export class Publisher<TContract extends TopicContract> extends Closable {
 
   /** Waits (up to `lingerMs`) for queued messages to reach libzmq, rejects waiters with {@link ClosedError}, closes the socket. */
   protected override async shutdown(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.#queue.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#lingerMs)))]);
-    clearTimeout(timer);
+    await settleWithin(this.#queue.idle(), this.#lingerMs);
     this.#socket.close();
     await this.#readLoop;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) {
-      w.reject(new ClosedError(`Publisher("${this.#contract.name}").waitForSubscribers() rejected: the publisher was closed while waiting.`));
+      w.reject(new ClosedError(`Publisher("${this.contract.name}").waitForSubscribers() rejected: the publisher was closed while waiting.`));
     }
   }
 }

@@ -9,7 +9,6 @@
 import * as zmq from "zeromq";
 import { checkCodec, decodeBody, encodeBody, jsonCodec, type Codec } from "./codec.js";
 import { checkPayload, hasMethod, type IsUnion, type InferRequest, type InferResponse, type MethodName, type RpcContract } from "./contract.js";
-import { attachEndpoints } from "./endpoint.js";
 import {
   ClosedError,
   MalformedMessageError,
@@ -22,7 +21,7 @@ import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { DELIMITER, STATUS_ERROR, STATUS_OK, asErrorBody } from "./internal/wire.js";
-import { Closable } from "./lifecycle.js";
+import { PatternBase, checkContract } from "./lifecycle.js";
 import { checkTimeout, watchDeadline, type WaitOptions } from "./signal.js";
 
 /** Options of one {@link RpcClient.call}. */
@@ -109,15 +108,13 @@ export type OneMethodPlease = "typed-zmq: call() needs one method name, not a un
  * await using client = await RpcClient.connect(server.endpoint, Greeter, { timeoutMs: 2_000 });
  * const { greeting } = await client.call("hello", { name: "Ada" });
  */
-export class RpcClient<TContract extends RpcContract> extends Closable {
+export class RpcClient<TContract extends RpcContract> extends PatternBase<TContract> {
   readonly #socket: zmq.Dealer;
   readonly #queue: SendQueue;
-  readonly #contract: TContract;
   readonly #codec: Codec;
   readonly #timeoutMs: number;
   readonly #maxMessageBytes: number;
   readonly #onDrop: ((info: RpcClientDropInfo) => void) | undefined;
-  readonly #endpoints: string[] = [];
   readonly #pending = new Map<number, Pending>();
   readonly #methodFrames = new Map<string, Buffer>();
   #readLoop: Promise<void> = Promise.resolve();
@@ -127,11 +124,7 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
   #malformed = 0;
 
   private constructor(contract: TContract, options: RpcClientOptions) {
-    super();
-    if (contract?.kind !== "rpc") {
-      throw new TypeError("RpcClient.connect: `contract` must be an RPC contract made with defineRpc().");
-    }
-    this.#contract = contract;
+    super(checkContract(contract, "rpc", "RpcClient.connect"));
     this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
     this.#timeoutMs = checkTimeout(options.timeoutMs, 5_000, "timeoutMs");
     const owner = "RpcClient.connect";
@@ -162,19 +155,9 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
   ): Promise<RpcClient<TContract>> {
     const client = new RpcClient(contract, options);
     const use = { owner: "RpcClient.connect", multicast: false };
-    client.#endpoints.push(...(await attachEndpoints(client.#socket, endpoint, "connect", use)));
+    await client.attach(client.#socket, endpoint, "connect", use);
     client.#readLoop = client.#read();
     return client;
-  }
-
-  /** The endpoints this client is connected to. */
-  get endpoints(): readonly string[] {
-    return [...this.#endpoints];
-  }
-
-  /** The contract this client calls. */
-  get contract(): TContract {
-    return this.#contract;
   }
 
   /** A snapshot of the counters. */
@@ -214,29 +197,29 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
   }
 
   #call(method: string, request: unknown, options: CallOptions | undefined): Promise<unknown> {
-    const where = `RpcClient.call("${this.#contract.name}/${method}")`;
+    const where = `RpcClient.call("${this.contract.name}/${method}")`;
     if (this.closed) {
       return Promise.reject(new ClosedError(`${where} rejected: the client is closed. Create a new client with RpcClient.connect().`));
     }
     let body: Uint8Array;
     let timeoutMs: number;
     try {
-      if (!hasMethod(this.#contract, method)) {
-        throw new UnknownMethodError(this.#contract.name, String(method), Object.keys(this.#contract.methods));
+      if (!hasMethod(this.contract, method)) {
+        throw new UnknownMethodError(this.contract.name, String(method), Object.keys(this.contract.methods));
       }
       timeoutMs = checkTimeout(options?.timeoutMs, this.#timeoutMs, "timeoutMs");
-      checkPayload(this.#contract.methods[method]!.request, request, {
+      checkPayload(this.contract.methods[method]!.request, request, {
         direction: "outgoing",
-        contract: this.#contract.name,
+        contract: this.contract.name,
         method,
         what: "Request to",
         schema: "request",
         hint: "Nothing was sent; fix the payload.",
       });
       // The original value is sent, not the parsed one: the server parses it again, so transforms run once.
-      body = encodeBody(this.#codec, request, `Request to "${this.#contract.name}/${method}"`);
+      body = encodeBody(this.#codec, request, `Request to "${this.contract.name}/${method}"`);
       if (body.length > this.#maxMessageBytes) {
-        throw new MessageTooLargeError(`Request to "${this.#contract.name}/${method}"`, body.length, this.#maxMessageBytes);
+        throw new MessageTooLargeError(`Request to "${this.contract.name}/${method}"`, body.length, this.#maxMessageBytes);
       }
     } catch (err) {
       return Promise.reject(err);
@@ -248,7 +231,7 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
     return new Promise<unknown>((resolve, reject) => {
       const pending: Pending = { method, resolve, reject, disarm: () => undefined };
       this.#pending.set(id, pending);
-      pending.disarm = watchDeadline(timeoutMs, options?.signal, { what: where, endpoint: this.#endpoints.join(", ") }, (error) => {
+      pending.disarm = watchDeadline(timeoutMs, options?.signal, { what: where, endpoint: this.endpointText }, (error) => {
         this.#pending.delete(id);
         reject(error);
       });
@@ -258,7 +241,7 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
         if (this.#pending.get(id) !== pending) return;
         this.#pending.delete(id);
         pending.disarm();
-        reject(fromZmqError(err, where, this.#endpoints.join(", ")));
+        reject(fromZmqError(err, where, this.endpointText));
       });
     });
   }
@@ -288,7 +271,7 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
     const header = frames[0];
     const pending = header?.length === 4 ? this.#pending.get(header.readUInt32BE(0)) : undefined;
     if (header?.length !== 4 || frames.length !== 4 || frames[1]?.length !== 0) {
-      const message = `${this.#contract.name}: received a ${frames.length}-frame message that is not [correlation id, "", status, body].`;
+      const message = `${this.contract.name}: received a ${frames.length}-frame message that is not [correlation id, "", status, body].`;
       if (pending !== undefined) {
         this.#finish(header!.readUInt32BE(0), pending);
         pending.reject(new MalformedMessageError(`${message} Check that the server speaks typed-zmq RPC protocol v1.`));
@@ -303,7 +286,7 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
       this.#late++;
       this.#drop({
         reason: "late-reply",
-        message: `${this.#contract.name}: dropped a reply for call #${id}, which is no longer waiting (timed out, aborted or unknown).`,
+        message: `${this.contract.name}: dropped a reply for call #${id}, which is no longer waiting (timed out, aborted or unknown).`,
       });
       return;
     }
@@ -322,11 +305,11 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
 
   #settle(method: string, statusFrame: Buffer, body: Buffer): unknown {
     const status = statusFrame.toString("utf8");
-    const where = `Reply from "${this.#contract.name}/${method}"`;
+    const where = `Reply from "${this.contract.name}/${method}"`;
     if (status === STATUS_OK) {
-      return checkPayload(this.#contract.methods[method]!.response, decodeBody(this.#codec, body, where), {
+      return checkPayload(this.contract.methods[method]!.response, decodeBody(this.#codec, body, where), {
         direction: "incoming",
-        contract: this.#contract.name,
+        contract: this.contract.name,
         method,
         what: "Reply to",
         schema: "response",
@@ -338,7 +321,7 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
       if (errorBody === undefined) {
         throw new MalformedMessageError(`${where}: the error body is not { code: string, message: string }. Check that the server speaks typed-zmq RPC protocol v1.`);
       }
-      throw new RemoteError(this.#contract.name, method, errorBody);
+      throw new RemoteError(this.contract.name, method, errorBody);
     }
     throw new MalformedMessageError(`${where}: unknown status "${status.slice(0, 40)}"; expected "ok" or "error".`);
   }
@@ -358,7 +341,7 @@ export class RpcClient<TContract extends RpcContract> extends Closable {
       p.disarm();
       p.reject(
         new ClosedError(
-          `RpcClient.call("${this.#contract.name}/${p.method}") rejected: the client was closed while the call was pending. ` +
+          `RpcClient.call("${this.contract.name}/${p.method}") rejected: the client was closed while the call was pending. ` +
             `Await calls before close(), or pass a signal to cancel them.`,
         ),
       );

@@ -16,7 +16,6 @@ import {
   type MethodName,
   type RpcContract,
 } from "./contract.js";
-import { attachEndpoints } from "./endpoint.js";
 import {
   ClosedError,
   ContractValidationError,
@@ -28,9 +27,10 @@ import {
 } from "./errors.js";
 import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
+import { settleWithin, signalled } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { STATUS_ERROR_FRAME, STATUS_OK_FRAME, delimiterIndex, strictUtf8 } from "./internal/wire.js";
-import { Closable } from "./lifecycle.js";
+import { PatternBase, checkContract } from "./lifecycle.js";
 
 /** What a handler gets besides the request. */
 export interface HandlerContext<TContract extends RpcContract, TMethod extends MethodName<TContract>> {
@@ -157,10 +157,9 @@ interface Job {
  * });
  * console.log(server.endpoint); // tcp://127.0.0.1:41234
  */
-export class RpcServer<TContract extends RpcContract> extends Closable {
+export class RpcServer<TContract extends RpcContract> extends PatternBase<TContract> {
   readonly #socket: zmq.Router;
   readonly #queue: SendQueue;
-  readonly #contract: TContract;
   readonly #handlers: RpcHandlers<TContract>;
   readonly #codec: Codec;
   readonly #concurrency: number;
@@ -169,7 +168,6 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
   readonly #maxMessageBytes: number;
   readonly #exposeStack: boolean;
   readonly #onError: ((info: RpcServerErrorInfo) => void) | undefined;
-  readonly #endpoints: string[] = [];
   readonly #jobs = new Set<Job>();
   #readLoop: Promise<void> = Promise.resolve();
   #closing = false;
@@ -182,15 +180,11 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
   readonly #failed: Record<string, number> = {};
 
   private constructor(contract: TContract, handlers: RpcHandlers<TContract>, options: RpcServerOptions, owner: string) {
-    super();
-    if (contract?.kind !== "rpc") {
-      throw new TypeError(`${owner}: \`contract\` must be an RPC contract made with defineRpc().`);
-    }
+    super(checkContract(contract, "rpc", owner));
     const missing = Object.keys(contract.methods).filter((m) => typeof Reflect.get(handlers ?? {}, m) !== "function");
     if (missing.length > 0) {
       throw new TypeError(`${owner}("${contract.name}"): no handler for ${missing.map((m) => `"${m}"`).join(", ")}. Pass a function for every method of the contract.`);
     }
-    this.#contract = contract;
     this.#handlers = handlers;
     this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
     this.#concurrency = checkPositiveInt(options.concurrency, 100, "concurrency", owner);
@@ -252,24 +246,9 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
     mode: "bind" | "connect",
   ): Promise<RpcServer<TContract>> {
     const owner = mode === "bind" ? "RpcServer.bind" : "RpcServer.connect";
-    server.#endpoints.push(...(await attachEndpoints(server.#socket, endpoint, mode, { owner, multicast: false })));
+    await server.attach(server.#socket, endpoint, mode, { owner, multicast: false });
     server.#readLoop = server.#read();
     return server;
-  }
-
-  /** The first endpoint, with the real port or path when an ephemeral one was asked for. */
-  get endpoint(): string {
-    return this.#endpoints[0] ?? "";
-  }
-
-  /** Every endpoint bound or connected, with real ports and paths. */
-  get endpoints(): readonly string[] {
-    return [...this.#endpoints];
-  }
-
-  /** The contract being served. */
-  get contract(): TContract {
-    return this.#contract;
   }
 
   /** A snapshot of the counters. */
@@ -308,7 +287,7 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
       this.#dropped++;
       this.#report({
         code: ErrorCode.MALFORMED,
-        message: `${this.#contract.name}: dropped a ${frames.length}-frame message with no empty delimiter frame: there is no envelope to reply to. Clients must send [..., "", method, body] (a REQ socket adds the delimiter itself).`,
+        message: `${this.contract.name}: dropped a ${frames.length}-frame message with no empty delimiter frame: there is no envelope to reply to. Clients must send [..., "", method, body] (a REQ socket adds the delimiter itself).`,
         method: undefined,
         replied: false,
       });
@@ -318,7 +297,7 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
     if (this.#closing) {
       this.#replyError(envelope, undefined, {
         code: ErrorCode.UNAVAILABLE,
-        message: `${this.#contract.name}: the server is shutting down and takes no new requests. Retry on another server.`,
+        message: `${this.contract.name}: the server is shutting down and takes no new requests. Retry on another server.`,
       });
       return;
     }
@@ -326,7 +305,7 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
     if (payload !== 2) {
       this.#replyError(envelope, undefined, {
         code: ErrorCode.MALFORMED,
-        message: `${this.#contract.name}: expected 2 frames after the empty delimiter ([method, body]), got ${payload}.`,
+        message: `${this.contract.name}: expected 2 frames after the empty delimiter ([method, body]), got ${payload}.`,
       });
       return;
     }
@@ -338,40 +317,40 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
     } catch {
       this.#replyError(envelope, undefined, {
         code: ErrorCode.MALFORMED,
-        message: `${this.#contract.name}: the method frame (${methodFrame.length} bytes) is not valid UTF-8.`,
+        message: `${this.contract.name}: the method frame (${methodFrame.length} bytes) is not valid UTF-8.`,
       });
       return;
     }
     if (method.length === 0) {
       this.#replyError(envelope, method, {
         code: ErrorCode.MALFORMED,
-        message: `${this.#contract.name}: the method frame is empty; send the method name as UTF-8.`,
+        message: `${this.contract.name}: the method frame is empty; send the method name as UTF-8.`,
       });
       return;
     }
     if (body.length > this.#maxMessageBytes) {
       this.#replyError(envelope, method, {
         code: ErrorCode.MESSAGE_TOO_LARGE,
-        message: `${this.#contract.name}/${method}: the request body is ${body.length} bytes, over this server's limit of ${this.#maxMessageBytes} bytes (maxMessageBytes).`,
+        message: `${this.contract.name}/${method}: the request body is ${body.length} bytes, over this server's limit of ${this.#maxMessageBytes} bytes (maxMessageBytes).`,
         details: { size: body.length, limit: this.#maxMessageBytes },
       });
       return;
     }
-    if (!hasMethod(this.#contract, method)) {
-      const known = Object.keys(this.#contract.methods);
+    if (!hasMethod(this.contract, method)) {
+      const known = Object.keys(this.contract.methods);
       this.#replyError(envelope, method, {
         code: ErrorCode.UNKNOWN_METHOD,
-        message: `method "${method}" is not part of contract "${this.#contract.name}"; known methods: ${known.map((m) => `"${m}"`).join(", ")}.`,
+        message: `method "${method}" is not part of contract "${this.contract.name}"; known methods: ${known.map((m) => `"${m}"`).join(", ")}.`,
         details: { known },
       });
       return;
     }
     let request: unknown;
     try {
-      const decoded = decodeBody(this.#codec, body, `Request to "${this.#contract.name}/${method}"`);
-      request = checkPayload(this.#contract.methods[method]!.request, decoded, {
+      const decoded = decodeBody(this.#codec, body, `Request to "${this.contract.name}/${method}"`);
+      request = checkPayload(this.contract.methods[method]!.request, decoded, {
         direction: "incoming",
-        contract: this.#contract.name,
+        contract: this.contract.name,
         method,
         what: "Request to",
         schema: "request",
@@ -391,14 +370,14 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
   async #run(envelope: Buffer[], method: MethodName<TContract>, request: unknown): Promise<void> {
     const job: Job = { envelope, method, controller: new AbortController(), settled: false };
     this.#jobs.add(job);
-    const where = `${this.#contract.name}/${method}`;
+    const where = `${this.contract.name}/${method}`;
     try {
       let result: unknown;
       try {
         const handler = this.#handlers[method] as RpcHandler<TContract, typeof method>;
         // `request` is the output of the method's request schema (checked in #handle), so this cast is sound.
         result = await handler(request as InferHandlerRequest<TContract, typeof method>, {
-          contract: this.#contract,
+          contract: this.contract,
           method,
           signal: job.controller.signal,
         });
@@ -410,9 +389,9 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
       if (job.settled) return;
       let reply: Uint8Array;
       try {
-        checkPayload(this.#contract.methods[method]!.response, result, {
+        checkPayload(this.contract.methods[method]!.response, result, {
           direction: "outgoing",
-          contract: this.#contract.name,
+          contract: this.contract.name,
           method,
           what: "Response from the handler of",
           schema: "response",
@@ -479,7 +458,7 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
       const error = fromZmqError(err, "RpcServer reply", this.endpoint);
       this.#report({
         code: error.code,
-        message: `${this.#contract.name}: a reply could not be delivered (the client is probably gone): ${error.message}`,
+        message: `${this.contract.name}: a reply could not be delivered (the client is probably gone): ${error.message}`,
         method,
         replied: false,
         cause: err,
@@ -499,26 +478,21 @@ export class RpcServer<TContract extends RpcContract> extends Closable {
   protected override async shutdown(): Promise<void> {
     this.#closing = true;
     if (this.#jobs.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
-        this.#drainWaiter = resolve;
-        timer = setTimeout(resolve, this.#drainTimeoutMs);
-      });
-      clearTimeout(timer);
+      const drained = signalled();
+      this.#drainWaiter = drained.resolve;
+      await settleWithin(drained.promise, this.#drainTimeoutMs);
     }
     for (const job of this.#jobs) {
       job.settled = true;
       job.controller.abort(
-        new ClosedError(`RpcServer("${this.#contract.name}") closed before the handler of "${job.method}" finished (drainTimeoutMs ${this.#drainTimeoutMs}).`),
+        new ClosedError(`RpcServer("${this.contract.name}") closed before the handler of "${job.method}" finished (drainTimeoutMs ${this.#drainTimeoutMs}).`),
       );
       this.#replyError(job.envelope, job.method, {
         code: ErrorCode.UNAVAILABLE,
-        message: `${this.#contract.name}/${job.method}: the server closed before the handler finished (it waited drainTimeoutMs = ${this.#drainTimeoutMs} ms). Retry on another server.`,
+        message: `${this.contract.name}/${job.method}: the server closed before the handler finished (it waited drainTimeoutMs = ${this.#drainTimeoutMs} ms). Retry on another server.`,
       });
     }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.#queue.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, this.#lingerMs)))]);
-    clearTimeout(timer);
+    await settleWithin(this.#queue.idle(), this.#lingerMs);
     this.#socket.close();
     const wake = this.#slotWaiter;
     this.#slotWaiter = undefined;

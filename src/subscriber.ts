@@ -8,13 +8,12 @@
 import * as zmq from "zeromq";
 import { checkCodec, decodeBody, jsonCodec, type Codec } from "./codec.js";
 import { formatIssues, resolveTopic, toIssues, type TopicContract, type TopicMessage, type WireTopic } from "./contract.js";
-import { attachEndpoints } from "./endpoint.js";
 import { ClosedError, MalformedMessageError, type ValidationIssue } from "./errors.js";
 import { callHook } from "./internal/hooks.js";
 import { Inbox, SKIP, iterate } from "./internal/inbox.js";
 import { checkPositiveInt } from "./internal/options.js";
 import { strictUtf8 } from "./internal/wire.js";
-import { Closable } from "./lifecycle.js";
+import { PatternBase, checkContract } from "./lifecycle.js";
 import type { WaitOptions } from "./signal.js";
 
 /** Why a {@link Subscriber} dropped a message. */
@@ -90,23 +89,17 @@ export interface SubscriberOptions<TContract extends TopicContract> {
  *   if (msg.declared === "football") console.log(`${msg.data.team}: ${msg.data.event}`);
  * }
  */
-export class Subscriber<TContract extends TopicContract> extends Closable implements AsyncIterable<TopicMessage<TContract>> {
+export class Subscriber<TContract extends TopicContract> extends PatternBase<TContract> implements AsyncIterable<TopicMessage<TContract>> {
   readonly #socket: zmq.Subscriber;
   readonly #inbox: Inbox<TopicMessage<TContract>>;
-  readonly #contract: TContract;
   readonly #codec: Codec;
   readonly #onDrop: ((info: SubscriberDropInfo) => void) | undefined;
-  readonly #endpoints: string[] = [];
   #received = 0;
   #delivered = 0;
   readonly #dropped: Record<SubscriberDropReason, number> = { malformed: 0, "unknown-topic": 0, undecodable: 0, invalid: 0 };
 
   private constructor(contract: TContract, options: SubscriberOptions<TContract>, owner: string) {
-    super();
-    if (contract?.kind !== "topics") {
-      throw new TypeError(`${owner}: \`contract\` must be a topic contract made with defineTopics().`);
-    }
-    this.#contract = contract;
+    super(checkContract(contract, "topics", owner));
     this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
     this.#onDrop = options.onDrop;
     this.#socket = new zmq.Subscriber({
@@ -148,23 +141,8 @@ export class Subscriber<TContract extends TopicContract> extends Closable implem
     mode: "bind" | "connect",
   ): Promise<Subscriber<TContract>> {
     const owner = mode === "bind" ? "Subscriber.bind" : "Subscriber.connect";
-    sub.#endpoints.push(...(await attachEndpoints(sub.#socket, endpoint, mode, { owner, multicast: true })));
+    await sub.attach(sub.#socket, endpoint, mode, { owner, multicast: true });
     return sub;
-  }
-
-  /** The first endpoint (the real one when an ephemeral endpoint was bound). */
-  get endpoint(): string {
-    return this.#endpoints[0] ?? "";
-  }
-
-  /** Every endpoint bound or connected. */
-  get endpoints(): readonly string[] {
-    return [...this.#endpoints];
-  }
-
-  /** The contract being received. */
-  get contract(): TContract {
-    return this.#contract;
   }
 
   /** A snapshot of the counters. */
@@ -195,11 +173,11 @@ export class Subscriber<TContract extends TopicContract> extends Closable implem
    *   gets closed.
    */
   async receive(options: WaitOptions = {}): Promise<TopicMessage<TContract>> {
-    const what = `Subscriber("${this.#contract.name}").receive()`;
+    const what = `Subscriber("${this.contract.name}").receive()`;
     const place = {
       what,
       endpoint: this.endpoint,
-      waitingFor: `a message on ${this.#endpoints.join(", ")}`,
+      waitingFor: `a message on ${this.endpointText}`,
       hint: "Check that a publisher sends on a subscribed topic, or raise { timeoutMs }.",
     };
     const result = await this.#inbox.take({ timeoutMs: options.timeoutMs, signal: options.signal, place });
@@ -214,7 +192,7 @@ export class Subscriber<TContract extends TopicContract> extends Closable implem
 
   #checkOpen(what: string): void {
     if (this.closed) {
-      throw new ClosedError(`Subscriber("${this.#contract.name}").${what}() failed: the subscriber is closed.`);
+      throw new ClosedError(`Subscriber("${this.contract.name}").${what}() failed: the subscriber is closed.`);
     }
   }
 
@@ -226,7 +204,7 @@ export class Subscriber<TContract extends TopicContract> extends Closable implem
 
   #parse(frames: Buffer[]): TopicMessage<TContract> | typeof SKIP {
     this.#received++;
-    const name = this.#contract.name;
+    const name = this.contract.name;
     if (frames.length !== 2) {
       return this.#drop("malformed", undefined, `${name}: expected 2 frames [topic, body], got ${frames.length}.`);
     }
@@ -236,7 +214,7 @@ export class Subscriber<TContract extends TopicContract> extends Closable implem
     } catch {
       return this.#drop("malformed", undefined, `${name}: the topic frame is not valid UTF-8.`);
     }
-    const declared = resolveTopic(this.#contract, topic);
+    const declared = resolveTopic(this.contract, topic);
     if (declared === undefined) {
       return this.#drop("unknown-topic", topic, `${name}: topic "${topic}" is not covered by any declared topic.`);
     }
@@ -246,7 +224,7 @@ export class Subscriber<TContract extends TopicContract> extends Closable implem
     } catch (err) {
       return this.#drop("undecodable", topic, err instanceof MalformedMessageError ? err.message : String(err));
     }
-    const parsed = this.#contract.topics[declared]!.safeParse(value);
+    const parsed = this.contract.topics[declared]!.safeParse(value);
     if (!parsed.success) {
       const issues = toIssues(parsed.error);
       return this.#drop(
