@@ -216,6 +216,34 @@ describe.each(TRANSPORTS)("publish-subscribe over %s", (transport) => {
     }
   });
 
+  test("a plain PUB socket (no XPUB) feeds a Subscriber once its subscription has arrived", async () => {
+    // A plain PUB cannot see subscriptions, so the raw peer does what a pyzmq user would: it sends a probe until the
+    // subscriber reads one (each wait bounded), then the real messages. Probes still in flight are skipped.
+    const pub = new zmq.Publisher({ linger: 0 });
+    try {
+      await pub.bind(endpointFor(transport));
+      await using sub = await Subscriber.connect(pub.lastEndpoint ?? "", Sports, { topics: ["tennis"] });
+      const probe = JSON.stringify({ player: "probe", score: "0-0" });
+      const deadline = Date.now() + WAIT_MS;
+      let joined = false;
+      while (!joined && Date.now() < deadline) {
+        await pub.send(["tennis", probe]);
+        joined = await sub.receive({ timeoutMs: 25 }).then(() => true, () => false);
+      }
+      expect(joined).toBe(true);
+      await pub.send(["tennis.Wimbledon", JSON.stringify({ player: "Ada", score: "6-0" })]);
+      await pub.send(["tennis", JSON.stringify({ player: "Grace", score: "6-1" })]);
+      const real: string[] = [];
+      while (real.length < 2) {
+        const msg = await sub.receive({ timeoutMs: WAIT_MS });
+        if (msg.declared === "tennis" && msg.data.player !== "probe") real.push(`${msg.topic}:${msg.data.player}`);
+      }
+      expect(real).toEqual(["tennis.Wimbledon:Ada", "tennis:Grace"]);
+    } finally {
+      pub.close();
+    }
+  });
+
   test("counts and reports bad frames by reason, skips them, and still delivers the good message", async () => {
     const { xpub, endpoint } = await rawXPublisher(transport);
     try {
