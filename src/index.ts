@@ -102,3 +102,5 @@ export type {
 } from "./pipeline-worker.js";
 export { PipelineSink } from "./pipeline-sink.js";
 export type { JobOutcome, PipelineSinkOptions, PipelineSinkStats, SinkDropInfo, SinkDropReason } from "./pipeline-sink.js";
+export { Broker } from "./broker.js";
+export type { BrokerEndpoints, BrokerEvent, BrokerKind, BrokerOptions, BrokerStats } from "./broker.js";

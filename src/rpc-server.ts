@@ -29,7 +29,7 @@ import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { settleWithin, signalled } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
-import { STATUS_ERROR_FRAME, STATUS_OK_FRAME, delimiterIndex, strictUtf8 } from "./internal/wire.js";
+import { READY_FRAME, STATUS_ERROR_FRAME, STATUS_OK_FRAME, delimiterIndex, strictUtf8 } from "./internal/wire.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
 
 /** What a handler gets besides the request. */
@@ -294,6 +294,13 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       return;
     }
     const envelope = frames.slice(0, d + 1);
+    if (d === 1 && frames.length === 2) {
+      // A ROUTER peer with ZMQ_PROBE_ROUTER (a typed-zmq Broker backend) said hello: tell it how many requests this
+      // server takes at once, so it only sends work this server can start (docs/protocol.md, "Broker").
+      this.#received--;
+      if (!this.#closing) this.#send([...envelope, READY_FRAME, Buffer.from(String(this.#concurrency))], undefined);
+      return;
+    }
     if (this.#closing) {
       this.#replyError(envelope, undefined, {
         code: ErrorCode.UNAVAILABLE,

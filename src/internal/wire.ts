@@ -16,6 +16,10 @@ export const STATUS_ERROR = "error";
 export const STATUS_OK_FRAME = Buffer.from(STATUS_OK);
 export const STATUS_ERROR_FRAME = Buffer.from(STATUS_ERROR);
 
+/** Status frame of a server's readiness announcement to a broker: `[...envelope, "", "ready", capacity]`. */
+export const STATUS_READY = "ready";
+export const READY_FRAME = Buffer.from(STATUS_READY);
+
 /** Decodes UTF-8, refusing invalid byte sequences. */
 export const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
