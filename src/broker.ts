@@ -86,6 +86,8 @@ interface Server {
   readonly name: string;
   capacity: number;
   inFlight: number;
+  /** Dispatch count when it last got a request: among equally busy servers, the least recently used goes first. */
+  lastUsed: number;
 }
 
 function isEhostunreach(err: unknown): boolean {
@@ -128,6 +130,7 @@ export class Broker extends Closable {
   #serverWaiters: Array<{ count: number; resolve: () => void; reject: (err: Error) => void }> = [];
   #drained: (() => void) | undefined;
   #forwarded = 0;
+  #dispatches = 0;
   #returned = 0;
   #rejected = 0;
   #dropped = 0;
@@ -351,12 +354,16 @@ export class Broker extends Closable {
     while (this.#queue.length > 0) {
       let best: Server | undefined;
       for (const s of this.#servers.values()) {
-        if (s.inFlight < s.capacity && (best === undefined || s.inFlight / s.capacity < best.inFlight / best.capacity)) best = s;
+        if (s.inFlight >= s.capacity) continue;
+        const load = s.inFlight / s.capacity;
+        const bestLoad = best === undefined ? Infinity : best.inFlight / best.capacity;
+        if (best === undefined || load < bestLoad || (load === bestLoad && s.lastUsed < best.lastUsed)) best = s;
       }
       if (best === undefined) return;
       const frames = this.#queue.shift()!;
       const server = best;
       server.inFlight++;
+      server.lastUsed = ++this.#dispatches;
       this.#forwarded++;
       this.#backQueue.send([server.id, ...frames]).catch((err: unknown) => {
         server.inFlight--;
@@ -389,15 +396,23 @@ export class Broker extends Closable {
       }
       const id = frames[0]!;
       const name = id.toString("hex");
-      if (frames.length === 1 || (frames[1]?.length === 0 && frames.length === 2)) continue; // a probe back, or empty
+      if (frames.length === 2 && frames[1]?.length === 0) {
+        // A server's greeting (ZMQ_PROBE_ROUTER): greet back; it answers with "ready" and its capacity.
+        void this.#backQueue.send([id, Buffer.alloc(0)]).catch(() => undefined);
+        continue;
+      }
+      if (frames.length === 1) continue;
       if (frames[1]?.length === 0) {
         // [server, "", "ready", capacity]: a server announcing itself (its reply to our probe).
         if (frames[2]?.toString("utf8") === STATUS_READY) {
           const capacity = Math.max(1, Number.parseInt(frames[3]?.toString("utf8") ?? "1", 10) || 1);
           const known = this.#servers.get(name);
-          if (known !== undefined) known.capacity = capacity;
-          else this.#servers.set(name, { id, name, capacity, inFlight: 0 });
-          this.#event({ type: "server:ready", server: name, capacity });
+          if (known !== undefined) {
+            known.capacity = capacity; // a repeated greeting: nothing new to report
+          } else {
+            this.#servers.set(name, { id, name, capacity, inFlight: 0, lastUsed: 0 });
+            this.#event({ type: "server:ready", server: name, capacity });
+          }
           this.#wakeServerWaiters();
           this.#dispatch();
         } else {

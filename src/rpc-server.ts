@@ -202,6 +202,9 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       // once and is counted as undeliverable, instead of being dropped silently or blocking every other reply.
       mandatory: true,
       sendTimeout: 0,
+      // A server that connects (to a broker's backend) greets its peer with an empty message (ZMQ_PROBE_ROUTER), so
+      // the broker learns about it even when the connection was made before the broker bound (inproc).
+      probeRouter: owner === "RpcServer.connect",
     });
     this.#queue = new SendQueue(this.#socket);
   }

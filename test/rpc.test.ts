@@ -325,6 +325,8 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
       await backend.bind(endpointFor(transport));
       await using server = await RpcServer.connect(backend.lastEndpoint ?? "", Orders, handlers());
       expect(server.endpoint).toBe(backend.lastEndpoint);
+      // A connecting server greets its peer with one empty frame (ZMQ_PROBE_ROUTER), as a broker backend expects.
+      expect((await backend.receive()).map(String)).toEqual([""]);
       await backend.send(["client-7", "", "getOrder", JSON.stringify({ id: 4 })]);
       expect((await backend.receive()).map(String)).toEqual(["client-7", "", "ok", JSON.stringify({ id: 4, total: 8 })]);
     } finally {

@@ -1,0 +1,34 @@
+/**
+ * Request-reply demo server. Answers `hello` until SIGINT/SIGTERM.
+ *
+ * Environment: RPC_BIND (default tcp://*:5555), or RPC_CONNECT_BACKEND to serve through a broker's backend instead;
+ * SERVER_NAME (default server-<pid>); CONCURRENCY (default 4).
+ */
+import { RpcServer } from "typed-zmq";
+import { Greeter } from "../../schemas/greeter.js";
+import { intSetting, isMain, output, runAsCommand, setting, stopped, type DemoOptions } from "../shared/cli.js";
+
+export async function main(options: DemoOptions = {}): Promise<number> {
+  const log = output(options);
+  const name = setting(options, "SERVER_NAME", `server-${process.pid}`);
+  const backend = setting(options, "RPC_CONNECT_BACKEND", "");
+  let served = 0;
+  const handlers = {
+    hello: ({ name: caller }: { name: string }) => {
+      served++;
+      log(`server ${name}: hello from ${caller}`);
+      return { greeting: `Hello world back at ya, ${caller}! (from ${name})` };
+    },
+  };
+  const concurrency = Math.max(1, intSetting(options, "CONCURRENCY", 4));
+  await using server =
+    backend === ""
+      ? await RpcServer.bind(setting(options, "RPC_BIND", "tcp://*:5555"), Greeter, handlers, { concurrency })
+      : await RpcServer.connect(backend, Greeter, handlers, { concurrency });
+  log(backend === "" ? `server ${name}: listening on ${server.endpoint}` : `server ${name}: serving through broker ${backend}`);
+  await stopped(options.signal);
+  log(`server ${name}: stopping after ${served} requests`);
+  return served;
+}
+
+if (isMain(import.meta.url)) await runAsCommand(main);

@@ -1,0 +1,79 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { within } from "./deferred.js";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+/** A demo program running as a child process (`node --import tsx <file>`), with its output captured by line. */
+export interface Program {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** Every stdout and stderr line so far. */
+  readonly lines: string[];
+  /** Resolves with the first line (already seen or still to come) matching `pattern`. */
+  waitForLine(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
+  /** Resolves with the exit code (a signal name when killed by a signal). */
+  readonly exited: Promise<number | string>;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | string>;
+}
+
+/** Starts `file` (relative to the repository root) with extra environment variables. */
+export function startProgram(name: string, file: string, env: Record<string, string>, args: readonly string[] = []): Program {
+  const child = spawn(process.execPath, ["--import", "tsx", file, ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const lines: string[] = [];
+  const watchers: Array<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
+  let pending = "";
+  const onData = (chunk: Buffer): void => {
+    pending += chunk.toString("utf8");
+    let nl: number;
+    while ((nl = pending.indexOf("\n")) >= 0) {
+      const line = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      lines.push(line);
+      for (const w of [...watchers]) {
+        const m = line.match(w.pattern);
+        if (m !== null) {
+          watchers.splice(watchers.indexOf(w), 1);
+          w.resolve(m);
+        }
+      }
+    }
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
+  const exited = new Promise<number | string>((resolve) => {
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
+  });
+  return {
+    name,
+    child,
+    lines,
+    waitForLine(pattern, timeoutMs = 20_000) {
+      for (const line of lines) {
+        const m = line.match(pattern);
+        if (m !== null) return Promise.resolve(m);
+      }
+      const found = new Promise<RegExpMatchArray>((resolve) => watchers.push({ pattern, resolve }));
+      const ended = exited.then((code) => {
+        throw new Error(`${name} exited (${code}) before printing ${pattern}; its output:\n${lines.join("\n")}`);
+      });
+      return within(Promise.race([found, ended]), timeoutMs, `${name} to print ${pattern}; output so far:\n${lines.join("\n")}`);
+    },
+    exited,
+    stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+/** Kills whatever is still running (SIGKILL) and waits for it: for `finally` blocks. */
+export async function killAll(programs: readonly Program[]): Promise<void> {
+  for (const p of programs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill("SIGKILL");
+  await Promise.all(programs.map((p) => p.exited));
+}
