@@ -2,15 +2,16 @@
  * Pipeline demo worker: pulls tasks, "works" for each task's workMs, pushes a result; runs until SIGINT/SIGTERM.
  *
  * Environment: VENT_CONNECT (default tcp://127.0.0.1:5557; a streamer's backend works too); SINK_CONNECT (default
- * tcp://127.0.0.1:5558); WORKER_NAME (default worker-<pid>); CONCURRENCY (default 1).
+ * tcp://127.0.0.1:5558); WORKER_NAME (default worker-<host>-<pid>); CONCURRENCY (default 1).
  */
+import { hostname } from "node:os";
 import { PipelineWorker } from "typed-zmq";
 import { Tasks } from "../../schemas/tasks.js";
 import { intSetting, isMain, output, pause, runAsCommand, setting, stopped, type DemoOptions } from "../shared/cli.js";
 
 export async function main(options: DemoOptions = {}): Promise<number> {
   const log = output(options);
-  const name = setting(options, "WORKER_NAME", `worker-${process.pid}`);
+  const name = setting(options, "WORKER_NAME", `worker-${hostname()}-${process.pid}`);
   const tasks = setting(options, "VENT_CONNECT", "tcp://127.0.0.1:5557");
   const results = setting(options, "SINK_CONNECT", "tcp://127.0.0.1:5558");
   await using worker = await PipelineWorker.connect(

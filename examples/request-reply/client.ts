@@ -2,15 +2,16 @@
  * Request-reply demo client. Says hello COUNT times, prints each answer, exits 0.
  *
  * Environment: RPC_CONNECT (default tcp://127.0.0.1:5555; a broker's frontend works too); CLIENT_NAME (default
- * client-<pid>); COUNT (default 10); TIMEOUT_MS per call (default 5000).
+ * client-<host>-<pid>); COUNT (default 10); TIMEOUT_MS per call (default 5000).
  */
+import { hostname } from "node:os";
 import { RpcClient } from "typed-zmq";
 import { Greeter } from "../../schemas/greeter.js";
 import { intSetting, isMain, output, runAsCommand, setting, type DemoOptions } from "../shared/cli.js";
 
 export async function main(options: DemoOptions = {}): Promise<string[]> {
   const log = output(options);
-  const name = setting(options, "CLIENT_NAME", `client-${process.pid}`);
+  const name = setting(options, "CLIENT_NAME", `client-${hostname()}-${process.pid}`);
   const endpoint = setting(options, "RPC_CONNECT", "tcp://127.0.0.1:5555");
   const count = intSetting(options, "COUNT", 10);
   await using client = await RpcClient.connect(endpoint, Greeter, { timeoutMs: Math.max(1, intSetting(options, "TIMEOUT_MS", 5_000)) });

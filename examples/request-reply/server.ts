@@ -2,15 +2,16 @@
  * Request-reply demo server. Answers `hello` until SIGINT/SIGTERM.
  *
  * Environment: RPC_BIND (default tcp://*:5555), or RPC_CONNECT_BACKEND to serve through a broker's backend instead;
- * SERVER_NAME (default server-<pid>); CONCURRENCY (default 4).
+ * SERVER_NAME (default server-<host>-<pid>); CONCURRENCY (default 4).
  */
+import { hostname } from "node:os";
 import { RpcServer } from "typed-zmq";
 import { Greeter } from "../../schemas/greeter.js";
 import { intSetting, isMain, output, runAsCommand, setting, stopped, type DemoOptions } from "../shared/cli.js";
 
 export async function main(options: DemoOptions = {}): Promise<number> {
   const log = output(options);
-  const name = setting(options, "SERVER_NAME", `server-${process.pid}`);
+  const name = setting(options, "SERVER_NAME", `server-${hostname()}-${process.pid}`);
   const backend = setting(options, "RPC_CONNECT_BACKEND", "");
   let served = 0;
   const handlers = {
