@@ -18,7 +18,7 @@ import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { settleWithin, signalled } from "./internal/timing.js";
-import { STATUS_ERROR_FRAME, STATUS_READY, delimiterIndex } from "./internal/wire.js";
+import { READY_FRAME, STATUS_ERROR, STATUS_ERROR_FRAME, STATUS_READY, delimiterIndex } from "./internal/wire.js";
 import { Closable } from "./lifecycle.js";
 import { checkTimeout, timeoutFor, watchDeadline, type WaitOptions } from "./signal.js";
 
@@ -85,13 +85,25 @@ interface Server {
   readonly id: Buffer;
   readonly name: string;
   capacity: number;
-  inFlight: number;
+  /** Requests sent to this server and not answered yet, by envelope. */
+  readonly requests: Map<string, Buffer[]>;
   /** Dispatch count when it last got a request: among equally busy servers, the least recently used goes first. */
   lastUsed: number;
+  /** The server said it is leaving (capacity 0): no new work; forgotten once its requests are answered. */
+  leaving: boolean;
+  /** A send to it found its queue full: no new work until it answers something. */
+  stalled: boolean;
 }
 
-function isEhostunreach(err: unknown): boolean {
-  return typeof err === "object" && err !== null && Reflect.get(err, "code") === "EHOSTUNREACH";
+/** A request's envelope (the frames before the delimiter) as a map key. */
+function envelopeKey(frames: readonly Buffer[], from: number, to: number): string {
+  let key = "";
+  for (let i = from; i < to; i++) key += `${frames[i]?.toString("hex") ?? ""}.`;
+  return key;
+}
+
+function errorCode(err: unknown): unknown {
+  return typeof err === "object" && err !== null ? Reflect.get(err, "code") : undefined;
 }
 
 /**
@@ -232,7 +244,7 @@ export class Broker extends Closable {
   /** A snapshot of the counters. */
   get stats(): BrokerStats {
     let inFlight = 0;
-    for (const s of this.#servers.values()) inFlight += s.inFlight;
+    for (const s of this.#servers.values()) inFlight += s.requests.size;
     return {
       forwarded: this.#forwarded,
       returned: this.#returned,
@@ -354,24 +366,25 @@ export class Broker extends Closable {
     while (this.#queue.length > 0) {
       let best: Server | undefined;
       for (const s of this.#servers.values()) {
-        if (s.inFlight >= s.capacity) continue;
-        const load = s.inFlight / s.capacity;
-        const bestLoad = best === undefined ? Infinity : best.inFlight / best.capacity;
+        if (s.leaving || s.stalled || s.requests.size >= s.capacity) continue;
+        const load = s.requests.size / s.capacity;
+        const bestLoad = best === undefined ? Infinity : best.requests.size / best.capacity;
         if (best === undefined || load < bestLoad || (load === bestLoad && s.lastUsed < best.lastUsed)) best = s;
       }
       if (best === undefined) return;
       const frames = this.#queue.shift()!;
       const server = best;
-      server.inFlight++;
+      const key = envelopeKey(frames, 0, delimiterIndex(frames));
+      server.requests.set(key, frames);
       server.lastUsed = ++this.#dispatches;
       this.#forwarded++;
       this.#backQueue.send([server.id, ...frames]).catch((err: unknown) => {
-        server.inFlight--;
+        server.requests.delete(key);
         this.#forwarded--;
-        if (isEhostunreach(err)) this.#forget(server);
+        if (errorCode(err) === "EHOSTUNREACH") this.#forget(server);
+        else server.stalled = true; // its queue is full (EAGAIN): wait for one of its replies
         if (this.#closing) {
-          const d = delimiterIndex(frames);
-          this.#reject(frames, d, "the broker closed before a server took the request.");
+          this.#reject(frames, delimiterIndex(frames), "the broker closed before a server took the request.");
           return;
         }
         this.#queue.unshift(frames); // try another server
@@ -380,9 +393,31 @@ export class Broker extends Closable {
     }
   }
 
+  /** Drops a server that is gone; its unanswered requests are answered `UNAVAILABLE` (they may or may not have run). */
   #forget(server: Server): void {
     if (!this.#servers.delete(server.name)) return;
-    this.#event({ type: "server:gone", server: server.name, lost: server.inFlight });
+    const lost = [...server.requests.values()];
+    server.requests.clear();
+    this.#event({ type: "server:gone", server: server.name, lost: lost.length });
+    for (const frames of lost) {
+      this.#reject(frames, delimiterIndex(frames), "the server handling the request went away before answering; it may or may not have run. Retry if that is safe.");
+    }
+    this.#checkDrained();
+  }
+
+  #checkDrained(): void {
+    if (this.#closing && this.stats.inFlight === 0) this.#drained?.();
+  }
+
+  /** True when an error reply from a server says `UNAVAILABLE` (it is shutting down): the request can go elsewhere. */
+  #isUnavailable(frames: readonly Buffer[], d: number): boolean {
+    if (frames.length !== d + 3 || frames[d + 1]?.toString("utf8") !== STATUS_ERROR) return false;
+    try {
+      const body: unknown = this.#codec.decode(frames[d + 2]!);
+      return typeof body === "object" && body !== null && Reflect.get(body, "code") === ErrorCode.UNAVAILABLE;
+    } catch {
+      return false;
+    }
   }
 
   async #readReplies(): Promise<void> {
@@ -396,6 +431,7 @@ export class Broker extends Closable {
       }
       const id = frames[0]!;
       const name = id.toString("hex");
+      const server = this.#servers.get(name);
       if (frames.length === 2 && frames[1]?.length === 0) {
         // A server's greeting (ZMQ_PROBE_ROUTER): greet back; it answers with "ready" and its capacity.
         void this.#backQueue.send([id, Buffer.alloc(0)]).catch(() => undefined);
@@ -403,34 +439,65 @@ export class Broker extends Closable {
       }
       if (frames.length === 1) continue;
       if (frames[1]?.length === 0) {
-        // [server, "", "ready", capacity]: a server announcing itself (its reply to our probe).
-        if (frames[2]?.toString("utf8") === STATUS_READY) {
-          const capacity = Math.max(1, Number.parseInt(frames[3]?.toString("utf8") ?? "1", 10) || 1);
-          const known = this.#servers.get(name);
-          if (known !== undefined) {
-            known.capacity = capacity; // a repeated greeting: nothing new to report
-          } else {
-            this.#servers.set(name, { id, name, capacity, inFlight: 0, lastUsed: 0 });
-            this.#event({ type: "server:ready", server: name, capacity });
-          }
-          this.#wakeServerWaiters();
-          this.#dispatch();
-        } else {
-          this.#dropped++;
-          this.#event({ type: "message:dropped", reason: "a backend message with an empty envelope that is not a ready announcement" });
-        }
+        this.#control(id, name, server, frames);
         continue;
       }
-      const server = this.#servers.get(name);
-      if (server !== undefined && server.inFlight > 0) server.inFlight--;
+      const d = delimiterIndex(frames);
+      if (server !== undefined) {
+        server.stalled = false;
+        const key = envelopeKey(frames, 1, d < 0 ? frames.length : d);
+        const request = server.requests.get(key);
+        server.requests.delete(key);
+        if (request !== undefined && d > 0 && this.#isUnavailable(frames, d) && !this.#closing) {
+          // The server is shutting down and did not run it: send it to another server instead.
+          server.leaving = true;
+          this.#queue.unshift(request);
+          this.#dispatch();
+          this.#maybeForgetLeaving(server);
+          continue;
+        }
+        this.#maybeForgetLeaving(server);
+      }
       this.#returned++;
       this.#frontQueue?.send(frames.slice(1)).catch(() => {
         this.#dropped++;
         this.#event({ type: "message:dropped", reason: "a reply for a client that is gone" });
       });
-      if (this.#closing && this.stats.inFlight === 0) this.#drained?.();
+      this.#checkDrained();
       this.#dispatch();
     }
+  }
+
+  /** `[server, "", "ready", capacity]`: a server announcing itself, or leaving (capacity 0). */
+  #control(id: Buffer, name: string, server: Server | undefined, frames: Buffer[]): void {
+    if (frames[2]?.toString("utf8") !== STATUS_READY) {
+      this.#dropped++;
+      this.#event({ type: "message:dropped", reason: "a backend message with an empty envelope that is not a ready announcement" });
+      return;
+    }
+    const capacity = Number.parseInt(frames[3]?.toString("utf8") ?? "1", 10);
+    if (capacity === 0) {
+      // Leaving: acknowledge (everything sent before this ack reaches the server first), and send no more work.
+      void this.#backQueue.send([id, Buffer.alloc(0), READY_FRAME, Buffer.from("0")]).catch(() => undefined);
+      if (server !== undefined) {
+        server.leaving = true;
+        this.#maybeForgetLeaving(server);
+      }
+      return;
+    }
+    const slots = Number.isInteger(capacity) && capacity > 0 ? capacity : 1;
+    if (server !== undefined) {
+      server.capacity = slots; // a repeated greeting: nothing new to report
+    } else {
+      this.#servers.set(name, { id, name, capacity: slots, requests: new Map(), lastUsed: 0, leaving: false, stalled: false });
+      this.#event({ type: "server:ready", server: name, capacity: slots });
+      this.#wakeServerWaiters();
+    }
+    this.#dispatch();
+  }
+
+  #maybeForgetLeaving(server: Server): void {
+    if (server.leaving && server.requests.size === 0) this.#forget(server);
   }
 
   #wakeServerWaiters(): void {
@@ -453,6 +520,12 @@ export class Broker extends Closable {
       const drained = signalled();
       this.#drained = drained.resolve;
       await settleWithin(drained.promise, this.#drainTimeoutMs);
+      for (const server of this.#servers.values()) {
+        for (const frames of server.requests.values()) {
+          this.#reject(frames, delimiterIndex(frames), `the broker closed before the server answered (drainTimeoutMs ${this.#drainTimeoutMs}).`);
+        }
+        server.requests.clear();
+      }
     }
     await settleWithin(Promise.all([this.#frontQueue?.idle(), this.#backQueue.idle()]), 1_000);
     this.#front.close();

@@ -173,6 +173,9 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   #closing = false;
   #slotWaiter: (() => void) | undefined;
   #drainWaiter: (() => void) | undefined;
+  /** Brokers that greeted this server, by routing id, with the envelope to reach them. */
+  readonly #brokers = new Map<string, Buffer[]>();
+  #departed: (() => void) | undefined;
   #received = 0;
   #succeeded = 0;
   #dropped = 0;
@@ -301,7 +304,15 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       // A ROUTER peer with ZMQ_PROBE_ROUTER (a typed-zmq Broker backend) said hello: tell it how many requests this
       // server takes at once, so it only sends work this server can start (docs/protocol.md, "Broker").
       this.#received--;
+      this.#brokers.set(frames[0]!.toString("hex"), envelope);
       if (!this.#closing) this.#send([...envelope, READY_FRAME, Buffer.from(String(this.#concurrency))], undefined);
+      return;
+    }
+    if (d === 1 && frames.length === 4 && frames[2]!.equals(READY_FRAME) && this.#brokers.has(frames[0]!.toString("hex"))) {
+      // A broker acknowledged our departure: every request it sent before has arrived.
+      this.#received--;
+      this.#brokers.delete(frames[0]!.toString("hex"));
+      if (this.#brokers.size === 0) this.#departed?.();
       return;
     }
     if (this.#closing) {
@@ -487,6 +498,14 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
    */
   protected override async shutdown(): Promise<void> {
     this.#closing = true;
+    if (this.#brokers.size > 0) {
+      // Tell each broker we are leaving (capacity 0) and wait for its acknowledgement: requests it sent before that
+      // are answered UNAVAILABLE, and it sends them to another server.
+      const departed = signalled();
+      this.#departed = departed.resolve;
+      for (const envelope of this.#brokers.values()) this.#send([...envelope, READY_FRAME, Buffer.from("0")], undefined);
+      await settleWithin(departed.promise, Math.min(this.#drainTimeoutMs, 1_000));
+    }
     if (this.#jobs.size > 0) {
       const drained = signalled();
       this.#drainWaiter = drained.resolve;

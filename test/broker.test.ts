@@ -1,0 +1,579 @@
+import { describe, expect, test } from "vitest";
+import * as z from "zod";
+import * as zmq from "zeromq";
+import {
+  Broker,
+  ClosedError,
+  PipelineSink,
+  PipelineSource,
+  PipelineWorker,
+  Publisher,
+  RemoteError,
+  RpcClient,
+  RpcServer,
+  Subscriber,
+  TimeoutError,
+  defineJobs,
+  defineTopics,
+  type BrokerEvent,
+  type JobOutcome,
+  type RpcHandlers,
+  type TopicMessage,
+} from "../src/index.js";
+import { Orders } from "./helpers/contracts.js";
+import { deferred, within } from "./helpers/deferred.js";
+import { TRANSPORTS, endpointFor, type TestTransport } from "./helpers/endpoints.js";
+import { Gates } from "./helpers/gates.js";
+
+/** Upper bound for any single wait on an event in this file. */
+const WAIT_MS = 3_000;
+
+/** Server options for every test: a failed test must not hold its handlers (and the file) for 5 s at close. */
+const SERVER = { drainTimeoutMs: 200 } as const;
+
+/**
+ * Handlers of a server called `name`: `whoami` answers the name, `wait` holds on `gates` (when given) under its key.
+ */
+function handlers(name: string, gates?: Gates): RpcHandlers<typeof Orders> {
+  return {
+    echo: ({ text }) => ({ text }),
+    getOrder: ({ id }) => ({ id, total: id * 2 }),
+    wait: async ({ key }) => {
+      if (gates !== undefined) await gates.enter(key);
+      return { key };
+    },
+    whoami: () => ({ server: name }),
+  };
+}
+
+/**
+ * Yields to the event loop (setImmediate, not a timer) until `condition` holds, for state that has no event of its
+ * own (the broker's queue length). Fails after `ms`.
+ */
+async function until(condition: () => boolean, what: string, ms = WAIT_MS): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** Records a broker's events and lets a test wait for the first of a type (already seen or still to come). */
+function eventLog(): {
+  readonly events: BrokerEvent[];
+  readonly onEvent: (event: BrokerEvent) => void;
+  next(type: BrokerEvent["type"]): Promise<BrokerEvent>;
+} {
+  const events: BrokerEvent[] = [];
+  let waiters: Array<{ type: BrokerEvent["type"]; resolve: (e: BrokerEvent) => void }> = [];
+  return {
+    events,
+    onEvent(event) {
+      events.push(event);
+      const ready = waiters.filter((w) => w.type === event.type);
+      waiters = waiters.filter((w) => w.type !== event.type);
+      for (const w of ready) w.resolve(event);
+    },
+    next(type) {
+      const seen = events.find((e) => e.type === type);
+      if (seen !== undefined) return Promise.resolve(seen);
+      const d = deferred<BrokerEvent>();
+      waiters.push({ type, resolve: d.resolve });
+      return within(d.promise, WAIT_MS, `the broker event "${type}"`);
+    },
+  };
+}
+
+/**
+ * Marks a call that stays pending while the test goes on as handled, so that if an assertion fails first, its
+ * rejection at cleanup (ClosedError) is not reported as unhandled. Awaiting it later still sees the outcome.
+ */
+function pending<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+/** The rejection of `promise` (fails the test if it resolves). */
+async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    (value) => {
+      throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+    },
+    (err: unknown) => err,
+  );
+}
+
+/**
+ * A tcp endpoint with a concrete port that nothing listens on right now (bound on port 0, then unbound), so a peer can
+ * connect to it before the broker binds it. Other transports need no reservation.
+ */
+async function unboundEndpoint(transport: TestTransport): Promise<string> {
+  if (transport !== "tcp") return endpointFor(transport);
+  const probe = new zmq.Router({ linger: 0 });
+  try {
+    await probe.bind("tcp://127.0.0.1:0");
+    const endpoint = probe.lastEndpoint;
+    if (endpoint === null) throw new Error("the probe socket reports no endpoint after bind");
+    await probe.unbind(endpoint);
+    return endpoint;
+  } finally {
+    probe.close();
+  }
+}
+
+const Sports = defineTopics("sports.v1", {
+  football: z.object({ team: z.string(), minute: z.number().int().nonnegative() }),
+  tennis: z.object({ player: z.string(), score: z.string() }),
+});
+
+const Jobs = defineJobs("jobs.v1", {
+  task: z.object({ id: z.number().int().nonnegative() }),
+  result: z.object({ id: z.number().int(), worker: z.string() }),
+});
+
+/** The result of a successful outcome; fails the test on a failure outcome. */
+function resultOf(outcome: JobOutcome<typeof Jobs>): { id: number; worker: string } {
+  if (!outcome.ok) throw new Error(`expected a result, got failure ${outcome.error.code}: ${outcome.error.message}`);
+  return outcome.result;
+}
+
+/** Ids 0..n-1. */
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
+  const endpoints = (): { frontend: string; backend: string } => ({ frontend: endpointFor(transport), backend: endpointFor(transport) });
+
+  test("spreads sequential calls over two servers and correlates 50 concurrent calls finishing out of order", async () => {
+    const log = eventLog();
+    await using broker = await Broker.rpc(endpoints(), { onEvent: log.onEvent, drainTimeoutMs: 500 });
+    expect(broker.kind).toBe("rpc");
+    expect(broker.frontend).not.toMatch(/:0$|:\*$/);
+    expect(broker.backend).not.toMatch(/:0$|:\*$/);
+    const gates = new Gates();
+    await using a = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), SERVER);
+    await using b = await RpcServer.connect(broker.backend, Orders, handlers("B", gates), SERVER);
+    await broker.waitForServers(2, { timeoutMs: WAIT_MS });
+    expect(broker.stats.servers).toBe(2);
+    expect(log.events.filter((e) => e.type === "server:ready")).toEqual([
+      expect.objectContaining({ capacity: 100 }),
+      expect.objectContaining({ capacity: 100 }),
+    ]);
+    await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
+
+    const answeredBy = new Map<string, number>();
+    for (let i = 0; i < 20; i++) {
+      const { server } = await client.call("whoami", {});
+      answeredBy.set(server, (answeredBy.get(server) ?? 0) + 1);
+    }
+    expect([...answeredBy.keys()].sort()).toEqual(["A", "B"]);
+    expect(answeredBy.get("A")).toBeGreaterThan(0);
+    expect(answeredBy.get("B")).toBeGreaterThan(0);
+    expect((answeredBy.get("A") ?? 0) + (answeredBy.get("B") ?? 0)).toBe(20);
+
+    // 50 calls at once; the handlers are released in reverse order, so replies come back out of order and must
+    // still reach the right call through the broker.
+    const keys = range(50).map((i) => `k${i}`);
+    const calls = keys.map((key) => pending(client.call("wait", { key })));
+    await within(gates.entered(50), WAIT_MS, "50 handlers to start");
+    expect(a.stats.inFlight + b.stats.inFlight).toBe(50);
+    for (const key of [...keys].reverse()) gates.open(key);
+    const replies = await Promise.all(calls);
+    expect(replies.map((r) => r.key)).toEqual(keys);
+    const orders = await Promise.all(range(50).map((id) => client.call("getOrder", { id })));
+    expect(orders).toEqual(range(50).map((id) => ({ id, total: id * 2 })));
+    expect(client.stats).toMatchObject({ sent: 120, pending: 0, lateReplies: 0, malformedReplies: 0 });
+    expect(broker.stats).toMatchObject({ forwarded: 120, returned: 120, queued: 0, inFlight: 0, rejected: 0, dropped: 0 });
+    expect(a.stats.received + b.stats.received).toBe(120);
+  });
+
+  test("sends a busy server no new work: everything goes to the free one until the busy one answers", async () => {
+    await using broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 500 });
+    const gates = new Gates();
+    await using a = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { ...SERVER, concurrency: 1 });
+    await broker.waitForServers(1, { timeoutMs: WAIT_MS });
+    expect(broker.stats.servers).toBe(1);
+    await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
+    // A is the only server, so this call takes A's only slot.
+    const held = pending(client.call("wait", { key: "held" }));
+    await within(gates.arrived("held"), WAIT_MS, "A's handler to start");
+
+    await using b = await RpcServer.connect(broker.backend, Orders, handlers("B"), SERVER);
+    await broker.waitForServers(2, { timeoutMs: WAIT_MS });
+    for (let i = 0; i < 10; i++) {
+      await expect(client.call("whoami", {})).resolves.toEqual({ server: "B" });
+    }
+    const concurrent = await Promise.all(range(10).map(() => client.call("whoami", {})));
+    expect(concurrent).toEqual(range(10).map(() => ({ server: "B" })));
+    expect(a.stats.received).toBe(1);
+    expect(b.stats.received).toBe(20);
+    expect(broker.stats).toMatchObject({ servers: 2, inFlight: 1, queued: 0 });
+    expect(client.stats.pending).toBe(1);
+
+    gates.open("held");
+    await expect(held).resolves.toEqual({ key: "held" });
+    expect(broker.stats.inFlight).toBe(0);
+    // A is free again and gets work again.
+    const names = new Set<string>();
+    for (let i = 0; i < 4; i++) names.add((await client.call("whoami", {})).server);
+    expect([...names].sort()).toEqual(["A", "B"]);
+  });
+
+  test("holds requests in the broker while every server is busy and dispatches them when a slot frees", async () => {
+    await using broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 500 });
+    const gates = new Gates();
+    await using a = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { ...SERVER, concurrency: 1 });
+    await using b = await RpcServer.connect(broker.backend, Orders, handlers("B", gates), { ...SERVER, concurrency: 1 });
+    await broker.waitForServers(2, { timeoutMs: WAIT_MS });
+    await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
+    const first = pending(client.call("wait", { key: "first" }));
+    const second = pending(client.call("wait", { key: "second" }));
+    await within(gates.entered(2), WAIT_MS, "both servers' handlers to start");
+    // One each: a server with concurrency 1 is never sent a second request.
+    expect([a.stats.inFlight, b.stats.inFlight]).toEqual([1, 1]);
+
+    const third = pending(client.call("wait", { key: "third" }));
+    await until(() => broker.stats.queued === 1, "the third request to wait in the broker");
+    expect(broker.stats).toMatchObject({ queued: 1, inFlight: 2, forwarded: 2 });
+    expect(a.stats.received + b.stats.received).toBe(2);
+
+    gates.open("first");
+    await expect(first).resolves.toEqual({ key: "first" });
+    await within(gates.arrived("third"), WAIT_MS, "the queued request to reach the freed server");
+    expect(broker.stats).toMatchObject({ queued: 0, inFlight: 2, forwarded: 3 });
+    gates.open("second");
+    gates.open("third");
+    await expect(second).resolves.toEqual({ key: "second" });
+    await expect(third).resolves.toEqual({ key: "third" });
+    expect(broker.stats).toMatchObject({ queued: 0, inFlight: 0, returned: 3, rejected: 0 });
+  });
+
+  test("answers UNAVAILABLE itself once maxQueued requests already wait", async () => {
+    const log = eventLog();
+    await using broker = await Broker.rpc(endpoints(), { maxQueued: 1, onEvent: log.onEvent, drainTimeoutMs: 500 });
+    const gates = new Gates();
+    await using server = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { ...SERVER, concurrency: 1 });
+    await broker.waitForServers(1, { timeoutMs: WAIT_MS });
+    await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
+    const running = pending(client.call("wait", { key: "running" }));
+    await within(gates.arrived("running"), WAIT_MS, "the handler to start");
+    const waiting = pending(client.call("wait", { key: "waiting" }));
+    await until(() => broker.stats.queued === 1, "the second request to wait in the broker");
+
+    const err = await rejectionOf(client.call("wait", { key: "overflow" }));
+    expect(err).toBeInstanceOf(RemoteError);
+    expect(err).toMatchObject({ code: "UNAVAILABLE", method: "wait" });
+    expect((err as RemoteError).remoteMessage).toMatch(/^Broker: every server is busy and 1 requests already wait .*maxQueued/);
+    const rejected = await log.next("request:rejected");
+    expect(rejected).toMatchObject({ type: "request:rejected", reason: expect.stringContaining("maxQueued") });
+    expect(broker.stats).toMatchObject({ rejected: 1, queued: 1, inFlight: 1 });
+    expect(server.stats.received).toBe(1);
+
+    gates.open("running");
+    gates.open("waiting");
+    await expect(running).resolves.toEqual({ key: "running" });
+    await expect(waiting).resolves.toEqual({ key: "waiting" });
+    expect(server.stats.received).toBe(2);
+  });
+
+  test("forgets a server that leaves (close() tells the broker) and answers every later call from the other one", async () => {
+    const log = eventLog();
+    await using broker = await Broker.rpc(endpoints(), { onEvent: log.onEvent, drainTimeoutMs: 100 });
+    await using a = await RpcServer.connect(broker.backend, Orders, handlers("A"), SERVER);
+    await using b = await RpcServer.connect(broker.backend, Orders, handlers("B"), SERVER);
+    await broker.waitForServers(2, { timeoutMs: WAIT_MS });
+    await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
+    // Sequential calls alternate (least recently used first); stop after one answered by B, so A is next in line.
+    let last = "";
+    for (let i = 0; i < 4 && (i < 2 || last !== "B"); i++) last = (await client.call("whoami", {})).server;
+    expect(last).toBe("B");
+
+    // A announces its departure (capacity 0) and waits for the broker's acknowledgement before closing.
+    await a.close();
+    expect(await log.next("server:gone")).toMatchObject({ type: "server:gone", server: expect.stringMatching(/^[0-9a-f]+$/) });
+    expect(broker.stats).toMatchObject({ servers: 1, inFlight: 0 });
+
+    for (let i = 0; i < 6; i++) {
+      await expect(client.call("whoami", {})).resolves.toEqual({ server: "B" });
+    }
+    expect(log.events.filter((e) => e.type === "server:gone")).toHaveLength(1);
+    expect(broker.stats).toMatchObject({ servers: 1, inFlight: 0, dropped: 0 });
+    expect(b.stats.received).toBeGreaterThanOrEqual(7);
+  });
+
+  // A closing server tells the broker it is leaving and waits for the acknowledgement, so a request the broker sent
+  // just before is answered UNAVAILABLE by the server and sent to another one: nothing is lost, however the race goes.
+  test("never loses a request to a server that has just closed (200 rounds)", async () => {
+    await using broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 100 });
+    await using b = await RpcServer.connect(broker.backend, Orders, handlers("B"), SERVER);
+    await broker.waitForServers(1, { timeoutMs: WAIT_MS });
+    await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: 250 });
+    await expect(client.call("whoami", {})).resolves.toEqual({ server: "B" }); // B has been used: a newcomer goes first
+    for (let round = 0; round < 200; round++) {
+      const a = await RpcServer.connect(broker.backend, Orders, handlers(`A${round}`), SERVER);
+      try {
+        await broker.waitForServers(2, { timeoutMs: WAIT_MS });
+        // A newcomer has never been used, so it is the least recently used server and takes the next call; then
+        // calls alternate, so after B's turn A is next in line.
+        await expect(client.call("whoami", {})).resolves.toEqual({ server: `A${round}` });
+        await expect(client.call("whoami", {})).resolves.toEqual({ server: "B" });
+      } finally {
+        await a.close();
+      }
+      // This call is routed to A first: the send must fail there and the request go on to B.
+      await expect(client.call("whoami", {})).resolves.toEqual({ server: "B" });
+      expect(broker.stats.servers).toBe(1);
+    }
+    expect(b.stats.received).toBe(401);
+  });
+
+  // A server draining its handlers gets no new work; what reached it anyway is retried on another server.
+  test("sends no new work to a server that is shutting down", async () => {
+    await using broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 500 });
+    const gates = new Gates();
+    await using a = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { concurrency: 2, drainTimeoutMs: WAIT_MS });
+    await broker.waitForServers(1, { timeoutMs: WAIT_MS });
+    await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
+    const heldA = pending(client.call("wait", { key: "a" })); // A is the only server
+    await within(gates.arrived("a"), WAIT_MS, "A's handler to start");
+    await using b = await RpcServer.connect(broker.backend, Orders, handlers("B", gates), { ...SERVER, concurrency: 2 });
+    await broker.waitForServers(2, { timeoutMs: WAIT_MS });
+    const heldB = pending(client.call("wait", { key: "b" })); // B is less busy (0/2 against 1/2)
+    await within(gates.arrived("b"), WAIT_MS, "B's handler to start");
+    const closingA = a.close(); // A now drains its running call and takes nothing new
+    try {
+      for (let i = 0; i < 4; i++) {
+        await expect(client.call("whoami", {})).resolves.toEqual({ server: "B" });
+      }
+    } finally {
+      gates.open("a");
+      gates.open("b");
+      await closingA;
+    }
+    await expect(heldA).resolves.toEqual({ key: "a" });
+    await expect(heldB).resolves.toEqual({ key: "b" });
+    expect(b.stats.received).toBe(5);
+  });
+
+  test("serves a plain zeromq REQ socket: [method, body] in, [status, body] out", async () => {
+    await using broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 500 });
+    await using server = await RpcServer.connect(broker.backend, Orders, handlers("A"), SERVER);
+    await broker.waitForServers(1, { timeoutMs: WAIT_MS });
+    const req = new zmq.Request({ linger: 0, receiveTimeout: WAIT_MS, sendTimeout: WAIT_MS });
+    try {
+      req.connect(broker.frontend);
+      await req.send(["echo", JSON.stringify({ text: "hé ☃" })]);
+      const [status, body, ...rest] = await req.receive();
+      expect(rest).toEqual([]);
+      expect(status?.toString("utf8")).toBe("ok");
+      expect(JSON.parse(body?.toString("utf8") ?? "null")).toEqual({ text: "hé ☃" });
+
+      await req.send(["nope", "{}"]);
+      const [errStatus, errBody] = await req.receive();
+      expect(errStatus?.toString("utf8")).toBe("error");
+      expect(JSON.parse(errBody?.toString("utf8") ?? "null")).toMatchObject({ code: "UNKNOWN_METHOD" });
+    } finally {
+      req.close();
+    }
+    expect(server.stats.received).toBe(2);
+  });
+
+  test("registers a server that connected before the broker bound", async () => {
+    const backend = await unboundEndpoint(transport);
+    const log = eventLog();
+    await using server = await RpcServer.connect(backend, Orders, handlers("early"), SERVER);
+    await using broker = await Broker.rpc({ frontend: endpointFor(transport), backend }, { onEvent: log.onEvent, drainTimeoutMs: 500 });
+    await broker.waitForServers(1, { timeoutMs: WAIT_MS });
+    expect(await log.next("server:ready")).toMatchObject({ capacity: 100 });
+    await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
+    await expect(client.call("whoami", {})).resolves.toEqual({ server: "early" });
+    expect(server.stats.received).toBe(1);
+  });
+
+  test("close() answers queued requests UNAVAILABLE, drains the one in flight, refuses new ones, and is idempotent", async () => {
+    const log = eventLog();
+    // drainTimeoutMs is far above the bound on close() below: close() must end because the last reply came back.
+    const broker = await Broker.rpc(endpoints(), { onEvent: log.onEvent, drainTimeoutMs: 4_000 });
+    try {
+      const gates = new Gates();
+      await using server = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { ...SERVER, concurrency: 1 });
+      await broker.waitForServers(1, { timeoutMs: WAIT_MS });
+      await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
+      const inFlight = pending(client.call("wait", { key: "in-flight" }));
+      await within(gates.arrived("in-flight"), WAIT_MS, "the handler to start");
+      const queued = pending(client.call("wait", { key: "queued" }));
+      await until(() => broker.stats.queued === 1, "the second request to wait in the broker");
+
+      const closing = broker.close();
+      expect(broker.closed).toBe(true);
+      expect(broker.close()).toBe(closing);
+      const queuedErr = await rejectionOf(queued);
+      expect(queuedErr).toBeInstanceOf(RemoteError);
+      expect(queuedErr).toMatchObject({ code: "UNAVAILABLE" });
+      expect((queuedErr as RemoteError).remoteMessage).toMatch(/^Broker: the broker closed before a server took the request/);
+
+      // While it drains, the broker still answers, but takes nothing new.
+      const late = await rejectionOf(client.call("echo", { text: "late" }));
+      expect(late).toMatchObject({ name: "RemoteError", code: "UNAVAILABLE" });
+      expect((late as RemoteError).remoteMessage).toMatch(/shutting down/);
+      expect(broker.stats).toMatchObject({ rejected: 2, queued: 0, inFlight: 1 });
+
+      gates.open("in-flight");
+      await expect(inFlight).resolves.toEqual({ key: "in-flight" });
+      await within(closing, 1_000, "close() to finish once the last request was answered");
+      expect(log.events.filter((e) => e.type === "request:rejected")).toHaveLength(2);
+      expect(server.stats.received).toBe(1);
+
+      // The frontend is gone: a call can only time out.
+      await expect(client.call("echo", { text: "after" }, { timeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError);
+      await expect(broker.close()).resolves.toBeUndefined();
+      expect(broker.closed).toBe(true);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  test("close() with no server at all still answers the requests waiting in it", async () => {
+    const broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 500 });
+    try {
+      await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
+      const calls = range(3).map((i) => pending(client.call("echo", { text: `q${i}` })));
+      await until(() => broker.stats.queued === 3, "three requests to wait in the broker");
+      await broker.close();
+      const errors = await Promise.all(calls.map(rejectionOf));
+      for (const err of errors) expect(err).toMatchObject({ name: "RemoteError", code: "UNAVAILABLE" });
+      expect(broker.stats.rejected).toBe(3);
+    } finally {
+      await broker.close();
+    }
+  });
+
+  test("close() gives up after drainTimeoutMs on a server that never answers", async () => {
+    const broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 100 });
+    const gates = new Gates();
+    try {
+      await using server = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), SERVER);
+      await broker.waitForServers(1, { timeoutMs: WAIT_MS });
+      await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
+      const stuck = pending(client.call("wait", { key: "stuck" }, { timeoutMs: 200 }));
+      await within(gates.arrived("stuck"), WAIT_MS, "the handler to start");
+      await within(broker.close(), 1_000, "close() to give up after drainTimeoutMs");
+      expect(broker.closed).toBe(true);
+      expect(server.stats.inFlight).toBe(1);
+      gates.open("stuck");
+      // Whatever the client gets, it is not a reply: the broker is gone.
+      await expect(stuck).rejects.toBeInstanceOf(Error);
+    } finally {
+      gates.open("stuck");
+      await broker.close();
+    }
+  });
+
+  // The broker keeps each request's envelope while it is at a server, so close() can answer it after drainTimeoutMs.
+  test("close() answers a request still in flight after drainTimeoutMs with UNAVAILABLE, as documented", async () => {
+    const broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 100 });
+    const gates = new Gates();
+    try {
+      await using server = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), SERVER);
+      await broker.waitForServers(1, { timeoutMs: WAIT_MS });
+      await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
+      const stuck = pending(client.call("wait", { key: "stuck" }, { timeoutMs: 200 }));
+      await within(gates.arrived("stuck"), WAIT_MS, "the handler to start");
+      await broker.close();
+      expect(server.stats.inFlight).toBe(1);
+      gates.open("stuck");
+      const err = await rejectionOf(stuck);
+      expect(err).toMatchObject({ name: "RemoteError", code: "UNAVAILABLE" });
+    } finally {
+      gates.open("stuck");
+      await broker.close();
+    }
+  });
+
+  test("waitForServers times out with TimeoutError when no server joins, and rejects with ClosedError on close", async () => {
+    const broker = await Broker.rpc(endpoints());
+    try {
+      const err = await rejectionOf(broker.waitForServers(1, { timeoutMs: 100 }));
+      expect(err).toBeInstanceOf(TimeoutError);
+      expect(err).toMatchObject({ code: "TIMEOUT", timeoutMs: 100 });
+      expect((err as Error).message).toMatch(/^Broker\.waitForServers\(1\) \(0 ready\) timed out after 100 ms waiting for servers to connect to .*RpcServer\.connect\(\)/);
+      await expect(broker.waitForServers(0)).resolves.toBeUndefined();
+
+      const waiting = broker.waitForServers(1);
+      const closing = broker.close();
+      await expect(waiting).rejects.toBeInstanceOf(ClosedError);
+      await closing;
+      await expect(broker.waitForServers(1)).rejects.toBeInstanceOf(ClosedError);
+    } finally {
+      await broker.close();
+    }
+  });
+});
+
+describe.each(TRANSPORTS)("pub-sub forwarder over %s", (transport) => {
+  test("passes subscriptions up and messages down: each subscriber gets only its topics", async () => {
+    await using broker = await Broker.pubsub({ frontend: endpointFor(transport), backend: endpointFor(transport) });
+    expect(broker.kind).toBe("pubsub");
+    await expect(broker.waitForServers(1)).rejects.toBeInstanceOf(TypeError);
+    await using football = await Subscriber.connect(broker.backend, Sports, { topics: ["football"] });
+    await using tennis = await Subscriber.connect(broker.backend, Sports, { topics: ["tennis"] });
+    await using pub = await Publisher.connect(broker.frontend, Sports);
+    await pub.waitForSubscribers(2, { timeoutMs: WAIT_MS });
+    expect(pub.subscriptions).toEqual(new Map([["football", 1], ["tennis", 1]]));
+
+    await pub.publish("football.Arsenal", { team: "Arsenal", minute: 12 });
+    await pub.publish("tennis.Wimbledon", { player: "Alcaraz", score: "15-0" });
+    await pub.publish("football", { team: "league", minute: 40 });
+    await pub.publish("tennis", { player: "Swiatek", score: "30-15" });
+    await pub.publish("football.Chelsea", { team: "Chelsea", minute: 90 });
+    await pub.publish("tennis", { player: "-", score: "end" });
+
+    const read = async (sub: Subscriber<typeof Sports>, n: number): Promise<Array<Pick<TopicMessage<typeof Sports>, "topic" | "data">>> => {
+      const out: Array<Pick<TopicMessage<typeof Sports>, "topic" | "data">> = [];
+      for (let i = 0; i < n; i++) {
+        const { topic, data } = await sub.receive({ timeoutMs: WAIT_MS });
+        out.push({ topic, data });
+      }
+      return out;
+    };
+    // The last message of each topic was published last, so nothing else can have been delivered before it.
+    expect(await read(football, 3)).toEqual([
+      { topic: "football.Arsenal", data: { team: "Arsenal", minute: 12 } },
+      { topic: "football", data: { team: "league", minute: 40 } },
+      { topic: "football.Chelsea", data: { team: "Chelsea", minute: 90 } },
+    ]);
+    expect(await read(tennis, 3)).toEqual([
+      { topic: "tennis.Wimbledon", data: { player: "Alcaraz", score: "15-0" } },
+      { topic: "tennis", data: { player: "Swiatek", score: "30-15" } },
+      { topic: "tennis", data: { player: "-", score: "end" } },
+    ]);
+    expect(football.stats.received).toBe(3);
+    expect(tennis.stats.received).toBe(3);
+    expect(broker.stats.forwarded).toBe(6);
+    expect(broker.stats.returned).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe.each(TRANSPORTS)("pipeline streamer over %s", (transport) => {
+  test("streams 40 tasks from a connecting source to two workers; each result reaches the sink exactly once", async () => {
+    await using sink = await PipelineSink.bind(endpointFor(transport), Jobs);
+    await using broker = await Broker.pipeline({ frontend: endpointFor(transport), backend: endpointFor(transport) });
+    expect(broker.kind).toBe("pipeline");
+    await expect(broker.waitForServers(1)).rejects.toBeInstanceOf(TypeError);
+    const worker = (name: string): Promise<PipelineWorker<typeof Jobs>> =>
+      PipelineWorker.connect({ tasks: broker.backend, results: sink.endpoint }, Jobs, ({ id }) => ({ id, worker: name }), { drainTimeoutMs: 200 });
+    await using w1 = await worker("w1");
+    await using w2 = await worker("w2");
+    await using source = await PipelineSource.connect(broker.frontend, Jobs);
+
+    for (const id of range(40)) await source.push({ id });
+    const results = (await sink.collect(40, { timeoutMs: WAIT_MS })).map(resultOf);
+    expect(results.map((r) => r.id).sort((x, y) => x - y)).toEqual(range(40));
+    for (const r of results) expect(["w1", "w2"]).toContain(r.worker);
+    expect(broker.stats).toMatchObject({ forwarded: 40, dropped: 0 });
+    await Promise.all([w1.close(), w2.close()]);
+    expect(w1.stats.received + w2.stats.received).toBe(40);
+    expect(w1.stats.completed + w2.stats.completed).toBe(40);
+  });
+});
