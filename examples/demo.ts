@@ -8,11 +8,10 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { isMain, output, runAsCommand, type DemoOptions } from "./shared/cli.js";
+import { freePort, isMain, output, runAsCommand, type DemoOptions } from "./shared/cli.js";
 import { main as broker } from "./broker/broker.js";
 import { main as ventilator } from "./pipeline/ventilator.js";
 import { main as worker } from "./pipeline/worker.js";
@@ -35,16 +34,6 @@ interface Role {
   readonly finishes: boolean;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
 
 /** The demo's roles, with endpoints for the transport. */
 async function roles(transport: DemoTransport, dir: string): Promise<Role[]> {

@@ -13,14 +13,15 @@
 import * as zmq from "zeromq";
 import { checkCodec, jsonCodec, type Codec } from "./codec.js";
 import { attachEndpoints } from "./endpoint.js";
-import { ClosedError, ErrorCode, TimeoutError, type RpcErrorBody } from "./errors.js";
+import { ClosedError, ErrorCode, type RpcErrorBody } from "./errors.js";
 import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { SendQueue } from "./internal/send-queue.js";
+import { Waiters } from "./internal/waiters.js";
 import { settleWithin, signalled } from "./internal/timing.js";
 import { READY_FRAME, STATUS_ERROR, STATUS_ERROR_FRAME, STATUS_READY, delimiterIndex } from "./internal/wire.js";
 import { Closable } from "./lifecycle.js";
-import { checkTimeout, timeoutFor, watchDeadline, type WaitOptions } from "./signal.js";
+import type { WaitOptions } from "./signal.js";
 
 /** Which pattern a {@link Broker} serves. */
 export type BrokerKind = "rpc" | "pubsub" | "pipeline";
@@ -139,7 +140,7 @@ export class Broker extends Closable {
   #queue: Buffer[][] = [];
   #loops: Promise<void>[] = [];
   #closing = false;
-  #serverWaiters: Array<{ count: number; resolve: () => void; reject: (err: Error) => void }> = [];
+  readonly #serverWaiters = new Waiters();
   #drained: (() => void) | undefined;
   #forwarded = 0;
   #dispatches = 0;
@@ -265,39 +266,15 @@ export class Broker extends Closable {
     const what = `Broker.waitForServers(${count})`;
     if (this.kind !== "rpc") return Promise.reject(new TypeError(`${what}: only an RPC broker has servers; this one is ${this.kind}.`));
     if (this.closed) return Promise.reject(new ClosedError(`${what} rejected: the broker is closed.`));
-    if (this.#servers.size >= count) return Promise.resolve();
-    let timeoutMs: number;
-    try {
-      timeoutMs = checkTimeout(options.timeoutMs, 10_000, "timeoutMs");
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return new Promise<void>((resolve, reject) => {
-      let disarm = (): void => undefined;
-      const waiter = {
-        count,
-        resolve: () => {
-          disarm();
-          resolve();
-        },
-        reject: (err: Error) => {
-          disarm();
-          reject(err);
-        },
-      };
-      this.#serverWaiters.push(waiter);
-      const place = {
-        what,
-        endpoint: this.backend,
-        waitingFor: `servers to connect to ${this.#backends.join(", ")}`,
-        hint: "Check that the servers use RpcServer.connect() with this backend endpoint, or raise { timeoutMs }.",
-      };
-      disarm = watchDeadline(timeoutMs, options.signal, place, (error) => {
-        this.#serverWaiters = this.#serverWaiters.filter((w) => w !== waiter);
-        reject(error instanceof TimeoutError ? timeoutFor(place, timeoutMs, ` (${this.#servers.size} ready)`) : error);
-      });
-    });
+    const place = {
+      what,
+      endpoint: this.backend,
+      waitingFor: `servers to connect to ${this.#backends.join(", ")}`,
+      hint: "Check that the servers use RpcServer.connect() with this backend endpoint, or raise { timeoutMs }.",
+    };
+    return this.#serverWaiters.until(() => this.#servers.size >= count, options, place, 10_000, () => ` (${this.#servers.size} ready)`);
   }
+
 
   #event(event: BrokerEvent): void {
     callHook(this.#onEvent, event);
@@ -491,20 +468,13 @@ export class Broker extends Closable {
     } else {
       this.#servers.set(name, { id, name, capacity: slots, requests: new Map(), lastUsed: 0, leaving: false, stalled: false });
       this.#event({ type: "server:ready", server: name, capacity: slots });
-      this.#wakeServerWaiters();
+      this.#serverWaiters.check();
     }
     this.#dispatch();
   }
 
   #maybeForgetLeaving(server: Server): void {
     if (server.leaving && server.requests.size === 0) this.#forget(server);
-  }
-
-  #wakeServerWaiters(): void {
-    const ready = this.#serverWaiters.filter((w) => this.#servers.size >= w.count);
-    if (ready.length === 0) return;
-    this.#serverWaiters = this.#serverWaiters.filter((w) => this.#servers.size < w.count);
-    for (const w of ready) w.resolve();
   }
 
   /**
@@ -531,8 +501,6 @@ export class Broker extends Closable {
     this.#front.close();
     this.#back.close();
     await Promise.all(this.#loops);
-    const waiters = this.#serverWaiters;
-    this.#serverWaiters = [];
-    for (const w of waiters) w.reject(new ClosedError("Broker.waitForServers() rejected: the broker was closed."));
+    this.#serverWaiters.rejectAll(new ClosedError("Broker.waitForServers() rejected: the broker was closed."));
   }
 }

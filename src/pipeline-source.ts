@@ -9,12 +9,13 @@ import * as zmq from "zeromq";
 import { checkCodec, encodeBody, jsonCodec, type Codec } from "./codec.js";
 import { checkPayload, type InferTask, type JobContract } from "./contract.js";
 import { parseEndpoint } from "./endpoint.js";
-import { ClosedError, TimeoutError, fromZmqError } from "./errors.js";
+import { ClosedError, fromZmqError } from "./errors.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { settleWithin } from "./internal/timing.js";
 import { SendQueue, type CancelToken } from "./internal/send-queue.js";
+import { Waiters } from "./internal/waiters.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
-import { checkTimeout, timeoutFor, watchDeadline, type WaitOptions } from "./signal.js";
+import { checkTimeout, watchDeadline, type WaitOptions } from "./signal.js";
 
 /** Options of {@link PipelineSource.bind} and {@link PipelineSource.connect}. */
 export interface PipelineSourceOptions {
@@ -68,7 +69,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
   readonly #codec: Codec;
   readonly #lingerMs: number;
   #workers = 0;
-  #workerWaiters: Array<{ count: number; resolve: () => void; reject: (err: Error) => void }> = [];
+  readonly #workerWaiters = new Waiters();
   #pushed = 0;
 
   private constructor(contract: TContract, options: PipelineSourceOptions, owner: string) {
@@ -210,47 +211,21 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       );
     }
     if (this.closed) return Promise.reject(new ClosedError(`${what} rejected: the source is closed.`));
-    if (this.#workers >= count) return Promise.resolve();
-    let timeoutMs: number;
-    try {
-      timeoutMs = checkTimeout(options.timeoutMs, 10_000, "timeoutMs");
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return new Promise<void>((resolve, reject) => {
-      let disarm = (): void => undefined;
-      const waiter = {
-        count,
-        resolve: () => {
-          disarm();
-          resolve();
-        },
-        reject: (err: Error) => {
-          disarm();
-          reject(err);
-        },
-      };
-      this.#workerWaiters.push(waiter);
-      const place = {
-        what,
-        endpoint: this.endpoint,
-        waitingFor: `workers to connect to ${this.endpointText}`,
-        hint: "Check that the workers connect to this endpoint, or raise { timeoutMs }.",
-      };
-      disarm = watchDeadline(timeoutMs, options.signal, place, (error) => {
-        this.#workerWaiters = this.#workerWaiters.filter((w) => w !== waiter);
-        reject(error instanceof TimeoutError ? timeoutFor(place, timeoutMs, ` (${this.#workers} connected)`) : error);
-      });
-    });
+    const place = {
+      what,
+      endpoint: this.endpoint,
+      waitingFor: `workers to connect to ${this.endpointText}`,
+      hint: "Check that the workers connect to this endpoint, or raise { timeoutMs }.",
+    };
+    return this.#workerWaiters.until(() => this.#workers >= count, options, place, 10_000, () => ` (${this.#workers} connected)`);
   }
+
 
   #setWorkers(n: number): void {
     this.#workers = n;
-    const ready = this.#workerWaiters.filter((w) => n >= w.count);
-    if (ready.length === 0) return;
-    this.#workerWaiters = this.#workerWaiters.filter((w) => n < w.count);
-    for (const w of ready) w.resolve();
+    this.#workerWaiters.check();
   }
+
 
   /**
    * Waits up to `lingerMs` for queued tasks to reach libzmq, then closes the socket; pushes still waiting reject
@@ -259,9 +234,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
   protected override async shutdown(): Promise<void> {
     await settleWithin(this.#queue.idle(), this.#lingerMs);
     this.#socket.close();
-    const waiters = this.#workerWaiters;
-    this.#workerWaiters = [];
-    for (const w of waiters) w.reject(new ClosedError(`PipelineSource("${this.contract.name}").waitForWorkers() rejected: the source was closed.`));
+    this.#workerWaiters.rejectAll(new ClosedError(`PipelineSource("${this.contract.name}").waitForWorkers() rejected: the source was closed.`));
     await this.#queue.idle();
   }
 }

@@ -16,13 +16,14 @@ import {
   type TopicContract,
   type WireTopic,
 } from "./contract.js";
-import { ClosedError, TimeoutError, UnknownTopicError, fromZmqError } from "./errors.js";
+import { ClosedError, UnknownTopicError, fromZmqError } from "./errors.js";
 import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { settleWithin } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
+import { Waiters } from "./internal/waiters.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
-import { checkTimeout, timeoutFor, watchDeadline, type WaitOptions } from "./signal.js";
+import type { WaitOptions } from "./signal.js";
 
 /** A subscription or unsubscription seen by a {@link Publisher}. */
 export interface SubscriptionEvent {
@@ -68,13 +69,6 @@ export interface PublisherStats {
   readonly subscriptions: number;
 }
 
-interface SubscriberWaiter {
-  readonly count: number;
-  readonly topic: string | undefined;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-}
-
 /**
  * Publishes messages of a topic contract.
  *
@@ -97,7 +91,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   readonly #lingerMs: number;
   readonly #onSubscription: ((event: SubscriptionEvent) => void) | undefined;
   readonly #subscriptions = new Map<string, number>();
-  #waiters: SubscriberWaiter[] = [];
+  readonly #waiters = new Waiters();
   #readLoop: Promise<void> = Promise.resolve();
   #published = 0;
 
@@ -220,41 +214,16 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
       return Promise.reject(new RangeError(`Publisher.waitForSubscribers: \`count\` must be an integer >= 0, got ${String(count)}.`));
     }
     if (this.closed) return Promise.reject(new ClosedError(`Publisher("${this.contract.name}").waitForSubscribers() rejected: the publisher is closed.`));
-    if (this.#countSubscriptions(options.topic) >= count) return Promise.resolve();
-    let timeoutMs: number;
-    try {
-      timeoutMs = checkTimeout(options.timeoutMs, 10_000, "timeoutMs");
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return new Promise<void>((resolve, reject) => {
-      const what = `Publisher("${this.contract.name}").waitForSubscribers(${count}${options.topic === undefined ? "" : `, "${options.topic}"`})`;
-      let disarm = (): void => undefined;
-      const waiter: SubscriberWaiter = {
-        count,
-        topic: options.topic,
-        resolve: () => {
-          disarm();
-          resolve();
-        },
-        reject: (error) => {
-          disarm();
-          reject(error);
-        },
-      };
-      this.#waiters.push(waiter);
-      const place = {
-        what,
-        endpoint: this.endpoint,
-        waitingFor: `subscriptions on ${this.endpointText}`,
-        hint: "Check that the subscribers connect to this endpoint and subscribe to the topic, or raise { timeoutMs }.",
-      };
-      disarm = watchDeadline(timeoutMs, options.signal, place, (error) => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(error instanceof TimeoutError ? timeoutFor(place, timeoutMs, ` (${this.#countSubscriptions(options.topic)} live)`) : error);
-      });
-    });
+    const place = {
+      what: `Publisher("${this.contract.name}").waitForSubscribers(${count}${options.topic === undefined ? "" : `, "${options.topic}"`})`,
+      endpoint: this.endpoint,
+      waitingFor: `subscriptions on ${this.endpointText}`,
+      hint: "Check that the subscribers connect to this endpoint and subscribe to the topic, or raise { timeoutMs }.",
+    };
+    const live = (): number => this.#countSubscriptions(options.topic);
+    return this.#waiters.until(() => live() >= count, options, place, 10_000, () => ` (${live()} live)`);
   }
+
 
   #countSubscriptions(topic: string | undefined): number {
     let total = 0;
@@ -280,11 +249,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
       if (n > 0) this.#subscriptions.set(prefix, n);
       else this.#subscriptions.delete(prefix);
       callHook(this.#onSubscription, { subscribed, prefix });
-      const ready = this.#waiters.filter((w) => this.#countSubscriptions(w.topic) >= w.count);
-      if (ready.length > 0) {
-        this.#waiters = this.#waiters.filter((w) => !ready.includes(w));
-        for (const w of ready) w.resolve();
-      }
+      this.#waiters.check();
     }
   }
 
@@ -293,10 +258,6 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     await settleWithin(this.#queue.idle(), this.#lingerMs);
     this.#socket.close();
     await this.#readLoop;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) {
-      w.reject(new ClosedError(`Publisher("${this.contract.name}").waitForSubscribers() rejected: the publisher was closed while waiting.`));
-    }
+    this.#waiters.rejectAll(new ClosedError(`Publisher("${this.contract.name}").waitForSubscribers() rejected: the publisher was closed while waiting.`));
   }
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { describe, expect, test } from "vitest";
 import { parse } from "yaml";
+import { freePort } from "../examples/shared/cli.js";
 import { killAll, startProgram, type Program } from "./helpers/programs.js";
 
 // No Docker engine runs here, so the compose file is checked by reading it, and its topology is run as local
@@ -151,14 +151,3 @@ describe("docker-compose.yml", () => {
     }
   }, 90_000);
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}

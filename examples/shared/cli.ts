@@ -2,6 +2,7 @@
  * What every demo program shares: options (environment and output), running as a command until SIGINT/SIGTERM,
  * and reading settings from the environment with clear errors.
  */
+import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 
 /** Options of a demo program's `main`. */
@@ -87,4 +88,16 @@ export async function runAsCommand(main: (options: DemoOptions) => Promise<unkno
     process.off("SIGINT", stop);
     process.off("SIGTERM", stop);
   }
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for running demos side by side without fixed ports). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
 }
