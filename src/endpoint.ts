@@ -132,6 +132,11 @@ export interface EndpointUse {
   readonly multicast: boolean;
 }
 
+/** `tcp://[ipv6]:port` needs ZMQ_IPV6 on the socket, or libzmq refuses the address. */
+function enableIpv6(socket: zmq.Socket, parsed: ParsedEndpoint): void {
+  if (parsed.transport === "tcp" && parsed.host?.startsWith("[") === true) socket.ipv6 = true;
+}
+
 function checkUsable(parsed: ParsedEndpoint, use: EndpointUse): void {
   if (parsed.transport === "pgm" || parsed.transport === "epgm") {
     if (!use.multicast) {
@@ -158,6 +163,7 @@ function checkUsable(parsed: ParsedEndpoint, use: EndpointUse): void {
 export async function bindEndpoint(socket: zmq.Socket, endpoint: string, use: EndpointUse): Promise<string> {
   const parsed = parseEndpoint(endpoint);
   checkUsable(parsed, use);
+  enableIpv6(socket, parsed);
   let target = endpoint;
   if (parsed.transport === "tcp" && parsed.host !== undefined && parsed.port !== undefined) {
     target = `tcp://${parsed.host}:${parsed.port}`;
@@ -187,6 +193,7 @@ export function connectEndpoint(socket: zmq.Socket, endpoint: string, use: Endpo
   if (parsed.transport === "ipc" && parsed.address === "*") {
     throw new InvalidEndpointError(endpoint, "a connect needs a concrete ipc path; 'ipc://*' only makes sense for bind");
   }
+  enableIpv6(socket, parsed);
   try {
     socket.connect(endpoint);
   } catch (err) {

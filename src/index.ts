@@ -104,3 +104,6 @@ export { PipelineSink } from "./pipeline-sink.js";
 export type { JobOutcome, PipelineSinkOptions, PipelineSinkStats, SinkDropInfo, SinkDropReason } from "./pipeline-sink.js";
 export { Broker } from "./broker.js";
 export type { BrokerEndpoints, BrokerEvent, BrokerKind, BrokerOptions, BrokerStats } from "./broker.js";
+export type { MulticastOptions } from "./multicast.js";
+export { CAPABILITIES, doctor, formatDoctorReport } from "./doctor.js";
+export type { DoctorReport } from "./doctor.js";

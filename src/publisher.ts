@@ -23,6 +23,7 @@ import { settleWithin } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { Waiters } from "./internal/waiters.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
+import { multicastSocketOptions, type MulticastOptions } from "./multicast.js";
 import type { WaitOptions } from "./signal.js";
 
 /** A subscription or unsubscription seen by a {@link Publisher}. */
@@ -59,6 +60,8 @@ export interface PublisherOptions {
   readonly lingerMs?: number;
   /** Called for every subscription and unsubscription that arrives. Errors it throws are ignored. */
   readonly onSubscription?: (event: SubscriptionEvent) => void;
+  /** Multicast settings, used on `pgm://` and `epgm://` endpoints. */
+  readonly multicast?: MulticastOptions;
 }
 
 /** Counters of a {@link Publisher}. */
@@ -105,6 +108,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
       sendHighWaterMark: checkPositiveInt(options.sendHighWaterMark, 1000, "sendHighWaterMark", owner),
       // Pass every subscription and unsubscription up, so they can be counted per subscriber.
       verbosity: "allSubsUnsubs",
+      ...multicastSocketOptions(options.multicast, owner),
     });
     this.#queue = new SendQueue(this.#socket);
   }

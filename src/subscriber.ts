@@ -14,6 +14,7 @@ import { Inbox, SKIP, iterate } from "./internal/inbox.js";
 import { checkPositiveInt } from "./internal/options.js";
 import { strictUtf8 } from "./internal/wire.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
+import { multicastSocketOptions, type MulticastOptions } from "./multicast.js";
 import type { WaitOptions } from "./signal.js";
 
 /** Why a {@link Subscriber} dropped a message. */
@@ -71,6 +72,8 @@ export interface SubscriberOptions<TContract extends TopicContract> {
   readonly receiveHighWaterMark?: number;
   /** Called for every dropped message (also counted in {@link Subscriber.stats}). Errors it throws are ignored. */
   readonly onDrop?: (info: SubscriberDropInfo) => void;
+  /** Multicast settings, used on `pgm://` and `epgm://` endpoints. */
+  readonly multicast?: MulticastOptions;
 }
 
 /**
@@ -105,6 +108,7 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
     this.#socket = new zmq.Subscriber({
       linger: 0,
       receiveHighWaterMark: checkPositiveInt(options.receiveHighWaterMark, 1000, "receiveHighWaterMark", owner),
+      ...multicastSocketOptions(options.multicast, owner),
     });
     this.#inbox = new Inbox(this.#socket, (frames) => this.#parse(frames));
     for (const prefix of options.topics ?? []) this.subscribe(prefix);

@@ -364,3 +364,12 @@ describe("RPC factories refuse misuse with errors that name the option", () => {
     await expect(client.call("echo", { text: "x" }, { timeoutMs: -5 })).rejects.toBeInstanceOf(RangeError);
   });
 });
+
+describe("RPC over tcp on IPv6 loopback", () => {
+  test("binds tcp://[::1]:0 (ZMQ_IPV6 is set for a bracketed host) and a client connects to the real endpoint", async () => {
+    await using server = await RpcServer.bind("tcp://[::1]:0", Orders, handlers());
+    expect(server.endpoint).toMatch(/^tcp:\/\/\[::1\]:\d+$/);
+    await using client = await RpcClient.connect(server.endpoint, Orders);
+    await expect(client.call("echo", { text: "v6" })).resolves.toEqual({ text: "v6" });
+  });
+});

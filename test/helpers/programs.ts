@@ -18,12 +18,22 @@ export interface Program {
   stop(): Promise<number | string>;
 }
 
-/** Starts `file` (relative to the repository root) with extra environment variables. */
-export function startProgram(name: string, file: string, env: Record<string, string>, args: readonly string[] = []): Program {
-  const child = spawn(process.execPath, ["--import", "tsx", file, ...args], {
+/**
+ * Starts `file` (relative to the repository root) with extra environment variables and arguments. `wrapper` runs
+ * node under another command (for example `["ip", "netns", "exec", name]`). Its stdin is a pipe.
+ */
+export function startProgram(
+  name: string,
+  file: string,
+  env: Record<string, string>,
+  args: readonly string[] = [],
+  wrapper: readonly string[] = [],
+): Program {
+  const command = [...wrapper, process.execPath, "--import", "tsx", file, ...args];
+  const child = spawn(command[0] ?? process.execPath, command.slice(1), {
     cwd: root,
     env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
   const lines: string[] = [];
   const watchers: Array<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];

@@ -1,0 +1,45 @@
+/**
+ * @packageDocumentation
+ * Settings for reliable multicast (`pgm://`, `epgm://`), shared by `Publisher` and `Subscriber`.
+ *
+ * Depends on `internal/options.ts`. PGM needs a libzmq built with it: see `doctor()` and `npm run build:zmq-system`.
+ */
+import { checkPositiveInt } from "./internal/options.js";
+
+/** Multicast settings of a publisher or subscriber; libzmq applies them to `pgm://` and `epgm://` endpoints. */
+export interface MulticastOptions {
+  /**
+   * `ZMQ_RATE`: the most data per second a publisher sends, or a subscriber expects, in kilobits per second.
+   * @defaultValue 100 (libzmq's default)
+   */
+  readonly rateKbps?: number;
+  /**
+   * `ZMQ_RECOVERY_IVL`: how long a subscriber may be absent from the group before data is lost for good, in ms
+   * (the publisher keeps that much data for repairs).
+   * @defaultValue 10000 (libzmq's default)
+   */
+  readonly recoveryIntervalMs?: number;
+  /**
+   * `ZMQ_MULTICAST_HOPS`: the time-to-live of multicast packets. 1 keeps them on the local network.
+   * @defaultValue 1
+   */
+  readonly hops?: number;
+}
+
+/**
+ * zeromq.js socket options for the given multicast settings (only those that were set).
+ * @internal
+ */
+export function multicastSocketOptions(
+  options: MulticastOptions | undefined,
+  owner: string,
+): { rate?: number; recoveryInterval?: number; multicastHops?: number } {
+  if (options === undefined) return {};
+  const result: { rate?: number; recoveryInterval?: number; multicastHops?: number } = {};
+  if (options.rateKbps !== undefined) result.rate = checkPositiveInt(options.rateKbps, 0, "multicast.rateKbps", owner);
+  if (options.recoveryIntervalMs !== undefined) {
+    result.recoveryInterval = checkPositiveInt(options.recoveryIntervalMs, 0, "multicast.recoveryIntervalMs", owner);
+  }
+  if (options.hops !== undefined) result.multicastHops = checkPositiveInt(options.hops, 0, "multicast.hops", owner);
+  return result;
+}
