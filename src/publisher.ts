@@ -22,9 +22,13 @@ import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { settleWithin } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { Waiters } from "./internal/waiters.js";
+import { Batcher, batchLimits, type BatchOptions } from "./batch.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
 import { multicastSocketOptions, type MulticastOptions } from "./multicast.js";
 import type { WaitOptions } from "./signal.js";
+
+const EMPTY = Buffer.alloc(0);
+const DONE = Promise.resolve();
 
 /** A subscription or unsubscription seen by a {@link Publisher}. */
 export interface SubscriptionEvent {
@@ -62,6 +66,20 @@ export interface PublisherOptions {
   readonly onSubscription?: (event: SubscriptionEvent) => void;
   /** Multicast settings, used on `pgm://` and `epgm://` endpoints. */
   readonly multicast?: MulticastOptions;
+  /**
+   * Lossless mode (`ZMQ_XPUB_NODROP`): when a subscriber's queue is full, `publish()` waits until it has room
+   * instead of libzmq dropping the message. A slow subscriber then slows the publisher down (backpressure).
+   * @defaultValue false (PUB semantics: drop at the high-water mark)
+   */
+  readonly noDrop?: boolean;
+  /**
+   * Coalesce messages published under the same topic into one ZeroMQ message (`[topic, "", packed]`), sent when
+   * `maxMessages` or `maxBytes` is reached or `maxDelayMs` has passed; `flush()` sends at once and `close()`
+   * flushes. Typed subscribers unpack batches transparently, in order, validating each message; the prefix filtering
+   * in libzmq still works because each batch carries its topic. `true` uses the defaults.
+   * @defaultValue off: one ZeroMQ message per `publish()`
+   */
+  readonly batch?: BatchOptions | boolean;
 }
 
 /** Counters of a {@link Publisher}. */
@@ -90,6 +108,7 @@ export interface PublisherStats {
 export class Publisher<TContract extends TopicContract> extends PatternBase<TContract> {
   readonly #socket: zmq.XPublisher;
   readonly #queue: SendQueue;
+  readonly #batcher: Batcher<string> | undefined;
   readonly #codec: Codec;
   readonly #lingerMs: number;
   readonly #onSubscription: ((event: SubscriptionEvent) => void) | undefined;
@@ -108,9 +127,19 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
       sendHighWaterMark: checkPositiveInt(options.sendHighWaterMark, 1000, "sendHighWaterMark", owner),
       // Pass every subscription and unsubscription up, so they can be counted per subscriber.
       verbosity: "allSubsUnsubs",
+      noDrop: options.noDrop === true,
       ...multicastSocketOptions(options.multicast, owner),
     });
-    this.#queue = new SendQueue(this.#socket);
+    this.#queue = new SendQueue(this.#socket, { waitWhenFull: options.noDrop === true });
+    const limits = batchLimits(options.batch, owner);
+    this.#batcher =
+      limits === undefined
+        ? undefined
+        : new Batcher<string>(limits, (topic, packed, count) =>
+            this.#queue.send([topic, EMPTY, packed]).then(() => {
+              this.#published += count;
+            }),
+          );
   }
 
   /**
@@ -193,6 +222,16 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     } catch (err) {
       return Promise.reject(err);
     }
+    if (this.#batcher !== undefined) {
+      const sending = this.#batcher.add(topic, body);
+      if (sending === undefined) return DONE;
+      return sending.then(
+        () => undefined,
+        (err: unknown) => {
+          throw fromZmqError(err, `Publisher("${this.contract.name}").publish("${topic}")`, this.endpoint);
+        },
+      );
+    }
     return this.#queue.send([topic, body]).then(
       () => {
         this.#published++;
@@ -258,8 +297,17 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   }
 
   /** Waits (up to `lingerMs`) for queued messages to reach libzmq, rejects waiters with {@link ClosedError}, closes the socket. */
+  /**
+   * Sends every message waiting in a batch now, and resolves once libzmq has taken everything published so far.
+   * Without batching it only waits for the send queue.
+   */
+  async flush(): Promise<void> {
+    await this.#batcher?.flush();
+    await this.#queue.idle();
+  }
+
   protected override async shutdown(): Promise<void> {
-    await settleWithin(this.#queue.idle(), this.#lingerMs);
+    await settleWithin(this.flush(), this.#lingerMs);
     this.#socket.close();
     await this.#readLoop;
     this.#waiters.rejectAll(new ClosedError(`Publisher("${this.contract.name}").waitForSubscribers() rejected: the publisher was closed while waiting.`));

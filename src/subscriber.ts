@@ -10,9 +10,10 @@ import { checkCodec, decodeBody, jsonCodec, type Codec } from "./codec.js";
 import { formatIssues, resolveTopic, toIssues, type TopicContract, type TopicMessage, type WireTopic } from "./contract.js";
 import { ClosedError, MalformedMessageError, type ValidationIssue } from "./errors.js";
 import { callHook } from "./internal/hooks.js";
-import { Inbox, SKIP, iterate } from "./internal/inbox.js";
+import { Inbox, Many, SKIP, iterate } from "./internal/inbox.js";
 import { checkPositiveInt } from "./internal/options.js";
 import { strictUtf8 } from "./internal/wire.js";
+import { unpack } from "./batch.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
 import { multicastSocketOptions, type MulticastOptions } from "./multicast.js";
 import type { WaitOptions } from "./signal.js";
@@ -95,6 +96,7 @@ export interface SubscriberOptions<TContract extends TopicContract> {
 export class Subscriber<TContract extends TopicContract> extends PatternBase<TContract> implements AsyncIterable<TopicMessage<TContract>> {
   readonly #socket: zmq.Subscriber;
   readonly #inbox: Inbox<TopicMessage<TContract>>;
+  readonly #resolved = new Map<string, string | null>();
   readonly #codec: Codec;
   readonly #onDrop: ((info: SubscriberDropInfo) => void) | undefined;
   #received = 0;
@@ -206,25 +208,55 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
     return SKIP;
   }
 
-  #parse(frames: Buffer[]): TopicMessage<TContract> | typeof SKIP {
-    this.#received++;
+  #parse(frames: Buffer[]): TopicMessage<TContract> | Many<TopicMessage<TContract>> | typeof SKIP {
     const name = this.contract.name;
-    if (frames.length !== 2) {
-      return this.#drop("malformed", undefined, `${name}: expected 2 frames [topic, body], got ${frames.length}.`);
+    const batched = frames.length === 3 && frames[1]!.length === 0;
+    if (frames.length !== 2 && !batched) {
+      this.#received++;
+      return this.#drop("malformed", undefined, `${name}: expected 2 frames [topic, body], got ${frames.length} (a batch is [topic, "", packed]).`);
     }
     let topic: string;
     try {
       topic = strictUtf8.decode(frames[0]!);
     } catch {
+      this.#received++;
       return this.#drop("malformed", undefined, `${name}: the topic frame is not valid UTF-8.`);
     }
-    const declared = resolveTopic(this.contract, topic);
+    const declared = this.#declaredFor(topic);
+    if (!batched) return this.#parseOne(topic, declared, frames[1]!);
+    const bodies = unpack(frames[2]!);
+    if (bodies === undefined) {
+      this.#received++;
+      return this.#drop("malformed", topic, `${name}: a batch on "${topic}" has lengths that do not add up to its size.`);
+    }
+    const messages: TopicMessage<TContract>[] = [];
+    for (const body of bodies) {
+      const message = this.#parseOne(topic, declared, body);
+      if (message !== SKIP) messages.push(message);
+    }
+    return new Many(messages);
+  }
+
+  /** The declared topic governing a wire topic (null when undeclared), remembered for the topics seen lately. */
+  #declaredFor(topic: string): string | null {
+    let declared = this.#resolved.get(topic);
     if (declared === undefined) {
+      declared = resolveTopic(this.contract, topic) ?? null;
+      if (this.#resolved.size >= 1024) this.#resolved.clear();
+      this.#resolved.set(topic, declared);
+    }
+    return declared;
+  }
+
+  #parseOne(topic: string, declared: string | null, body: Buffer): TopicMessage<TContract> | typeof SKIP {
+    this.#received++;
+    const name = this.contract.name;
+    if (declared === null) {
       return this.#drop("unknown-topic", topic, `${name}: topic "${topic}" is not covered by any declared topic.`);
     }
     let value: unknown;
     try {
-      value = decodeBody(this.#codec, frames[1]!, `Message on "${name}/${topic}"`);
+      value = decodeBody(this.#codec, body, `Message on "${name}/${topic}"`);
     } catch (err) {
       return this.#drop("undecodable", topic, err instanceof MalformedMessageError ? err.message : String(err));
     }
@@ -242,6 +274,7 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
     // `data` was just parsed by the schema of `declared`, which is what TopicMessage says.
     return { topic, declared, data: parsed.data } as TopicMessage<TContract>;
   }
+
 
   /** Closes the socket; every `for await` loop ends, `receive()` rejects, and messages not yet taken are discarded. Idempotent. */
   protected override async shutdown(): Promise<void> {

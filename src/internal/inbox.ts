@@ -10,6 +10,14 @@ import { watchDeadline, type DeadlinePlace } from "../signal.js";
 /** Returned by a parser to skip a message (it has been counted and reported). */
 export const SKIP: unique symbol = Symbol("skip");
 
+/** Returned by a parser for a batch: several items from one ZeroMQ message, in order. */
+export class Many<T> {
+  readonly items: readonly T[];
+  constructor(items: readonly T[]) {
+    this.items = items;
+  }
+}
+
 interface Waiter<T> {
   readonly resolve: (result: IteratorResult<T, undefined>) => void;
 }
@@ -31,13 +39,13 @@ const DONE: IteratorResult<never, undefined> = { value: undefined, done: true };
  */
 export class Inbox<T> {
   readonly #socket: zmq.Readable & zmq.Socket;
-  readonly #parse: (frames: Buffer[]) => T | typeof SKIP;
+  readonly #parse: (frames: Buffer[]) => T | Many<T> | typeof SKIP;
   readonly #stash: T[] = [];
   #waiters: Waiter<T>[] = [];
   #pumping = false;
   #ended = false;
 
-  constructor(socket: zmq.Readable & zmq.Socket, parse: (frames: Buffer[]) => T | typeof SKIP) {
+  constructor(socket: zmq.Readable & zmq.Socket, parse: (frames: Buffer[]) => T | Many<T> | typeof SKIP) {
     this.#socket = socket;
     this.#parse = parse;
   }
@@ -84,6 +92,12 @@ export class Inbox<T> {
     for (const w of waiters) w.resolve(DONE);
   }
 
+  #deliver(item: T): void {
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) waiter.resolve({ value: item, done: false });
+    else this.#stash.push(item);
+  }
+
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
@@ -99,9 +113,11 @@ export class Inbox<T> {
         }
         const item = this.#parse(frames);
         if (item === SKIP) continue;
-        const waiter = this.#waiters.shift();
-        if (waiter !== undefined) waiter.resolve({ value: item, done: false });
-        else this.#stash.push(item);
+        if (item instanceof Many) {
+          for (const one of item.items) this.#deliver(one);
+        } else {
+          this.#deliver(item);
+        }
       }
     } finally {
       this.#pumping = false;

@@ -24,6 +24,17 @@ export interface SendQueueOptions {
    * This is how a blocking send (PUSH with no peer) stays cancellable: between attempts the token is checked.
    */
   readonly retryWhileBlocked?: boolean;
+  /**
+   * The socket rejects sends with EAGAIN when a peer's queue is full instead of waiting (an XPUB with ZMQ_XPUB_NODROP):
+   * wait and try again, yielding to the event loop first and then backing off up to a few milliseconds, so a full
+   * queue costs no CPU while the subscribers catch up.
+   */
+  readonly waitWhenFull?: boolean;
+}
+
+function backoff(attempt: number): Promise<void> {
+  if (attempt < 3) return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) => setTimeout(resolve, Math.min(8, 2 ** (attempt - 3))));
 }
 
 function isEagain(err: unknown): boolean {
@@ -37,6 +48,7 @@ function isEagain(err: unknown): boolean {
 export class SendQueue {
   readonly #socket: zmq.Writable & zmq.Socket;
   readonly #retry: boolean;
+  readonly #waitWhenFull: boolean;
   #items: (Item | undefined)[] = [];
   #head = 0;
   #running = false;
@@ -45,6 +57,7 @@ export class SendQueue {
   constructor(socket: zmq.Writable & zmq.Socket, options: SendQueueOptions = {}) {
     this.#socket = socket;
     this.#retry = options.retryWhileBlocked === true;
+    this.#waitWhenFull = options.waitWhenFull === true;
   }
 
   /** Number of messages waiting to be handed to libzmq. */
@@ -108,7 +121,7 @@ export class SendQueue {
   }
 
   async #sendOne(item: Item): Promise<void> {
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       if (item.token?.cancelled === true) {
         item.resolve(false);
         return;
@@ -120,6 +133,10 @@ export class SendQueue {
         return;
       } catch (err) {
         if (this.#retry && isEagain(err) && !this.#socket.closed) continue;
+        if (this.#waitWhenFull && isEagain(err) && !this.#socket.closed) {
+          await backoff(attempt);
+          continue;
+        }
         item.reject(err);
         return;
       }
