@@ -107,3 +107,4 @@ export type { BrokerEndpoints, BrokerEvent, BrokerKind, BrokerOptions, BrokerSta
 export type { MulticastOptions } from "./multicast.js";
 export { CAPABILITIES, doctor, formatDoctorReport } from "./doctor.js";
 export type { DoctorReport } from "./doctor.js";
+export type { BatchOptions } from "./batch.js";

@@ -10,9 +10,10 @@ import { checkCodec, decodeBody, jsonCodec, type Codec } from "./codec.js";
 import { formatIssues, toIssues, type InferResult, type JobContract } from "./contract.js";
 import { ClosedError, TimeoutError, toError, type RpcErrorBody, type ValidationIssue } from "./errors.js";
 import { callHook } from "./internal/hooks.js";
-import { Inbox, SKIP, iterate } from "./internal/inbox.js";
+import { Inbox, Many, SKIP, iterate } from "./internal/inbox.js";
 import { checkPositiveInt } from "./internal/options.js";
 import { STATUS_ERROR, asErrorBody } from "./internal/wire.js";
+import { unpack } from "./batch.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
 import { checkTimeout, timeoutFor, type DeadlinePlace, type WaitOptions } from "./signal.js";
 
@@ -203,9 +204,23 @@ export class PipelineSink<TContract extends JobContract> extends PatternBase<TCo
     return SKIP;
   }
 
-  #parse(frames: Buffer[]): JobOutcome<TContract> | typeof SKIP {
-    this.#received++;
+  #parse(frames: Buffer[]): JobOutcome<TContract> | Many<JobOutcome<TContract>> | typeof SKIP {
     const name = this.contract.name;
+    if (frames.length === 2 && frames[0]!.length === 0) {
+      // A batch of results: ["", packed].
+      const bodies = unpack(frames[1]!);
+      if (bodies === undefined) {
+        this.#received++;
+        return this.#drop("malformed", `${name}: a batch of results has lengths that do not add up to its size.`);
+      }
+      const outcomes: JobOutcome<TContract>[] = [];
+      for (const b of bodies) {
+        const outcome = this.#parse([b]);
+        if (outcome !== SKIP && !(outcome instanceof Many)) outcomes.push(outcome);
+      }
+      return new Many(outcomes);
+    }
+    this.#received++;
     if (frames.length === 2 && frames[0]?.toString("utf8") === STATUS_ERROR) {
       let error: RpcErrorBody | undefined;
       try {

@@ -14,6 +14,7 @@ import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { settleWithin } from "./internal/timing.js";
 import { SendQueue, type CancelToken } from "./internal/send-queue.js";
 import { Waiters } from "./internal/waiters.js";
+import { Batcher, batchLimits, type BatchOptions } from "./batch.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
 import { checkTimeout, watchDeadline, type WaitOptions } from "./signal.js";
 
@@ -35,6 +36,14 @@ export interface PipelineSourceOptions {
    * @defaultValue 1000
    */
   readonly lingerMs?: number;
+  /**
+   * Coalesce tasks into one ZeroMQ message (`["", packed]`), sent when `maxMessages` or `maxBytes` is reached or
+   * `maxDelayMs` has passed; `flush()` sends at once and `close()` flushes. A batch goes to one worker, which unpacks
+   * it and runs its tasks in order. `push()` then resolves once the task is in a batch (or, for the task that fills
+   * it, once the batch is sent) and takes no `timeoutMs`/`signal`. `true` uses the defaults.
+   * @defaultValue off: one ZeroMQ message per task
+   */
+  readonly batch?: BatchOptions | boolean;
 }
 
 /** Counters of a {@link PipelineSource}. */
@@ -44,6 +53,9 @@ export interface PipelineSourceStats {
   /** Workers connected now (tcp and ipc only: libzmq reports no connection events for inproc). */
   readonly workers: number;
 }
+
+const EMPTY = Buffer.alloc(0);
+const DONE = Promise.resolve();
 
 /** How often a push that is waiting for a worker checks whether it was cancelled. */
 const BLOCKED_RETRY_MS = 100;
@@ -66,6 +78,7 @@ const BLOCKED_RETRY_MS = 100;
 export class PipelineSource<TContract extends JobContract> extends PatternBase<TContract> {
   readonly #socket: zmq.Push;
   readonly #queue: SendQueue;
+  readonly #batcher: Batcher<""> | undefined;
   readonly #codec: Codec;
   readonly #lingerMs: number;
   #workers = 0;
@@ -83,6 +96,15 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       sendTimeout: BLOCKED_RETRY_MS,
     });
     this.#queue = new SendQueue(this.#socket, { retryWhileBlocked: true });
+    const limits = batchLimits(options.batch, owner);
+    this.#batcher =
+      limits === undefined
+        ? undefined
+        : new Batcher<"">(limits, (_key, packed, count) =>
+            this.#queue.send([EMPTY, packed]).then(() => {
+              this.#pushed += count;
+            }),
+          );
     this.#socket.events.on("handshake", () => this.#setWorkers(this.#workers + 1));
     this.#socket.events.on("disconnect", () => this.#setWorkers(Math.max(0, this.#workers - 1)));
   }
@@ -153,8 +175,22 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
         hint: "Nothing was pushed; fix the task.",
       });
       body = encodeBody(this.#codec, task, `Task for "${this.contract.name}"`);
+      if (this.#batcher !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined)) {
+        throw new TypeError(`${what}: \`timeoutMs\` and \`signal\` cannot be used with \`batch\` (a batch is not cancelled task by task).`);
+      }
     } catch (err) {
       return Promise.reject(err);
+    }
+    if (this.#batcher !== undefined) {
+      const sending = this.#batcher.add("", body);
+      return sending === undefined
+        ? DONE
+        : sending.then(
+            () => undefined,
+            (err: unknown) => {
+              throw this.#socket.closed ? new ClosedError(`${what} rejected: the source was closed before the batch was sent.`) : fromZmqError(err, what, this.endpoint);
+            },
+          );
     }
     const token: CancelToken = { cancelled: false };
     return new Promise<void>((resolve, reject) => {
@@ -231,8 +267,14 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
    * Waits up to `lingerMs` for queued tasks to reach libzmq, then closes the socket; pushes still waiting reject
    * with {@link ClosedError}. Idempotent.
    */
+  /** Sends every task waiting in a batch now; resolves once libzmq has taken every task pushed so far. */
+  async flush(): Promise<void> {
+    await this.#batcher?.flush();
+    await this.#queue.idle();
+  }
+
   protected override async shutdown(): Promise<void> {
-    await settleWithin(this.#queue.idle(), this.#lingerMs);
+    await settleWithin(this.flush(), this.#lingerMs);
     this.#socket.close();
     this.#workerWaiters.rejectAll(new ClosedError(`PipelineSource("${this.contract.name}").waitForWorkers() rejected: the source was closed.`));
     await this.#queue.idle();

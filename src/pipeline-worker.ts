@@ -23,7 +23,10 @@ import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { settleWithin, signalled } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { STATUS_ERROR_FRAME } from "./internal/wire.js";
+import { Batcher, batchLimits, unpack, type BatchOptions } from "./batch.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
+
+const EMPTY = Buffer.alloc(0);
 
 /** What a pipeline handler gets besides the task. */
 export interface JobContext<TContract extends JobContract> {
@@ -107,6 +110,12 @@ export interface PipelineWorkerOptions {
   readonly receiveHighWaterMark?: number;
   /** Called for every failed task. Errors it throws are ignored. */
   readonly onError?: (info: PipelineWorkerErrorInfo) => void;
+  /**
+   * Coalesce results into one ZeroMQ message for the sink (`["", packed]`); the sink unpacks them. Failure results
+   * are never batched. `close()` flushes. `true` uses the defaults.
+   * @defaultValue off
+   */
+  readonly batchResults?: BatchOptions | boolean;
 }
 
 /**
@@ -123,6 +132,9 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   readonly #tasks: zmq.Pull;
   readonly #results: zmq.Push | undefined;
   readonly #queue: SendQueue | undefined;
+  readonly #batcher: Batcher<""> | undefined;
+  /** Tasks unpacked from a batch, waiting for a free slot. */
+  #backlog: Buffer[] = [];
   readonly #handler: JobHandler<TContract>;
   readonly #codec: Codec;
   readonly #concurrency: number;
@@ -156,6 +168,9 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     if (hasResults) {
       this.#results = new zmq.Push({ linger: this.#lingerMs });
       this.#queue = new SendQueue(this.#results);
+      const limits = batchLimits(options.batchResults, owner);
+      const queue = this.#queue;
+      this.#batcher = limits === undefined ? undefined : new Batcher<"">(limits, (_key, packed) => queue.send([EMPTY, packed]));
     }
   }
 
@@ -200,11 +215,25 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       while (this.#jobs.size >= this.#concurrency && !this.#tasks.closed) {
         await new Promise<void>((resolve) => (this.#slotWaiter = resolve));
       }
+      const next = this.#backlog.shift();
+      if (next !== undefined) {
+        this.#received++;
+        void this.#run([next]);
+        continue;
+      }
       let frames: Buffer[];
       try {
         frames = await this.#tasks.receive();
       } catch {
         return; // closed
+      }
+      if (frames.length === 2 && frames[0]!.length === 0) {
+        // A batch of tasks, ["", packed]: run them one by one, in order, as slots free up.
+        const bodies = unpack(frames[1]!);
+        if (bodies !== undefined) {
+          this.#backlog = bodies;
+          continue;
+        }
       }
       this.#received++;
       void this.#run(frames);
@@ -255,13 +284,14 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
         return;
       }
       if (this.#queue !== undefined) {
-        const sent = await this.#queue.send([body]).catch((err: unknown) => {
+        const sending = this.#batcher === undefined ? this.#queue.send([body]) : this.#batcher.add("", body);
+        const sent = await Promise.resolve(sending).then(() => true, (err: unknown) => {
           this.#failed[ErrorCode.CLOSED] = (this.#failed[ErrorCode.CLOSED] ?? 0) + 1;
           const message = `${name}: a result could not be pushed: the results socket closed first (${toError(err).message}).`;
           callHook(this.#onError, { code: ErrorCode.CLOSED, message, cause: err });
           return false;
         });
-        if (!sent) return;
+        if (sent !== true) return;
       }
       this.#completed++;
     } catch (thrown) {
@@ -329,7 +359,12 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       controller.abort(new ClosedError(`PipelineWorker("${this.contract.name}") closed before the handler finished (drainTimeoutMs ${this.#drainTimeoutMs}).`));
     }
     if (this.#queue !== undefined) {
-      await settleWithin(this.#queue.idle(), this.#lingerMs);
+      const queue = this.#queue;
+      const batcher = this.#batcher;
+      await settleWithin((async () => {
+        await batcher?.flush();
+        await queue.idle();
+      })(), this.#lingerMs);
     }
     this.#results?.close();
   }

@@ -1,0 +1,119 @@
+/**
+ * What every role (one side of one run, inside a peer process) shares: its handle, the raw no-drop send with a
+ * tiny backoff, the stall watchdog, RSS sampling for the soak, and feature checks for options still being added.
+ */
+import type * as zmq from "zeromq";
+import type { CloseValue, RunResult, RoleSpec } from "../protocol.js";
+import type * as z from "zod";
+
+/** One side of one run, opened (bound or connected) and ready. */
+export interface RoleHandle {
+  /** The real endpoint (after bind), or the one connected to. */
+  readonly endpoint: string;
+  /** Does the work; passive roles (servers) resolve at once. */
+  run(): Promise<RunResult>;
+  /** Closes the sockets (servers report their soak sample here). */
+  close(): Promise<z.infer<typeof CloseValue>>;
+}
+
+export type RoleOpener = (spec: RoleSpec) => Promise<RoleHandle>;
+
+/** The `batch` option the issue specifies for Publisher and PipelineSource. */
+export const BATCH = { maxMessages: 256, maxBytes: 65_536, maxDelayMs: 1 } as const;
+
+/** Options being added to Publisher / PipelineSource; declared here so the bench compiles before and after. */
+export interface BatchOptions {
+  readonly maxMessages?: number;
+  readonly maxBytes?: number;
+  readonly maxDelayMs?: number;
+}
+export interface FuturePublisherOptions {
+  readonly noDrop?: boolean;
+  readonly batch?: BatchOptions | true;
+}
+export interface FutureSourceOptions {
+  readonly batch?: BatchOptions | true;
+}
+
+/** True when the object has a `flush(): Promise<void>` method (Publisher / PipelineSource with batching). */
+export function hasFlush<T extends object>(value: T): value is T & { flush(): Promise<void> } {
+  return typeof Reflect.get(value, "flush") === "function";
+}
+
+export function now(): number {
+  return performance.now();
+}
+
+const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+function isEagain(err: unknown): boolean {
+  return typeof err === "object" && err !== null && Reflect.get(err, "code") === "EAGAIN";
+}
+
+/** Raw lossless publish: a `noDrop` PUB rejects with EAGAIN when a queue is full; wait a turn and try again. */
+export async function sendNoDrop(socket: zmq.Writable, frames: zmq.MessageLike[]): Promise<void> {
+  for (;;) {
+    try {
+      await socket.send(frames);
+      return;
+    } catch (err) {
+      if (!isEagain(err)) throw err;
+      await immediate();
+    }
+  }
+}
+
+/** Calls `onStall` once `progress()` has not changed for `stallMs`. */
+export function watchStall(progress: () => number, stallMs: number, onStall: () => void): () => void {
+  let last = progress();
+  let since = now();
+  const timer = setInterval(() => {
+    const p = progress();
+    if (p !== last) {
+      last = p;
+      since = now();
+    } else if (now() - since >= stallMs) {
+      clearInterval(timer);
+      onStall();
+    }
+  }, 250);
+  return () => clearInterval(timer);
+}
+
+function isCallable(value: unknown): value is () => void {
+  return typeof value === "function";
+}
+
+function rssMiB(): number {
+  const gc: unknown = Reflect.get(globalThis, "gc");
+  if (isCallable(gc)) gc(); // peers started with --expose-gc (the soak) collect first
+  return process.memoryUsage.rss() / (1024 * 1024);
+}
+
+/**
+ * RSS sampling for the soak: `tick(n)` samples once when `n` reaches the warm-up count, `end()` samples at the end.
+ * With a warm-up of 0 it never samples and reports nothing.
+ */
+export class RssProbe {
+  readonly #at: number;
+  #warm: number | undefined;
+
+  constructor(warmup: number) {
+    this.#at = warmup > 0 ? warmup : -1;
+  }
+
+  tick(n: number): void {
+    if (n === this.#at) this.#warm = rssMiB();
+  }
+
+  end(): { warmMiB: number; endMiB: number } | undefined {
+    if (this.#warm === undefined) return undefined;
+    return { warmMiB: this.#warm, endMiB: rssMiB() };
+  }
+}
+
+/** `{ rss }` when the probe sampled, `{}` otherwise (exactOptionalPropertyTypes forbids `rss: undefined`). */
+export function withRss<T extends object>(value: T, probe: RssProbe): T & { rss?: { warmMiB: number; endMiB: number } } {
+  const rss = probe.end();
+  return rss === undefined ? value : { ...value, rss };
+}

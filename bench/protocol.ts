@@ -1,0 +1,92 @@
+/**
+ * The line protocol between the orchestrator (bench/run.ts) and its peer processes (bench/peer.ts): one JSON object
+ * per line on the peer's stdin (commands) and stdout (replies). Both ends parse what they read with these schemas.
+ */
+import * as z from "zod";
+
+export const Impl = z.enum(["typed", "raw"]);
+export type Impl = z.infer<typeof Impl>;
+
+export const Role = z.enum(["pub", "sub", "push", "pull", "server", "client"]);
+export type Role = z.infer<typeof Role>;
+
+export const PayloadKind = z.enum(["small", "1k"]);
+export type PayloadKind = z.infer<typeof PayloadKind>;
+
+export const Transport = z.enum(["tcp", "ipc", "inproc"]);
+export type Transport = z.infer<typeof Transport>;
+
+/** Everything one side of one run needs to know. */
+export const RoleSpec = z.object({
+  role: Role,
+  impl: Impl,
+  transport: Transport,
+  /** Where to bind (pub, push, server) or connect (sub, pull, client). */
+  endpoint: z.string(),
+  payload: PayloadKind,
+  /** Messages (or calls) to send; receivers use it only for soak sampling. */
+  count: z.number().int().nonnegative(),
+  /** Typed only: the real schemas (true) or `z.unknown()` passthrough schemas (false). */
+  validate: z.boolean(),
+  /** Typed only. */
+  codec: z.enum(["json", "msgpack"]),
+  /** Typed pub/push only: the `batch` option. */
+  batch: z.boolean(),
+  /** Typed pub only: the `noDrop` option. */
+  noDrop: z.boolean(),
+  /** Send high-water mark of pub sockets (typed and raw). */
+  sendHighWaterMark: z.number().int().positive(),
+  /** RPC client: calls in flight (1 = lockstep). */
+  inFlight: z.number().int().positive(),
+  /** Soak: sample RSS after this many messages (0: no sampling). */
+  soakWarmup: z.number().int().nonnegative(),
+  /** A receiver that sees no progress for this long gives up and reports what it counted. */
+  stallMs: z.number().int().positive(),
+});
+export type RoleSpec = z.infer<typeof RoleSpec>;
+
+export const Rss = z.object({ warmMiB: z.number(), endMiB: z.number() });
+export type Rss = z.infer<typeof Rss>;
+
+export const RunResult = z.object({
+  /** Messages received (receivers), sent (senders) or calls completed (clients). */
+  count: z.number(),
+  /** Receivers: from the first message to the end marker. Senders and clients: the whole run. */
+  elapsedMs: z.number(),
+  /** Receivers: whether the end marker arrived (false: the run stalled). */
+  endSeen: z.boolean(),
+  /** RPC clients in lockstep: latency percentiles of the measured calls. */
+  p50Us: z.number().optional(),
+  p99Us: z.number().optional(),
+  rss: Rss.optional(),
+});
+export type RunResult = z.infer<typeof RunResult>;
+
+export const OpenValue = z.object({ endpoint: z.string() });
+export const CloseValue = z.object({ rss: Rss.optional() });
+
+export const Features = z.object({
+  /** `Publisher` honours `noDrop: true` (probed by behaviour: a full queue holds publishes back instead of dropping). */
+  publisherNoDrop: z.boolean(),
+  /** `Publisher` accepts the `batch` option and has `flush()`. */
+  publisherBatch: z.boolean(),
+  /** `PipelineSource` accepts the `batch` option and has `flush()`. */
+  sourceBatch: z.boolean(),
+  notes: z.array(z.string()),
+});
+export type Features = z.infer<typeof Features>;
+
+export const Command = z.discriminatedUnion("op", [
+  z.object({ id: z.number(), op: z.literal("features") }),
+  z.object({ id: z.number(), op: z.literal("open"), handle: z.string(), spec: RoleSpec }),
+  z.object({ id: z.number(), op: z.literal("run"), handle: z.string() }),
+  z.object({ id: z.number(), op: z.literal("close"), handle: z.string() }),
+  z.object({ id: z.number(), op: z.literal("exit") }),
+]);
+export type Command = z.infer<typeof Command>;
+
+export const Reply = z.discriminatedUnion("ok", [
+  z.object({ id: z.number(), ok: z.literal(true), value: z.unknown() }),
+  z.object({ id: z.number(), ok: z.literal(false), error: z.string() }),
+]);
+export type Reply = z.infer<typeof Reply>;
