@@ -1,0 +1,228 @@
+/**
+ * Request-reply roles. `server` binds an RpcServer (raw: REP for lockstep runs, ROUTER for runs with calls in
+ * flight). `client` connects an RpcClient (raw: REQ in lockstep, DEALER with a window of calls in flight), makes a
+ * few unmeasured warm-up calls, then `count` measured calls; in lockstep it records each call's latency.
+ */
+import * as zmq from "zeromq";
+import { RpcClient, RpcServer } from "../../src/index.js";
+import { METHOD, codecFor, makeMessage, replyTo, rpcContract, seqOf } from "../payloads.js";
+import type { RoleSpec, RunResult } from "../protocol.js";
+import { percentile } from "../stats.js";
+import { RssProbe, now, withRss, type RoleHandle } from "./common.js";
+
+const WARMUP_CALLS = 200;
+
+export async function openServer(spec: RoleSpec): Promise<RoleHandle> {
+  if (spec.impl === "typed") return openTypedServer(spec);
+  return spec.inFlight === 1 ? openRawRep(spec) : openRawRouter(spec);
+}
+
+export async function openClient(spec: RoleSpec): Promise<RoleHandle> {
+  if (spec.impl === "typed") return openTypedClient(spec);
+  return spec.inFlight === 1 ? openRawReq(spec) : openRawDealer(spec);
+}
+
+function passive(endpoint: string, probe: RssProbe, close: () => Promise<void>): RoleHandle {
+  return {
+    endpoint,
+    run: () => Promise.resolve({ count: 0, elapsedMs: 0, endSeen: true }),
+    async close() {
+      const result = withRss({}, probe);
+      await close();
+      return result;
+    },
+  };
+}
+
+async function openTypedServer(spec: RoleSpec): Promise<RoleHandle> {
+  const probe = new RssProbe(spec.soakWarmup);
+  let handled = 0;
+  const server = await RpcServer.bind(spec.endpoint, rpcContract(spec.payload, spec.validate), {
+    echo: (request) => {
+      probe.tick(++handled);
+      return replyTo(request);
+    },
+  }, { codec: codecFor(spec.codec) });
+  return passive(server.endpoint, probe, () => server.close());
+}
+
+async function openRawRep(spec: RoleSpec): Promise<RoleHandle> {
+  const socket = new zmq.Reply({ linger: 0 });
+  await socket.bind(spec.endpoint);
+  const probe = new RssProbe(spec.soakWarmup);
+  let handled = 0;
+  const loop = (async () => {
+    for (;;) {
+      let frames: Buffer[];
+      try {
+        frames = await socket.receive();
+      } catch {
+        return; // closed
+      }
+      const body = frames[1];
+      const request: unknown = body === undefined ? undefined : JSON.parse(body.toString());
+      probe.tick(++handled);
+      await socket.send(["ok", JSON.stringify(replyTo(request))]);
+    }
+  })();
+  return passive(socket.lastEndpoint ?? spec.endpoint, probe, async () => {
+    socket.close();
+    await loop;
+  });
+}
+
+async function openRawRouter(spec: RoleSpec): Promise<RoleHandle> {
+  const socket = new zmq.Router({ linger: 0 });
+  await socket.bind(spec.endpoint);
+  const probe = new RssProbe(spec.soakWarmup);
+  let handled = 0;
+  const loop = (async () => {
+    for (;;) {
+      let frames: Buffer[];
+      try {
+        frames = await socket.receive();
+      } catch {
+        return; // closed
+      }
+      // [routing id, correlation id, "", method, body], as the typed client sends it.
+      const [routingId, correlationId, delimiter, , body] = frames;
+      if (routingId === undefined || correlationId === undefined || delimiter === undefined || body === undefined) continue;
+      const request: unknown = JSON.parse(body.toString());
+      probe.tick(++handled);
+      await socket.send([routingId, correlationId, delimiter, "ok", JSON.stringify(replyTo(request))]).catch(() => undefined);
+    }
+  })();
+  return passive(socket.lastEndpoint ?? spec.endpoint, probe, async () => {
+    socket.close();
+    await loop;
+  });
+}
+
+function latencyResult(latenciesUs: Float64Array, elapsedMs: number, probe: RssProbe): RunResult {
+  const sorted = Float64Array.from(latenciesUs).sort();
+  return withRss(
+    { count: latenciesUs.length, elapsedMs, endSeen: true, p50Us: percentile(sorted, 50), p99Us: percentile(sorted, 99) },
+    probe,
+  );
+}
+
+async function openTypedClient(spec: RoleSpec): Promise<RoleHandle> {
+  const client = await RpcClient.connect(spec.endpoint, rpcContract(spec.payload, spec.validate), {
+    codec: codecFor(spec.codec),
+    timeoutMs: 30_000,
+  });
+  const probe = new RssProbe(spec.soakWarmup);
+  const call = async (seq: number): Promise<void> => {
+    const reply = await client.call(METHOD, makeMessage(spec.payload, seq));
+    if (seqOf(reply) !== seq) throw new Error(`reply for call ${seq} carries seq ${seqOf(reply)}`);
+  };
+  return {
+    endpoint: spec.endpoint,
+    async run(): Promise<RunResult> {
+      for (let i = 0; i < WARMUP_CALLS; i++) await call(i);
+      if (spec.inFlight === 1) {
+        const latencies = new Float64Array(spec.count);
+        const started = now();
+        for (let i = 0; i < spec.count; i++) {
+          const t = now();
+          await call(i);
+          latencies[i] = (now() - t) * 1000;
+          probe.tick(i + 1);
+        }
+        return latencyResult(latencies, now() - started, probe);
+      }
+      let next = 0;
+      let done = 0;
+      const lane = async (): Promise<void> => {
+        while (next < spec.count) {
+          await call(next++);
+          probe.tick(++done);
+        }
+      };
+      const started = now();
+      await Promise.all(Array.from({ length: spec.inFlight }, lane));
+      return withRss({ count: done, elapsedMs: now() - started, endSeen: true }, probe);
+    },
+    async close() {
+      await client.close();
+      return {};
+    },
+  };
+}
+
+async function openRawReq(spec: RoleSpec): Promise<RoleHandle> {
+  const socket = new zmq.Request({ linger: 0 });
+  socket.connect(spec.endpoint);
+  const probe = new RssProbe(spec.soakWarmup);
+  const call = async (seq: number): Promise<void> => {
+    await socket.send([METHOD, JSON.stringify(makeMessage(spec.payload, seq))]);
+    const [status, body] = await socket.receive();
+    const reply: unknown = body === undefined ? undefined : JSON.parse(body.toString());
+    if (status?.toString() !== "ok" || seqOf(reply) !== seq) throw new Error(`bad reply for call ${seq}`);
+  };
+  return {
+    endpoint: spec.endpoint,
+    async run(): Promise<RunResult> {
+      for (let i = 0; i < WARMUP_CALLS; i++) await call(i);
+      const latencies = new Float64Array(spec.count);
+      const started = now();
+      for (let i = 0; i < spec.count; i++) {
+        const t = now();
+        await call(i);
+        latencies[i] = (now() - t) * 1000;
+        probe.tick(i + 1);
+      }
+      return latencyResult(latencies, now() - started, probe);
+    },
+    async close() {
+      socket.close();
+      return {};
+    },
+  };
+}
+
+async function openRawDealer(spec: RoleSpec): Promise<RoleHandle> {
+  const socket = new zmq.Dealer({ linger: 0 });
+  socket.connect(spec.endpoint);
+  const probe = new RssProbe(spec.soakWarmup);
+  const send = (seq: number): Promise<void> => {
+    const id = Buffer.allocUnsafe(4);
+    id.writeUInt32BE(seq, 0);
+    return socket.send([id, "", METHOD, JSON.stringify(makeMessage(spec.payload, seq))]);
+  };
+  /** Keeps `window` calls in flight until `total` have been answered; checks every reply against its call. */
+  const pump = async (total: number, window: number): Promise<number> => {
+    const pending = new Set<number>();
+    let sent = 0;
+    let done = 0;
+    while (sent < Math.min(window, total)) {
+      pending.add(sent);
+      await send(sent++);
+    }
+    while (done < total) {
+      const [id, , status, body] = await socket.receive();
+      const seq = id?.length === 4 ? id.readUInt32BE(0) : -1;
+      const reply: unknown = body === undefined ? undefined : JSON.parse(body.toString());
+      if (status?.toString() !== "ok" || seqOf(reply) !== seq || !pending.delete(seq)) throw new Error(`bad reply for call ${seq}`);
+      probe.tick(++done);
+      if (sent < total) {
+        pending.add(sent);
+        await send(sent++);
+      }
+    }
+    return done;
+  };
+  return {
+    endpoint: spec.endpoint,
+    async run(): Promise<RunResult> {
+      await pump(WARMUP_CALLS, 1);
+      const started = now();
+      const done = await pump(spec.count, spec.inFlight);
+      return withRss({ count: done, elapsedMs: now() - started, endSeen: true }, probe);
+    },
+    async close() {
+      socket.close();
+      return {};
+    },
+  };
+}

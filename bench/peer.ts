@@ -1,0 +1,78 @@
+/**
+ * A benchmark peer process: `node --import tsx bench/peer.ts`. Reads one JSON command per line on stdin (see
+ * protocol.ts), opens, runs and closes roles (one side of a run each; several may be open at once, as for inproc),
+ * and answers each command with one JSON line on stdout. Exits on `exit` or when stdin ends.
+ */
+import { createInterface } from "node:readline";
+import { Command, type Reply, type RoleSpec } from "./protocol.js";
+import type { RoleHandle, RoleOpener } from "./cases/common.js";
+import { probeFeatures } from "./features.js";
+import { openPub, openSub } from "./cases/pubsub.js";
+import { openPull, openPush } from "./cases/pipeline.js";
+import { openClient, openServer } from "./cases/rpc.js";
+
+const openers: Record<RoleSpec["role"], RoleOpener> = {
+  pub: openPub,
+  sub: openSub,
+  push: openPush,
+  pull: openPull,
+  server: openServer,
+  client: openClient,
+};
+
+const handles = new Map<string, RoleHandle>();
+
+function reply(message: Reply): void {
+  process.stdout.write(`${JSON.stringify(message)}\n`);
+}
+
+function handleOf(name: string): RoleHandle {
+  const handle = handles.get(name);
+  if (handle === undefined) throw new Error(`no open role "${name}"`);
+  return handle;
+}
+
+async function execute(command: Command): Promise<unknown> {
+  switch (command.op) {
+    case "features":
+      return probeFeatures();
+    case "open": {
+      const handle = await openers[command.spec.role](command.spec);
+      handles.set(command.handle, handle);
+      return { endpoint: handle.endpoint };
+    }
+    case "run":
+      return handleOf(command.handle).run();
+    case "close": {
+      const value = await handleOf(command.handle).close();
+      handles.delete(command.handle);
+      return value;
+    }
+    case "exit":
+      await shutdown();
+      return {};
+  }
+}
+
+async function shutdown(): Promise<void> {
+  const open = [...handles.values()];
+  handles.clear();
+  await Promise.all(open.map((h) => h.close().catch(() => undefined)));
+  setImmediate(() => process.exit(0));
+}
+
+const lines = createInterface({ input: process.stdin });
+lines.on("line", (line) => {
+  let command: Command;
+  try {
+    command = Command.parse(JSON.parse(line));
+  } catch (err) {
+    process.stderr.write(`peer ${process.pid}: unreadable command ${line.slice(0, 200)}: ${String(err)}\n`);
+    return;
+  }
+  execute(command).then(
+    (value) => reply({ id: command.id, ok: true, value }),
+    (err: unknown) => reply({ id: command.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+  );
+});
+lines.on("close", () => void shutdown());
