@@ -149,7 +149,7 @@ expectTypeOf<JobContext<Thumbs>["contract"]>().toEqualTypeOf<Thumbs>();
 expectTypeOf<JobContext<Thumbs>["signal"]>().toEqualTypeOf<AbortSignal>();
 
 async function workerTypes(): Promise<void> {
-  const endpoints = { tasks: "tcp://127.0.0.1:5557", results: "tcp://127.0.0.1:5558" };
+  const endpoints = { tasks: "inproc://tasks", results: "inproc://results" };
   const connected = PipelineWorker.connect(endpoints, Thumbs, thumbnail);
   expectTypeOf(connected).toEqualTypeOf<Promise<PipelineWorker<Thumbs>>>();
   expectTypeOf((await connected).contract).toEqualTypeOf<Thumbs>();

@@ -136,7 +136,7 @@ async function publisherFactories(): Promise<void> {
   expectTypeOf(Publisher.bind(["inproc://a", "inproc://b"], Sports, { sendHighWaterMark: 10 })).toEqualTypeOf<
     Promise<Publisher<Sports>>
   >();
-  expectTypeOf(Publisher.connect("tcp://127.0.0.1:5555", Sports)).toEqualTypeOf<Promise<Publisher<Sports>>>();
+  expectTypeOf(Publisher.connect("inproc://sports", Sports)).toEqualTypeOf<Promise<Publisher<Sports>>>();
   expectTypeOf((await bound).contract).toEqualTypeOf<Sports>();
 
   // @ts-expect-error an RPC contract is not a topic contract
@@ -219,7 +219,7 @@ void publishTypes;
 // ---------------------------------------------------------------------------------------------------------------------
 
 async function subscriberFactories(): Promise<void> {
-  const connected = Subscriber.connect("tcp://127.0.0.1:5555", Sports);
+  const connected = Subscriber.connect("inproc://sports", Sports);
   expectTypeOf(connected).toEqualTypeOf<Promise<Subscriber<Sports>>>();
   expectTypeOf(Subscriber.bind("tcp://127.0.0.1:0", Sports)).toEqualTypeOf<Promise<Subscriber<Sports>>>();
   expectTypeOf((await connected).contract).toEqualTypeOf<Sports>();
