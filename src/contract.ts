@@ -146,18 +146,27 @@ export interface PayloadPlace {
 }
 
 /**
+ * The {@link ContractValidationError} for a failed parse at `place`.
+ * @internal
+ */
+export function validationError(error: z.ZodError, place: PayloadPlace): ContractValidationError {
+  return new ContractValidationError(
+    `${place.what} "${place.contract}/${place.method}" does not match the ${place.schema} schema:\n` +
+      `${z.prettifyError(error)}\n${place.hint}`,
+    { issues: toIssues(error), direction: place.direction, contract: place.contract, method: place.method },
+    { cause: error },
+  );
+}
+
+/**
  * Parses `value` with `schema`; returns the parsed output or throws a {@link ContractValidationError}.
+ * Hot paths call `schema.safeParse` themselves and build the place only on failure.
  * @internal
  */
 export function checkPayload(schema: z.ZodType, value: unknown, place: PayloadPlace): unknown {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  throw new ContractValidationError(
-    `${place.what} "${place.contract}/${place.method}" does not match the ${place.schema} schema:\n` +
-      `${z.prettifyError(result.error)}\n${place.hint}`,
-    { issues: toIssues(result.error), direction: place.direction, contract: place.contract, method: place.method },
-    { cause: result.error },
-  );
+  throw validationError(result.error, place);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -333,4 +342,21 @@ export function defineJobs<const TTask extends z.ZodType, const TResult extends 
     }
   }
   return Object.freeze({ kind: "jobs" as const, name, task: schemas.task, result: schemas.result });
+}
+
+/**
+ * A cached {@link resolveTopic} for one contract: wire topic to declared topic (null when undeclared).
+ * @internal
+ */
+export function topicResolver(contract: TopicContract): (topic: string) => string | null {
+  const cache = new Map<string, string | null>();
+  return (topic) => {
+    let declared = cache.get(topic);
+    if (declared === undefined) {
+      declared = resolveTopic(contract, topic) ?? null;
+      if (cache.size >= 1024) cache.clear();
+      cache.set(topic, declared);
+    }
+    return declared;
+  };
 }

@@ -7,7 +7,7 @@
  */
 import * as zmq from "zeromq";
 import { checkCodec, encodeBody, jsonCodec, type Codec } from "./codec.js";
-import { checkPayload, type InferTask, type JobContract } from "./contract.js";
+import { validationError, type InferTask, type JobContract } from "./contract.js";
 import { parseEndpoint } from "./endpoint.js";
 import { ClosedError, fromZmqError } from "./errors.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
@@ -79,6 +79,13 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
   readonly #socket: zmq.Push;
   readonly #queue: SendQueue;
   readonly #batcher: Batcher<""> | undefined;
+  readonly #what: string;
+  readonly #onPushed = (): void => {
+    this.#pushed++;
+  };
+  readonly #onPushFailed = (err: unknown): never => {
+    throw this.#socket.closed ? new ClosedError(`${this.#what} rejected: the source was closed before the task was sent.`) : fromZmqError(err, this.#what, this.endpoint);
+  };
   readonly #codec: Codec;
   readonly #lingerMs: number;
   #workers = 0;
@@ -96,6 +103,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       sendTimeout: BLOCKED_RETRY_MS,
     });
     this.#queue = new SendQueue(this.#socket, { retryWhileBlocked: true });
+    this.#what = `PipelineSource("${contract.name}").push()`;
     const limits = batchLimits(options.batch, owner);
     this.#batcher =
       limits === undefined
@@ -159,28 +167,33 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
    * @throws {@link ContractValidationError} (`direction: "outgoing"`) when the task breaks the schema; nothing is sent.
    * @throws {@link TimeoutError}, {@link AbortedError}, {@link ClosedError}.
    */
-  push(task: InferTask<TContract>, options: WaitOptions = {}): Promise<void> {
-    const what = `PipelineSource("${this.contract.name}").push()`;
-    if (this.closed) return Promise.reject(new ClosedError(`${what} rejected: the source is closed.`));
+  push(task: InferTask<TContract>, options?: WaitOptions): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError(`${this.#what} rejected: the source is closed.`));
+    const waits = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
     let body: Uint8Array;
     let timeoutMs: number | undefined;
     try {
-      timeoutMs = options.timeoutMs === undefined ? undefined : checkTimeout(options.timeoutMs, 0, "timeoutMs");
-      checkPayload(this.contract.task, task, {
-        direction: "outgoing",
-        contract: this.contract.name,
-        method: "task",
-        what: "Task for",
-        schema: "task",
-        hint: "Nothing was pushed; fix the task.",
-      });
+      timeoutMs = options?.timeoutMs === undefined ? undefined : checkTimeout(options.timeoutMs, 0, "timeoutMs");
+      const checked = this.contract.task.safeParse(task);
+      if (!checked.success) {
+        throw validationError(checked.error, {
+          direction: "outgoing",
+          contract: this.contract.name,
+          method: "task",
+          what: "Task for",
+          schema: "task",
+          hint: "Nothing was pushed; fix the task.",
+        });
+      }
       body = encodeBody(this.#codec, task, `Task for "${this.contract.name}"`);
-      if (this.#batcher !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined)) {
-        throw new TypeError(`${what}: \`timeoutMs\` and \`signal\` cannot be used with \`batch\` (a batch is not cancelled task by task).`);
+      if (this.#batcher !== undefined && waits) {
+        throw new TypeError(`${this.#what}: \`timeoutMs\` and \`signal\` cannot be used with \`batch\` (a batch is not cancelled task by task).`);
       }
     } catch (err) {
       return Promise.reject(err);
     }
+    const what = this.#what;
+    if (!waits && this.#batcher === undefined) return this.#queue.send([body]).then(this.#onPushed, this.#onPushFailed);
     if (this.#batcher !== undefined) {
       const sending = this.#batcher.add("", body);
       return sending === undefined
@@ -196,7 +209,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     return new Promise<void>((resolve, reject) => {
       let deadlineError: Error | undefined;
       let disarm = (): void => undefined;
-      if (timeoutMs !== undefined || options.signal !== undefined) {
+      if (options !== undefined && waits) {
         // On the deadline, cancel the task and settle once the queue confirms it was not sent: a task that libzmq
         // accepted in the meantime counts as pushed, so a caller never re-sends a task that went out.
         const place = {

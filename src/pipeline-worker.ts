@@ -8,7 +8,7 @@
  */
 import * as zmq from "zeromq";
 import { checkCodec, decodeBody, encodeBody, jsonCodec, type Codec } from "./codec.js";
-import { checkPayload, type InferHandlerResult, type InferHandlerTask, type JobContract } from "./contract.js";
+import { validationError, type InferHandlerResult, type InferHandlerTask, type JobContract } from "./contract.js";
 import {
   ClosedError,
   ContractValidationError,
@@ -142,7 +142,10 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   readonly #drainTimeoutMs: number;
   readonly #lingerMs: number;
   readonly #onError: ((info: PipelineWorkerErrorInfo) => void) | undefined;
-  readonly #jobs = new Set<AbortController>();
+  /** Handlers running now. */
+  #running = 0;
+  /** Aborted when close() stops waiting for running handlers; every handler gets its signal. */
+  readonly #stop = new AbortController();
   #readLoop: Promise<void> = Promise.resolve();
   #slotWaiter: (() => void) | undefined;
   #drainWaiter: (() => void) | undefined;
@@ -207,12 +210,12 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
 
   /** A snapshot of the counters. */
   get stats(): PipelineWorkerStats {
-    return { received: this.#received, completed: this.#completed, failed: { ...this.#failed }, inFlight: this.#jobs.size };
+    return { received: this.#received, completed: this.#completed, failed: { ...this.#failed }, inFlight: this.#running };
   }
 
   async #read(): Promise<void> {
     for (;;) {
-      while (this.#jobs.size >= this.#concurrency && !this.#tasks.closed) {
+      while (this.#running >= this.#concurrency && !this.#tasks.closed) {
         await new Promise<void>((resolve) => (this.#slotWaiter = resolve));
       }
       const next = this.#backlog.shift();
@@ -241,8 +244,8 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   }
 
   async #run(frames: Buffer[]): Promise<void> {
-    const controller = new AbortController();
-    this.#jobs.add(controller);
+    const controller = this.#stop;
+    this.#running++;
     const name = this.contract.name;
     let task: unknown;
     try {
@@ -250,14 +253,18 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
         throw new MalformedMessageError(`${name}: a task must be 1 frame (the encoded body), got ${frames.length}.`);
       }
       const decoded = decodeBody(this.#codec, frames[0]!, `Task for "${name}"`);
-      task = checkPayload(this.contract.task, decoded, {
-        direction: "incoming",
-        contract: name,
-        method: "task",
-        what: "Task for",
-        schema: "task",
-        hint: "The source sent a task that breaks the contract.",
-      });
+      const checked = this.contract.task.safeParse(decoded);
+      if (!checked.success) {
+        throw validationError(checked.error, {
+          direction: "incoming",
+          contract: name,
+          method: "task",
+          what: "Task for",
+          schema: "task",
+          hint: "The source sent a task that breaks the contract.",
+        });
+      }
+      task = checked.data;
       let result: unknown;
       try {
         // `task` is the task schema's output (checked just above), which is what the handler is typed to receive.
@@ -268,14 +275,17 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
         return;
       }
       if (controller.signal.aborted) return;
-      checkPayload(this.contract.result, result, {
-        direction: "outgoing",
-        contract: name,
-        method: "result",
-        what: "Result of",
-        schema: "result",
-        hint: "The handler returned data that breaks the contract; fix the handler.",
-      });
+      const checkedResult = this.contract.result.safeParse(result);
+      if (!checkedResult.success) {
+        throw validationError(checkedResult.error, {
+          direction: "outgoing",
+          contract: name,
+          method: "result",
+          what: "Result of",
+          schema: "result",
+          hint: "The handler returned data that breaks the contract; fix the handler.",
+        });
+      }
       let body: Uint8Array;
       try {
         body = encodeBody(this.#codec, result, `Result of "${name}"`);
@@ -297,11 +307,11 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     } catch (thrown) {
       if (!controller.signal.aborted) await this.#fail(this.#failureBody(thrown), thrown);
     } finally {
-      this.#jobs.delete(controller);
+      this.#running--;
       const wake = this.#slotWaiter;
       this.#slotWaiter = undefined;
       wake?.();
-      if (this.#jobs.size === 0) this.#drainWaiter?.();
+      if (this.#running === 0) this.#drainWaiter?.();
     }
   }
 
@@ -350,13 +360,13 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     this.#slotWaiter = undefined;
     wake?.();
     await this.#readLoop;
-    if (this.#jobs.size > 0) {
+    if (this.#running > 0) {
       const drained = signalled();
       this.#drainWaiter = drained.resolve;
       await settleWithin(drained.promise, this.#drainTimeoutMs);
     }
-    for (const controller of this.#jobs) {
-      controller.abort(new ClosedError(`PipelineWorker("${this.contract.name}") closed before the handler finished (drainTimeoutMs ${this.#drainTimeoutMs}).`));
+    if (this.#running > 0) {
+      this.#stop.abort(new ClosedError(`PipelineWorker("${this.contract.name}") closed before the handler finished (drainTimeoutMs ${this.#drainTimeoutMs}).`));
     }
     if (this.#queue !== undefined) {
       const queue = this.#queue;

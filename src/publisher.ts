@@ -8,8 +8,8 @@
 import * as zmq from "zeromq";
 import { checkCodec, encodeBody, jsonCodec, type Codec } from "./codec.js";
 import {
-  checkPayload,
-  resolveTopic,
+  topicResolver,
+  validationError,
   type InferPublish,
   type IsUnion,
   type OneTopicPlease,
@@ -109,6 +109,13 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   readonly #socket: zmq.XPublisher;
   readonly #queue: SendQueue;
   readonly #batcher: Batcher<string> | undefined;
+  readonly #resolve: (topic: string) => string | null;
+  readonly #onSent = (): void => {
+    this.#published++;
+  };
+  readonly #onSendFailed = (err: unknown): never => {
+    throw fromZmqError(err, `Publisher("${this.contract.name}").publish()`, this.endpoint);
+  };
   readonly #codec: Codec;
   readonly #lingerMs: number;
   readonly #onSubscription: ((event: SubscriptionEvent) => void) | undefined;
@@ -131,6 +138,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
       ...multicastSocketOptions(options.multicast, owner),
     });
     this.#queue = new SendQueue(this.#socket, { waitWhenFull: options.noDrop === true });
+    this.#resolve = topicResolver(contract);
     const limits = batchLimits(options.batch, owner);
     this.#batcher =
       limits === undefined
@@ -206,18 +214,21 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     }
     let body: Uint8Array;
     try {
-      const declared = typeof topic === "string" ? resolveTopic(this.contract, topic) : undefined;
-      if (declared === undefined) {
+      const declared = typeof topic === "string" ? this.#resolve(topic) : null;
+      if (declared === null) {
         throw new UnknownTopicError(this.contract.name, String(topic), Object.keys(this.contract.topics));
       }
-      checkPayload(this.contract.topics[declared]!, data, {
-        direction: "outgoing",
-        contract: this.contract.name,
-        method: topic,
-        what: "Message for",
-        schema: `"${declared}" topic`,
-        hint: "Nothing was published; fix the payload.",
-      });
+      const checked = this.contract.topics[declared]!.safeParse(data);
+      if (!checked.success) {
+        throw validationError(checked.error, {
+          direction: "outgoing",
+          contract: this.contract.name,
+          method: topic,
+          what: "Message for",
+          schema: `"${declared}" topic`,
+          hint: "Nothing was published; fix the payload.",
+        });
+      }
       body = encodeBody(this.#codec, data, `Message for "${this.contract.name}/${topic}"`);
     } catch (err) {
       return Promise.reject(err);
@@ -232,14 +243,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
         },
       );
     }
-    return this.#queue.send([topic, body]).then(
-      () => {
-        this.#published++;
-      },
-      (err: unknown) => {
-        throw fromZmqError(err, `Publisher("${this.contract.name}").publish("${topic}")`, this.endpoint);
-      },
-    );
+    return this.#queue.send([topic, body]).then(this.#onSent, this.#onSendFailed);
   }
 
   /**

@@ -7,7 +7,7 @@
  */
 import * as zmq from "zeromq";
 import { checkCodec, decodeBody, jsonCodec, type Codec } from "./codec.js";
-import { formatIssues, resolveTopic, toIssues, type TopicContract, type TopicMessage, type WireTopic } from "./contract.js";
+import { formatIssues, toIssues, topicResolver, type TopicContract, type TopicMessage, type WireTopic } from "./contract.js";
 import { ClosedError, MalformedMessageError, type ValidationIssue } from "./errors.js";
 import { callHook } from "./internal/hooks.js";
 import { Inbox, Many, SKIP, iterate } from "./internal/inbox.js";
@@ -96,7 +96,7 @@ export interface SubscriberOptions<TContract extends TopicContract> {
 export class Subscriber<TContract extends TopicContract> extends PatternBase<TContract> implements AsyncIterable<TopicMessage<TContract>> {
   readonly #socket: zmq.Subscriber;
   readonly #inbox: Inbox<TopicMessage<TContract>>;
-  readonly #resolved = new Map<string, string | null>();
+  readonly #resolve: (topic: string) => string | null;
   readonly #codec: Codec;
   readonly #onDrop: ((info: SubscriberDropInfo) => void) | undefined;
   #received = 0;
@@ -112,6 +112,7 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
       receiveHighWaterMark: checkPositiveInt(options.receiveHighWaterMark, 1000, "receiveHighWaterMark", owner),
       ...multicastSocketOptions(options.multicast, owner),
     });
+    this.#resolve = topicResolver(contract);
     this.#inbox = new Inbox(this.#socket, (frames) => this.#parse(frames));
     for (const prefix of options.topics ?? []) this.subscribe(prefix);
   }
@@ -222,7 +223,7 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
       this.#received++;
       return this.#drop("malformed", undefined, `${name}: the topic frame is not valid UTF-8.`);
     }
-    const declared = this.#declaredFor(topic);
+    const declared = this.#resolve(topic);
     if (!batched) return this.#parseOne(topic, declared, frames[1]!);
     const bodies = unpack(frames[2]!);
     if (bodies === undefined) {
@@ -235,17 +236,6 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
       if (message !== SKIP) messages.push(message);
     }
     return new Many(messages);
-  }
-
-  /** The declared topic governing a wire topic (null when undeclared), remembered for the topics seen lately. */
-  #declaredFor(topic: string): string | null {
-    let declared = this.#resolved.get(topic);
-    if (declared === undefined) {
-      declared = resolveTopic(this.contract, topic) ?? null;
-      if (this.#resolved.size >= 1024) this.#resolved.clear();
-      this.#resolved.set(topic, declared);
-    }
-    return declared;
   }
 
   #parseOne(topic: string, declared: string | null, body: Buffer): TopicMessage<TContract> | typeof SKIP {
