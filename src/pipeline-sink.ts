@@ -146,12 +146,14 @@ export class PipelineSink<TContract extends JobContract> extends PatternBase<TCo
    * @throws {@link TimeoutError}, {@link AbortedError} (an outcome arriving later is kept for the next reader);
    *   {@link ClosedError} when the sink is or gets closed.
    */
-  async receive(options: WaitOptions = {}): Promise<JobOutcome<TContract>> {
+  async receive(options?: WaitOptions): Promise<JobOutcome<TContract>> {
+    const bounded = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
     const what = `PipelineSink("${this.contract.name}").receive()`;
-    const result = await this.#inbox.take({ ...options, place: this.#place(what) });
+    const result = await this.#inbox.take(bounded ? { timeoutMs: options.timeoutMs, signal: options.signal, place: this.#place(what) } : undefined);
     if (result.done === true) throw new ClosedError(`${what} rejected: the sink is closed.`);
     return result.value;
   }
+
 
   /**
    * Waits for `count` outcomes and returns them in arrival order.

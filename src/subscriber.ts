@@ -16,7 +16,7 @@ import { strictUtf8 } from "./internal/wire.js";
 import { unpack } from "./batch.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
 import { multicastSocketOptions, type MulticastOptions } from "./multicast.js";
-import type { WaitOptions } from "./signal.js";
+import type { DeadlinePlace, WaitOptions } from "./signal.js";
 
 /** Why a {@link Subscriber} dropped a message. */
 export type SubscriberDropReason =
@@ -179,18 +179,22 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
    *   arrives after the wait gave up is kept for the next reader); {@link ClosedError} when the subscriber is or
    *   gets closed.
    */
-  async receive(options: WaitOptions = {}): Promise<TopicMessage<TContract>> {
-    const what = `Subscriber("${this.contract.name}").receive()`;
-    const place = {
-      what,
+  async receive(options?: WaitOptions): Promise<TopicMessage<TContract>> {
+    const bounded = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
+    const result = await this.#inbox.take(bounded ? { timeoutMs: options.timeoutMs, signal: options.signal, place: this.#place() } : undefined);
+    if (result.done === true) throw new ClosedError(`Subscriber("${this.contract.name}").receive() rejected: the subscriber is closed.`);
+    return result.value;
+  }
+
+  #place(): DeadlinePlace {
+    return {
+      what: `Subscriber("${this.contract.name}").receive()`,
       endpoint: this.endpoint,
       waitingFor: `a message on ${this.endpointText}`,
       hint: "Check that a publisher sends on a subscribed topic, or raise { timeoutMs }.",
     };
-    const result = await this.#inbox.take({ timeoutMs: options.timeoutMs, signal: options.signal, place });
-    if (result.done === true) throw new ClosedError(`${what} rejected: the subscriber is closed.`);
-    return result.value;
   }
+
 
   /** Iterates valid messages until `close()`. Leaving the loop early does not close the subscriber. */
   [Symbol.asyncIterator](): AsyncIterableIterator<TopicMessage<TContract>> {

@@ -54,6 +54,8 @@ export class Inbox<T> {
   take(deadline?: TakeDeadline): Promise<IteratorResult<T, undefined>> {
     if (this.#ended) return Promise.resolve(DONE);
     if (this.#stash.length > 0) return Promise.resolve({ value: this.#stash.shift() as T, done: false });
+    const bounded = deadline !== undefined && (deadline.timeoutMs !== undefined || deadline.signal !== undefined);
+    if (!bounded && !this.#pumping && this.#waiters.length === 0) return this.#direct();
     return new Promise((resolve, reject) => {
       let disarm: (() => void) | undefined;
       const waiter: Waiter<T> = {
@@ -96,6 +98,33 @@ export class Inbox<T> {
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) waiter.resolve({ value: item, done: false });
     else this.#stash.push(item);
+  }
+
+  /** The common case, one reader without a deadline: read and parse in the reader's own call, with no hand-off. */
+  async #direct(): Promise<IteratorResult<T, undefined>> {
+    this.#pumping = true;
+    try {
+      for (;;) {
+        let frames: Buffer[];
+        try {
+          frames = await this.#socket.receive();
+        } catch {
+          this.end();
+          return DONE;
+        }
+        const item = this.#parse(frames);
+        if (item === SKIP) continue;
+        if (item instanceof Many) {
+          if (item.items.length === 0) continue;
+          this.#stash.push(...item.items.slice(1));
+          return { value: item.items[0] as T, done: false };
+        }
+        return { value: item, done: false };
+      }
+    } finally {
+      this.#pumping = false;
+      if (this.#waiters.length > 0) void this.#pump();
+    }
   }
 
   async #pump(): Promise<void> {
