@@ -3,8 +3,8 @@
  * same objects; raw code encodes them with `JSON.stringify` and decodes with `JSON.parse`, without validation.
  */
 import * as z from "zod";
-import { defineJobs, defineRpc, defineTopics, jsonCodec, msgpackCodec, type Codec } from "../src/index.js";
-import type { JobContract, RpcContract, TopicContract } from "../src/index.js";
+import { defineJobs, defineRpc, defineTopics, jsonCodec, msgpackCodec, type Codec } from "../dist/index.js";
+import type { JobContract, RpcContract, TopicContract } from "../dist/index.js";
 import type { PayloadKind } from "./protocol.js";
 
 /** `seq` of the end marker: the last message of a throughput run (valid under every schema). */

@@ -64,6 +64,7 @@ export type RunResult = z.infer<typeof RunResult>;
 
 export const OpenValue = z.object({ endpoint: z.string() });
 export const CloseValue = z.object({ rss: Rss.optional() });
+export type CloseValue = z.infer<typeof CloseValue>;
 
 export const Features = z.object({
   /** `Publisher` honours `noDrop: true` (probed by behaviour: a full queue holds publishes back instead of dropping). */

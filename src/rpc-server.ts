@@ -139,7 +139,6 @@ export interface RpcServerOptions {
 interface Job {
   readonly envelope: Buffer[];
   readonly method: string;
-  readonly controller: AbortController;
   settled: boolean;
 }
 
@@ -169,6 +168,8 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   readonly #exposeStack: boolean;
   readonly #onError: ((info: RpcServerErrorInfo) => void) | undefined;
   readonly #jobs = new Set<Job>();
+  /** Aborted when close() stops waiting for running handlers: the `signal` every handler gets. */
+  readonly #stop = new AbortController();
   #readLoop: Promise<void> = Promise.resolve();
   #closing = false;
   #slotWaiter: (() => void) | undefined;
@@ -389,7 +390,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   }
 
   async #run(envelope: Buffer[], method: MethodName<TContract>, request: unknown): Promise<void> {
-    const job: Job = { envelope, method, controller: new AbortController(), settled: false };
+    const job: Job = { envelope, method, settled: false };
     this.#jobs.add(job);
     const where = `${this.contract.name}/${method}`;
     try {
@@ -400,7 +401,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
         result = await handler(request as InferHandlerRequest<TContract, typeof method>, {
           contract: this.contract,
           method,
-          signal: job.controller.signal,
+          signal: this.#stop.signal,
         });
       } catch (thrown) {
         if (job.settled) return;
@@ -511,11 +512,11 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       this.#drainWaiter = drained.resolve;
       await settleWithin(drained.promise, this.#drainTimeoutMs);
     }
+    if (this.#jobs.size > 0) {
+      this.#stop.abort(new ClosedError(`RpcServer("${this.contract.name}") closed before its handlers finished (drainTimeoutMs ${this.#drainTimeoutMs}).`));
+    }
     for (const job of this.#jobs) {
       job.settled = true;
-      job.controller.abort(
-        new ClosedError(`RpcServer("${this.contract.name}") closed before the handler of "${job.method}" finished (drainTimeoutMs ${this.#drainTimeoutMs}).`),
-      );
       this.#replyError(job.envelope, job.method, {
         code: ErrorCode.UNAVAILABLE,
         message: `${this.contract.name}/${job.method}: the server closed before the handler finished (it waited drainTimeoutMs = ${this.#drainTimeoutMs} ms). Retry on another server.`,

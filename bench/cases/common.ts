@@ -4,7 +4,6 @@
  */
 import type * as zmq from "zeromq";
 import type { CloseValue, RunResult, RoleSpec } from "../protocol.js";
-import type * as z from "zod";
 
 /** One side of one run, opened (bound or connected) and ready. */
 export interface RoleHandle {
@@ -13,7 +12,7 @@ export interface RoleHandle {
   /** Does the work; passive roles (servers) resolve at once. */
   run(): Promise<RunResult>;
   /** Closes the sockets (servers report their soak sample here). */
-  close(): Promise<z.infer<typeof CloseValue>>;
+  close(): Promise<CloseValue>;
 }
 
 export type RoleOpener = (spec: RoleSpec) => Promise<RoleHandle>;

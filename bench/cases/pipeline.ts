@@ -4,7 +4,7 @@
  * (raw: a PULL socket with a read loop), counts until the end marker and reports.
  */
 import * as zmq from "zeromq";
-import { PipelineSource, PipelineWorker, type PipelineSourceOptions } from "../../src/index.js";
+import { PipelineSource, PipelineWorker, type PipelineSourceOptions } from "../../dist/index.js";
 import { END, codecFor, jobContract, makeMessage, seqOf } from "../payloads.js";
 import type { RoleSpec, RunResult } from "../protocol.js";
 import { BATCH, RssProbe, hasFlush, now, watchStall, withRss, type FutureSourceOptions, type RoleHandle } from "./common.js";

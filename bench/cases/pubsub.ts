@@ -4,7 +4,7 @@
  * end marker and reports; the orchestrator closes the publisher only after that acknowledgement.
  */
 import * as zmq from "zeromq";
-import { Publisher, Subscriber, type PublisherOptions } from "../../src/index.js";
+import { Publisher, Subscriber, type PublisherOptions } from "../../dist/index.js";
 import { END, TOPIC, codecFor, makeMessage, seqOf, topicContract } from "../payloads.js";
 import type { RoleSpec, RunResult } from "../protocol.js";
 import {

@@ -4,7 +4,7 @@
  * few unmeasured warm-up calls, then `count` measured calls; in lockstep it records each call's latency.
  */
 import * as zmq from "zeromq";
-import { RpcClient, RpcServer } from "../../src/index.js";
+import { RpcClient, RpcServer } from "../../dist/index.js";
 import { METHOD, codecFor, makeMessage, replyTo, rpcContract, seqOf } from "../payloads.js";
 import type { RoleSpec, RunResult } from "../protocol.js";
 import { percentile } from "../stats.js";

@@ -1,0 +1,94 @@
+/**
+ * Which of the options being added to Publisher (`noDrop`, `batch`, `flush()`) and PipelineSource (`batch`,
+ * `flush()`) the library in src/ supports right now, checked at run time so the bench works before and after.
+ * Unknown options are ignored by the factories, so `noDrop` is probed by behaviour: with a high-water mark of 1 and a
+ * subscriber that never reads, a lossless publisher holds publishes back while a lossy one settles them all.
+ */
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import * as zmq from "zeromq";
+import { PipelineSource, Publisher, type PipelineSourceOptions, type PublisherOptions } from "../dist/index.js";
+import { TOPIC, jobContract, makeMessage, topicContract } from "./payloads.js";
+import type { Features } from "./protocol.js";
+import { BATCH, type FuturePublisherOptions, type FutureSourceOptions } from "./cases/common.js";
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message.split("\n")[0] ?? err.message : String(err);
+}
+
+async function probeNoDrop(notes: string[]): Promise<boolean> {
+  const endpoint = `inproc://bench-probe-${randomUUID()}`;
+  const options: PublisherOptions & FuturePublisherOptions = { noDrop: true, sendHighWaterMark: 1, lingerMs: 0 };
+  let pub: Publisher<ReturnType<typeof topicContract>>;
+  try {
+    pub = await Publisher.bind(endpoint, topicContract("small", true), options);
+  } catch (err) {
+    notes.push(`Publisher refuses { noDrop: true }: ${describe(err)}`);
+    return false;
+  }
+  const sub = new zmq.Subscriber({ receiveHighWaterMark: 1, linger: 0 });
+  try {
+    sub.connect(endpoint);
+    sub.subscribe("");
+    await pub.waitForSubscribers(1, { timeoutMs: 2_000 });
+    const total = 200;
+    let settled = 0;
+    for (let i = 0; i < total; i++) {
+      pub.publish(TOPIC, makeMessage("small", i)).then(
+        () => settled++,
+        () => settled++,
+      );
+    }
+    await sleep(150);
+    return settled < total;
+  } finally {
+    sub.close();
+    await pub.close();
+  }
+}
+
+async function probePublisherBatch(notes: string[]): Promise<boolean> {
+  if (typeof Reflect.get(Publisher.prototype, "flush") !== "function") {
+    notes.push("Publisher has no flush() yet: the batched pub/sub case is skipped.");
+    return false;
+  }
+  const options: PublisherOptions & FuturePublisherOptions = { noDrop: true, batch: BATCH };
+  try {
+    const pub = await Publisher.bind(`inproc://bench-probe-${randomUUID()}`, topicContract("small", true), options);
+    await pub.close();
+    return true;
+  } catch (err) {
+    notes.push(`Publisher refuses { batch }: ${describe(err)}; the batched pub/sub case is skipped.`);
+    return false;
+  }
+}
+
+async function probeSourceBatch(notes: string[]): Promise<boolean> {
+  if (typeof Reflect.get(PipelineSource.prototype, "flush") !== "function") {
+    notes.push("PipelineSource has no flush() yet: the batched push/pull case is skipped.");
+    return false;
+  }
+  const options: PipelineSourceOptions & FutureSourceOptions = { batch: BATCH };
+  try {
+    const source = await PipelineSource.bind(`inproc://bench-probe-${randomUUID()}`, jobContract("small", true), options);
+    await source.close();
+    return true;
+  } catch (err) {
+    notes.push(`PipelineSource refuses { batch }: ${describe(err)}; the batched push/pull case is skipped.`);
+    return false;
+  }
+}
+
+export async function probeFeatures(): Promise<Features> {
+  const notes: string[] = [];
+  const publisherNoDrop = await probeNoDrop(notes);
+  if (!publisherNoDrop) {
+    notes.push(
+      "Publisher does not honour noDrop yet: to stay lossless, typed and raw publishers use sendHighWaterMark = count + 16 " +
+        "(raw still sets noDrop and retries on EAGAIN).",
+    );
+  }
+  const publisherBatch = await probePublisherBatch(notes);
+  const sourceBatch = await probeSourceBatch(notes);
+  return { publisherNoDrop, publisherBatch, sourceBatch, notes };
+}

@@ -1,0 +1,174 @@
+/**
+ * The benchmark: `npx tsx bench/run.ts [--quick] [--soak] [--only <text>] [--cpu-prof-dir <dir>]`.
+ *
+ * Every case runs the typed class and the equivalent hand-written zeromq.js code in the same run, alternating
+ * typed/raw over several repetitions (3 with --quick, 5 otherwise), and prints one markdown table of medians with
+ * min–max and the typed/raw ratio. tcp and ipc cases run sender and receiver in two peer processes; inproc cases run
+ * both in one. Results go to bench/results/ (latest.json, latest.meta.json, ratios.svg; soak.json for the soak).
+ *
+ *   --quick               3 repetitions, small counts (under a minute); no soak
+ *   --soak                only the no-memory-growth soak (the full run includes it)
+ *   --only <text>         only the case titled <text>, or else the cases whose title contains <text>
+ *   --typed-only          skip the raw runs (for profiling the typed code)
+ *   --cpu-prof-dir <dir>  start the peers with --cpu-prof, writing their profiles to <dir> (see bench/profile.ts)
+ *
+ * Only a complete run (no --only, no --typed-only) writes bench/results/.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { fileURLToPath } from "node:url";
+import * as zmq from "zeromq";
+import { Peer } from "./peers.js";
+import { buildPlan, type CaseDef } from "./plan.js";
+import type { Features } from "./protocol.js";
+import { SLOW_RATIO, markdownTable, rowsFor, type ResultRow } from "./report.js";
+import { runOnce, type Peers, type Sample } from "./runner.js";
+import { runSoak, type SoakResult } from "./soak.js";
+import { ratiosSvg } from "./svg.js";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const soakOnly = args.includes("--soak");
+function option(name: string): string | undefined {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+}
+const only = option("--only");
+const cpuProfDir = option("--cpu-prof-dir");
+const typedOnly = args.includes("--typed-only");
+const complete = only === undefined && !typedOnly;
+const repetitions = quick ? 3 : 5;
+const mode = soakOnly ? "soak" : quick ? "quick" : "full";
+const resultsDir = fileURLToPath(new URL("./results/", import.meta.url));
+
+const say = (line: string): void => console.log(line);
+const progress = (line: string): void => void process.stderr.write(`${line}\n`);
+
+function header(started: Date): string[] {
+  const cpu = cpus();
+  return [
+    `# typed-zmq benchmark (${mode})`,
+    "",
+    `- date: ${started.toISOString()}`,
+    `- machine: ${cpu[0]?.model ?? "unknown CPU"}, ${cpu.length} cores, Node ${process.version}, libzmq ${zmq.version}`,
+    soakOnly
+      ? "- method: 2 million typed messages per pattern over tcp between two fresh processes; RSS after a GC, once warm and at the end"
+      : `- method: ${repetitions} repetitions per case, typed and raw alternating; tcp/ipc in two processes, inproc in one; ` +
+        "lossless runs ended by an end marker the receiver acknowledges; throughput measured at the receiver",
+  ];
+}
+
+async function runCase(peers: Peers, c: CaseDef, features: Features): Promise<ResultRow[]> {
+  const count = quick ? c.count.quick : c.count.full;
+  const typed: Sample[] = [];
+  const raw: Sample[] = [];
+  // One short unmeasured run of each variant first, so neither pays for JIT warm-up inside the measured runs.
+  const warmCount = Math.max(500, Math.round(count / 10));
+  const warm = [await runOnce(peers, c, c.a, { count: warmCount, features })];
+  if (!typedOnly) warm.push(await runOnce(peers, c, c.b, { count: warmCount, features }));
+  if (warm.some((s) => s.lost > 0 || s.stalled)) throw new Error(`${c.rows[0]?.title ?? "case"}: a warm-up run lost messages`);
+  for (let rep = 0; rep < repetitions; rep++) {
+    typed.push(await runOnce(peers, c, c.a, { count, features }));
+    if (!typedOnly) raw.push(await runOnce(peers, c, c.b, { count, features }));
+  }
+  const stalled = [...typed, ...raw].filter((s) => s.stalled).length;
+  if (stalled > 0) throw new Error(`${c.rows[0]?.title ?? "case"}: ${stalled} run(s) stalled before the end marker`);
+  return rowsFor(c, count, typed, raw);
+}
+
+async function benchmark(started: Date): Promise<{ rows: ResultRow[]; features: Features; ok: boolean }> {
+  const nodeArgs = cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`];
+  const peers: Peers = { a: new Peer("peer-a", { nodeArgs }), b: new Peer("peer-b", { nodeArgs }) };
+  const rows: ResultRow[] = [];
+  let ok = true;
+  try {
+    const features = await peers.a.features();
+    for (const note of features.notes) say(`- note: ${note}`);
+    say("");
+    const plan = buildPlan();
+    // --only takes the case whose title is exactly the text if there is one, else every case whose title contains it.
+    const exact = plan.some((c) => c.rows.some((r) => r.title === only));
+    for (const c of plan) {
+      const titles = c.rows.map((r) => r.title);
+      if (only !== undefined && !titles.some((t) => (exact ? t === only : t.includes(only)))) continue;
+      if (c.requires !== undefined && !features[c.requires]) {
+        say(`- skipped: ${titles.join(", ")} (${c.requires === "publisherBatch" ? "Publisher" : "PipelineSource"} has no batch option yet)`);
+        continue;
+      }
+      const t0 = performance.now();
+      const caseRows = await runCase(peers, c, features);
+      rows.push(...caseRows);
+      for (const r of caseRows) {
+        progress(`  ${r.case}: typed ${r.typed.toFixed(0)} raw ${r.raw.toFixed(0)} ${r.unit} ratio ${r.ratio.toFixed(2)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      }
+    }
+    say("");
+    say(markdownTable(rows));
+    say("");
+    const lost = rows.filter((r) => r.lost.typed + r.lost.raw > 0);
+    if (lost.length > 0) {
+      ok = false;
+      say(`LOST MESSAGES in: ${lost.map((r) => r.case).join(", ")}`);
+    } else {
+      say("Messages lost: 0 in every run.");
+    }
+    const slow = rows.filter((r) => r.ratio < SLOW_RATIO);
+    if (slow.length > 0) say(`Below ${SLOW_RATIO} (⚠): ${slow.map((r) => `${r.case} (${r.ratio.toFixed(2)})`).join("; ")}`);
+    if (complete) {
+      mkdirSync(resultsDir, { recursive: true });
+      writeFileSync(`${resultsDir}latest.json`, `${JSON.stringify(rows, null, 2)}\n`);
+      writeFileSync(`${resultsDir}ratios.svg`, ratiosSvg(rows, `typed-zmq vs raw zeromq.js (${mode}, ${started.toISOString().slice(0, 10)})`));
+    }
+    return { rows, features, ok };
+  } finally {
+    await Promise.all([peers.a.exit(), peers.b.exit()]);
+  }
+}
+
+async function main(): Promise<number> {
+  const started = new Date();
+  const t0 = performance.now();
+  for (const line of header(started)) say(line);
+  let ok = true;
+  let features: Features | undefined;
+  if (!soakOnly) {
+    const result = await benchmark(started);
+    ok = result.ok;
+    features = result.features;
+  }
+  let soak: SoakResult[] | undefined;
+  if (soakOnly || (!quick && complete)) {
+    say("");
+    say("## Soak (no memory growth)");
+    soak = await runSoak(say, features);
+    if (soak.some((s) => s.flagged)) ok = false;
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(`${resultsDir}soak.json`, `${JSON.stringify({ date: started.toISOString(), results: soak }, null, 2)}\n`);
+  }
+  const wallSeconds = (performance.now() - t0) / 1000;
+  if (!soakOnly && complete) {
+    const cpu = cpus();
+    const meta = {
+      date: started.toISOString(),
+      mode,
+      repetitions,
+      wallSeconds,
+      machine: { cpu: cpu[0]?.model, cores: cpu.length, node: process.version, libzmq: zmq.version, platform: process.platform },
+      features,
+      ...(soak === undefined ? {} : { soak }),
+    };
+    writeFileSync(`${resultsDir}latest.meta.json`, `${JSON.stringify(meta, null, 2)}\n`);
+  }
+  say("");
+  const written = soakOnly ? "bench/results/soak.json" : complete ? "bench/results/latest.json, latest.meta.json, ratios.svg" : "none (partial run)";
+  say(`Wall time: ${wallSeconds.toFixed(1)} s. Results written: ${written}`);
+  return ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+    process.exit(1);
+  },
+);
