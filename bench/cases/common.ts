@@ -3,6 +3,7 @@
  * tiny backoff, the stall watchdog, RSS sampling for the soak, and feature checks for options still being added.
  */
 import type * as zmq from "zeromq";
+import { END } from "../payloads.js";
 import type { CloseValue, RunResult, RoleSpec } from "../protocol.js";
 
 /** One side of one run, opened (bound or connected) and ready. */
@@ -115,4 +116,40 @@ export class RssProbe {
 export function withRss<T extends object>(value: T, probe: RssProbe): T & { rss?: { warmMiB: number; endMiB: number } } {
   const rss = probe.end();
   return rss === undefined ? value : { ...value, rss };
+}
+
+/**
+ * The read loop a user writes by hand around a raw socket: count messages until the end marker, with the stall
+ * watchdog and RSS probe. `seqFrom` gives a message's sequence number, or undefined to skip it.
+ */
+export async function countRawUntilEnd(
+  socket: zmq.Readable & zmq.Socket,
+  spec: RoleSpec,
+  probe: RssProbe,
+  seqFrom: (frames: Buffer[]) => number | undefined,
+): Promise<RunResult> {
+  let count = 0;
+  let started = 0;
+  let endSeen = false;
+  const stop = watchStall(() => count, spec.stallMs, () => socket.close());
+  for (;;) {
+    let frames: Buffer[];
+    try {
+      frames = await socket.receive();
+    } catch {
+      break; // closed by the stall watchdog
+    }
+    if (count === 0) started = now();
+    const seq = seqFrom(frames);
+    if (seq === undefined) continue;
+    if (seq === END) {
+      endSeen = true;
+      break;
+    }
+    count++;
+    probe.tick(count);
+  }
+  const elapsedMs = now() - started;
+  stop();
+  return withRss({ count, elapsedMs, endSeen }, probe);
 }

@@ -7,7 +7,7 @@ import * as zmq from "zeromq";
 import { PipelineSource, PipelineWorker, type PipelineSourceOptions } from "../../dist/index.js";
 import { END, codecFor, jobContract, makeMessage, seqOf } from "../payloads.js";
 import type { RoleSpec, RunResult } from "../protocol.js";
-import { BATCH, RssProbe, hasFlush, now, watchStall, withRss, type FutureSourceOptions, type RoleHandle } from "./common.js";
+import { BATCH, RssProbe, hasFlush, now, watchStall, withRss, type FutureSourceOptions, type RoleHandle, countRawUntilEnd } from "./common.js";
 
 const BATCH_WINDOW = 1024;
 
@@ -131,32 +131,7 @@ async function openRawPull(spec: RoleSpec): Promise<RoleHandle> {
   const probe = new RssProbe(spec.soakWarmup);
   return {
     endpoint: spec.endpoint,
-    async run(): Promise<RunResult> {
-      let count = 0;
-      let started = 0;
-      let endSeen = false;
-      const stop = watchStall(() => count, spec.stallMs, () => socket.close());
-      for (;;) {
-        let frames: Buffer[];
-        try {
-          frames = await socket.receive();
-        } catch {
-          break; // closed by the stall watchdog
-        }
-        if (count === 0) started = now();
-        const [body] = frames;
-        if (body === undefined) continue;
-        if (seqOf(JSON.parse(body.toString())) === END) {
-          endSeen = true;
-          break;
-        }
-        count++;
-        probe.tick(count);
-      }
-      const elapsedMs = now() - started;
-      stop();
-      return withRss({ count, elapsedMs, endSeen }, probe);
-    },
+    run: (): Promise<RunResult> => countRawUntilEnd(socket, spec, probe, ([body]) => (body === undefined ? undefined : seqOf(JSON.parse(body.toString())))),
     async close() {
       if (!socket.closed) socket.close();
       return {};

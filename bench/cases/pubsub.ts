@@ -10,6 +10,7 @@ import type { RoleSpec, RunResult } from "../protocol.js";
 import {
   BATCH,
   RssProbe,
+  countRawUntilEnd,
   hasFlush,
   now,
   sendNoDrop,
@@ -141,32 +142,8 @@ async function openRawSub(spec: RoleSpec): Promise<RoleHandle> {
   const probe = new RssProbe(spec.soakWarmup);
   return {
     endpoint: spec.endpoint,
-    async run(): Promise<RunResult> {
-      let count = 0;
-      let started = 0;
-      let endSeen = false;
-      const stop = watchStall(() => count, spec.stallMs, () => socket.close());
-      for (;;) {
-        let frames: Buffer[];
-        try {
-          frames = await socket.receive();
-        } catch {
-          break; // closed by the stall watchdog
-        }
-        if (count === 0) started = now();
-        const [topic, body] = frames;
-        if (topic === undefined || body === undefined || topic.toString() !== TOPIC) continue;
-        if (seqOf(JSON.parse(body.toString())) === END) {
-          endSeen = true;
-          break;
-        }
-        count++;
-        probe.tick(count);
-      }
-      const elapsedMs = now() - started;
-      stop();
-      return withRss({ count, elapsedMs, endSeen }, probe);
-    },
+    run: (): Promise<RunResult> => countRawUntilEnd(socket, spec, probe, ([topic, body]) =>
+        topic === undefined || body === undefined || topic.toString() !== TOPIC ? undefined : seqOf(JSON.parse(body.toString()))),
     async close() {
       if (!socket.closed) socket.close();
       return {};
