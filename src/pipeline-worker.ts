@@ -18,7 +18,7 @@ import {
   toError,
   type RpcErrorBody,
 } from "./errors.js";
-import { callHook } from "./internal/hooks.js";
+import { callHook, isThenable } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { settleWithin, signalled } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
@@ -268,7 +268,9 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       let result: unknown;
       try {
         // `task` is the task schema's output (checked just above), which is what the handler is typed to receive.
-        result = await this.#handler(task as InferHandlerTask<TContract>, { contract: this.contract, signal: controller.signal });
+        const returned: unknown = this.#handler(task as InferHandlerTask<TContract>, { contract: this.contract, signal: controller.signal });
+        // A handler that answers synchronously finishes in this turn: no await, so the next task starts at once.
+        result = isThenable(returned) ? await returned : returned;
       } catch (thrown) {
         // Whatever the handler throws is the handler's failure, even one of our own error classes.
         if (!controller.signal.aborted) await this.#fail(this.#handlerFailure(thrown), thrown);

@@ -25,7 +25,7 @@ import {
   toError,
   type RpcErrorBody,
 } from "./errors.js";
-import { callHook } from "./internal/hooks.js";
+import { callHook, isThenable } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { settleWithin, signalled } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
@@ -398,11 +398,13 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       try {
         const handler = this.#handlers[method] as RpcHandler<TContract, typeof method>;
         // `request` is the output of the method's request schema (checked in #handle), so this cast is sound.
-        result = await handler(request as InferHandlerRequest<TContract, typeof method>, {
+        const returned: unknown = handler(request as InferHandlerRequest<TContract, typeof method>, {
           contract: this.contract,
           method,
           signal: this.#stop.signal,
         });
+        // A handler that answers synchronously is answered in this turn, without an extra await.
+        result = isThenable(returned) ? await returned : returned;
       } catch (thrown) {
         if (job.settled) return;
         this.#replyError(envelope, method, this.#handlerErrorBody(where, thrown), thrown);

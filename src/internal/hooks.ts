@@ -13,3 +13,8 @@ export function callHook<T>(hook: ((info: T) => void) | undefined, info: T): voi
     // Ignored on purpose: see above.
   }
 }
+
+/** True for a promise or any other object with a `then` method. */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === "object" || typeof value === "function") && value !== null && typeof Reflect.get(value, "then") === "function";
+}
