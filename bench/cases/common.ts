@@ -119,37 +119,55 @@ export function withRss<T extends object>(value: T, probe: RssProbe): T & { rss?
 }
 
 /**
- * The read loop a user writes by hand around a raw socket: count messages until the end marker, with the stall
- * watchdog and RSS probe. `seqFrom` gives a message's sequence number, or undefined to skip it.
+ * The receiving side of a throughput run: count messages until the end marker, with the stall watchdog and RSS probe.
+ * `messages` is a raw zeromq.js socket (frames) or a typed receiver; `seqFrom` gives a message's sequence number, or
+ * undefined to skip it; `onStall` closes the receiver so the loop ends.
  */
-export async function countRawUntilEnd(
-  socket: zmq.Readable & zmq.Socket,
+export async function countUntilEnd<T>(
+  messages: AsyncIterable<T>,
   spec: RoleSpec,
   probe: RssProbe,
-  seqFrom: (frames: Buffer[]) => number | undefined,
+  seqFrom: (message: T) => number | undefined,
+  onStall: () => void,
 ): Promise<RunResult> {
   let count = 0;
   let started = 0;
   let endSeen = false;
-  const stop = watchStall(() => count, spec.stallMs, () => socket.close());
-  for (;;) {
-    let frames: Buffer[];
-    try {
-      frames = await socket.receive();
-    } catch {
-      break; // closed by the stall watchdog
+  const stop = watchStall(() => count, spec.stallMs, onStall);
+  try {
+    for await (const message of messages) {
+      if (count === 0) started = now();
+      const seq = seqFrom(message);
+      if (seq === undefined) continue;
+      if (seq === END) {
+        endSeen = true;
+        break;
+      }
+      count++;
+      probe.tick(count);
     }
-    if (count === 0) started = now();
-    const seq = seqFrom(frames);
-    if (seq === undefined) continue;
-    if (seq === END) {
-      endSeen = true;
-      break;
-    }
-    count++;
-    probe.tick(count);
+  } catch {
+    // closed by the stall watchdog
   }
   const elapsedMs = now() - started;
   stop();
   return withRss({ count, elapsedMs, endSeen }, probe);
+}
+
+/**
+ * The serve loop a user writes by hand around a raw REP or ROUTER socket: answer every request with `reply(frames)`
+ * (or skip it when that returns undefined) until the socket is closed.
+ */
+export async function serveRaw(
+  socket: zmq.Readable & zmq.Writable & zmq.Socket,
+  probe: RssProbe,
+  reply: (frames: Buffer[]) => zmq.MessageLike[] | undefined,
+): Promise<void> {
+  let handled = 0;
+  for await (const frames of socket) {
+    const answer = reply(frames);
+    if (answer === undefined) continue;
+    probe.tick(++handled);
+    await socket.send(answer).catch(() => undefined);
+  }
 }

@@ -7,7 +7,7 @@ import * as zmq from "zeromq";
 import { PipelineSource, PipelineWorker, type PipelineSourceOptions } from "../../dist/index.js";
 import { END, codecFor, jobContract, makeMessage, seqOf } from "../payloads.js";
 import type { RoleSpec, RunResult } from "../protocol.js";
-import { BATCH, RssProbe, hasFlush, now, watchStall, withRss, type FutureSourceOptions, type RoleHandle, countRawUntilEnd } from "./common.js";
+import { BATCH, RssProbe, hasFlush, now, watchStall, withRss, type FutureSourceOptions, type RoleHandle, countUntilEnd } from "./common.js";
 
 const BATCH_WINDOW = 1024;
 
@@ -131,7 +131,7 @@ async function openRawPull(spec: RoleSpec): Promise<RoleHandle> {
   const probe = new RssProbe(spec.soakWarmup);
   return {
     endpoint: spec.endpoint,
-    run: (): Promise<RunResult> => countRawUntilEnd(socket, spec, probe, ([body]) => (body === undefined ? undefined : seqOf(JSON.parse(body.toString())))),
+    run: (): Promise<RunResult> => countUntilEnd(socket, spec, probe, ([body]: Buffer[]) => (body === undefined ? undefined : seqOf(JSON.parse(body.toString()))), () => socket.close()),
     async close() {
       if (!socket.closed) socket.close();
       return {};

@@ -10,11 +10,10 @@ import type { RoleSpec, RunResult } from "../protocol.js";
 import {
   BATCH,
   RssProbe,
-  countRawUntilEnd,
+  countUntilEnd,
   hasFlush,
   now,
   sendNoDrop,
-  watchStall,
   withRss,
   type FuturePublisherOptions,
   type RoleHandle,
@@ -110,24 +109,7 @@ async function openTypedSub(spec: RoleSpec): Promise<RoleHandle> {
   const probe = new RssProbe(spec.soakWarmup);
   return {
     endpoint: spec.endpoint,
-    async run(): Promise<RunResult> {
-      let count = 0;
-      let started = 0;
-      let endSeen = false;
-      const stop = watchStall(() => count, spec.stallMs, () => void sub.close());
-      for await (const msg of sub) {
-        if (count === 0) started = now();
-        if (seqOf(msg.data) === END) {
-          endSeen = true;
-          break;
-        }
-        count++;
-        probe.tick(count);
-      }
-      const elapsedMs = now() - started;
-      stop();
-      return withRss({ count, elapsedMs, endSeen }, probe);
-    },
+    run: (): Promise<RunResult> => countUntilEnd(sub, spec, probe, (msg) => seqOf(msg.data), () => void sub.close()),
     async close() {
       await sub.close();
       return {};
@@ -142,8 +124,8 @@ async function openRawSub(spec: RoleSpec): Promise<RoleHandle> {
   const probe = new RssProbe(spec.soakWarmup);
   return {
     endpoint: spec.endpoint,
-    run: (): Promise<RunResult> => countRawUntilEnd(socket, spec, probe, ([topic, body]) =>
-        topic === undefined || body === undefined || topic.toString() !== TOPIC ? undefined : seqOf(JSON.parse(body.toString()))),
+    run: (): Promise<RunResult> => countUntilEnd(socket, spec, probe, ([topic, body]: Buffer[]) =>
+        topic === undefined || body === undefined || topic.toString() !== TOPIC ? undefined : seqOf(JSON.parse(body.toString())), () => socket.close()),
     async close() {
       if (!socket.closed) socket.close();
       return {};

@@ -8,7 +8,7 @@ import { RpcClient, RpcServer } from "../../dist/index.js";
 import { METHOD, codecFor, makeMessage, replyTo, rpcContract, seqOf } from "../payloads.js";
 import type { RoleSpec, RunResult } from "../protocol.js";
 import { percentile } from "../stats.js";
-import { RssProbe, now, withRss, type RoleHandle } from "./common.js";
+import { RssProbe, now, serveRaw, withRss, type RoleHandle } from "./common.js";
 
 const WARMUP_CALLS = 200;
 
@@ -50,21 +50,11 @@ async function openRawRep(spec: RoleSpec): Promise<RoleHandle> {
   const socket = new zmq.Reply({ linger: 0 });
   await socket.bind(spec.endpoint);
   const probe = new RssProbe(spec.soakWarmup);
-  let handled = 0;
-  const loop = (async () => {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await socket.receive();
-      } catch {
-        return; // closed
-      }
-      const body = frames[1];
-      const request: unknown = body === undefined ? undefined : JSON.parse(body.toString());
-      probe.tick(++handled);
-      await socket.send(["ok", JSON.stringify(replyTo(request))]);
-    }
-  })();
+  const loop = serveRaw(socket, probe, (frames) => {
+    const body = frames[1];
+    const request: unknown = body === undefined ? undefined : JSON.parse(body.toString());
+    return ["ok", JSON.stringify(replyTo(request))];
+  });
   return passive(socket.lastEndpoint ?? spec.endpoint, probe, async () => {
     socket.close();
     await loop;
@@ -75,23 +65,13 @@ async function openRawRouter(spec: RoleSpec): Promise<RoleHandle> {
   const socket = new zmq.Router({ linger: 0 });
   await socket.bind(spec.endpoint);
   const probe = new RssProbe(spec.soakWarmup);
-  let handled = 0;
-  const loop = (async () => {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await socket.receive();
-      } catch {
-        return; // closed
-      }
-      // [routing id, correlation id, "", method, body], as the typed client sends it.
-      const [routingId, correlationId, delimiter, , body] = frames;
-      if (routingId === undefined || correlationId === undefined || delimiter === undefined || body === undefined) continue;
-      const request: unknown = JSON.parse(body.toString());
-      probe.tick(++handled);
-      await socket.send([routingId, correlationId, delimiter, "ok", JSON.stringify(replyTo(request))]).catch(() => undefined);
-    }
-  })();
+  const loop = serveRaw(socket, probe, (frames) => {
+    // [routing id, correlation id, "", method, body], as the typed client sends it.
+    const [routingId, correlationId, delimiter, , body] = frames;
+    if (routingId === undefined || correlationId === undefined || delimiter === undefined || body === undefined) return undefined;
+    const request: unknown = JSON.parse(body.toString());
+    return [routingId, correlationId, delimiter, "ok", JSON.stringify(replyTo(request))];
+  });
   return passive(socket.lastEndpoint ?? spec.endpoint, probe, async () => {
     socket.close();
     await loop;
