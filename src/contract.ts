@@ -7,6 +7,7 @@
  */
 import * as z from "zod";
 import { ContractValidationError, type ValidationIssue } from "./errors.js";
+import { RESERVED_METHODS } from "./protocol/rpc.js";
 
 /**
  * True when `T` is a union of two or more types. Used to refuse a union of method names or topics, whose payload
@@ -66,6 +67,7 @@ const METHOD_NAME = /^[A-Za-z_][A-Za-z0-9_.:/-]{0,199}$/;
  * @param name - Contract name with a version, for example `"orders.v1"`. Shown in errors and logs.
  * @param methods - For each method name, a zod `request` and `response` schema. Method names travel on the wire as
  *   UTF-8: they must start with a letter or `_` and use letters, digits, `_ . : / -` (at most 200 characters).
+ *   `ok` and `error` are reserved (they are reply statuses).
  * @returns The contract, typed by its methods.
  * @throws TypeError when the name, a method name or a schema is not usable.
  * @example
@@ -85,6 +87,11 @@ export function defineRpc<const TMethods extends MethodMap>(name: string, method
     throw new TypeError(`defineRpc("${name}"): the contract declares no methods; add at least one.`);
   }
   for (const method of names) {
+    if (RESERVED_METHODS.includes(method)) {
+      throw new TypeError(
+        `defineRpc("${name}"): method name "${method}" is reserved: "ok" and "error" are reply statuses on the wire, and a server never answers them (so that two servers wired to each other cannot loop). Choose another name.`,
+      );
+    }
     if (!METHOD_NAME.test(method)) {
       throw new TypeError(
         `defineRpc("${name}"): method name "${method}" is not allowed; use a letter or _ first, then letters, digits or _ . : / - (max 200).`,

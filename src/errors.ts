@@ -10,7 +10,7 @@
  * The codes typed-zmq uses, on the wire and locally.
  *
  * Wire codes (sent by an `RpcServer` in an error reply): `MALFORMED`, `UNKNOWN_METHOD`, `INVALID_REQUEST`,
- * `INVALID_RESPONSE`, `HANDLER_ERROR`, `MESSAGE_TOO_LARGE`, `UNAVAILABLE`; a pipeline worker's failure results use
+ * `INVALID_RESPONSE`, `HANDLER_ERROR`, `MESSAGE_TOO_LARGE`, `UNAVAILABLE`, `CONTRACT_MISMATCH`; a pipeline worker's failure results use
  * `MALFORMED`, `INVALID_TASK`, `INVALID_RESULT` and `HANDLER_ERROR`. Handlers may add application codes of their
  * own through {@link RpcError}. The rest are local: they describe failures on this side of the wire.
  */
@@ -35,6 +35,8 @@ export const ErrorCode = {
   MESSAGE_TOO_LARGE: "MESSAGE_TOO_LARGE",
   /** The server is shutting down and did not run (or finish) the request. */
   UNAVAILABLE: "UNAVAILABLE",
+  /** The request's `contract` header names another contract (or version) than the one the server serves. */
+  CONTRACT_MISMATCH: "CONTRACT_MISMATCH",
   /** A payload failed its schema on this side (before sending, or on arrival). */
   VALIDATION_FAILED: "VALIDATION_FAILED",
   /** No reply arrived in time. */

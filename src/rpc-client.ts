@@ -1,10 +1,8 @@
 /**
  * @packageDocumentation
  * `RpcClient`: typed calls over one DEALER socket, many in flight, correlated by an envelope frame
- * (RPC wire protocol v1, docs/protocol.md).
- *
- * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts`, `signal.ts` and
- * `internal/`.
+ * (RPC protocol 1.1, docs/protocol.md). Framing comes from `protocol/rpc.ts`, the pending-call table from
+ * `internal/pending-calls.ts`.
  */
 import * as zmq from "zeromq";
 import { checkCodec, decodeBody, encodeBody, jsonCodec, type Codec } from "./codec.js";
@@ -19,9 +17,13 @@ import {
 } from "./errors.js";
 import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
+import { PendingCalls, type PendingCall } from "./internal/pending-calls.js";
+import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
-import { DELIMITER, STATUS_ERROR, STATUS_OK, asErrorBody } from "./internal/wire.js";
+import { asErrorBody } from "./internal/wire.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
+import { PROTOCOL_VERSION } from "./protocol/headers.js";
+import { encodeRequest, parseReply } from "./protocol/rpc.js";
 import { checkTimeout, watchDeadline, type WaitOptions } from "./signal.js";
 
 /** Options of one {@link RpcClient.call}. */
@@ -80,16 +82,14 @@ export interface RpcClientOptions {
   readonly receiveHighWaterMark?: number;
   /** Called for every reply the client drops (they are counted in {@link RpcClient.stats} too). Errors it throws are ignored. */
   readonly onDrop?: (info: RpcClientDropInfo) => void;
+  /**
+   * Send protocol 1.1's headers frame with every request: the protocol version, the contract's name (a server for
+   * another contract answers `CONTRACT_MISMATCH` instead of misreading the call) and the call's deadline. Turn it off
+   * only for a foreign server that insists on exactly `[method, body]` after the delimiter (protocol 1.0).
+   * @defaultValue true
+   */
+  readonly headers?: boolean;
 }
-
-interface Pending {
-  readonly method: string;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
-  disarm: () => void;
-}
-
-const MAX_ID = 0xffff_ffff;
 
 /**
  * The request type shown when `call()` gets a union of method names: the payload could belong to either method,
@@ -115,28 +115,31 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   readonly #timeoutMs: number;
   readonly #maxMessageBytes: number;
   readonly #onDrop: ((info: RpcClientDropInfo) => void) | undefined;
-  readonly #pending = new Map<number, Pending>();
+  /** The fixed start of every headers frame, or undefined when headers are off. */
+  readonly #headersPrefix: string | undefined;
+  readonly #pending = new PendingCalls();
   readonly #methodFrames = new Map<string, Buffer>();
   #readLoop: Promise<void> = Promise.resolve();
-  #nextId = 0;
   #sent = 0;
   #late = 0;
   #malformed = 0;
 
   private constructor(contract: TContract, options: RpcClientOptions) {
     super(checkContract(contract, "rpc", "RpcClient.connect"));
+    const owner = "RpcClient.connect";
+    options ??= {};
     this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
     this.#timeoutMs = checkTimeout(options.timeoutMs, 5_000, "timeoutMs");
-    const owner = "RpcClient.connect";
     this.#maxMessageBytes =
       options.maxMessageBytes === undefined ? Infinity : checkPositiveInt(options.maxMessageBytes, 0, "maxMessageBytes", owner);
     this.#onDrop = options.onDrop;
+    this.#headersPrefix =
+      options.headers === false ? undefined : `{"version":"${PROTOCOL_VERSION}","contract":${JSON.stringify(contract.name)},"deadline":`;
+    const linger = checkNonNegative(options.lingerMs, 0, "lingerMs", owner);
+    const sendHighWaterMark = checkPositiveInt(options.sendHighWaterMark, 1000, "sendHighWaterMark", owner);
+    const receiveHighWaterMark = checkPositiveInt(options.receiveHighWaterMark, 1000, "receiveHighWaterMark", owner);
     for (const method of Object.keys(contract.methods)) this.#methodFrames.set(method, Buffer.from(method, "utf8"));
-    this.#socket = new zmq.Dealer({
-      linger: checkNonNegative(options.lingerMs, 0, "lingerMs", owner),
-      sendHighWaterMark: checkPositiveInt(options.sendHighWaterMark, 1000, "sendHighWaterMark", owner),
-      receiveHighWaterMark: checkPositiveInt(options.receiveHighWaterMark, 1000, "receiveHighWaterMark", owner),
-    });
+    this.#socket = new zmq.Dealer({ linger, sendHighWaterMark, receiveHighWaterMark });
     this.#queue = new SendQueue(this.#socket);
   }
 
@@ -156,7 +159,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     const client = new RpcClient(contract, options);
     const use = { owner: "RpcClient.connect", multicast: false };
     await client.attach(client.#socket, endpoint, "connect", use);
-    client.#readLoop = client.#read();
+    client.#readLoop = readLoop(client.#socket, (frames) => client.#receive(frames));
     return client;
   }
 
@@ -224,89 +227,55 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     } catch (err) {
       return Promise.reject(err);
     }
-    const id = this.#allocateId();
-    const header = Buffer.allocUnsafe(4);
-    header.writeUInt32BE(id, 0);
-    const frames = [header, DELIMITER, this.#methodFrames.get(method)!, body];
+    const headers = this.#headersPrefix === undefined ? undefined : Buffer.from(`${this.#headersPrefix}${Date.now() + timeoutMs},"remainingMs":${timeoutMs}}`);
     return new Promise<unknown>((resolve, reject) => {
-      const pending: Pending = { method, resolve, reject, disarm: () => undefined };
-      this.#pending.set(id, pending);
+      const pending: PendingCall = { method, resolve, reject, disarm: () => undefined };
+      const id = this.#pending.add(pending);
       pending.disarm = watchDeadline(timeoutMs, options?.signal, { what: where, endpoint: this.endpointText }, (error) => {
-        this.#pending.delete(id);
+        this.#pending.forget(id);
         reject(error);
       });
-      if (!this.#pending.has(id)) return; // the signal had already fired: nothing is sent
+      if (!this.#pending.holds(id, pending)) return; // the signal had already fired: nothing is sent
       this.#sent++;
-      this.#queue.send(frames).catch((err: unknown) => {
-        if (this.#pending.get(id) !== pending) return;
-        this.#pending.delete(id);
-        pending.disarm();
+      this.#queue.send(encodeRequest(id, this.#methodFrames.get(method)!, body, headers)).catch((err: unknown) => {
+        if (this.#pending.take(id) === undefined) return;
         reject(fromZmqError(err, where, this.endpointText));
       });
     });
   }
 
-  #allocateId(): number {
-    for (;;) {
-      const id = this.#nextId;
-      this.#nextId = id === MAX_ID ? 0 : id + 1;
-      if (!this.#pending.has(id)) return id;
-    }
-  }
-
-  async #read(): Promise<void> {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await this.#socket.receive();
-      } catch {
-        if (this.#socket.closed) return;
-        continue;
-      }
-      this.#receive(frames);
-    }
-  }
-
   #receive(frames: Buffer[]): void {
-    const header = frames[0];
-    const pending = header?.length === 4 ? this.#pending.get(header.readUInt32BE(0)) : undefined;
-    if (header?.length !== 4 || frames.length !== 4 || frames[1]?.length !== 0) {
-      const message = `${this.contract.name}: received a ${frames.length}-frame message that is not [correlation id, "", status, body].`;
+    const reply = parseReply(frames);
+    if (reply.kind === "malformed") {
+      const message = `${this.contract.name}: received ${reply.reason}.`;
+      const pending = reply.id === undefined ? undefined : this.#pending.take(reply.id);
       if (pending !== undefined) {
-        this.#finish(header!.readUInt32BE(0), pending);
-        pending.reject(new MalformedMessageError(`${message} Check that the server speaks typed-zmq RPC protocol v1.`));
+        pending.reject(new MalformedMessageError(`${message} Check that the server speaks typed-zmq RPC protocol 1.1 (docs/protocol.md).`));
         return;
       }
       this.#malformed++;
       this.#drop({ reason: "malformed-reply", message });
       return;
     }
-    const id = header.readUInt32BE(0);
+    const pending = this.#pending.take(reply.id);
     if (pending === undefined) {
       this.#late++;
       this.#drop({
         reason: "late-reply",
-        message: `${this.contract.name}: dropped a reply for call #${id}, which is no longer waiting (timed out, aborted or unknown).`,
+        message: `${this.contract.name}: dropped a reply for call #${reply.id}, which is no longer waiting (timed out, aborted or unknown).`,
       });
       return;
     }
-    this.#finish(id, pending);
     try {
-      pending.resolve(this.#settle(pending.method, frames[2]!, frames[3]!));
+      pending.resolve(this.#settle(pending.method, reply.ok, reply.body));
     } catch (err) {
       pending.reject(err);
     }
   }
 
-  #finish(id: number, pending: Pending): void {
-    this.#pending.delete(id);
-    pending.disarm();
-  }
-
-  #settle(method: string, statusFrame: Buffer, body: Buffer): unknown {
-    const status = statusFrame.toString("utf8");
+  #settle(method: string, ok: boolean, body: Buffer): unknown {
     const where = `Reply from "${this.contract.name}/${method}"`;
-    if (status === STATUS_OK) {
+    if (ok) {
       return checkPayload(this.contract.methods[method]!.response, decodeBody(this.#codec, body, where), {
         direction: "incoming",
         contract: this.contract.name,
@@ -316,14 +285,11 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
         hint: "Server and client probably run different contract versions.",
       });
     }
-    if (status === STATUS_ERROR) {
-      const errorBody = asErrorBody(decodeBody(this.#codec, body, `Error ${where.toLowerCase()}`));
-      if (errorBody === undefined) {
-        throw new MalformedMessageError(`${where}: the error body is not { code: string, message: string }. Check that the server speaks typed-zmq RPC protocol v1.`);
-      }
-      throw new RemoteError(this.contract.name, method, errorBody);
+    const errorBody = asErrorBody(decodeBody(this.#codec, body, `Error ${where.toLowerCase()}`));
+    if (errorBody === undefined) {
+      throw new MalformedMessageError(`${where}: the error body is not { code: string, message: string }. Check that the server speaks typed-zmq RPC protocol 1.1.`);
     }
-    throw new MalformedMessageError(`${where}: unknown status "${status.slice(0, 40)}"; expected "ok" or "error".`);
+    throw new RemoteError(this.contract.name, method, errorBody);
   }
 
   #drop(info: RpcClientDropInfo): void {
@@ -335,19 +301,14 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
    * Calls made after `close()` reject with {@link ClosedError} at once.
    */
   protected override async shutdown(): Promise<void> {
-    const pending = [...this.#pending.values()];
-    this.#pending.clear();
-    for (const p of pending) {
-      p.disarm();
-      p.reject(
+    this.#pending.rejectAll(
+      (call) =>
         new ClosedError(
-          `RpcClient.call("${this.contract.name}/${p.method}") rejected: the client was closed while the call was pending. ` +
+          `RpcClient.call("${this.contract.name}/${call.method}") rejected: the client was closed while the call was pending. ` +
             `Await calls before close(), or pass a signal to cancel them.`,
         ),
-      );
-    }
+    );
     this.#socket.close();
     await this.#readLoop;
   }
 }
-

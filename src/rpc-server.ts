@@ -1,36 +1,39 @@
 /**
  * @packageDocumentation
- * `RpcServer`: answers typed requests on a ROUTER socket (RPC wire protocol v1, docs/protocol.md).
+ * `RpcServer`: answers typed requests on a ROUTER socket (RPC protocol 1.1, docs/protocol.md).
  *
- * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts` and `internal/`.
- * Serves plain REQ peers and pipelining DEALER peers alike by echoing every envelope frame before the empty
- * delimiter. It binds (the usual case) or connects (for example to a broker's backend).
+ * Thin: framing comes from `protocol/rpc.ts`, validation and error shapes from `internal/dispatch.ts`, the
+ * concurrency limit from `internal/handler-pool.ts`. Serves plain REQ peers and pipelining DEALER peers alike by
+ * echoing every envelope frame up to the empty delimiter. It binds (the usual case) or connects (to a broker's
+ * backend, where it also speaks the broker handshake: control traffic exists only on that link).
  */
 import * as zmq from "zeromq";
-import { checkCodec, decodeBody, encodeBody, jsonCodec, type Codec } from "./codec.js";
+import { checkCodec, jsonCodec, type Codec } from "./codec.js";
 import {
-  checkPayload,
-  hasMethod,
   type InferHandlerRequest,
   type InferHandlerResponse,
   type MethodName,
   type RpcContract,
 } from "./contract.js";
+import { ClosedError, ErrorCode, fromZmqError, toError, type RpcErrorBody } from "./errors.js";
 import {
-  ClosedError,
-  ContractValidationError,
-  ErrorCode,
-  RpcError,
-  fromZmqError,
-  toError,
-  type RpcErrorBody,
-} from "./errors.js";
-import { callHook, isThenable } from "./internal/hooks.js";
+  decodeInput,
+  encodeError,
+  runHandler,
+  type DispatchPolicy,
+  type DispatchStep,
+  type Failure,
+  type Outcome,
+} from "./internal/dispatch.js";
+import { HandlerPool } from "./internal/handler-pool.js";
+import { callHook, callHookOrLog, isThenable } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
-import { settleWithin, signalled } from "./internal/timing.js";
+import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
-import { READY_FRAME, STATUS_ERROR_FRAME, STATUS_OK_FRAME, delimiterIndex, strictUtf8 } from "./internal/wire.js";
+import { settleWithin, signalled } from "./internal/timing.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
+import { encodeHeaders, type MessageHeaders } from "./protocol/headers.js";
+import { encodeReady, encodeReply, parseBrokerControl, parseRequest } from "./protocol/rpc.js";
 
 /** What a handler gets besides the request. */
 export interface HandlerContext<TContract extends RpcContract, TMethod extends MethodName<TContract>> {
@@ -72,6 +75,8 @@ export interface RpcServerErrorInfo {
   readonly replied: boolean;
   /** What the handler threw, or the underlying failure. */
   readonly cause?: unknown;
+  /** For an unexpected handler error: the id the caller was given, to find this report from the caller's error. */
+  readonly errorId?: string;
 }
 
 /** Counters of an {@link RpcServer}; read them through {@link RpcServer.stats}. */
@@ -84,6 +89,11 @@ export interface RpcServerStats {
   readonly failed: Readonly<Record<string, number>>;
   /** Messages dropped because no reply was possible (no empty delimiter frame, so no envelope to answer). */
   readonly dropped: number;
+  /**
+   * Replies (a method frame of `ok` or `error`) that reached this server: dropped, never answered, so two servers
+   * wired to each other by mistake cannot start a loop.
+   */
+  readonly strayReplies: number;
   /** Replies that could not be delivered (the peer disconnected before the reply). */
   readonly undeliverable: number;
   /** Handlers running now. */
@@ -120,8 +130,16 @@ export interface RpcServerOptions {
    */
   readonly maxMessageBytes?: number;
   /**
-   * Include the handler's stack trace in `HANDLER_ERROR` replies (as `details.stack`). Off by default: stacks
-   * reveal internals.
+   * Send the message of a handler's unexpected error (anything thrown that is not an {@link RpcError}) to the caller.
+   * Off by default: such messages may reveal internals, so the caller gets a generic message and an error id
+   * (`details.errorId`), and the real message goes, with the same id, to `onError` (or stderr). Turn it on for
+   * development. Application errors ({@link RpcError}) are always sent as they are.
+   * @defaultValue false
+   */
+  readonly exposeErrors?: boolean;
+  /**
+   * Include the handler's stack trace in `HANDLER_ERROR` replies (as `details.stack`); implies `exposeErrors`.
+   * Off by default: stacks reveal internals.
    * @defaultValue false
    */
   readonly exposeStack?: boolean;
@@ -131,14 +149,78 @@ export interface RpcServerOptions {
   readonly receiveHighWaterMark?: number;
   /**
    * Called for every request answered with an error and every message dropped. Errors thrown by the callback are
-   * ignored. Use it for logging; the counters are in {@link RpcServer.stats}.
+   * ignored. Use it for logging; the counters are in {@link RpcServer.stats}. Without it, unexpected handler
+   * failures (`HANDLER_ERROR`) are written to stderr, once each, so that none goes unnoticed.
    */
   readonly onError?: (info: RpcServerErrorInfo) => void;
 }
 
+/** Options resolved and checked before any socket exists. */
+interface ServerConfig {
+  readonly policy: DispatchPolicy;
+  readonly concurrency: number;
+  readonly drainTimeoutMs: number;
+  readonly lingerMs: number;
+  readonly sendHighWaterMark: number;
+  readonly receiveHighWaterMark: number;
+  readonly onError: ((info: RpcServerErrorInfo) => void) | undefined;
+}
+
+function resolveOptions(options: RpcServerOptions, owner: string): ServerConfig {
+  const exposeStack = options.exposeStack === true;
+  return Object.freeze({
+    policy: Object.freeze({
+      codec: options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec"),
+      maxMessageBytes: options.maxMessageBytes === undefined ? Infinity : checkPositiveInt(options.maxMessageBytes, 0, "maxMessageBytes", owner),
+      exposeErrors: exposeStack || options.exposeErrors === true,
+      exposeStack,
+    }),
+    concurrency: checkPositiveInt(options.concurrency, 100, "concurrency", owner),
+    drainTimeoutMs: checkNonNegative(options.drainTimeoutMs, 5_000, "drainTimeoutMs", owner),
+    lingerMs: checkNonNegative(options.lingerMs, 1_000, "lingerMs", owner),
+    sendHighWaterMark: checkPositiveInt(options.sendHighWaterMark, 1000, "sendHighWaterMark", owner),
+    receiveHighWaterMark: checkPositiveInt(options.receiveHighWaterMark, 1000, "receiveHighWaterMark", owner),
+    onError: options.onError,
+  });
+}
+
+/** The dispatch steps of every method, built once. */
+function stepsFor(contract: RpcContract): ReadonlyMap<string, DispatchStep> {
+  const steps = new Map<string, DispatchStep>();
+  for (const [method, schemas] of Object.entries(contract.methods)) {
+    const label = `${contract.name}/${method}`;
+    steps.set(method, {
+      input: schemas.request,
+      output: schemas.response,
+      label,
+      inputPlace: {
+        direction: "incoming",
+        contract: contract.name,
+        method,
+        what: "Request to",
+        schema: "request",
+        hint: "Fix the caller's payload, or check that both sides use the same contract version.",
+      },
+      outputPlace: {
+        direction: "outgoing",
+        contract: contract.name,
+        method,
+        what: "Response from the handler of",
+        schema: "response",
+        hint: "The handler returned data that breaks the contract; fix the handler.",
+      },
+      invalidInput: ErrorCode.INVALID_REQUEST,
+      invalidOutput: ErrorCode.INVALID_RESPONSE,
+    });
+  }
+  return steps;
+}
+
+/** A request being handled: settled once answered (by the handler, or by close() with `UNAVAILABLE`). */
 interface Job {
   readonly envelope: Buffer[];
   readonly method: string;
+  readonly replyHeaders: Uint8Array | undefined;
   settled: boolean;
 }
 
@@ -146,9 +228,10 @@ interface Job {
  * Serves an RPC contract over a ROUTER socket.
  *
  * Every request is validated against the method's request schema before the handler runs, and every response
- * against the response schema before it is sent. Bad input never stops the server: the peer gets an error reply
- * (`MALFORMED`, `UNKNOWN_METHOD`, `INVALID_REQUEST`, `MESSAGE_TOO_LARGE`), or, when the message has no envelope
- * delimiter and so cannot be answered, the drop is counted in {@link RpcServer.stats} and reported to `onError`.
+ * against the response schema before it is sent. Bad input never stops the server: every message that has an empty
+ * delimiter frame gets exactly one reply (`MALFORMED`, `UNKNOWN_METHOD`, `INVALID_REQUEST`, `MESSAGE_TOO_LARGE`, ...).
+ * A message with no delimiter cannot be answered, and a reply (`ok`/`error`) sent to a server must not be: both are
+ * dropped, counted in {@link RpcServer.stats} and reported to `onError`.
  *
  * @example
  * await using server = await RpcServer.bind("tcp://127.0.0.1:0", Greeter, {
@@ -160,26 +243,20 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   readonly #socket: zmq.Router;
   readonly #queue: SendQueue;
   readonly #handlers: RpcHandlers<TContract>;
-  readonly #codec: Codec;
-  readonly #concurrency: number;
-  readonly #drainTimeoutMs: number;
-  readonly #lingerMs: number;
-  readonly #maxMessageBytes: number;
-  readonly #exposeStack: boolean;
-  readonly #onError: ((info: RpcServerErrorInfo) => void) | undefined;
+  readonly #config: ServerConfig;
+  readonly #steps: ReadonlyMap<string, DispatchStep>;
+  readonly #pool: HandlerPool;
+  readonly #connectMode: boolean;
   readonly #jobs = new Set<Job>();
-  /** Aborted when close() stops waiting for running handlers: the `signal` every handler gets. */
-  readonly #stop = new AbortController();
   #readLoop: Promise<void> = Promise.resolve();
   #closing = false;
-  #slotWaiter: (() => void) | undefined;
-  #drainWaiter: (() => void) | undefined;
-  /** Brokers that greeted this server, by routing id, with the envelope to reach them. */
+  /** Brokers that greeted this server (connect mode only), by routing id, with the envelope to reach them. */
   readonly #brokers = new Map<string, Buffer[]>();
   #departed: (() => void) | undefined;
   #received = 0;
   #succeeded = 0;
   #dropped = 0;
+  #strayReplies = 0;
   #undeliverable = 0;
   readonly #failed: Record<string, number> = {};
 
@@ -190,25 +267,21 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       throw new TypeError(`${owner}("${contract.name}"): no handler for ${missing.map((m) => `"${m}"`).join(", ")}. Pass a function for every method of the contract.`);
     }
     this.#handlers = handlers;
-    this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
-    this.#concurrency = checkPositiveInt(options.concurrency, 100, "concurrency", owner);
-    this.#drainTimeoutMs = checkNonNegative(options.drainTimeoutMs, 5_000, "drainTimeoutMs", owner);
-    this.#lingerMs = checkNonNegative(options.lingerMs, 1_000, "lingerMs", owner);
-    this.#maxMessageBytes =
-      options.maxMessageBytes === undefined ? Infinity : checkPositiveInt(options.maxMessageBytes, 0, "maxMessageBytes", owner);
-    this.#exposeStack = options.exposeStack === true;
-    this.#onError = options.onError;
+    this.#config = resolveOptions(options ?? {}, owner);
+    this.#steps = stepsFor(contract);
+    this.#pool = new HandlerPool(this.#config.concurrency);
+    this.#connectMode = owner === "RpcServer.connect";
     this.#socket = new zmq.Router({
-      linger: this.#lingerMs,
-      sendHighWaterMark: checkPositiveInt(options.sendHighWaterMark, 1000, "sendHighWaterMark", owner),
-      receiveHighWaterMark: checkPositiveInt(options.receiveHighWaterMark, 1000, "receiveHighWaterMark", owner),
+      linger: this.#config.lingerMs,
+      sendHighWaterMark: this.#config.sendHighWaterMark,
+      receiveHighWaterMark: this.#config.receiveHighWaterMark,
       // ROUTER_MANDATORY with a zero send timeout: a reply to a peer that is gone (or whose queue is full) fails at
       // once and is counted as undeliverable, instead of being dropped silently or blocking every other reply.
       mandatory: true,
       sendTimeout: 0,
       // A server that connects (to a broker's backend) greets its peer with an empty message (ZMQ_PROBE_ROUTER), so
       // the broker learns about it even when the connection was made before the broker bound (inproc).
-      probeRouter: owner === "RpcServer.connect",
+      probeRouter: this.#connectMode,
     });
     this.#queue = new SendQueue(this.#socket);
   }
@@ -254,7 +327,11 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   ): Promise<RpcServer<TContract>> {
     const owner = mode === "bind" ? "RpcServer.bind" : "RpcServer.connect";
     await server.attach(server.#socket, endpoint, mode, { owner, multicast: false });
-    server.#readLoop = server.#read();
+    server.#readLoop = readLoop(server.#socket, (frames) => server.#handle(frames), {
+      room: () => server.#pool.slot(),
+      onError: (err) =>
+        server.#report({ code: ErrorCode.MALFORMED, message: `receive failed: ${toError(err).message}`, method: undefined, replied: false, cause: err }),
+    });
     return server;
   }
 
@@ -265,215 +342,134 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       succeeded: this.#succeeded,
       failed: { ...this.#failed },
       dropped: this.#dropped,
+      strayReplies: this.#strayReplies,
       undeliverable: this.#undeliverable,
       inFlight: this.#jobs.size,
     };
   }
 
-  async #read(): Promise<void> {
-    for (;;) {
-      while (this.#jobs.size >= this.#concurrency && !this.#socket.closed) {
-        await new Promise<void>((resolve) => (this.#slotWaiter = resolve));
-      }
-      let frames: Buffer[];
-      try {
-        frames = await this.#socket.receive();
-      } catch (err) {
-        if (this.#socket.closed) return;
-        this.#report({ code: ErrorCode.MALFORMED, message: `receive failed: ${toError(err).message}`, method: undefined, replied: false, cause: err });
-        continue;
-      }
-      this.#handle(frames);
-    }
-  }
-
   #handle(frames: Buffer[]): void {
+    if (this.#connectMode && this.#control(frames)) return;
     this.#received++;
-    const d = delimiterIndex(frames);
-    if (d < 0) {
-      this.#dropped++;
-      this.#report({
-        code: ErrorCode.MALFORMED,
-        message: `${this.contract.name}: dropped a ${frames.length}-frame message with no empty delimiter frame: there is no envelope to reply to. Clients must send [..., "", method, body] (a REQ socket adds the delimiter itself).`,
-        method: undefined,
-        replied: false,
-      });
-      return;
+    const name = this.contract.name;
+    const message = parseRequest(frames);
+    switch (message.kind) {
+      case "unanswerable":
+        this.#dropped++;
+        this.#report({
+          code: ErrorCode.MALFORMED,
+          message: `${name}: dropped a ${message.frames}-frame message with no empty delimiter frame: there is no envelope to reply to. Clients must send [..., "", method, body] (a REQ socket adds the delimiter itself).`,
+          method: undefined,
+          replied: false,
+        });
+        return;
+      case "stray-reply":
+        this.#strayReplies++;
+        this.#report({
+          code: ErrorCode.MALFORMED,
+          message: `${name}: dropped a message whose method frame is "${message.status}": that is a reply, and a server never answers a reply (two servers wired to each other would loop). Connect clients, not servers, to this server.`,
+          method: undefined,
+          replied: false,
+        });
+        return;
+      case "malformed":
+        this.#replyError(message.envelope, message.method, undefined, { code: ErrorCode.MALFORMED, message: `${name}: ${message.reason}.` });
+        return;
+      case "request":
+        break;
     }
-    const envelope = frames.slice(0, d + 1);
-    if (d === 1 && frames.length === 2) {
-      // A ROUTER peer with ZMQ_PROBE_ROUTER (a typed-zmq Broker backend) said hello: tell it how many requests this
-      // server takes at once, so it only sends work this server can start (docs/protocol.md, "Broker").
-      this.#received--;
-      this.#brokers.set(frames[0]!.toString("hex"), envelope);
-      if (!this.#closing) this.#send([...envelope, READY_FRAME, Buffer.from(String(this.#concurrency))], undefined);
-      return;
-    }
-    if (d === 1 && frames.length === 4 && frames[2]!.equals(READY_FRAME) && this.#brokers.has(frames[0]!.toString("hex"))) {
-      // A broker acknowledged our departure: every request it sent before has arrived.
-      this.#received--;
-      this.#brokers.delete(frames[0]!.toString("hex"));
-      if (this.#brokers.size === 0) this.#departed?.();
-      return;
-    }
+    const { envelope, method, headers } = message;
+    const replyHeaders = replyHeadersFor(headers);
     if (this.#closing) {
-      this.#replyError(envelope, undefined, {
+      this.#replyError(envelope, method, replyHeaders, {
         code: ErrorCode.UNAVAILABLE,
-        message: `${this.contract.name}: the server is shutting down and takes no new requests. Retry on another server.`,
+        message: `${name}: the server is shutting down and takes no new requests. Retry on another server.`,
       });
       return;
     }
-    const payload = frames.length - d - 1;
-    if (payload !== 2) {
-      this.#replyError(envelope, undefined, {
-        code: ErrorCode.MALFORMED,
-        message: `${this.contract.name}: expected 2 frames after the empty delimiter ([method, body]), got ${payload}.`,
+    if (headers?.contract !== undefined && headers.contract !== name) {
+      this.#replyError(envelope, method, replyHeaders, {
+        code: ErrorCode.CONTRACT_MISMATCH,
+        message: `the request was written for contract "${headers.contract}", but this server serves "${name}". Connect to a server for "${headers.contract}", or use the same contract version on both sides.`,
+        details: { expected: name, received: headers.contract },
       });
       return;
     }
-    const methodFrame = frames[d + 1]!;
-    const body = frames[d + 2]!;
-    let method: string;
-    try {
-      method = strictUtf8.decode(methodFrame);
-    } catch {
-      this.#replyError(envelope, undefined, {
-        code: ErrorCode.MALFORMED,
-        message: `${this.contract.name}: the method frame (${methodFrame.length} bytes) is not valid UTF-8.`,
-      });
-      return;
-    }
-    if (method.length === 0) {
-      this.#replyError(envelope, method, {
-        code: ErrorCode.MALFORMED,
-        message: `${this.contract.name}: the method frame is empty; send the method name as UTF-8.`,
-      });
-      return;
-    }
-    if (body.length > this.#maxMessageBytes) {
-      this.#replyError(envelope, method, {
-        code: ErrorCode.MESSAGE_TOO_LARGE,
-        message: `${this.contract.name}/${method}: the request body is ${body.length} bytes, over this server's limit of ${this.#maxMessageBytes} bytes (maxMessageBytes).`,
-        details: { size: body.length, limit: this.#maxMessageBytes },
-      });
-      return;
-    }
-    if (!hasMethod(this.contract, method)) {
-      const known = Object.keys(this.contract.methods);
-      this.#replyError(envelope, method, {
+    const step = this.#steps.get(method);
+    if (step === undefined) {
+      const known = [...this.#steps.keys()];
+      this.#replyError(envelope, method, replyHeaders, {
         code: ErrorCode.UNKNOWN_METHOD,
-        message: `method "${method}" is not part of contract "${this.contract.name}"; known methods: ${known.map((m) => `"${m}"`).join(", ")}.`,
+        message: `method "${method}" is not part of contract "${name}"; known methods: ${known.map((m) => `"${m}"`).join(", ")}.`,
         details: { known },
       });
       return;
     }
-    let request: unknown;
-    try {
-      const decoded = decodeBody(this.#codec, body, `Request to "${this.contract.name}/${method}"`);
-      request = checkPayload(this.contract.methods[method]!.request, decoded, {
-        direction: "incoming",
-        contract: this.contract.name,
-        method,
-        what: "Request to",
-        schema: "request",
-        hint: "Fix the caller's payload, or check that both sides use the same contract version.",
-      });
-    } catch (err) {
-      if (err instanceof ContractValidationError) {
-        this.#replyError(envelope, method, { code: ErrorCode.INVALID_REQUEST, message: err.message, details: { issues: err.issues } }, err);
-      } else {
-        this.#replyError(envelope, method, { code: ErrorCode.MALFORMED, message: toError(err).message }, err);
-      }
+    const input = decodeInput(step, this.#config.policy, message.body);
+    if (!input.ok) {
+      this.#fail(envelope, method, replyHeaders, input.failure);
       return;
     }
-    void this.#run(envelope, method, request);
-  }
-
-  async #run(envelope: Buffer[], method: MethodName<TContract>, request: unknown): Promise<void> {
-    const job: Job = { envelope, method, settled: false };
+    const job: Job = { envelope, method, replyHeaders, settled: false };
     this.#jobs.add(job);
-    const where = `${this.contract.name}/${method}`;
-    try {
-      let result: unknown;
-      try {
-        const handler = this.#handlers[method] as RpcHandler<TContract, typeof method>;
-        // `request` is the output of the method's request schema (checked in #handle), so this cast is sound.
-        const returned: unknown = handler(request as InferHandlerRequest<TContract, typeof method>, {
-          contract: this.contract,
-          method,
-          signal: this.#stop.signal,
-        });
-        // A handler that answers synchronously is answered in this turn, without an extra await.
-        result = isThenable(returned) ? await returned : returned;
-      } catch (thrown) {
-        if (job.settled) return;
-        this.#replyError(envelope, method, this.#handlerErrorBody(where, thrown), thrown);
-        return;
-      }
-      if (job.settled) return;
-      let reply: Uint8Array;
-      try {
-        checkPayload(this.contract.methods[method]!.response, result, {
-          direction: "outgoing",
-          contract: this.contract.name,
-          method,
-          what: "Response from the handler of",
-          schema: "response",
-          hint: "The handler returned data that breaks the contract; fix the handler.",
-        });
-        // The handler's own value is sent (the response schema's input type): the client parses it, so
-        // transforms run once, on the receiving side, as for requests.
-        reply = encodeBody(this.#codec, result, `Response from the handler of "${where}"`);
-      } catch (err) {
-        const details = err instanceof ContractValidationError ? { issues: err.issues } : undefined;
-        this.#replyError(envelope, method, { code: ErrorCode.INVALID_RESPONSE, message: toError(err).message, ...(details && { details }) }, err);
-        return;
-      }
-      if (reply.length > this.#maxMessageBytes) {
-        this.#replyError(envelope, method, {
-          code: ErrorCode.MESSAGE_TOO_LARGE,
-          message: `${where}: the response body is ${reply.length} bytes, over this server's limit of ${this.#maxMessageBytes} bytes (maxMessageBytes).`,
-          details: { size: reply.length, limit: this.#maxMessageBytes },
-        });
-        return;
-      }
-      this.#send([...envelope, STATUS_OK_FRAME, reply], method, () => this.#succeeded++);
-    } finally {
-      job.settled = true;
-      this.#jobs.delete(job);
-      const wake = this.#slotWaiter;
-      this.#slotWaiter = undefined;
-      wake?.();
-      if (this.#jobs.size === 0) this.#drainWaiter?.();
-    }
+    this.#pool.begin();
+    // The handler map is exhaustive over the contract's methods and `method` is one of them (its step exists).
+    const handler = this.#handlers[method as MethodName<TContract>] as RpcHandler<TContract, MethodName<TContract>>;
+    const outcome = runHandler(step, this.#config.policy, () =>
+      // `input.value` is the output of the method's request schema, which is what the handler is typed to receive.
+      handler(input.value as InferHandlerRequest<TContract, MethodName<TContract>>, {
+        contract: this.contract,
+        method: method as MethodName<TContract>,
+        signal: this.#pool.signal,
+      }),
+    );
+    if (isThenable(outcome)) void outcome.then((done) => this.#finish(job, done));
+    else this.#finish(job, outcome);
   }
 
-  #handlerErrorBody(where: string, thrown: unknown): RpcErrorBody {
-    if (thrown instanceof RpcError) {
-      return thrown.details === undefined
-        ? { code: thrown.code, message: thrown.message }
-        : { code: thrown.code, message: thrown.message, details: thrown.details };
+  /** The broker handshake, on a connecting server's link to its broker. True when `frames` was control traffic. */
+  #control(frames: Buffer[]): boolean {
+    const control = parseBrokerControl(frames, (id) => this.#brokers.has(id));
+    if (control === undefined) return false;
+    if (control.kind === "greeting") {
+      // The broker said hello (ZMQ_PROBE_ROUTER): tell it how many requests this server takes at once, so it only
+      // sends work this server can start (docs/protocol.md, "Broker").
+      this.#brokers.set(control.broker, control.envelope);
+      if (!this.#closing) this.#send(encodeReady(control.envelope, this.#config.concurrency), undefined);
+    } else {
+      // A broker acknowledged our departure: every request it sent before has arrived.
+      this.#brokers.delete(control.broker);
+      if (this.#brokers.size === 0) this.#departed?.();
     }
-    const error = toError(thrown);
-    const message =
-      thrown instanceof Error
-        ? `the handler of "${where}" threw: ${error.message}`
-        : `the handler of "${where}" threw a non-Error value: ${error.message.replace(/^non-Error value thrown: /, "")}`;
-    return this.#exposeStack && error.stack !== undefined
-      ? { code: ErrorCode.HANDLER_ERROR, message, details: { stack: error.stack } }
-      : { code: ErrorCode.HANDLER_ERROR, message };
+    return true;
   }
 
-  #replyError(envelope: Buffer[], method: string | undefined, body: RpcErrorBody, cause?: unknown): void {
-    let bytes: Uint8Array;
-    try {
-      bytes = this.#codec.encode(body);
-    } catch {
-      bytes = this.#codec.encode({ code: body.code, message: `${body.message} (the error details could not be encoded)` });
-    }
+  #finish(job: Job, outcome: Outcome): void {
+    this.#jobs.delete(job);
+    this.#pool.end();
+    if (job.settled) return;
+    job.settled = true;
+    if (outcome.ok) this.#send(encodeReply(job.envelope, true, outcome.body, job.replyHeaders), job.method, () => this.#succeeded++);
+    else this.#fail(job.envelope, job.method, job.replyHeaders, outcome.failure);
+  }
+
+  #fail(envelope: Buffer[], method: string, replyHeaders: Uint8Array | undefined, failure: Failure): void {
+    this.#replyError(envelope, method, replyHeaders, failure.body, failure);
+  }
+
+  #replyError(envelope: Buffer[], method: string | undefined, replyHeaders: Uint8Array | undefined, body: RpcErrorBody, failure?: Failure): void {
     this.#failed[body.code] = (this.#failed[body.code] ?? 0) + 1;
-    this.#report({ code: body.code, message: body.message, method, replied: true, cause });
-    this.#send([...envelope, STATUS_ERROR_FRAME, bytes], method);
+    const info: RpcServerErrorInfo = {
+      code: body.code,
+      message: failure?.message ?? body.message,
+      method,
+      replied: true,
+      ...(failure?.cause !== undefined && { cause: failure.cause }),
+      ...(failure?.errorId !== undefined && { errorId: failure.errorId }),
+    };
+    if (failure?.errorId !== undefined) callHookOrLog(this.#config.onError, info, `RpcServer("${this.contract.name}"): ${info.message}`);
+    else this.#report(info);
+    this.#send(encodeReply(envelope, false, encodeError(this.#config.policy.codec, body), replyHeaders), method);
   }
 
   #send(frames: Uint8Array[], method: string | undefined, onSent?: () => void): void {
@@ -491,7 +487,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   }
 
   #report(info: RpcServerErrorInfo): void {
-    callHook(this.#onError, info);
+    callHook(this.#config.onError, info);
   }
 
   /**
@@ -501,35 +497,36 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
    */
   protected override async shutdown(): Promise<void> {
     this.#closing = true;
+    const { drainTimeoutMs, lingerMs } = this.#config;
     if (this.#brokers.size > 0) {
       // Tell each broker we are leaving (capacity 0) and wait for its acknowledgement: requests it sent before that
       // are answered UNAVAILABLE, and it sends them to another server.
       const departed = signalled();
       this.#departed = departed.resolve;
-      for (const envelope of this.#brokers.values()) this.#send([...envelope, READY_FRAME, Buffer.from("0")], undefined);
-      await settleWithin(departed.promise, Math.min(this.#drainTimeoutMs, 1_000));
+      for (const envelope of this.#brokers.values()) this.#send(encodeReady(envelope, 0), undefined);
+      await settleWithin(departed.promise, Math.min(drainTimeoutMs, 1_000));
     }
-    if (this.#jobs.size > 0) {
-      const drained = signalled();
-      this.#drainWaiter = drained.resolve;
-      await settleWithin(drained.promise, this.#drainTimeoutMs);
-    }
-    if (this.#jobs.size > 0) {
-      this.#stop.abort(new ClosedError(`RpcServer("${this.contract.name}") closed before its handlers finished (drainTimeoutMs ${this.#drainTimeoutMs}).`));
-    }
+    await this.#pool.drain(drainTimeoutMs, () => new ClosedError(`RpcServer("${this.contract.name}") closed before its handlers finished (drainTimeoutMs ${drainTimeoutMs}).`));
     for (const job of this.#jobs) {
       job.settled = true;
-      this.#replyError(job.envelope, job.method, {
+      this.#replyError(job.envelope, job.method, job.replyHeaders, {
         code: ErrorCode.UNAVAILABLE,
-        message: `${this.contract.name}/${job.method}: the server closed before the handler finished (it waited drainTimeoutMs = ${this.#drainTimeoutMs} ms). Retry on another server.`,
+        message: `${this.contract.name}/${job.method}: the server closed before the handler finished (it waited drainTimeoutMs = ${drainTimeoutMs} ms). Retry on another server.`,
       });
     }
-    await settleWithin(this.#queue.idle(), this.#lingerMs);
+    await settleWithin(this.#queue.idle(), lingerMs);
     this.#socket.close();
-    const wake = this.#slotWaiter;
-    this.#slotWaiter = undefined;
-    wake?.();
+    this.#pool.release();
     await this.#readLoop;
   }
 }
 
+/**
+ * The headers of a reply: only when the request carried headers and there is something to echo (its
+ * `correlationId`). A v1 request gets a v1 reply, `[...envelope, "", status, body]`, so v1 peers never see a frame
+ * they do not expect.
+ */
+function replyHeadersFor(headers: MessageHeaders | undefined): Uint8Array | undefined {
+  if (headers?.correlationId === undefined) return undefined;
+  return encodeHeaders({ correlationId: headers.correlationId });
+}

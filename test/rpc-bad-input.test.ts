@@ -104,8 +104,10 @@ describe.each(TRANSPORTS)("RpcServer with raw peers over %s", (transport) => {
   test.each([
     ["invalid JSON", ["echo", "{not json"], /not valid json/],
     ["a body that is not UTF-8", ["echo", Buffer.from([0xff, 0xfe, 0xfd])], /not valid json/],
-    ["an extra frame", ["echo", JSON.stringify({ text: "a" }), "extra"], /expected 2 frames after the empty delimiter.*got 3/],
-    ["a missing body frame", ["echo"], /expected 2 frames after the empty delimiter.*got 1/],
+    ["a third frame that is not a headers object", ["echo", JSON.stringify({ text: "a" }), "extra"], /headers frame is not a JSON object/],
+    ["a headers frame that is a JSON array", ["echo", JSON.stringify({ text: "a" }), "[1]"], /headers frame is not a JSON object/],
+    ["a reserved header of the wrong type", ["echo", JSON.stringify({ text: "a" }), '{"deadline":"soon"}'], /header `deadline` must be a number/],
+    ["a missing body frame", ["echo"], /body frame is missing/],
     ["an empty method", ["", JSON.stringify({ text: "a" })], /method frame is empty/],
     ["a non-UTF-8 method", [Buffer.from([0xc3, 0x28]), JSON.stringify({ text: "a" })], /method frame .* not valid UTF-8/],
     ["garbage bytes", [Buffer.from([0, 1, 2, 3, 255]), Buffer.from([0xde, 0xad, 0xbe, 0xef])], /MALFORMED|not valid/],
@@ -151,12 +153,81 @@ describe.each(TRANSPORTS)("RpcServer with raw peers over %s", (transport) => {
       [1, '{"not":"an error"}'],
       [2, "42"],
     ] as const) {
+      const reported = f.nextError();
       const [status, body] = await ask(f, ["getOrder", JSON.stringify({ id })]);
       expect(String(status)).toBe("error");
-      expect(json(body)).toEqual({
+      // The caller gets a generic message and an error id; the server's report has the real one, under the same id.
+      const error = json(body) as { code: string; message: string; details: { errorId: string } };
+      expect(error).toEqual({
         code: "HANDLER_ERROR",
-        message: `the handler of "orders.v1/getOrder" threw a non-Error value: ${text}`,
+        message: `the handler of "orders.v1/getOrder" failed unexpectedly (error id ${error.details.errorId}). The server's log has the details under this id.`,
+        details: { errorId: expect.stringMatching(/^[0-9a-f-]{36}$/) },
       });
+      await expect(reported).resolves.toMatchObject({
+        code: "HANDLER_ERROR",
+        errorId: error.details.errorId,
+        message: `the handler of "orders.v1/getOrder" threw a non-Error value: ${text} (error id ${error.details.errorId})`,
+      });
+    }
+    await f.stillServes();
+  });
+
+  test("with exposeErrors, sends the handler's own message", async () => {
+    await using f = await fixture(transport, { exposeErrors: true });
+    const [, body] = await ask(f, ["getOrder", JSON.stringify({ id: 2 })]);
+    expect(json(body)).toMatchObject({ code: "HANDLER_ERROR", message: 'the handler of "orders.v1/getOrder" threw a non-Error value: 42' });
+  });
+
+  test("answers a protocol 1.1 request with a headers frame, ignores unknown keys and later frames, echoes the correlation id", async () => {
+    await using f = await fixture(transport);
+    const dealer = f.dealer();
+    const headers = JSON.stringify({ version: "1.1", contract: "orders.v1", correlationId: "c-7", futureKey: { any: 1 } });
+    await dealer.send(["", "echo", JSON.stringify({ text: "h" }), headers, "a frame from a later version"]);
+    const reply = (await dealer.receive()).map(String);
+    expect(reply).toEqual(["", "ok", JSON.stringify({ text: "h" }), JSON.stringify({ correlationId: "c-7" })]);
+    // Without a correlation id there is nothing to echo: the reply keeps the v1 shape.
+    await dealer.send(["", "echo", JSON.stringify({ text: "i" }), "{}"]);
+    expect((await dealer.receive()).map(String)).toEqual(["", "ok", JSON.stringify({ text: "i" })]);
+  });
+
+  test("refuses a request written for another contract with CONTRACT_MISMATCH", async () => {
+    await using f = await fixture(transport);
+    const [status, body] = await ask(f, ["echo", JSON.stringify({ text: "a" }), JSON.stringify({ contract: "orders.v2" })]);
+    expect(String(status)).toBe("error");
+    expect(json(body)).toMatchObject({
+      code: "CONTRACT_MISMATCH",
+      message: expect.stringContaining('written for contract "orders.v2", but this server serves "orders.v1"'),
+      details: { expected: "orders.v1", received: "orders.v2" },
+    });
+    await f.stillServes();
+  });
+
+  test.each([["ok"], ["error"]])("never answers a message whose method frame is %s (a reply), and counts it", async (status) => {
+    await using f = await fixture(transport);
+    const dealer = f.dealer();
+    const reported = f.nextError();
+    await dealer.send(["", status, JSON.stringify({ text: "a reply" })]);
+    await expect(reported).resolves.toMatchObject({ code: "MALFORMED", replied: false, message: expect.stringContaining("a server never answers a reply") });
+    expect(f.server.stats.strayReplies).toBe(1);
+    // Nothing came back for it: the next thing on this socket is the answer to the next request.
+    await dealer.send(["", "echo", JSON.stringify({ text: "next" })]);
+    expect((await dealer.receive()).map(String)).toEqual(["", "ok", JSON.stringify({ text: "next" })]);
+  });
+
+  test("a bound server answers [...envelope, \"\"] (a ZMQ_PROBE_ROUTER hello) with MALFORMED, never as broker control", async () => {
+    await using f = await fixture(transport);
+    const probing = new zmq.Router({ probeRouter: true, linger: 0, receiveTimeout: RECEIVE_TIMEOUT_MS });
+    try {
+      probing.connect(f.server.endpoint);
+      const [, delimiter, status, body] = await probing.receive();
+      expect([String(delimiter), String(status)]).toEqual(["", "error"]);
+      expect(json(body)).toMatchObject({ code: "MALFORMED", message: expect.stringContaining("nothing follows the empty delimiter") });
+      // A later call to a method named like the old control word is a plain request (UNKNOWN_METHOD here).
+      const [reqStatus, reqBody] = await ask(f, ["ready", "{}"]);
+      expect(String(reqStatus)).toBe("error");
+      expect(json(reqBody)).toMatchObject({ code: "UNKNOWN_METHOD" });
+    } finally {
+      probing.close();
     }
     await f.stillServes();
   });

@@ -116,12 +116,14 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     expect(notFound).toMatchObject({ code: "NOT_FOUND", remoteMessage: "order 404 does not exist", details: { id: 404 } });
 
     const crashed: unknown = await client.call("getOrder", { id: 500 }).catch((e: unknown) => e);
-    expect(crashed).toMatchObject({ name: "RemoteError", code: "HANDLER_ERROR", details: undefined });
-    expect(String((crashed as Error).message)).toContain("database is down");
+    expect(crashed).toMatchObject({ name: "RemoteError", code: "HANDLER_ERROR", details: { errorId: expect.any(String) } });
+    // An unexpected error's message stays on the server unless it opts in (exposeErrors).
+    expect(String((crashed as Error).message)).not.toContain("database is down");
+    expect(String((crashed as Error).message)).toContain("failed unexpectedly (error id");
 
     const nonError: unknown = await client.call("getOrder", { id: 501 }).catch((e: unknown) => e);
     expect(nonError).toMatchObject({ code: "HANDLER_ERROR" });
-    expect((nonError as RemoteError).remoteMessage).toMatch(/non-Error value: a plain string/);
+    expect((nonError as RemoteError).remoteMessage).not.toMatch(/a plain string/);
 
     const invalid: unknown = await client.call("getOrder", { id: 502 }).catch((e: unknown) => e);
     expect(invalid).toMatchObject({ code: "INVALID_RESPONSE" });
@@ -139,7 +141,7 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     const hidden = (await a.call("getOrder", { id: 500 }).catch((e: unknown) => e)) as RemoteError;
     const shown = (await b.call("getOrder", { id: 500 }).catch((e: unknown) => e)) as RemoteError;
     expect(JSON.stringify(hidden)).not.toContain("at ");
-    expect(hidden.details).toBeUndefined();
+    expect(hidden.details).toEqual({ errorId: expect.any(String) });
     expect(shown.details).toMatchObject({ stack: expect.stringContaining("database is down") });
   });
 

@@ -1,0 +1,158 @@
+/**
+ * @packageDocumentation
+ * The transport-free dispatch core shared by `RpcServer` and `PipelineWorker`: decode and validate the input, run
+ * the handler, validate and encode its output, and shape every failure as a wire error body (tRPC's getErrorShape).
+ *
+ * No sockets: the owner feeds it a body and sends what it returns. A handler that answers synchronously is finished
+ * in the same turn (no await on a plain value).
+ * @internal
+ */
+import { randomUUID } from "node:crypto";
+import type * as z from "zod";
+import { decodeBody, encodeBody, type Codec } from "../codec.js";
+import { validationError, type PayloadPlace } from "../contract.js";
+import { ErrorCode, RpcError, toError, type RpcErrorBody } from "../errors.js";
+import { isThenable } from "./hooks.js";
+
+/** A failed dispatch: the error body for the peer, and what the owner reports locally. */
+export interface Failure {
+  /** Sent to the peer. */
+  readonly body: RpcErrorBody;
+  /** Reported locally (`onError`): the real reason, which for an unexpected handler error the peer does not see. */
+  readonly message: string;
+  readonly cause?: unknown;
+  /** Set for an unexpected handler error: the id sent to the peer and written to the local report. */
+  readonly errorId?: string;
+}
+
+/** The result of one dispatch: the encoded output, or a failure. */
+export type Outcome = { readonly ok: true; readonly body: Uint8Array } | { readonly ok: false; readonly failure: Failure };
+
+/** Everything the core needs about one method (or one job contract). Built once per method, not per message. */
+export interface DispatchStep {
+  readonly input: z.ZodType;
+  readonly output: z.ZodType;
+  /** `contract/method`, for messages. */
+  readonly label: string;
+  readonly inputPlace: PayloadPlace;
+  readonly outputPlace: PayloadPlace;
+  /** Wire codes for a bad input and a bad output (`INVALID_REQUEST`/`INVALID_RESPONSE`, `INVALID_TASK`/`INVALID_RESULT`). */
+  readonly invalidInput: string;
+  readonly invalidOutput: string;
+}
+
+/** How failures are shaped; one per server or worker. */
+export interface DispatchPolicy {
+  readonly codec: Codec;
+  /** Largest body accepted and produced, in bytes (`Infinity`: no limit). */
+  readonly maxMessageBytes: number;
+  /** Send an unexpected handler error's message to the peer (development); otherwise a generic one with an id. */
+  readonly exposeErrors: boolean;
+  /** Send the stack too (`details.stack`), when messages are exposed. */
+  readonly exposeStack: boolean;
+}
+
+/** Decoded and validated input, or a failure to send back. */
+export type Input = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly failure: Failure };
+
+function fail(body: RpcErrorBody, cause?: unknown): { readonly ok: false; readonly failure: Failure } {
+  return { ok: false, failure: cause === undefined ? { body, message: body.message } : { body, message: body.message, cause } };
+}
+
+function tooLarge(step: DispatchStep, what: string, size: number, limit: number): { readonly ok: false; readonly failure: Failure } {
+  return fail({
+    code: ErrorCode.MESSAGE_TOO_LARGE,
+    message: `${step.label}: the ${what} body is ${size} bytes, over this server's limit of ${limit} bytes (maxMessageBytes).`,
+    details: { size, limit },
+  });
+}
+
+/** Checks the size, decodes with the codec and parses with the input schema. */
+export function decodeInput(step: DispatchStep, policy: DispatchPolicy, bytes: Uint8Array): Input {
+  if (bytes.length > policy.maxMessageBytes) return tooLarge(step, step.inputPlace.schema, bytes.length, policy.maxMessageBytes);
+  let decoded: unknown;
+  try {
+    decoded = decodeBody(policy.codec, bytes, `${step.inputPlace.what} "${step.label}"`);
+  } catch (err) {
+    return fail({ code: ErrorCode.MALFORMED, message: toError(err).message }, err);
+  }
+  const parsed = step.input.safeParse(decoded);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const error = validationError(parsed.error, step.inputPlace);
+  return fail({ code: step.invalidInput, message: error.message, details: { issues: error.issues } }, error);
+}
+
+/** Validates and encodes what the handler returned. The handler's own value is sent: the receiver parses it. */
+export function encodeOutput(step: DispatchStep, policy: DispatchPolicy, value: unknown): Outcome {
+  const parsed = step.output.safeParse(value);
+  if (!parsed.success) {
+    const error = validationError(parsed.error, step.outputPlace);
+    return fail({ code: step.invalidOutput, message: error.message, details: { issues: error.issues } }, error);
+  }
+  let body: Uint8Array;
+  try {
+    body = encodeBody(policy.codec, value, `${step.outputPlace.what} "${step.label}"`);
+  } catch (err) {
+    return fail({ code: step.invalidOutput, message: toError(err).message }, err);
+  }
+  if (body.length > policy.maxMessageBytes) return tooLarge(step, step.outputPlace.schema, body.length, policy.maxMessageBytes);
+  return { ok: true, body };
+}
+
+/**
+ * Shapes what a handler threw. An {@link RpcError} is an application error: its code, message and details are
+ * sent as they are. Anything else is unexpected: by default the peer gets a generic message and an error id, and
+ * the real message (with the same id) goes to the local report only, because it may reveal internals.
+ */
+export function handlerFailure(step: DispatchStep, policy: DispatchPolicy, thrown: unknown): Failure {
+  if (thrown instanceof RpcError) {
+    const body: RpcErrorBody =
+      thrown.details === undefined ? { code: thrown.code, message: thrown.message } : { code: thrown.code, message: thrown.message, details: thrown.details };
+    return { body, message: body.message, cause: thrown };
+  }
+  const error = toError(thrown);
+  const what = thrown instanceof Error ? "threw" : "threw a non-Error value";
+  const real = `the handler of "${step.label}" ${what}: ${thrown instanceof Error ? error.message : describe(thrown)}`;
+  const errorId = randomUUID();
+  if (policy.exposeErrors) {
+    const details = policy.exposeStack && error.stack !== undefined ? { errorId, stack: error.stack } : { errorId };
+    return { body: { code: ErrorCode.HANDLER_ERROR, message: real, details }, message: `${real} (error id ${errorId})`, cause: thrown, errorId };
+  }
+  const generic = `the handler of "${step.label}" failed unexpectedly (error id ${errorId}). The server's log has the details under this id.`;
+  return { body: { code: ErrorCode.HANDLER_ERROR, message: generic, details: { errorId } }, message: `${real} (error id ${errorId})`, cause: thrown, errorId };
+}
+
+function describe(value: unknown): string {
+  try {
+    return typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
+  } catch {
+    return String(value);
+  }
+}
+
+/**
+ * Runs the handler on a validated input and shapes the outcome. Returns a plain outcome when the handler answered
+ * synchronously, a promise otherwise. `invoke` calls the user's handler with the input.
+ */
+export function runHandler(step: DispatchStep, policy: DispatchPolicy, invoke: () => unknown): Outcome | Promise<Outcome> {
+  let returned: unknown;
+  try {
+    returned = invoke();
+  } catch (thrown) {
+    return { ok: false, failure: handlerFailure(step, policy, thrown) };
+  }
+  if (!isThenable(returned)) return encodeOutput(step, policy, returned);
+  return Promise.resolve(returned).then(
+    (value) => encodeOutput(step, policy, value),
+    (thrown: unknown) => ({ ok: false, failure: handlerFailure(step, policy, thrown) }),
+  );
+}
+
+/** Encodes an error body with the codec; falls back to code and message when the details cannot be encoded. */
+export function encodeError(codec: Codec, body: RpcErrorBody): Uint8Array {
+  try {
+    return codec.encode(body);
+  } catch {
+    return codec.encode({ code: body.code, message: `${body.message} (the error details could not be encoded)` });
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * @packageDocumentation
+ * The one push-style read policy: a single loop per socket (zeromq.js allows one pending `receive()`), which waits
+ * for room before each read, so back-pressure stays in ZeroMQ's queues, and ends when the socket is closed.
+ * Pull-style readers (`Subscriber`, `PipelineSink`) use the stream in `stream.ts` instead.
+ * @internal
+ */
+import type * as zmq from "zeromq";
+
+/** How a read loop behaves around each message. */
+export interface ReadLoopPolicy {
+  /** Returns a promise to wait on before the next read (no room yet), or undefined to read at once. */
+  readonly room?: () => Promise<void> | undefined;
+  /** A receive failed while the socket was still open; the loop goes on. */
+  readonly onError?: (err: unknown) => void;
+}
+
+/** Reads messages from `socket` and hands each to `handle`, until the socket is closed. Never rejects. */
+export async function readLoop(socket: zmq.Readable & zmq.Socket, handle: (frames: Buffer[]) => void, policy: ReadLoopPolicy = {}): Promise<void> {
+  for (;;) {
+    for (let wait = policy.room?.(); wait !== undefined && !socket.closed; wait = policy.room?.()) await wait;
+    if (socket.closed) return;
+    let frames: Buffer[];
+    try {
+      frames = await socket.receive();
+    } catch (err) {
+      if (socket.closed) return;
+      policy.onError?.(err);
+      continue;
+    }
+    handle(frames);
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * @packageDocumentation
+ * RPC framing, protocol 1.1 (docs/protocol.md, "RPC"): pure functions over frames, no sockets.
+ *
+ * A request is `[...envelope, "", method, body, headers?, ...ignored]` and a reply
+ * `[...envelope, "", status, body, headers?, ...ignored]`. Every v1 message (`[...envelope, "", method, body]`)
+ * is a valid 1.1 message. Parsers return discriminated results so that every message kind has table-driven tests.
+ *
+ * The broker handshake of protocol 1.0 (`[id, ""]` greeting, `ready` announcements) is control traffic: it is parsed
+ * by {@link parseBrokerControl} only on a server's link to a broker (connect mode), never by {@link parseRequest}.
+ * @internal
+ */
+import { parseHeaders, type MessageHeaders } from "./headers.js";
+
+/** The empty delimiter frame between the envelope and the payload frames. */
+export const DELIMITER = Buffer.alloc(0);
+/** Status of a successful reply. */
+export const STATUS_OK = "ok";
+/** Status of an error reply. */
+export const STATUS_ERROR = "error";
+/** The status frames, built once. */
+export const STATUS_OK_FRAME = Buffer.from(STATUS_OK);
+export const STATUS_ERROR_FRAME = Buffer.from(STATUS_ERROR);
+/** Method names no contract may use: they are reply statuses, and a server never answers them (no reply loops). */
+export const RESERVED_METHODS: readonly string[] = [STATUS_OK, STATUS_ERROR];
+
+/** Status of the 1.0 broker handshake: `[...envelope, "", "ready", capacity]` (replaced by Majordomo next). */
+export const STATUS_READY = "ready";
+export const READY_FRAME = Buffer.from(STATUS_READY);
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Index of the first empty frame, or -1. */
+export function delimiterIndex(frames: readonly Uint8Array[]): number {
+  for (let i = 0; i < frames.length; i++) {
+    if (frames[i]?.length === 0) return i;
+  }
+  return -1;
+}
+
+function isFrame(frame: Uint8Array, text: Buffer): boolean {
+  return frame.length === text.length && Buffer.compare(frame, text) === 0;
+}
+
+/** What {@link parseRequest} found in a message that reached a server. */
+export type RequestParse =
+  /** A request to answer: `envelope` ends with the delimiter and is echoed in the reply. */
+  | {
+      readonly kind: "request";
+      readonly envelope: Buffer[];
+      readonly method: string;
+      readonly body: Buffer;
+      readonly headers: MessageHeaders | undefined;
+    }
+  /** Answer `MALFORMED` with `reason`. */
+  | { readonly kind: "malformed"; readonly envelope: Buffer[]; readonly method: string | undefined; readonly reason: string }
+  /** A reply (method frame `ok` or `error`) sent to a server: drop and count it, never answer (no loops). */
+  | { readonly kind: "stray-reply"; readonly status: string }
+  /** No delimiter, so no envelope to answer to: drop and count it. */
+  | { readonly kind: "unanswerable"; readonly frames: number };
+
+/** Parses a message a server received. Never throws. */
+export function parseRequest(frames: Buffer[]): RequestParse {
+  const d = delimiterIndex(frames);
+  if (d < 0) return { kind: "unanswerable", frames: frames.length };
+  const envelope = frames.slice(0, d + 1);
+  const methodFrame = frames[d + 1];
+  if (methodFrame === undefined) {
+    return { kind: "malformed", envelope, method: undefined, reason: "nothing follows the empty delimiter frame; send [method, body] after it" };
+  }
+  if (isFrame(methodFrame, STATUS_OK_FRAME) || isFrame(methodFrame, STATUS_ERROR_FRAME)) {
+    return { kind: "stray-reply", status: methodFrame.toString("latin1") };
+  }
+  let method: string;
+  try {
+    method = strictUtf8.decode(methodFrame);
+  } catch {
+    return { kind: "malformed", envelope, method: undefined, reason: `the method frame (${methodFrame.length} bytes) is not valid UTF-8` };
+  }
+  if (method.length === 0) {
+    return { kind: "malformed", envelope, method: undefined, reason: "the method frame is empty (a doubled delimiter?); send the method name as UTF-8" };
+  }
+  const body = frames[d + 2];
+  if (body === undefined) {
+    return { kind: "malformed", envelope, method, reason: "the body frame is missing; send [method, body] after the empty delimiter" };
+  }
+  const headersFrame = frames[d + 3];
+  if (headersFrame === undefined) return { kind: "request", envelope, method, body, headers: undefined };
+  const parsed = parseHeaders(headersFrame);
+  if (parsed.kind === "malformed") return { kind: "malformed", envelope, method, reason: parsed.reason };
+  // Frames after the headers frame are ignored (must-ignore): later versions may add some.
+  return { kind: "request", envelope, method, body, headers: parsed.headers };
+}
+
+/** Control traffic on a server's link to a 1.0 broker (connect mode only). */
+export type BrokerControl =
+  /** The broker greeted (ZMQ_PROBE_ROUTER): answer `ready` with this server's capacity. */
+  | { readonly kind: "greeting"; readonly broker: string; readonly envelope: Buffer[] }
+  /** The broker acknowledged this server's departure. */
+  | { readonly kind: "departure-ack"; readonly broker: string };
+
+/**
+ * Reads the 1.0 broker handshake: a greeting is exactly `[broker-id, ""]`, an acknowledgement
+ * `[broker-id, "", "ready", n]` from a broker that greeted before. Anything else is data (`undefined`).
+ */
+export function parseBrokerControl(frames: Buffer[], knownBroker: (id: string) => boolean): BrokerControl | undefined {
+  const id = frames[0];
+  if (id === undefined || id.length === 0 || frames[1]?.length !== 0) return undefined;
+  if (frames.length === 2) return { kind: "greeting", broker: id.toString("hex"), envelope: frames.slice(0, 2) };
+  const status = frames[2];
+  if (frames.length === 4 && status !== undefined && isFrame(status, READY_FRAME)) {
+    const broker = id.toString("hex");
+    if (knownBroker(broker)) return { kind: "departure-ack", broker };
+  }
+  return undefined;
+}
+
+/** The 1.0 announcement of a server to a broker: `[...envelope, "ready", capacity]` (capacity 0: leaving). */
+export function encodeReady(envelope: readonly Buffer[], capacity: number): Buffer[] {
+  return [...envelope, READY_FRAME, Buffer.from(String(capacity))];
+}
+
+/** A reply: the request's envelope (with its delimiter), the status, the body, and headers when there are some. */
+export function encodeReply(envelope: readonly Buffer[], ok: boolean, body: Uint8Array, headers?: Uint8Array): Uint8Array[] {
+  const frames: Uint8Array[] = [...envelope, ok ? STATUS_OK_FRAME : STATUS_ERROR_FRAME, body];
+  if (headers !== undefined) frames.push(headers);
+  return frames;
+}
+
+/** What {@link parseReply} found in a message that reached a client (a DEALER with a 4-byte correlation frame). */
+export type ReplyParse =
+  | {
+      readonly kind: "reply";
+      readonly id: number;
+      readonly ok: boolean;
+      readonly body: Buffer;
+      readonly headers: MessageHeaders | undefined;
+    }
+  /** Not a reply of this protocol; `id` is set when the correlation frame could still be read. */
+  | { readonly kind: "malformed"; readonly id: number | undefined; readonly reason: string };
+
+/** Parses a reply to a typed client: `[id(4 bytes), "", status, body, headers?, ...ignored]`. Never throws. */
+export function parseReply(frames: Buffer[]): ReplyParse {
+  const head = frames[0];
+  const id = head?.length === 4 ? head.readUInt32BE(0) : undefined;
+  const status = frames[2];
+  const body = frames[3];
+  if (id === undefined || frames[1]?.length !== 0 || status === undefined || body === undefined) {
+    return { kind: "malformed", id, reason: `a ${frames.length}-frame message that is not [correlation id, "", status, body]` };
+  }
+  const ok = isFrame(status, STATUS_OK_FRAME);
+  if (!ok && !isFrame(status, STATUS_ERROR_FRAME)) {
+    return { kind: "malformed", id, reason: `unknown status "${status.toString("utf8").slice(0, 40)}"; expected "ok" or "error"` };
+  }
+  const headersFrame = frames[4];
+  if (headersFrame === undefined) return { kind: "reply", id, ok, body, headers: undefined };
+  const parsed = parseHeaders(headersFrame);
+  if (parsed.kind === "malformed") return { kind: "malformed", id, reason: parsed.reason };
+  return { kind: "reply", id, ok, body, headers: parsed.headers };
+}
+
+/** The 4-byte big-endian correlation frame of a typed client's request. */
+export function correlationFrame(id: number): Buffer {
+  const frame = Buffer.allocUnsafe(4);
+  frame.writeUInt32BE(id, 0);
+  return frame;
+}
+
+/** A typed client's request: `[id, "", method, body, headers?]`. */
+export function encodeRequest(id: number, method: Buffer, body: Uint8Array, headers?: Uint8Array): Uint8Array[] {
+  const frames: Uint8Array[] = [correlationFrame(id), DELIMITER, method, body];
+  if (headers !== undefined) frames.push(headers);
+  return frames;
+}
