@@ -7,24 +7,45 @@
  * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts` and `internal/`.
  */
 import * as zmq from "zeromq";
-import { checkCodec, decodeBody, encodeBody, jsonCodec, type Codec } from "./codec.js";
-import { validationError, type InferHandlerResult, type InferHandlerTask, type JobContract } from "./contract.js";
-import {
-  ClosedError,
-  ContractValidationError,
-  ErrorCode,
-  MalformedMessageError,
-  RpcError,
-  toError,
-  type RpcErrorBody,
-} from "./errors.js";
-import { callHook, isThenable } from "./internal/hooks.js";
+import { checkCodec, jsonCodec, type Codec } from "./codec.js";
+import type { InferHandlerResult, InferHandlerTask, JobContract } from "./contract.js";
+import { ClosedError, ErrorCode, toError } from "./errors.js";
+import { decodeInput, encodeError, runHandler, type DispatchPolicy, type DispatchStep, type Failure } from "./internal/dispatch.js";
+import { HandlerPool } from "./internal/handler-pool.js";
+import { callHook, callHookOrLog, isThenable } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
-import { settleWithin, signalled } from "./internal/timing.js";
+import { settleWithin } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { STATUS_ERROR_FRAME } from "./internal/wire.js";
 import { Batcher, batchLimits, unpack, type BatchOptions } from "./batch.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
+
+/** The dispatch step of a job contract: task in, result out. */
+function jobStep(contract: JobContract): DispatchStep {
+  return {
+    input: contract.task,
+    output: contract.result,
+    label: contract.name,
+    inputPlace: {
+      direction: "incoming",
+      contract: contract.name,
+      method: "task",
+      what: "Task for",
+      schema: "task",
+      hint: "The source sent a task that breaks the contract.",
+    },
+    outputPlace: {
+      direction: "outgoing",
+      contract: contract.name,
+      method: "result",
+      what: "Result of",
+      schema: "result",
+      hint: "The handler returned data that breaks the contract; fix the handler.",
+    },
+    invalidInput: ErrorCode.INVALID_TASK,
+    invalidOutput: ErrorCode.INVALID_RESULT,
+  };
+}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -61,6 +82,8 @@ export interface PipelineWorkerErrorInfo {
   readonly message: string;
   /** What the handler threw, or the underlying failure. */
   readonly cause?: unknown;
+  /** For an unexpected handler error: the id sent to the sink in the failure result. */
+  readonly errorId?: string;
 }
 
 /** Counters of a {@link PipelineWorker}. */
@@ -108,8 +131,20 @@ export interface PipelineWorkerOptions {
    * @defaultValue 1000
    */
   readonly receiveHighWaterMark?: number;
-  /** Called for every failed task. Errors it throws are ignored. */
+  /**
+   * Called for every failed task. Errors it throws are ignored. Without it, unexpected handler failures
+   * (`HANDLER_ERROR`) are written to stderr, once each, so that none goes unnoticed.
+   */
   readonly onError?: (info: PipelineWorkerErrorInfo) => void;
+  /**
+   * Put the message of a handler's unexpected error (anything thrown that is not an {@link RpcError}) in the
+   * failure result sent to the sink. Off by default, as for `RpcServer`: the sink gets a generic message and an
+   * error id (`details.errorId`), and the real message goes, with the same id, to `onError` (or stderr).
+   * @defaultValue false
+   */
+  readonly exposeErrors?: boolean;
+  /** Include the handler's stack in failure results (`details.stack`); implies `exposeErrors`. @defaultValue false */
+  readonly exposeStack?: boolean;
   /**
    * Coalesce results into one ZeroMQ message for the sink (`["", packed]`); the sink unpacks them. Failure results
    * are never batched. `close()` flushes. `true` uses the defaults.
@@ -136,19 +171,14 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   /** Tasks unpacked from a batch, waiting for a free slot. */
   #backlog: Buffer[] = [];
   readonly #handler: JobHandler<TContract>;
-  readonly #codec: Codec;
-  readonly #concurrency: number;
   readonly #sendFailures: boolean;
   readonly #drainTimeoutMs: number;
   readonly #lingerMs: number;
   readonly #onError: ((info: PipelineWorkerErrorInfo) => void) | undefined;
-  /** Handlers running now. */
-  #running = 0;
-  /** Aborted when close() stops waiting for running handlers; every handler gets its signal. */
-  readonly #stop = new AbortController();
+  readonly #pool: HandlerPool;
+  readonly #step: DispatchStep;
+  readonly #policy: DispatchPolicy;
   #readLoop: Promise<void> = Promise.resolve();
-  #slotWaiter: (() => void) | undefined;
-  #drainWaiter: (() => void) | undefined;
   #received = 0;
   #completed = 0;
   readonly #failed: Record<string, number> = {};
@@ -158,8 +188,15 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     const owner = "PipelineWorker.connect";
     if (typeof handler !== "function") throw new TypeError(`${owner}("${contract.name}"): \`handler\` must be a function (task) => result.`);
     this.#handler = handler;
-    this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
-    this.#concurrency = checkPositiveInt(options.concurrency, 1, "concurrency", owner);
+    const exposeStack = options.exposeStack === true;
+    this.#policy = Object.freeze({
+      codec: options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec"),
+      maxMessageBytes: Infinity,
+      exposeErrors: exposeStack || options.exposeErrors === true,
+      exposeStack,
+    });
+    this.#step = jobStep(contract);
+    this.#pool = new HandlerPool(checkPositiveInt(options.concurrency, 1, "concurrency", owner));
     this.#sendFailures = options.sendFailures !== false;
     this.#drainTimeoutMs = checkNonNegative(options.drainTimeoutMs, 5_000, "drainTimeoutMs", owner);
     this.#lingerMs = checkNonNegative(options.lingerMs, 1_000, "lingerMs", owner);
@@ -210,14 +247,12 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
 
   /** A snapshot of the counters. */
   get stats(): PipelineWorkerStats {
-    return { received: this.#received, completed: this.#completed, failed: { ...this.#failed }, inFlight: this.#running };
+    return { received: this.#received, completed: this.#completed, failed: { ...this.#failed }, inFlight: this.#pool.running };
   }
 
   async #read(): Promise<void> {
     for (;;) {
-      while (this.#running >= this.#concurrency && !this.#tasks.closed) {
-        await new Promise<void>((resolve) => (this.#slotWaiter = resolve));
-      }
+      for (let wait = this.#pool.slot(); wait !== undefined && !this.#tasks.closed; wait = this.#pool.slot()) await wait;
       const next = this.#backlog.shift();
       if (next !== undefined) {
         this.#received++;
@@ -244,111 +279,59 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   }
 
   async #run(frames: Buffer[]): Promise<void> {
-    const controller = this.#stop;
-    this.#running++;
-    const name = this.contract.name;
-    let task: unknown;
+    this.#pool.begin();
     try {
       if (frames.length !== 1) {
-        throw new MalformedMessageError(`${name}: a task must be 1 frame (the encoded body), got ${frames.length}.`);
-      }
-      const decoded = decodeBody(this.#codec, frames[0]!, `Task for "${name}"`);
-      const checked = this.contract.task.safeParse(decoded);
-      if (!checked.success) {
-        throw validationError(checked.error, {
-          direction: "incoming",
-          contract: name,
-          method: "task",
-          what: "Task for",
-          schema: "task",
-          hint: "The source sent a task that breaks the contract.",
-        });
-      }
-      task = checked.data;
-      let result: unknown;
-      try {
-        // `task` is the task schema's output (checked just above), which is what the handler is typed to receive.
-        const returned: unknown = this.#handler(task as InferHandlerTask<TContract>, { contract: this.contract, signal: controller.signal });
-        // A handler that answers synchronously finishes in this turn: no await, so the next task starts at once.
-        result = isThenable(returned) ? await returned : returned;
-      } catch (thrown) {
-        // Whatever the handler throws is the handler's failure, even one of our own error classes.
-        if (!controller.signal.aborted) await this.#fail(this.#handlerFailure(thrown), thrown);
+        const message = `${this.contract.name}: a task must be 1 frame (the encoded body), got ${frames.length}.`;
+        await this.#fail({ body: { code: ErrorCode.MALFORMED, message }, message });
         return;
       }
-      if (controller.signal.aborted) return;
-      const checkedResult = this.contract.result.safeParse(result);
-      if (!checkedResult.success) {
-        throw validationError(checkedResult.error, {
-          direction: "outgoing",
-          contract: name,
-          method: "result",
-          what: "Result of",
-          schema: "result",
-          hint: "The handler returned data that breaks the contract; fix the handler.",
-        });
+      const input = decodeInput(this.#step, this.#policy, frames[0]!);
+      if (!input.ok) {
+        await this.#fail(input.failure);
+        return;
       }
-      let body: Uint8Array;
-      try {
-        body = encodeBody(this.#codec, result, `Result of "${name}"`);
-      } catch (err) {
-        await this.#fail({ code: ErrorCode.INVALID_RESULT, message: toError(err).message }, err);
+      const signal = this.#pool.signal;
+      const running = runHandler(this.#step, this.#policy, () =>
+        // `input.value` is the task schema's output, which is what the handler is typed to receive.
+        this.#handler(input.value as InferHandlerTask<TContract>, { contract: this.contract, signal }),
+      );
+      // A handler that answers synchronously finishes in this turn: no await, so the next task starts at once.
+      const outcome = isThenable(running) ? await running : running;
+      if (signal.aborted) return;
+      if (!outcome.ok) {
+        await this.#fail(outcome.failure);
         return;
       }
       if (this.#queue !== undefined) {
-        const sending = this.#batcher === undefined ? this.#queue.send([body]) : this.#batcher.add("", body);
+        const sending = this.#batcher === undefined ? this.#queue.send([outcome.body]) : this.#batcher.add("", outcome.body);
         const sent = await Promise.resolve(sending).then(() => true, (err: unknown) => {
           this.#failed[ErrorCode.CLOSED] = (this.#failed[ErrorCode.CLOSED] ?? 0) + 1;
-          const message = `${name}: a result could not be pushed: the results socket closed first (${toError(err).message}).`;
+          const message = `${this.contract.name}: a result could not be pushed: the results socket closed first (${toError(err).message}).`;
           callHook(this.#onError, { code: ErrorCode.CLOSED, message, cause: err });
           return false;
         });
         if (sent !== true) return;
       }
       this.#completed++;
-    } catch (thrown) {
-      if (!controller.signal.aborted) await this.#fail(this.#failureBody(thrown), thrown);
     } finally {
-      this.#running--;
-      const wake = this.#slotWaiter;
-      this.#slotWaiter = undefined;
-      wake?.();
-      if (this.#running === 0) this.#drainWaiter?.();
+      this.#pool.end();
     }
   }
 
-  /** Failure body for a problem found by the worker itself: a malformed or invalid task, or an invalid result. */
-  #failureBody(thrown: unknown): RpcErrorBody {
-    if (thrown instanceof MalformedMessageError) return { code: ErrorCode.MALFORMED, message: thrown.message };
-    if (thrown instanceof ContractValidationError) {
-      const code = thrown.direction === "incoming" ? ErrorCode.INVALID_TASK : ErrorCode.INVALID_RESULT;
-      return { code, message: thrown.message, details: { issues: thrown.issues } };
-    }
-    return { code: ErrorCode.HANDLER_ERROR, message: toError(thrown).message };
-  }
-
-  /** Failure body for what a handler threw: an {@link RpcError}'s code, or `HANDLER_ERROR`. */
-  #handlerFailure(thrown: unknown): RpcErrorBody {
-    const name = this.contract.name;
-    if (thrown instanceof RpcError) {
-      return thrown.details === undefined ? { code: thrown.code, message: thrown.message } : { code: thrown.code, message: thrown.message, details: thrown.details };
-    }
-    const error = toError(thrown);
-    const what = thrown instanceof Error ? "threw" : "threw a non-Error value";
-    return { code: ErrorCode.HANDLER_ERROR, message: `the handler of "${name}" ${what}: ${error.message.replace(/^non-Error value thrown: /, "")}` };
-  }
-
-  async #fail(body: RpcErrorBody, cause: unknown): Promise<void> {
+  async #fail(failure: Failure): Promise<void> {
+    const { body } = failure;
     this.#failed[body.code] = (this.#failed[body.code] ?? 0) + 1;
-    callHook(this.#onError, { code: body.code, message: body.message, cause });
+    const info: PipelineWorkerErrorInfo = {
+      code: body.code,
+      message: failure.message,
+      ...(failure.cause !== undefined && { cause: failure.cause }),
+      ...(failure.errorId !== undefined && { errorId: failure.errorId }),
+    };
+    if (failure.errorId !== undefined) callHookOrLog(this.#onError, info, `PipelineWorker("${this.contract.name}"): ${info.message}`);
+    else callHook(this.#onError, info);
     if (!this.#sendFailures || this.#queue === undefined) return;
-    let bytes: Uint8Array;
-    try {
-      bytes = this.#codec.encode(body);
-    } catch {
-      bytes = this.#codec.encode({ code: body.code, message: body.message });
-    }
-    await this.#queue.send([STATUS_ERROR_FRAME, bytes]).catch(() => undefined);
+    await this.#queue.send([STATUS_ERROR_FRAME, encodeError(this.#policy.codec, body)]).catch(() => undefined);
   }
 
   /**
@@ -358,18 +341,12 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
    */
   protected override async shutdown(): Promise<void> {
     this.#tasks.close();
-    const wake = this.#slotWaiter;
-    this.#slotWaiter = undefined;
-    wake?.();
+    this.#pool.release();
     await this.#readLoop;
-    if (this.#running > 0) {
-      const drained = signalled();
-      this.#drainWaiter = drained.resolve;
-      await settleWithin(drained.promise, this.#drainTimeoutMs);
-    }
-    if (this.#running > 0) {
-      this.#stop.abort(new ClosedError(`PipelineWorker("${this.contract.name}") closed before the handler finished (drainTimeoutMs ${this.#drainTimeoutMs}).`));
-    }
+    await this.#pool.drain(
+      this.#drainTimeoutMs,
+      () => new ClosedError(`PipelineWorker("${this.contract.name}") closed before the handler finished (drainTimeoutMs ${this.#drainTimeoutMs}).`),
+    );
     if (this.#queue !== undefined) {
       const queue = this.#queue;
       const batcher = this.#batcher;

@@ -69,7 +69,7 @@ function anyFrame(): Buffer {
 
 /** A near-valid request, then one mutation: a dropped, doubled, moved or added frame. */
 function nearValid(): Buffer[] {
-  const frames = [Buffer.alloc(0), Buffer.from(pick(METHODS)), Buffer.from(pick(BODIES))];
+  const frames: Buffer[] = [Buffer.alloc(0), Buffer.from(pick(METHODS)), Buffer.from(pick(BODIES))];
   if (random() < 0.3) frames.push(Buffer.from(pick(HEADERS)));
   switch (int(6)) {
     case 0:

@@ -1,4 +1,4 @@
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import * as z from "zod";
 import * as zmq from "zeromq";
 import {
@@ -131,6 +131,25 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
 
     await expect(client.call("getOrder", { id: 3 })).resolves.toEqual({ id: 3, total: 6 });
     expect(server.stats.failed).toEqual({ NOT_FOUND: 1, HANDLER_ERROR: 2, INVALID_RESPONSE: 1 });
+  });
+
+  test("with no onError, an unexpected handler failure is written to stderr once, with the id the caller got", async () => {
+    const write = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    try {
+      await using server = await RpcServer.bind(endpointFor(transport), Orders, handlers());
+      await using client = await RpcClient.connect(server.endpoint, Orders);
+      const crashed = (await client.call("getOrder", { id: 500 }).catch((e: unknown) => e)) as RemoteError;
+      const { errorId } = crashed.details as { errorId: string };
+      const lines = write.mock.calls.map(([chunk]) => String(chunk)).filter((line) => line.includes(errorId));
+      expect(lines).toEqual([
+        `typed-zmq: RpcServer("orders.v1"): the handler of "orders.v1/getOrder" threw: database is down (error id ${errorId})\n`,
+      ]);
+      // Application errors are expected outcomes, not failures to log.
+      await client.call("getOrder", { id: 404 }).catch(() => undefined);
+      expect(write.mock.calls.filter(([chunk]) => String(chunk).includes("404"))).toEqual([]);
+    } finally {
+      write.mockRestore();
+    }
   });
 
   test("sends a stack only when the server opts in with exposeStack", async () => {
@@ -338,6 +357,12 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
 });
 
 describe("RPC factories refuse misuse with errors that name the option", () => {
+  test.each(["ok", "error"])("defineRpc refuses the reserved method name %s", (method) => {
+    const schemas = { request: z.object({}), response: z.object({}) };
+    expect(() => defineRpc("loop.v1", { [method]: schemas })).toThrow(new RegExp(`method name "${method}" is reserved: "ok" and "error" are reply statuses`));
+    expect(() => defineRpc("loop.v1", { okay: schemas, errors: schemas })).not.toThrow();
+  });
+
   test("bad options, a missing handler and a taken endpoint", async () => {
     const ok = handlers();
     await expect(RpcServer.bind("inproc://x-opt", Orders, ok, { concurrency: 0 })).rejects.toThrow(
