@@ -14,10 +14,11 @@ import {
   ContractValidationError,
   ErrorCode,
   MalformedMessageError,
-  RpcError,
+  ApplicationError,
   toError,
   type RpcErrorBody,
 } from "./errors.js";
+import { InvalidArgumentError } from "./errors/index.js";
 import { callHook, isThenable } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { settleWithin, signalled } from "./internal/timing.js";
@@ -38,7 +39,7 @@ export interface JobContext<TContract extends JobContract> {
 
 /**
  * Runs one task: receives the parsed task (the task schema's output type) and returns the result (the result
- * schema's input type), or a promise of it. Throw an {@link RpcError} to fail with an application code.
+ * schema's input type), or a promise of it. Throw an {@link ApplicationError} to fail with an application code.
  */
 export type JobHandler<TContract extends JobContract> = (
   task: InferHandlerTask<TContract>,
@@ -55,7 +56,7 @@ export interface PipelineWorkerEndpoints {
 
 /** A task that failed at this worker, as reported to `onError`. */
 export interface PipelineWorkerErrorInfo {
-  /** `MALFORMED`, `INVALID_TASK`, `HANDLER_ERROR`, `INVALID_RESULT`, or an application code from {@link RpcError}. */
+  /** `MALFORMED`, `INVALID_TASK`, `HANDLER_ERROR`, `INVALID_RESULT`, or an application code from {@link ApplicationError}. */
   readonly code: string;
   /** What went wrong, in words. */
   readonly message: string;
@@ -156,7 +157,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   private constructor(contract: TContract, handler: JobHandler<TContract>, hasResults: boolean, options: PipelineWorkerOptions) {
     super(checkContract(contract, "jobs", "PipelineWorker.connect"));
     const owner = "PipelineWorker.connect";
-    if (typeof handler !== "function") throw new TypeError(`${owner}("${contract.name}"): \`handler\` must be a function (task) => result.`);
+    if (typeof handler !== "function") throw new InvalidArgumentError(`${owner}("${contract.name}"): \`handler\` must be a function (task) => result.`);
     this.#handler = handler;
     this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
     this.#concurrency = checkPositiveInt(options.concurrency, 1, "concurrency", owner);
@@ -327,10 +328,10 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     return { code: ErrorCode.HANDLER_ERROR, message: toError(thrown).message };
   }
 
-  /** Failure body for what a handler threw: an {@link RpcError}'s code, or `HANDLER_ERROR`. */
+  /** Failure body for what a handler threw: an {@link ApplicationError}'s code, or `HANDLER_ERROR`. */
   #handlerFailure(thrown: unknown): RpcErrorBody {
     const name = this.contract.name;
-    if (thrown instanceof RpcError) {
+    if (thrown instanceof ApplicationError) {
       return thrown.details === undefined ? { code: thrown.code, message: thrown.message } : { code: thrown.code, message: thrown.message, details: thrown.details };
     }
     const error = toError(thrown);

@@ -13,7 +13,7 @@ import {
   ClosedError,
   MalformedMessageError,
   MessageTooLargeError,
-  RemoteError,
+  RemoteCallError,
   UnknownMethodError,
   fromZmqError,
 } from "./errors.js";
@@ -177,7 +177,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
    * @returns The reply, parsed by the response schema.
    * @throws {@link ContractValidationError} when the request (`direction: "outgoing"`) or the reply
    *   (`"incoming"`) breaks the contract.
-   * @throws {@link RemoteError} when the server answers with an error (`code`: `INVALID_REQUEST`,
+   * @throws {@link RemoteCallError} when the server answers with an error (`code`: `INVALID_REQUEST`,
    *   `HANDLER_ERROR`, an application code, ...).
    * @throws {@link TimeoutError} when no reply arrives within `timeoutMs`; a reply arriving later is dropped and
    *   counted in {@link RpcClient.stats}.
@@ -321,7 +321,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       if (errorBody === undefined) {
         throw new MalformedMessageError(`${where}: the error body is not { code: string, message: string }. Check that the server speaks typed-zmq RPC protocol v1.`);
       }
-      throw new RemoteError(this.contract.name, method, errorBody);
+      throw new RemoteCallError(this.contract.name, method, errorBody);
     }
     throw new MalformedMessageError(`${where}: unknown status "${status.slice(0, 40)}"; expected "ok" or "error".`);
   }

@@ -20,11 +20,12 @@ import {
   ClosedError,
   ContractValidationError,
   ErrorCode,
-  RpcError,
+  ApplicationError,
   fromZmqError,
   toError,
   type RpcErrorBody,
 } from "./errors.js";
+import { InvalidArgumentError } from "./errors/index.js";
 import { callHook, isThenable } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { settleWithin, signalled } from "./internal/timing.js";
@@ -47,7 +48,7 @@ export interface HandlerContext<TContract extends RpcContract, TMethod extends M
 
 /**
  * Handles one method: receives the parsed request (the request schema's output type) and returns the response
- * (the response schema's input type), or a promise of it. Throw an {@link RpcError} to answer with an
+ * (the response schema's input type), or a promise of it. Throw an {@link ApplicationError} to answer with an
  * application error code; anything else thrown is answered as `HANDLER_ERROR`.
  */
 export type RpcHandler<TContract extends RpcContract, TMethod extends MethodName<TContract>> = (
@@ -187,7 +188,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     super(checkContract(contract, "rpc", owner));
     const missing = Object.keys(contract.methods).filter((m) => typeof Reflect.get(handlers ?? {}, m) !== "function");
     if (missing.length > 0) {
-      throw new TypeError(`${owner}("${contract.name}"): no handler for ${missing.map((m) => `"${m}"`).join(", ")}. Pass a function for every method of the contract.`);
+      throw new InvalidArgumentError(`${owner}("${contract.name}"): no handler for ${missing.map((m) => `"${m}"`).join(", ")}. Pass a function for every method of the contract.`);
     }
     this.#handlers = handlers;
     this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
@@ -449,7 +450,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   }
 
   #handlerErrorBody(where: string, thrown: unknown): RpcErrorBody {
-    if (thrown instanceof RpcError) {
+    if (thrown instanceof ApplicationError) {
       return thrown.details === undefined
         ? { code: thrown.code, message: thrown.message }
         : { code: thrown.code, message: thrown.message, details: thrown.details };
