@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import * as z from "zod";
-import { RpcClient, RpcError, RpcServer, defineRpc, isRemoteError, isTimeoutError } from "typed-zmq";
+import { ApplicationError, RpcClient, RpcServer, defineRpc, isRemoteCallError, isTimeoutError } from "typed-zmq";
 
 const Accounts = defineRpc("accounts.v1", {
   balance: {
@@ -14,7 +14,7 @@ export async function main({ signal }: { signal?: AbortSignal } = {}): Promise<s
   const seen: string[] = [];
   await using server = await RpcServer.bind("ipc://*", Accounts, {
     balance: ({ account }) => {
-      if (account === "XX0000") throw new RpcError("NOT_FOUND", `no account ${account}`, { details: { account } });
+      if (account === "XX0000") throw new ApplicationError("NOT_FOUND", `no account ${account}`, { details: { account } });
       return { cents: 1250 };
     },
     // The handler's signal fires if the server closes before it finishes.
@@ -26,7 +26,7 @@ export async function main({ signal }: { signal?: AbortSignal } = {}): Promise<s
   try {
     await client.call("balance", { account: "XX0000" }, { signal });
   } catch (err) {
-    if (isRemoteError(err)) seen.push(`${err.code}: ${err.remoteMessage}`); // NOT_FOUND: no account XX0000
+    if (isRemoteCallError(err)) seen.push(`${err.code}: ${err.remoteMessage}`); // NOT_FOUND: no account XX0000
   }
   try {
     await client.call("slowReport", {}, { timeoutMs: 50 });

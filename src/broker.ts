@@ -14,6 +14,7 @@ import * as zmq from "zeromq";
 import { checkCodec, jsonCodec, type Codec } from "./codec.js";
 import { attachEndpoints } from "./endpoint.js";
 import { ClosedError, ErrorCode, type RpcErrorBody } from "./errors.js";
+import { InvalidArgumentError } from "./errors/index.js";
 import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { SendQueue } from "./internal/send-queue.js";
@@ -264,7 +265,7 @@ export class Broker extends Closable {
    */
   waitForServers(count: number, options: WaitOptions = {}): Promise<void> {
     const what = `Broker.waitForServers(${count})`;
-    if (this.kind !== "rpc") return Promise.reject(new TypeError(`${what}: only an RPC broker has servers; this one is ${this.kind}.`));
+    if (this.kind !== "rpc") return Promise.reject(new InvalidArgumentError(`${what}: only an RPC broker has servers; this one is ${this.kind}.`));
     if (this.closed) return Promise.reject(new ClosedError(`${what} rejected: the broker is closed.`));
     const place = {
       what,

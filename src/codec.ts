@@ -7,6 +7,7 @@
  */
 import { decode as msgpackDecode, encode as msgpackEncode } from "@msgpack/msgpack";
 import { MalformedMessageError, toError } from "./errors.js";
+import { InvalidArgumentError } from "./errors/index.js";
 
 /**
  * Turns values into message bodies and back. Both ends of a connection must use the same codec.
@@ -34,7 +35,7 @@ export const jsonCodec: Codec = {
   encode(value: unknown): Uint8Array {
     const text = JSON.stringify(value);
     if (text === undefined) {
-      throw new TypeError(`the json codec cannot encode ${typeof value} values; send an object, array, string, number, boolean or null`);
+      throw new InvalidArgumentError(`the json codec cannot encode ${typeof value} values; send an object, array, string, number, boolean or null`);
     }
     return Buffer.from(text, "utf8");
   },
@@ -83,7 +84,7 @@ export function encodeBody(codec: Codec, value: unknown, where: string): Uint8Ar
     return codec.encode(value);
   } catch (err) {
     const cause = toError(err);
-    throw new TypeError(`${where}: the ${codec.name} codec could not encode the value: ${cause.message}.`, { cause });
+    throw new InvalidArgumentError(`${where}: the ${codec.name} codec could not encode the value: ${cause.message}.`, { cause });
   }
 }
 
@@ -100,7 +101,7 @@ export function checkCodec(codec: unknown, option: string): Codec {
     typeof c.decode !== "function" ||
     typeof c.name !== "string"
   ) {
-    throw new TypeError(`\`${option}\` must be a codec: an object with \`name\`, \`encode(value)\` and \`decode(bytes)\`, such as jsonCodec or msgpackCodec.`);
+    throw new InvalidArgumentError(`\`${option}\` must be a codec: an object with \`name\`, \`encode(value)\` and \`decode(bytes)\`, such as jsonCodec or msgpackCodec.`);
   }
   return c as Codec;
 }

@@ -7,6 +7,7 @@
  */
 import * as z from "zod";
 import { ContractValidationError, type ValidationIssue } from "./errors.js";
+import { InvalidArgumentError } from "./errors/index.js";
 import { RESERVED_METHODS } from "./protocol/rpc.js";
 
 /**
@@ -77,30 +78,30 @@ const METHOD_NAME = /^[A-Za-z_][A-Za-z0-9_.:/-]{0,199}$/;
  */
 export function defineRpc<const TMethods extends MethodMap>(name: string, methods: TMethods): RpcContract<TMethods> {
   if (typeof name !== "string" || name.trim().length === 0) {
-    throw new TypeError('defineRpc: `name` must be a non-empty string such as "orders.v1".');
+    throw new InvalidArgumentError('defineRpc: `name` must be a non-empty string such as "orders.v1".');
   }
   if (typeof methods !== "object" || methods === null) {
-    throw new TypeError(`defineRpc("${name}"): \`methods\` must be an object of { request, response } schemas.`);
+    throw new InvalidArgumentError(`defineRpc("${name}"): \`methods\` must be an object of { request, response } schemas.`);
   }
   const names = Object.keys(methods);
   if (names.length === 0) {
-    throw new TypeError(`defineRpc("${name}"): the contract declares no methods; add at least one.`);
+    throw new InvalidArgumentError(`defineRpc("${name}"): the contract declares no methods; add at least one.`);
   }
   for (const method of names) {
     if (RESERVED_METHODS.includes(method)) {
-      throw new TypeError(
+      throw new InvalidArgumentError(
         `defineRpc("${name}"): method name "${method}" is reserved: "ok" and "error" are reply statuses on the wire, and a server never answers them (so that two servers wired to each other cannot loop). Choose another name.`,
       );
     }
     if (!METHOD_NAME.test(method)) {
-      throw new TypeError(
+      throw new InvalidArgumentError(
         `defineRpc("${name}"): method name "${method}" is not allowed; use a letter or _ first, then letters, digits or _ . : / - (max 200).`,
       );
     }
     const entry = methods[method];
     for (const part of ["request", "response"] as const) {
       if (!isZodSchema(entry?.[part])) {
-        throw new TypeError(`defineRpc("${name}"): \`${method}.${part}\` must be a zod schema (zod 4), for example z.object({...}).`);
+        throw new InvalidArgumentError(`defineRpc("${name}"): \`${method}.${part}\` must be a zod schema (zod 4), for example z.object({...}).`);
       }
     }
   }
@@ -249,7 +250,7 @@ const TOPIC_NAME = /^[^\s.]+(\.[^\s.]+)*$/u;
 
 function checkName(kind: string, name: string): void {
   if (typeof name !== "string" || name.trim().length === 0) {
-    throw new TypeError(`${kind}: \`name\` must be a non-empty string such as "sports.v1".`);
+    throw new InvalidArgumentError(`${kind}: \`name\` must be a non-empty string such as "sports.v1".`);
   }
 }
 
@@ -272,16 +273,16 @@ function checkName(kind: string, name: string): void {
 export function defineTopics<const TTopics extends TopicMap>(name: string, topics: TTopics): TopicContract<TTopics> {
   checkName("defineTopics", name);
   if (typeof topics !== "object" || topics === null || Object.keys(topics).length === 0) {
-    throw new TypeError(`defineTopics("${name}"): \`topics\` must be an object with at least one topic and its schema.`);
+    throw new InvalidArgumentError(`defineTopics("${name}"): \`topics\` must be an object with at least one topic and its schema.`);
   }
   for (const [topic, schema] of Object.entries(topics)) {
     if (!TOPIC_NAME.test(topic)) {
-      throw new TypeError(
+      throw new InvalidArgumentError(
         `defineTopics("${name}"): topic "${topic}" is not allowed; use dot-separated words without spaces, such as "football" or "football.scores".`,
       );
     }
     if (!isZodSchema(schema)) {
-      throw new TypeError(`defineTopics("${name}"): the schema of topic "${topic}" must be a zod schema (zod 4).`);
+      throw new InvalidArgumentError(`defineTopics("${name}"): the schema of topic "${topic}" must be a zod schema (zod 4).`);
     }
   }
   return Object.freeze({ kind: "topics" as const, name, topics: Object.freeze({ ...topics }) });
@@ -345,7 +346,7 @@ export function defineJobs<const TTask extends z.ZodType, const TResult extends 
   checkName("defineJobs", name);
   for (const part of ["task", "result"] as const) {
     if (!isZodSchema(schemas?.[part])) {
-      throw new TypeError(`defineJobs("${name}"): \`${part}\` must be a zod schema (zod 4), for example z.object({...}).`);
+      throw new InvalidArgumentError(`defineJobs("${name}"): \`${part}\` must be a zod schema (zod 4), for example z.object({...}).`);
     }
   }
   return Object.freeze({ kind: "jobs" as const, name, task: schemas.task, result: schemas.result });

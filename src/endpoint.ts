@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zmq from "zeromq";
 import { InvalidEndpointError, TransportUnavailableError, fromZmqError } from "./errors.js";
+import { InvalidArgumentError } from "./errors/index.js";
 
 /** The transports libzmq offers and typed-zmq accepts. */
 export const TRANSPORTS = ["tcp", "ipc", "inproc", "pgm", "epgm"] as const;
@@ -208,7 +209,7 @@ export function connectEndpoint(socket: zmq.Socket, endpoint: string, use: Endpo
  */
 export function endpointList(endpoints: string | readonly string[], owner: string): readonly string[] {
   const list = typeof endpoints === "string" ? [endpoints] : [...endpoints];
-  if (list.length === 0) throw new TypeError(`${owner}: \`endpoint\` must be an endpoint string or a non-empty array of them.`);
+  if (list.length === 0) throw new InvalidArgumentError(`${owner}: \`endpoint\` must be an endpoint string or a non-empty array of them.`);
   return list;
 }
 

@@ -35,13 +35,17 @@ export { MAX_IPC_PATH_BYTES, TRANSPORTS, parseEndpoint } from "./endpoint.js";
 export type { ParsedEndpoint, Transport } from "./endpoint.js";
 export {
   AbortedError,
+  ApplicationError,
   ClosedError,
   ContractValidationError,
   EndpointInUseError,
   ErrorCode,
+  InvalidArgumentError,
   InvalidEndpointError,
   MalformedMessageError,
   MessageTooLargeError,
+  OutOfRangeError,
+  RemoteCallError,
   RemoteError,
   RpcError,
   TimeoutError,
@@ -50,13 +54,18 @@ export {
   TypedZmqError,
   UnknownMethodError,
   UnknownTopicError,
+  WireErrorCode,
   isAbortedError,
+  isApplicationError,
   isClosedError,
   isContractValidationError,
   isEndpointInUseError,
+  isInvalidArgumentError,
   isInvalidEndpointError,
   isMalformedMessageError,
   isMessageTooLargeError,
+  isOutOfRangeError,
+  isRemoteCallError,
   isRemoteError,
   isRpcError,
   isTimeoutError,
@@ -65,8 +74,8 @@ export {
   isTypedZmqError,
   isUnknownMethodError,
   isUnknownTopicError,
-} from "./errors.js";
-export type { RpcErrorBody, TimeoutErrorOptions, TypedZmqErrorOptions, ValidationIssue } from "./errors.js";
+} from "./errors/index.js";
+export type { RpcErrorBody, TimeoutErrorOptions, TypedZmqErrorOptions, ValidationIssue } from "./errors/index.js";
 export type { WaitOptions } from "./signal.js";
 export { RpcClient } from "./rpc-client.js";
 export type { CallOptions, OneMethodPlease, RpcClientDropInfo, RpcClientOptions, RpcClientStats } from "./rpc-client.js";

@@ -6,6 +6,7 @@
  */
 import type * as zmq from "zeromq";
 import { attachEndpoints, type EndpointUse } from "./endpoint.js";
+import { InvalidArgumentError } from "./errors/index.js";
 
 /**
  * Base of every typed-zmq object that owns sockets.
@@ -99,7 +100,7 @@ export abstract class PatternBase<TContract> extends Closable {
 export function checkContract<TContract extends { readonly kind: string }>(contract: TContract, kind: TContract["kind"], owner: string): TContract {
   if (contract?.kind !== kind) {
     const factory = kind === "rpc" ? "defineRpc" : kind === "topics" ? "defineTopics" : "defineJobs";
-    throw new TypeError(`${owner}: \`contract\` must be made with ${factory}().`);
+    throw new InvalidArgumentError(`${owner}: \`contract\` must be made with ${factory}().`);
   }
   return contract;
 }

@@ -9,6 +9,7 @@ import * as zmq from "zeromq";
 import { checkCodec, decodeBody, jsonCodec, type Codec } from "./codec.js";
 import { formatIssues, toIssues, type InferResult, type JobContract } from "./contract.js";
 import { ClosedError, TimeoutError, toError, type RpcErrorBody, type ValidationIssue } from "./errors.js";
+import { OutOfRangeError } from "./errors/index.js";
 import { callHook } from "./internal/hooks.js";
 import { Inbox, Many, SKIP, iterate } from "./internal/inbox.js";
 import { checkPositiveInt } from "./internal/options.js";
@@ -165,7 +166,7 @@ export class PipelineSink<TContract extends JobContract> extends PatternBase<TCo
    */
   async collect(count: number, options: WaitOptions = {}): Promise<JobOutcome<TContract>[]> {
     const what = `PipelineSink("${this.contract.name}").collect(${count})`;
-    if (!Number.isInteger(count) || count < 0) throw new RangeError(`${what}: \`count\` must be an integer >= 0.`);
+    if (!Number.isInteger(count) || count < 0) throw new OutOfRangeError(`${what}: \`count\` must be an integer >= 0.`);
     const timeoutMs = checkTimeout(options.timeoutMs, 30_000, "timeoutMs");
     const deadline = Date.now() + timeoutMs;
     const outcomes: JobOutcome<TContract>[] = [];

@@ -10,6 +10,7 @@ import { checkCodec, encodeBody, jsonCodec, type Codec } from "./codec.js";
 import { validationError, type InferTask, type JobContract } from "./contract.js";
 import { parseEndpoint } from "./endpoint.js";
 import { ClosedError, fromZmqError } from "./errors.js";
+import { InvalidArgumentError, OutOfRangeError } from "./errors/index.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { settleWithin } from "./internal/timing.js";
 import { SendQueue, type CancelToken } from "./internal/send-queue.js";
@@ -187,7 +188,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       }
       body = encodeBody(this.#codec, task, `Task for "${this.contract.name}"`);
       if (this.#batcher !== undefined && waits) {
-        throw new TypeError(`${this.#what}: \`timeoutMs\` and \`signal\` cannot be used with \`batch\` (a batch is not cancelled task by task).`);
+        throw new InvalidArgumentError(`${this.#what}: \`timeoutMs\` and \`signal\` cannot be used with \`batch\` (a batch is not cancelled task by task).`);
       }
     } catch (err) {
       return Promise.reject(err);
@@ -252,11 +253,11 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
   waitForWorkers(count: number, options: WaitOptions = {}): Promise<void> {
     const what = `PipelineSource("${this.contract.name}").waitForWorkers(${count})`;
     if (!Number.isInteger(count) || count < 0) {
-      return Promise.reject(new RangeError(`${what}: \`count\` must be an integer >= 0.`));
+      return Promise.reject(new OutOfRangeError(`${what}: \`count\` must be an integer >= 0.`));
     }
     if (this.endpoints.every((e) => parseEndpoint(e).transport === "inproc")) {
       return Promise.reject(
-        new TypeError(`${what}: inproc connections cannot be observed (libzmq reports no events for them); connect the workers before pushing instead.`),
+        new InvalidArgumentError(`${what}: inproc connections cannot be observed (libzmq reports no events for them); connect the workers before pushing instead.`),
       );
     }
     if (this.closed) return Promise.reject(new ClosedError(`${what} rejected: the source is closed.`));

@@ -10,6 +10,7 @@ import * as zmq from "zeromq";
 import { checkCodec, jsonCodec, type Codec } from "./codec.js";
 import type { InferHandlerResult, InferHandlerTask, JobContract } from "./contract.js";
 import { ClosedError, ErrorCode, toError } from "./errors.js";
+import { InvalidArgumentError } from "./errors/index.js";
 import { decodeInput, encodeError, runHandler, type DispatchPolicy, type DispatchStep, type Failure } from "./internal/dispatch.js";
 import { HandlerPool } from "./internal/handler-pool.js";
 import { callHook, callHookOrLog, isThenable } from "./internal/hooks.js";
@@ -59,7 +60,7 @@ export interface JobContext<TContract extends JobContract> {
 
 /**
  * Runs one task: receives the parsed task (the task schema's output type) and returns the result (the result
- * schema's input type), or a promise of it. Throw an {@link RpcError} to fail with an application code.
+ * schema's input type), or a promise of it. Throw an {@link ApplicationError} to fail with an application code.
  */
 export type JobHandler<TContract extends JobContract> = (
   task: InferHandlerTask<TContract>,
@@ -76,7 +77,7 @@ export interface PipelineWorkerEndpoints {
 
 /** A task that failed at this worker, as reported to `onError`. */
 export interface PipelineWorkerErrorInfo {
-  /** `MALFORMED`, `INVALID_TASK`, `HANDLER_ERROR`, `INVALID_RESULT`, or an application code from {@link RpcError}. */
+  /** `MALFORMED`, `INVALID_TASK`, `HANDLER_ERROR`, `INVALID_RESULT`, or an application code from {@link ApplicationError}. */
   readonly code: string;
   /** What went wrong, in words. */
   readonly message: string;
@@ -137,7 +138,7 @@ export interface PipelineWorkerOptions {
    */
   readonly onError?: (info: PipelineWorkerErrorInfo) => void;
   /**
-   * Put the message of a handler's unexpected error (anything thrown that is not an {@link RpcError}) in the
+   * Put the message of a handler's unexpected error (anything thrown that is not an {@link ApplicationError}) in the
    * failure result sent to the sink. Off by default, as for `RpcServer`: the sink gets a generic message and an
    * error id (`details.errorId`), and the real message goes, with the same id, to `onError` (or stderr).
    * @defaultValue false
@@ -186,7 +187,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   private constructor(contract: TContract, handler: JobHandler<TContract>, hasResults: boolean, options: PipelineWorkerOptions) {
     super(checkContract(contract, "jobs", "PipelineWorker.connect"));
     const owner = "PipelineWorker.connect";
-    if (typeof handler !== "function") throw new TypeError(`${owner}("${contract.name}"): \`handler\` must be a function (task) => result.`);
+    if (typeof handler !== "function") throw new InvalidArgumentError(`${owner}("${contract.name}"): \`handler\` must be a function (task) => result.`);
     this.#handler = handler;
     const exposeStack = options.exposeStack === true;
     this.#policy = Object.freeze({

@@ -17,6 +17,7 @@ import {
   type WireTopic,
 } from "./contract.js";
 import { ClosedError, UnknownTopicError, fromZmqError } from "./errors.js";
+import { OutOfRangeError } from "./errors/index.js";
 import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { settleWithin } from "./internal/timing.js";
@@ -258,7 +259,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
    */
   waitForSubscribers(count: number, options: WaitForSubscribersOptions = {}): Promise<void> {
     if (!Number.isInteger(count) || count < 0) {
-      return Promise.reject(new RangeError(`Publisher.waitForSubscribers: \`count\` must be an integer >= 0, got ${String(count)}.`));
+      return Promise.reject(new OutOfRangeError(`Publisher.waitForSubscribers: \`count\` must be an integer >= 0, got ${String(count)}.`));
     }
     if (this.closed) return Promise.reject(new ClosedError(`Publisher("${this.contract.name}").waitForSubscribers() rejected: the publisher is closed.`));
     const place = {

@@ -11,7 +11,7 @@ import {
   ClosedError,
   MalformedMessageError,
   MessageTooLargeError,
-  RemoteError,
+  RemoteCallError,
   UnknownMethodError,
   fromZmqError,
 } from "./errors.js";
@@ -180,7 +180,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
    * @returns The reply, parsed by the response schema.
    * @throws {@link ContractValidationError} when the request (`direction: "outgoing"`) or the reply
    *   (`"incoming"`) breaks the contract.
-   * @throws {@link RemoteError} when the server answers with an error (`code`: `INVALID_REQUEST`,
+   * @throws {@link RemoteCallError} when the server answers with an error (`code`: `INVALID_REQUEST`,
    *   `HANDLER_ERROR`, an application code, ...).
    * @throws {@link TimeoutError} when no reply arrives within `timeoutMs`; a reply arriving later is dropped and
    *   counted in {@link RpcClient.stats}.
@@ -289,7 +289,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     if (errorBody === undefined) {
       throw new MalformedMessageError(`${where}: the error body is not { code: string, message: string }. Check that the server speaks typed-zmq RPC protocol 1.1.`);
     }
-    throw new RemoteError(this.contract.name, method, errorBody);
+    throw new RemoteCallError(this.contract.name, method, errorBody);
   }
 
   #drop(info: RpcClientDropInfo): void {

@@ -16,6 +16,7 @@ import {
   type RpcContract,
 } from "./contract.js";
 import { ClosedError, ErrorCode, fromZmqError, toError, type RpcErrorBody } from "./errors.js";
+import { InvalidArgumentError } from "./errors/index.js";
 import {
   decodeInput,
   encodeError,
@@ -50,7 +51,7 @@ export interface HandlerContext<TContract extends RpcContract, TMethod extends M
 
 /**
  * Handles one method: receives the parsed request (the request schema's output type) and returns the response
- * (the response schema's input type), or a promise of it. Throw an {@link RpcError} to answer with an
+ * (the response schema's input type), or a promise of it. Throw an {@link ApplicationError} to answer with an
  * application error code; anything else thrown is answered as `HANDLER_ERROR`.
  */
 export type RpcHandler<TContract extends RpcContract, TMethod extends MethodName<TContract>> = (
@@ -130,10 +131,10 @@ export interface RpcServerOptions {
    */
   readonly maxMessageBytes?: number;
   /**
-   * Send the message of a handler's unexpected error (anything thrown that is not an {@link RpcError}) to the caller.
+   * Send the message of a handler's unexpected error (anything thrown that is not an {@link ApplicationError}) to the caller.
    * Off by default: such messages may reveal internals, so the caller gets a generic message and an error id
    * (`details.errorId`), and the real message goes, with the same id, to `onError` (or stderr). Turn it on for
-   * development. Application errors ({@link RpcError}) are always sent as they are.
+   * development. Application errors ({@link ApplicationError}) are always sent as they are.
    * @defaultValue false
    */
   readonly exposeErrors?: boolean;
@@ -264,7 +265,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     super(checkContract(contract, "rpc", owner));
     const missing = Object.keys(contract.methods).filter((m) => typeof Reflect.get(handlers ?? {}, m) !== "function");
     if (missing.length > 0) {
-      throw new TypeError(`${owner}("${contract.name}"): no handler for ${missing.map((m) => `"${m}"`).join(", ")}. Pass a function for every method of the contract.`);
+      throw new InvalidArgumentError(`${owner}("${contract.name}"): no handler for ${missing.map((m) => `"${m}"`).join(", ")}. Pass a function for every method of the contract.`);
     }
     this.#handlers = handlers;
     this.#config = resolveOptions(options ?? {}, owner);

@@ -5,6 +5,7 @@
  * Depends on `errors.ts`.
  */
 import { AbortedError, TimeoutError, type TypedZmqError } from "./errors.js";
+import { OutOfRangeError } from "./errors/index.js";
 
 /** Options every waiting call accepts. */
 export interface WaitOptions {
@@ -21,7 +22,7 @@ export interface WaitOptions {
 export function checkTimeout(value: number | undefined, fallback: number, option: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !(value > 0) || value > 2_147_483_647) {
-    throw new RangeError(`\`${option}\` must be a number of milliseconds from 1 to 2147483647, got ${String(value)}.`);
+    throw new OutOfRangeError(`\`${option}\` must be a number of milliseconds from 1 to 2147483647, got ${String(value)}.`);
   }
   return value;
 }

@@ -415,7 +415,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
 
       // While it drains, the broker still answers, but takes nothing new.
       const late = await rejectionOf(client.call("echo", { text: "late" }));
-      expect(late).toMatchObject({ name: "RemoteError", code: "UNAVAILABLE" });
+      expect(late).toMatchObject({ name: "RemoteCallError", code: "UNAVAILABLE" });
       expect((late as RemoteError).remoteMessage).toMatch(/shutting down/);
       expect(broker.stats).toMatchObject({ rejected: 2, queued: 0, inFlight: 1 });
 
@@ -442,7 +442,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
       await until(() => broker.stats.queued === 3, "three requests to wait in the broker");
       await broker.close();
       const errors = await Promise.all(calls.map(rejectionOf));
-      for (const err of errors) expect(err).toMatchObject({ name: "RemoteError", code: "UNAVAILABLE" });
+      for (const err of errors) expect(err).toMatchObject({ name: "RemoteCallError", code: "UNAVAILABLE" });
       expect(broker.stats.rejected).toBe(3);
     } finally {
       await broker.close();
@@ -484,7 +484,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
       expect(server.stats.inFlight).toBe(1);
       gates.open("stuck");
       const err = await rejectionOf(stuck);
-      expect(err).toMatchObject({ name: "RemoteError", code: "UNAVAILABLE" });
+      expect(err).toMatchObject({ name: "RemoteCallError", code: "UNAVAILABLE" });
     } finally {
       gates.open("stuck");
       await broker.close();

@@ -1,15 +1,27 @@
+/**
+ * The error classes, checked from what the package exports, so that the table cannot drift: every export of
+ * src/index.ts that is an error class gets the same checks, and a class with no row in `samples` fails.
+ */
+import { readFileSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { runInNewContext } from "node:vm";
 import { describe, expect, test } from "vitest";
 import * as zmq from "zeromq";
+import * as api from "../src/index.js";
 import {
   AbortedError,
+  ApplicationError,
   ClosedError,
   ContractValidationError,
   EndpointInUseError,
   ErrorCode,
+  InvalidArgumentError,
   InvalidEndpointError,
   MalformedMessageError,
   MessageTooLargeError,
+  OutOfRangeError,
+  RemoteCallError,
   RemoteError,
   RpcError,
   TimeoutError,
@@ -17,43 +29,48 @@ import {
   TransportUnavailableError,
   TypedZmqError,
   UnknownMethodError,
-  isAbortedError,
-  isClosedError,
-  isContractValidationError,
-  isEndpointInUseError,
-  isInvalidEndpointError,
-  isMalformedMessageError,
-  isMessageTooLargeError,
+  UnknownTopicError,
+  WireErrorCode,
+  defineRpc,
+  isApplicationError,
+  isInvalidArgumentError,
+  isOutOfRangeError,
+  isRemoteCallError,
   isRemoteError,
   isRpcError,
   isTimeoutError,
-  isTransportError,
   isTransportUnavailableError,
   isTypedZmqError,
-  isUnknownMethodError,
+  jsonCodec,
 } from "../src/index.js";
 import type { TypedZmqErrorOptions, ValidationIssue } from "../src/index.js";
-import { fromZmqError, toError } from "../src/errors.js";
+import { checkNonNegative } from "../src/internal/options.js";
+import { fromZmqError, toError } from "../src/internal/zmq-errors.js";
 
 const issues: readonly ValidationIssue[] = [
   { path: ["items", 0, "price"], code: "invalid_type", message: "Invalid input: expected number, received string" },
 ];
 
-/** One row per exported error class: how to build it, and what it must look like. */
-interface ErrorCase {
-  readonly name: string;
-  readonly ctor: abstract new (...args: never[]) => TypedZmqError;
-  readonly code: string;
+/** A class the package exports whose instances are typed-zmq errors (`instanceof TypedZmqError`). */
+type ErrorClass = abstract new (...args: never[]) => TypedZmqError;
+
+/** How to build one sample of an exported error class, and what it must carry. */
+interface Sample {
+  /** Builds an instance, passing `options` (with its `cause`) to the constructor. */
   readonly make: (options?: TypedZmqErrorOptions) => TypedZmqError;
-  readonly guard: (err: unknown) => boolean;
-  /** RemoteError is built from a wire body and takes no options, so it has no `cause`. */
+  /** The `code` the sample carries. */
+  readonly code: string;
+  /** The code is chosen by an application (or a remote server), so it need not be in ErrorCode. */
+  readonly applicationCode?: true;
+  /** RemoteCallError is built from a wire body and takes no options, so it keeps no `cause`. */
   readonly takesCause: boolean;
+  /** The built-in error class it extends instead of TypedZmqError, for the misuse errors. */
+  readonly builtin?: typeof TypeError | typeof RangeError;
 }
 
-const cases: readonly ErrorCase[] = [
-  {
-    name: "ContractValidationError",
-    ctor: ContractValidationError,
+/** One row per exported error class, keyed by class name. A new exported class without a row fails below. */
+const samples: Readonly<Record<string, Sample>> = {
+  ContractValidationError: {
     code: "VALIDATION_FAILED",
     make: (o) =>
       new ContractValidationError(
@@ -61,161 +78,246 @@ const cases: readonly ErrorCase[] = [
         { issues, direction: "outgoing", contract: "orders.v1", method: "getOrder" },
         o,
       ),
-    guard: isContractValidationError,
     takesCause: true,
   },
-  {
-    name: "MalformedMessageError",
-    ctor: MalformedMessageError,
+  MalformedMessageError: {
     code: "MALFORMED",
     make: (o) => new MalformedMessageError("RpcServer: the body is not valid json. Check that both sides use the same codec.", o),
-    guard: isMalformedMessageError,
     takesCause: true,
   },
-  {
-    name: "UnknownMethodError",
-    ctor: UnknownMethodError,
+  UnknownMethodError: {
     code: "UNKNOWN_METHOD",
     make: (o) => new UnknownMethodError("orders.v1", "getOrdr", ["getOrder", "listOrders"], o),
-    guard: isUnknownMethodError,
     takesCause: true,
   },
-  {
-    name: "MessageTooLargeError",
-    ctor: MessageTooLargeError,
+  UnknownTopicError: {
+    code: "UNKNOWN_TOPIC",
+    make: (o) => new UnknownTopicError("sports.v1", "tennis.scores", ["football", "cricket"], o),
+    takesCause: true,
+  },
+  MessageTooLargeError: {
     code: "MESSAGE_TOO_LARGE",
     make: (o) => new MessageTooLargeError('Request to "orders.v1/putOrder"', 2048, 1024, o),
-    guard: isMessageTooLargeError,
     takesCause: true,
   },
-  {
-    name: "TimeoutError",
-    ctor: TimeoutError,
+  TimeoutError: {
     code: "TIMEOUT",
     make: (o) => new TimeoutError('RpcClient.call("orders.v1/getOrder")', 250, "ipc:///tmp/orders.sock", o),
-    guard: isTimeoutError,
     takesCause: true,
   },
-  {
-    name: "AbortedError",
-    ctor: AbortedError,
+  AbortedError: {
     code: "ABORTED",
     make: (o) => new AbortedError('RpcClient.call("orders.v1/getOrder")', o),
-    guard: isAbortedError,
     takesCause: true,
   },
-  {
-    name: "ClosedError",
-    ctor: ClosedError,
+  ClosedError: {
     code: "CLOSED",
     make: (o) => new ClosedError("RpcClient.call rejected: the client was closed.", o),
-    guard: isClosedError,
     takesCause: true,
   },
-  {
-    name: "InvalidEndpointError",
-    ctor: InvalidEndpointError,
+  InvalidEndpointError: {
     code: "INVALID_ENDPOINT",
     make: (o) => new InvalidEndpointError("tcp://127.0.0.1", "missing ':port'", o),
-    guard: isInvalidEndpointError,
     takesCause: true,
   },
-  {
-    name: "EndpointInUseError",
-    ctor: EndpointInUseError,
+  EndpointInUseError: {
     code: "ENDPOINT_IN_USE",
     make: (o) => new EndpointInUseError("inproc://orders", o),
-    guard: isEndpointInUseError,
     takesCause: true,
   },
-  {
-    name: "TransportUnavailableError",
-    ctor: TransportUnavailableError,
+  TransportUnavailableError: {
     code: "TRANSPORT_UNAVAILABLE",
     make: (o) =>
       new TransportUnavailableError("epgm://127.0.0.1;239.192.1.1:7000", "epgm", "the loaded libzmq was built without PGM.", o),
-    guard: isTransportUnavailableError,
     takesCause: true,
   },
-  {
-    name: "TransportError",
-    ctor: TransportError,
+  TransportError: {
     code: "TRANSPORT",
     make: (o) => new TransportError("RpcServer bind failed for 'tcp://10.9.9.9:0': Cannot assign requested address.", o),
-    guard: isTransportError,
     takesCause: true,
   },
-  {
-    name: "RpcError",
-    ctor: RpcError,
+  InvalidArgumentError: {
+    code: "INVALID_ARGUMENT",
+    make: (o) => new InvalidArgumentError('defineRpc: `name` must be a non-empty string such as "orders.v1".', o),
+    takesCause: true,
+    builtin: TypeError,
+  },
+  OutOfRangeError: {
+    code: "OUT_OF_RANGE",
+    make: (o) => new OutOfRangeError("RpcClient.connect: `timeoutMs` must be a number of milliseconds >= 0, got -1.", o),
+    takesCause: true,
+    builtin: RangeError,
+  },
+  ApplicationError: {
     code: "NOT_FOUND",
-    make: (o) => new RpcError("NOT_FOUND", "order 42 does not exist", { ...o, details: { id: 42 } }),
-    guard: isRpcError,
+    applicationCode: true,
+    make: (o) => new ApplicationError("NOT_FOUND", "order 42 does not exist", { ...o, details: { id: 42 } }),
     takesCause: true,
   },
-  {
-    name: "RemoteError",
-    ctor: RemoteError,
-    code: "HANDLER_ERROR",
-    make: () => new RemoteError("orders.v1", "getOrder", { code: "HANDLER_ERROR", message: "database is down" }),
-    guard: isRemoteError,
+  RemoteCallError: {
+    code: "NOT_FOUND",
+    applicationCode: true,
+    make: () => new RemoteCallError("orders.v1", "getOrder", { code: "NOT_FOUND", message: "order 42 does not exist" }),
     takesCause: false,
   },
-];
+};
 
-describe.each(cases)("$name", (c) => {
-  test("is an instance of its class, of TypedZmqError and of Error", () => {
-    const err = c.make();
-    expect(err).toBeInstanceOf(c.ctor);
+/** Former export names kept as deprecated aliases of the same value: old name → new name. */
+const deprecatedAliases: Readonly<Record<string, string>> = {
+  RpcError: "ApplicationError",
+  isRpcError: "isApplicationError",
+  RemoteError: "RemoteCallError",
+  isRemoteError: "isRemoteCallError",
+};
+
+function isErrorClass(value: unknown): value is ErrorClass {
+  if (typeof value !== "function" || value === TypedZmqError) return false;
+  const prototype: unknown = value.prototype;
+  return typeof prototype === "object" && prototype !== null && Object.create(prototype) instanceof TypedZmqError;
+}
+
+/** The error classes a module namespace exports under their own name (aliases left out), by name. */
+function errorClassesOf(namespace: Readonly<Record<string, unknown>>): Map<string, ErrorClass> {
+  const classes = new Map<string, ErrorClass>();
+  for (const [name, value] of Object.entries(namespace)) {
+    if (isErrorClass(value) && value.name === name) classes.set(name, value);
+  }
+  return classes;
+}
+
+/** Names of the exported error classes that have no row in `table`. */
+function missingRows(namespace: Readonly<Record<string, unknown>>, table: Readonly<Record<string, unknown>>): string[] {
+  return [...errorClassesOf(namespace).keys()].filter((name) => !(name in table));
+}
+
+const exported: Readonly<Record<string, unknown>> = api;
+const classes = errorClassesOf(exported);
+
+function sampleFor(name: string): Sample {
+  const sample = samples[name];
+  if (sample === undefined) throw new Error(`${name} is exported but has no row in \`samples\` (test/errors.test.ts): add one.`);
+  return sample;
+}
+
+function guardFor(name: string): (err: unknown) => boolean {
+  const guard = exported[`is${name}`];
+  if (typeof guard !== "function") throw new Error(`${name} has no exported guard is${name}.`);
+  return (err) => (guard as (err: unknown) => unknown)(err) === true;
+}
+
+describe("the table of error classes, generated from the exports", () => {
+  test("finds the error classes the package exports, including the misuse errors", () => {
+    expect(classes.size).toBeGreaterThanOrEqual(16);
+    for (const name of ["UnknownTopicError", "InvalidArgumentError", "OutOfRangeError", "ApplicationError", "RemoteCallError"]) {
+      expect(classes.has(name), name).toBe(true);
+    }
+  });
+
+  test("every exported error class has a row, and every row an exported class", () => {
+    expect(missingRows(exported, samples)).toEqual([]);
+    expect(Object.keys(samples).filter((name) => !classes.has(name))).toEqual([]);
+  });
+
+  test("a class exported without a row is reported", () => {
+    class UnlistedError extends TypedZmqError {
+      override readonly name = "UnlistedError";
+      readonly code = "CLOSED";
+    }
+    class UnlistedMisuseError extends TypeError {}
+    expect(missingRows({ ...exported, UnlistedError }, samples)).toEqual(["UnlistedError"]);
+    // A plain TypeError subclass is not one of ours, so it needs no row.
+    expect(missingRows({ ...exported, UnlistedMisuseError }, samples)).toEqual([]);
+  });
+
+  test("an export whose name differs from its class is a known deprecated alias of the same value", () => {
+    for (const [name, value] of Object.entries(exported)) {
+      if (!isErrorClass(value) || value.name === name) continue;
+      expect(deprecatedAliases[name], `${name} is an undeclared alias of ${value.name}`).toBe(value.name);
+    }
+    for (const [old, current] of Object.entries(deprecatedAliases)) {
+      expect(exported[old], old).toBeDefined();
+      expect(exported[old], `${old} is ${current}`).toBe(exported[current]);
+    }
+  });
+
+  test("every exported isXxxError guard belongs to an exported class", () => {
+    const guards = Object.keys(exported).filter((name) => /^is[A-Z]\w*Error$/.test(name) && name !== "isTypedZmqError");
+    const owners = guards.map((guard) => deprecatedAliases[guard]?.slice(2) ?? guard.slice(2));
+    expect(owners.filter((owner) => !classes.has(owner))).toEqual([]);
+  });
+});
+
+describe.each([...classes.keys()])("%s", (name) => {
+  const ctor = classes.get(name) as ErrorClass;
+
+  test("is constructible from its sample, an instance of itself, of TypedZmqError and of Error", () => {
+    const { make, builtin } = sampleFor(name);
+    const err = make();
+    expect(err).toBeInstanceOf(ctor);
     expect(err).toBeInstanceOf(TypedZmqError);
     expect(err).toBeInstanceOf(Error);
+    if (builtin !== undefined) expect(err).toBeInstanceOf(builtin);
     expect(isTypedZmqError(err)).toBe(true);
   });
 
-  test("has name equal to the class name and the expected code", () => {
-    const err = c.make();
-    expect(err.name).toBe(c.name);
-    expect(err.name).toBe(c.ctor.name);
-    expect(err.code).toBe(c.code);
-    expect(String(err).startsWith(`${c.name}: `)).toBe(true);
-    expect(err.stack?.startsWith(`${c.name}: `)).toBe(true);
+  test("has name equal to the class name, and a code from ErrorCode (or an application code)", () => {
+    const sample = sampleFor(name);
+    const err = sample.make();
+    expect(err.name).toBe(name);
+    expect(err.code).toBe(sample.code);
+    expect(typeof err.code === "string" && err.code.length > 0).toBe(true);
+    const known: readonly string[] = Object.values(ErrorCode);
+    expect(known.includes(err.code), `${err.code} in ErrorCode`).toBe(sample.applicationCode !== true);
+  });
+
+  test("has the message shape: non-empty, trimmed, shown after the name", () => {
+    const err = sampleFor(name).make();
+    expect(err.message.length).toBeGreaterThan(0);
+    expect(err.message).toBe(err.message.trim());
+    expect(String(err)).toBe(`${name}: ${err.message}`);
+    expect(err.stack?.startsWith(`${name}: `)).toBe(true);
   });
 
   test("keeps cause when given and has none otherwise", () => {
-    expect("cause" in c.make()).toBe(false);
-    if (!c.takesCause) return;
+    const { make, takesCause } = sampleFor(name);
+    expect("cause" in make()).toBe(false);
+    if (!takesCause) return;
     const cause = new Error("underlying failure");
-    expect(c.make({ cause }).cause).toBe(cause);
+    expect(make({ cause }).cause).toBe(cause);
     // A falsy cause is still a cause.
-    const zero = c.make({ cause: 0 });
+    const zero = make({ cause: 0 });
     expect("cause" in zero).toBe(true);
     expect(zero.cause).toBe(0);
   });
 
-  test("its guard is true for it and false for every other error", () => {
-    expect(c.guard(c.make())).toBe(true);
-    for (const other of cases) {
-      if (other.name === c.name) continue;
-      expect(c.guard(other.make()), `${c.name} guard on ${other.name}`).toBe(false);
+  test("its guard is exported, true for it and false for every other error", () => {
+    const guard = guardFor(name);
+    expect(guard(sampleFor(name).make())).toBe(true);
+    for (const other of classes.keys()) {
+      if (other !== name) expect(guard(sampleFor(other).make()), `is${name} on ${other}`).toBe(false);
     }
-    expect(c.guard(new Error("plain"))).toBe(false);
-    expect(c.guard(new TypeError("type"))).toBe(false);
-    expect(c.guard(null)).toBe(false);
-    expect(c.guard(undefined)).toBe(false);
-    expect(c.guard(c.name)).toBe(false);
-    expect(c.guard({ code: c.code })).toBe(false);
+    expect(guard(new Error("plain"))).toBe(false);
+    expect(guard(new TypeError("type"))).toBe(false);
+    expect(guard(new RangeError("range"))).toBe(false);
+    expect(guard(null)).toBe(false);
+    expect(guard(undefined)).toBe(false);
+    expect(guard(name)).toBe(false);
+    expect(guard({ code: sampleFor(name).code })).toBe(false);
   });
 
-  test("its guard is true for a plain object with the right name and code (cross-realm)", () => {
-    expect(c.guard({ name: c.name, code: c.code, message: "from another realm" })).toBe(true);
+  test("its guard and isTypedZmqError are true for a plain object with its name and code (cross-realm)", () => {
+    const foreign = { name, code: sampleFor(name).code, message: "from another realm" };
+    expect(guardFor(name)(foreign)).toBe(true);
+    expect(isTypedZmqError(foreign)).toBe(true);
   });
 
   test("its guard is true for an error made in another realm", () => {
     const foreign: unknown = runInNewContext(
-      `const e = new Error("from a vm context"); e.name = ${JSON.stringify(c.name)}; e.code = ${JSON.stringify(c.code)}; e`,
+      `const e = new Error("from a vm context"); e.name = ${JSON.stringify(name)}; e.code = ${JSON.stringify(sampleFor(name).code)}; e`,
     );
     expect(foreign instanceof Error).toBe(false);
-    expect(c.guard(foreign)).toBe(true);
+    expect(guardFor(name)(foreign)).toBe(true);
+    expect(isTypedZmqError(foreign)).toBe(true);
   });
 });
 
@@ -223,11 +325,23 @@ describe("ErrorCode", () => {
   test("each value equals its key", () => {
     for (const [key, value] of Object.entries(ErrorCode)) expect(value).toBe(key);
   });
-  test("every local class code is in ErrorCode", () => {
-    const codes: readonly string[] = Object.values(ErrorCode);
-    for (const c of cases) {
-      if (c.name === "RpcError" || c.name === "RemoteError") continue; // application / remote codes
-      expect(codes, c.name).toContain(c.code);
+
+  test("the wire codes are part of it, each equal to its key", () => {
+    for (const [key, value] of Object.entries(WireErrorCode)) {
+      expect(value).toBe(key);
+      expect(Object.values(ErrorCode), key).toContain(value);
+    }
+  });
+
+  test("every wire code is documented in docs/protocol.md", () => {
+    const protocol = readFileSync(new URL("../docs/protocol.md", import.meta.url), "utf8");
+    for (const code of Object.values(WireErrorCode)) expect(protocol, code).toContain(`\`${code}\``);
+  });
+
+  test("local codes (never on the wire) are not wire codes", () => {
+    const wire: readonly string[] = Object.values(WireErrorCode);
+    for (const code of ["TIMEOUT", "ABORTED", "CLOSED", "VALIDATION_FAILED", "INVALID_ARGUMENT", "OUT_OF_RANGE"]) {
+      expect(wire.includes(code), code).toBe(false);
     }
   });
 });
@@ -235,14 +349,95 @@ describe("ErrorCode", () => {
 describe("isTypedZmqError", () => {
   test("is false for other errors and values", () => {
     expect(isTypedZmqError(new Error("plain"))).toBe(false);
+    expect(isTypedZmqError(new TypeError("plain"))).toBe(false);
     expect(isTypedZmqError(new DOMException("The operation timed out.", "TimeoutError"))).toBe(false);
     expect(isTypedZmqError({ name: "Error", code: "TIMEOUT" })).toBe(false);
     expect(isTypedZmqError(undefined)).toBe(false);
   });
-  test("is true for one of our errors from another realm (name and string code)", () => {
+
+  test("is true for one of our errors from another realm (name and string code), also under a former name", () => {
+    expect(isTypedZmqError({ name: "RemoteCallError", code: "NOT_FOUND", message: "x" })).toBe(true);
     expect(isTypedZmqError({ name: "RemoteError", code: "NOT_FOUND", message: "x" })).toBe(true);
+    expect(isTypedZmqError({ name: "RpcError", code: "NOT_FOUND", message: "x" })).toBe(true);
     expect(isTypedZmqError({ name: "TimeoutError", code: "TIMEOUT", message: "x" })).toBe(true);
     expect(isTypedZmqError({ name: "TimeoutError", code: 23, message: "x" })).toBe(false);
+    expect(isTypedZmqError({ name: "TimeoutError", code: "ETIMEDOUT", message: "x" })).toBe(false);
+  });
+});
+
+describe("the misuse errors", () => {
+  test("instanceof TypedZmqError covers them, but a subclass check stays exact", () => {
+    const invalid = new InvalidArgumentError("bad");
+    const range = new OutOfRangeError("too big");
+    expect(invalid instanceof TypedZmqError).toBe(true);
+    expect(range instanceof TypedZmqError).toBe(true);
+    expect(invalid instanceof ClosedError).toBe(false);
+    expect(new ClosedError("closed") instanceof InvalidArgumentError).toBe(false);
+    expect(new TypeError("plain") instanceof TypedZmqError).toBe(false);
+    expect(range instanceof TypeError).toBe(false);
+    expect(invalid instanceof RangeError).toBe(false);
+  });
+
+  test("defineRpc with no name throws an InvalidArgumentError that is also a TypeError", () => {
+    let caught: unknown;
+    try {
+      defineRpc("", {});
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(TypeError);
+    expect(isInvalidArgumentError(caught)).toBe(true);
+    expect(caught).toMatchObject({ name: "InvalidArgumentError", code: "INVALID_ARGUMENT" });
+    expect((caught as Error).message).toBe('defineRpc: `name` must be a non-empty string such as "orders.v1".');
+  });
+
+  test("the json codec refuses undefined with an InvalidArgumentError", () => {
+    expect(() => jsonCodec.encode(undefined)).toThrow(InvalidArgumentError);
+  });
+
+  test("a negative option throws an OutOfRangeError that is also a RangeError, naming owner and option", () => {
+    let caught: unknown;
+    try {
+      checkNonNegative(-1, 0, "drainTimeoutMs", "RpcServer.bind");
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(RangeError);
+    expect(isOutOfRangeError(caught)).toBe(true);
+    expect(caught).toMatchObject({ code: "OUT_OF_RANGE" });
+    expect((caught as Error).message).toBe("RpcServer.bind: `drainTimeoutMs` must be a number of milliseconds >= 0, got -1.");
+  });
+
+  test("no source file throws a bare TypeError or RangeError", () => {
+    const src = fileURLToPath(new URL("../src/", import.meta.url));
+    const files = readdirSync(src, { recursive: true, encoding: "utf8" }).filter((file) => file.endsWith(".ts"));
+    expect(files.length).toBeGreaterThan(10);
+    const bare = files.flatMap((file) =>
+      readFileSync(join(src, file), "utf8")
+        .split("\n")
+        .flatMap((line, i) => (/new (TypeError|RangeError)\(/.test(line) ? [`src/${file}:${i + 1}: ${line.trim()}`] : [])),
+    );
+    expect(bare).toEqual([]);
+  });
+});
+
+describe("deprecated names", () => {
+  test("RpcError is ApplicationError: new RpcError makes an ApplicationError, instanceof works both ways", () => {
+    expect(RpcError).toBe(ApplicationError);
+    expect(isRpcError).toBe(isApplicationError);
+    const old = new RpcError("NOT_FOUND", "gone");
+    expect(old).toBeInstanceOf(ApplicationError);
+    expect(new ApplicationError("NOT_FOUND", "gone")).toBeInstanceOf(RpcError);
+    expect(old.name).toBe("ApplicationError");
+    expect(isApplicationError({ name: "RpcError", code: "NOT_FOUND" })).toBe(true);
+  });
+
+  test("RemoteError is RemoteCallError", () => {
+    expect(RemoteError).toBe(RemoteCallError);
+    expect(isRemoteError).toBe(isRemoteCallError);
+    const err = new RemoteCallError("orders.v1", "getOrder", { code: "HANDLER_ERROR", message: "boom" });
+    expect(err).toBeInstanceOf(RemoteError);
+    expect(isRemoteCallError({ name: "RemoteError", code: "HANDLER_ERROR" })).toBe(true);
   });
 });
 
@@ -354,26 +549,27 @@ describe("messages and fields", () => {
     expect(err.message).toBe("Cannot use 'pgm://10.0.0.1;239.1.1.1:7000': no PGM here. Use tcp.");
   });
 
-  test("RpcError keeps an application code, the message and details", () => {
-    const err = new RpcError("NOT_FOUND", "order 42 does not exist", { details: { id: 42 } });
+  test("ApplicationError keeps an application code, the message and details", () => {
+    const err = new ApplicationError("NOT_FOUND", "order 42 does not exist", { details: { id: 42 } });
     expect(err.code).toBe("NOT_FOUND");
     expect(err.message).toBe("order 42 does not exist");
     expect(err.details).toEqual({ id: 42 });
-    expect(new RpcError("CONFLICT", "busy").details).toBeUndefined();
+    expect(new ApplicationError("CONFLICT", "busy").details).toBeUndefined();
   });
 
-  test("RpcError rejects an empty code with a TypeError", () => {
-    expect(() => new RpcError("", "no code")).toThrow(TypeError);
-    expect(() => new RpcError("", "no code")).toThrow(/`code` must be a non-empty string/);
+  test("ApplicationError rejects an empty code with an InvalidArgumentError (a TypeError)", () => {
+    expect(() => new ApplicationError("", "no code")).toThrow(InvalidArgumentError);
+    expect(() => new ApplicationError("", "no code")).toThrow(TypeError);
+    expect(() => new ApplicationError("", "no code")).toThrow(/`code` must be a non-empty string/);
   });
 
-  test("RpcError rejects a non-string code with a TypeError", () => {
+  test("ApplicationError rejects a non-string code with an InvalidArgumentError", () => {
     const code: unknown = 404;
-    expect(() => new RpcError(code as string, "wrong type")).toThrow(TypeError);
+    expect(() => new ApplicationError(code as string, "wrong type")).toThrow(InvalidArgumentError);
   });
 
-  test("RemoteError carries the remote code, message and details and names contract/method", () => {
-    const err = new RemoteError("orders.v1", "getOrder", {
+  test("RemoteCallError carries the remote code, message and details and names contract/method", () => {
+    const err = new RemoteCallError("orders.v1", "getOrder", {
       code: "NOT_FOUND",
       message: "order 42 does not exist",
       details: { id: 42 },

@@ -116,7 +116,7 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     expect(notFound).toMatchObject({ code: "NOT_FOUND", remoteMessage: "order 404 does not exist", details: { id: 404 } });
 
     const crashed: unknown = await client.call("getOrder", { id: 500 }).catch((e: unknown) => e);
-    expect(crashed).toMatchObject({ name: "RemoteError", code: "HANDLER_ERROR", details: { errorId: expect.any(String) } });
+    expect(crashed).toMatchObject({ name: "RemoteCallError", code: "HANDLER_ERROR", details: { errorId: expect.any(String) } });
     // An unexpected error's message stays on the server unless it opts in (exposeErrors).
     expect(String((crashed as Error).message)).not.toContain("database is down");
     expect(String((crashed as Error).message)).toContain("failed unexpectedly (error id");
@@ -209,7 +209,7 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     await expect(strict.call("echo", big)).rejects.toBeInstanceOf(MessageTooLargeError);
     expect(strict.stats.sent).toBe(0);
     const remote: unknown = await client.call("echo", big).catch((e: unknown) => e);
-    expect(remote).toMatchObject({ name: "RemoteError", code: "MESSAGE_TOO_LARGE", details: { limit: 64 } });
+    expect(remote).toMatchObject({ name: "RemoteCallError", code: "MESSAGE_TOO_LARGE", details: { limit: 64 } });
     await expect(client.call("echo", { text: "small" })).resolves.toEqual({ text: "small" });
   });
 
@@ -264,7 +264,7 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     const call = client.call("wait", { key: "never" });
     await within(stuck.promise, 3_000, "the handler");
     await server.close();
-    await expect(call).rejects.toMatchObject({ name: "RemoteError", code: "UNAVAILABLE" });
+    await expect(call).rejects.toMatchObject({ name: "RemoteCallError", code: "UNAVAILABLE" });
     await expect(within(aborted.promise, 1_000, "the handler's signal")).resolves.toBeInstanceOf(ClosedError);
   });
 

@@ -11,7 +11,7 @@ import { randomUUID } from "node:crypto";
 import type * as z from "zod";
 import { decodeBody, encodeBody, type Codec } from "../codec.js";
 import { validationError, type PayloadPlace } from "../contract.js";
-import { ErrorCode, RpcError, toError, type RpcErrorBody } from "../errors.js";
+import { ApplicationError, ErrorCode, toError, type RpcErrorBody } from "../errors.js";
 import { isThenable } from "./hooks.js";
 
 /** A failed dispatch: the error body for the peer, and what the owner reports locally. */
@@ -100,12 +100,12 @@ export function encodeOutput(step: DispatchStep, policy: DispatchPolicy, value: 
 }
 
 /**
- * Shapes what a handler threw. An {@link RpcError} is an application error: its code, message and details are
+ * Shapes what a handler threw. An {@link ApplicationError}: its code, message and details are
  * sent as they are. Anything else is unexpected: by default the peer gets a generic message and an error id, and
  * the real message (with the same id) goes to the local report only, because it may reveal internals.
  */
 export function handlerFailure(step: DispatchStep, policy: DispatchPolicy, thrown: unknown): Failure {
-  if (thrown instanceof RpcError) {
+  if (thrown instanceof ApplicationError) {
     const body: RpcErrorBody =
       thrown.details === undefined ? { code: thrown.code, message: thrown.message } : { code: thrown.code, message: thrown.message, details: thrown.details };
     return { body, message: body.message, cause: thrown };

@@ -1,0 +1,45 @@
+/**
+ * @packageDocumentation
+ * The one vocabulary of codes users test against: the wire codes of `wire.ts` plus the codes that only describe
+ * failures on this side of the wire (timeouts, aborts, closed objects, bad endpoints, misuse, libzmq failures).
+ */
+import { WireErrorCode } from "./wire.js";
+
+/** Codes that never travel: each describes a failure in this process. */
+const LocalErrorCode = {
+  /** A topic is not covered by any declared topic of the contract. */
+  UNKNOWN_TOPIC: "UNKNOWN_TOPIC",
+  /** A payload failed its schema on this side (before sending, or on arrival). */
+  VALIDATION_FAILED: "VALIDATION_FAILED",
+  /** No reply arrived in time. */
+  TIMEOUT: "TIMEOUT",
+  /** The caller's `AbortSignal` fired. */
+  ABORTED: "ABORTED",
+  /** The object was closed. */
+  CLOSED: "CLOSED",
+  /** An endpoint string is not valid. */
+  INVALID_ENDPOINT: "INVALID_ENDPOINT",
+  /** Another socket is already bound to the endpoint. */
+  ENDPOINT_IN_USE: "ENDPOINT_IN_USE",
+  /** The loaded libzmq cannot use the endpoint's transport (for example pgm without PGM support). */
+  TRANSPORT_UNAVAILABLE: "TRANSPORT_UNAVAILABLE",
+  /** Any other failure reported by libzmq. */
+  TRANSPORT: "TRANSPORT",
+  /** A function or constructor was called with an argument or option of the wrong type or shape. */
+  INVALID_ARGUMENT: "INVALID_ARGUMENT",
+  /** A numeric argument or option is outside its allowed range. */
+  OUT_OF_RANGE: "OUT_OF_RANGE",
+} as const;
+
+/**
+ * The codes typed-zmq uses, on the wire and locally.
+ *
+ * Wire codes (the members of {@link WireErrorCode}) are sent by an `RpcServer` in an error reply and by a
+ * `PipelineWorker` in a failure result; `MALFORMED` and `MESSAGE_TOO_LARGE` are also raised locally. Handlers may
+ * add application codes of their own by throwing an {@link ApplicationError}. The rest are local: they describe
+ * failures on this side of the wire.
+ */
+export const ErrorCode = { ...WireErrorCode, ...LocalErrorCode } as const;
+
+/** One of the codes in {@link ErrorCode}. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
