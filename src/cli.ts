@@ -33,6 +33,9 @@ const COMMON: Options = {
   version: { type: "boolean", short: "v" },
 };
 
+const COMMON_HELP = `  -h, --help    show this help
+  -v, --version show the typed-zmq version`;
+
 const COMMANDS: Readonly<Record<string, Command>> = {
   doctor: {
     summary: "libzmq version, capabilities (ipc, pgm, norm, curve, draft), which addon is loaded, advice",
@@ -43,8 +46,7 @@ the prebuilt addon or one built against the system libzmq is loaded, and what to
 
 options:
   --json        print the report as JSON
-  -h, --help    show this help
-  -v, --version show the typed-zmq version`,
+${COMMON_HELP}`,
     options: { json: { type: "boolean" } },
     async run(values) {
       // Imported here, so that the build commands never load the addon they replace.
@@ -65,8 +67,7 @@ and registers the result, so that every program using this install of zeromq (no
 Undo with \`npx typed-zmq restore-zmq-prebuilt\`; reinstalling zeromq (npm ci) undoes it too.
 
 options:
-  -h, --help    show this help
-  -v, --version show the typed-zmq version`,
+${COMMON_HELP}`,
     options: {},
     async run() {
       const { buildSystemAddon } = await import("./tools/zmq-system-addon.js");
@@ -90,8 +91,7 @@ Makes zeromq.js load its prebuilt addon again: puts its original manifest back a
 \`typed-zmq build-zmq-system\` installed. Does nothing when the prebuilt addon is in use.
 
 options:
-  -h, --help    show this help
-  -v, --version show the typed-zmq version`,
+${COMMON_HELP}`,
     options: {},
     async run() {
       const { restorePrebuiltAddon } = await import("./tools/zmq-system-addon.js");
