@@ -3,45 +3,197 @@
  * @packageDocumentation
  * The `typed-zmq` command: `doctor` (what the loaded ZeroMQ can do), `build-zmq-system` (build zeromq.js against the
  * system libzmq, offline, for PGM/NORM) and `restore-zmq-prebuilt` (go back to the prebuilt addon).
+ *
+ * An entry point of its own (the package's `bin`), outside the library's import graph: `import "typed-zmq"` never
+ * loads it. Arguments are parsed with `node:util` `parseArgs`, strictly: `--help`/`-h` and `--version`/`-v` work on
+ * every command and never run it, help goes to stdout, and an unknown command or option is refused. Exit codes:
+ * 0 done, 1 the command failed, 2 usage error.
  */
-import { buildSystemAddon, restorePrebuiltAddon } from "./internal/system-addon.js";
+import { createRequire } from "node:module";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 
-const USAGE = `usage: typed-zmq <command>
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
 
-  doctor                 libzmq version, capabilities (ipc, pgm, norm, curve, draft), which addon is loaded, advice
-  build-zmq-system       build zeromq.js's addon against the system libzmq (needs: apt-get install -y libzmq3-dev
-                         pkg-config g++ make python3); offline; from then on every program uses it
-  restore-zmq-prebuilt   go back to zeromq.js's prebuilt addon`;
+const APT_HINT = "apt-get install -y libzmq3-dev pkg-config g++ make python3";
 
-async function run(command: string | undefined): Promise<number> {
-  switch (command) {
-    case "doctor": {
-      // Imported here so that building never loads the addon it replaces.
+type Options = NonNullable<ParseArgsConfig["options"]>;
+type Values = Record<string, string | boolean | Array<string | boolean> | undefined>;
+
+interface Command {
+  readonly summary: string;
+  readonly help: string;
+  readonly options: Options;
+  run(values: Values): Promise<number>;
+}
+
+const COMMON: Options = {
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean", short: "v" },
+};
+
+const COMMON_HELP = `  -h, --help    show this help
+  -v, --version show the typed-zmq version`;
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  doctor: {
+    summary: "libzmq version, capabilities (ipc, pgm, norm, curve, draft), which addon is loaded, advice",
+    help: `usage: typed-zmq doctor [--json]
+
+Reports the libzmq that zeromq.js loads here: its version, its capabilities (ipc, pgm, norm, curve, draft), whether
+the prebuilt addon or one built against the system libzmq is loaded, and what to do to enable a missing transport.
+
+options:
+  --json        print the report as JSON
+${COMMON_HELP}`,
+    options: { json: { type: "boolean" } },
+    async run(values) {
+      // Imported here, so that the build commands never load the addon they replace.
       const { doctor, formatDoctorReport } = await import("./doctor.js");
-      console.log(formatDoctorReport(doctor()));
-      return 0;
-    }
-    case "build-zmq-system": {
+      const report = doctor();
+      console.log(values["json"] === true ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
+      return EXIT_OK;
+    },
+  },
+  "build-zmq-system": {
+    summary: "build zeromq.js's addon against the system libzmq (PGM, NORM); offline",
+    help: `usage: typed-zmq build-zmq-system
+
+Compiles zeromq.js's own C++ sources against the system libzmq (Debian's is built with PGM/EPGM and NORM), offline,
+and registers the result, so that every program using this install of zeromq (node_modules/zeromq) loads it. Takes
+15 to 30 s. Installs nothing itself; first: ${APT_HINT}
+
+Undo with \`npx typed-zmq restore-zmq-prebuilt\`; reinstalling zeromq (npm ci) undoes it too.
+
+options:
+${COMMON_HELP}`,
+    options: {},
+    async run() {
+      const { buildSystemAddon } = await import("./tools/zmq-system-addon.js");
       const report = await buildSystemAddon({ log: (line) => console.log(line) });
-      const caps = Object.entries(report.capability).map(([k, v]) => `${k}=${v ? "yes" : "no"}`).join(" ");
+      const caps = Object.entries(report.capability)
+        .map(([k, v]) => `${k}=${v ? "yes" : "no"}`)
+        .join(" ");
       console.log(`built ${report.addonPath} in ${report.seconds.toFixed(1)} s: libzmq ${report.version}; ${caps}`);
-      console.log("Every program in this project now uses it. Undo with: npm run restore:zmq-prebuilt (or npm ci).");
-      return 0;
-    }
-    case "restore-zmq-prebuilt": {
+      console.log(
+        "Every program using this install of zeromq now loads it. " +
+          "Undo with: npx typed-zmq restore-zmq-prebuilt (reinstalling zeromq, e.g. npm ci, undoes it too).",
+      );
+      return EXIT_OK;
+    },
+  },
+  "restore-zmq-prebuilt": {
+    summary: "go back to zeromq.js's prebuilt addon",
+    help: `usage: typed-zmq restore-zmq-prebuilt
+
+Makes zeromq.js load its prebuilt addon again: puts its original manifest back and removes the addon that
+\`typed-zmq build-zmq-system\` installed. Does nothing when the prebuilt addon is in use.
+
+options:
+${COMMON_HELP}`,
+    options: {},
+    async run() {
+      const { restorePrebuiltAddon } = await import("./tools/zmq-system-addon.js");
       const restored = await restorePrebuiltAddon();
       console.log(restored ? "restored the prebuilt zeromq.js addon" : "nothing to restore: the prebuilt addon is in use");
-      return 0;
+      return EXIT_OK;
+    },
+  },
+};
+
+const USAGE = `usage: typed-zmq <command> [options]
+
+commands:
+${Object.entries(COMMANDS)
+  .map(([name, command]) => `  ${name.padEnd(22)} ${command.summary}`)
+  .join("\n")}
+  ${"help [command]".padEnd(22)} show this help, or a command's
+
+options (on every command):
+  -h, --help    show help (the command's, after a command); runs nothing
+  -v, --version show the typed-zmq version
+
+Run \`npx typed-zmq <command> --help\` for a command's options.`;
+
+/** A mistake in the command line: reported with a pointer to the help, exit code 2. */
+class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+function version(): string {
+  // src/cli.ts and dist/cli.js both sit one level below package.json.
+  const pkg = createRequire(import.meta.url)("../package.json") as { version?: unknown };
+  return typeof pkg.version === "string" ? pkg.version : "unknown";
+}
+
+function commandNamed(name: string): Command {
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    throw new UsageError(`typed-zmq: unknown command "${name}". Commands: ${[...Object.keys(COMMANDS), "help"].join(", ")}.`);
+  }
+  return command;
+}
+
+/**
+ * Parses `args` strictly against `options` (plus `--help` and `--version`). An unknown option is named with the
+ * options this command takes; parseArgs' other errors (a value given to a flag, ...) become usage errors as they are.
+ */
+function parse(args: readonly string[], options: Options, where: string): { values: Values; positionals: string[] } {
+  const all = { ...COMMON, ...options };
+  const known = new Set(Object.entries(all).flatMap(([long, o]) => (o.short === undefined ? [`--${long}`] : [`--${long}`, `-${o.short}`])));
+  for (const token of parseArgs({ args: [...args], options: all, strict: false, allowPositionals: true, tokens: true }).tokens) {
+    if (token.kind === "option" && !known.has(token.rawName)) {
+      const list = Object.entries(all).map(([long, o]) => (o.short === undefined ? `--${long}` : `-${o.short}/--${long}`));
+      throw new UsageError(`${where}: unknown option ${token.rawName} (options: ${list.join(", ")}).`);
     }
-    default:
-      console.error(USAGE);
-      return command === undefined || command === "help" || command === "--help" ? 0 : 2;
+  }
+  try {
+    return parseArgs({ args: [...args], options: all, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError(`${where}: ${error instanceof Error ? error.message : String(error)}.`);
   }
 }
 
+async function main(argv: readonly string[]): Promise<number> {
+  // The command is the first argument that is not an option; everything is then parsed against its options.
+  const at = argv.findIndex((arg) => !arg.startsWith("-"));
+  const name = at < 0 ? undefined : argv[at];
+  const rest = at < 0 ? argv : [...argv.slice(0, at), ...argv.slice(at + 1)];
+
+  if (name === undefined || name === "help") {
+    const { values, positionals } = parse(rest, {}, "typed-zmq");
+    if (values["version"] === true) return print(version());
+    if (name === undefined && values["help"] !== true) {
+      console.log(USAGE);
+      throw new UsageError("typed-zmq: no command given.");
+    }
+    if (positionals.length > 1) throw new UsageError(`typed-zmq help: takes at most one command, got: ${positionals.join(" ")}.`);
+    const topic = positionals[0];
+    return print(topic === undefined ? USAGE : commandNamed(topic).help);
+  }
+
+  const command = commandNamed(name);
+  const { values, positionals } = parse(rest, command.options, `typed-zmq ${name}`);
+  if (values["help"] === true) return print(command.help);
+  if (values["version"] === true) return print(version());
+  if (positionals.length > 0) throw new UsageError(`typed-zmq ${name}: takes no arguments, got: ${positionals.join(" ")}.`);
+  return command.run(values);
+}
+
+function print(text: string): number {
+  console.log(text);
+  return EXIT_OK;
+}
+
 try {
-  process.exitCode = await run(process.argv[2]);
-} catch (err) {
-  console.error(`typed-zmq: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  if (error instanceof UsageError) {
+    console.error(`${error.message} Run \`npx typed-zmq --help\` for usage.`);
+    process.exitCode = EXIT_USAGE;
+  } else {
+    console.error(`typed-zmq: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = EXIT_FAILED;
+  }
 }

@@ -10,12 +10,21 @@ import { ContractValidationError, type ValidationIssue } from "./errors.js";
 import { InvalidArgumentError } from "./errors/index.js";
 import { RESERVED_METHODS } from "./protocol/rpc.js";
 
+declare const typeLevelError: unique symbol;
+
 /**
- * True when `T` is a union of two or more types. Used to refuse a union of method names or topics, whose payload
- * could belong to either.
- * @internal
+ * A compile-time error: a parameter of this type accepts no value, and the compiler's message shows `TMessage`.
+ *
+ * typed-zmq puts it where an argument cannot be typed safely, for example the payload of `call()` when the method
+ * name is a union (`"a" | "b"`): the payload could belong to either method, so the call is refused with a message
+ * saying what to do instead of accepting a mix. The brand is a private symbol, so no value has this type.
+ *
+ * @example
+ * // error TS2345: Argument of type '{ x: number; }' is not assignable to parameter of type
+ * //   'TypeLevelError<"typed-zmq: call() needs one method name, not a union of them; narrow the method first ...">'.
+ * await client.call(method as "add" | "echo", { x: 1 });
  */
-export type IsUnion<T, TAll = T> = T extends unknown ? ([TAll] extends [T] ? false : true) : never;
+export type TypeLevelError<TMessage extends string> = TMessage & { readonly [typeLevelError]: TMessage };
 
 /** Request and response schemas of one RPC method. */
 export interface MethodSchemas<TRequest extends z.ZodType = z.ZodType, TResponse extends z.ZodType = z.ZodType> {
@@ -214,12 +223,6 @@ type Longest<TMatches extends string> = {
 
 /** The declared topic whose schema checks wire topic `TTopic`: the longest declared topic that prefixes it. */
 export type ResolveTopic<TContract extends TopicContract, TTopic extends string> = Longest<MatchingTopics<TContract, TTopic>>;
-
-/**
- * The payload type shown when `publish()` gets a union of topics: the payload could belong to either topic's schema,
- * so the compiler refuses it with this message.
- */
-export type OneTopicPlease = "typed-zmq: publish() needs one topic, not a union of them; narrow the topic first (for example with a switch)";
 
 /** What `publish(topic, …)` accepts for wire topic `TTopic`: the input type of its declared topic's schema. */
 export type InferPublish<TContract extends TopicContract, TTopic extends string> = z.input<

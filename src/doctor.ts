@@ -2,11 +2,11 @@
  * @packageDocumentation
  * `doctor()`: what the loaded ZeroMQ can do here, and what to do to enable a missing transport.
  *
- * Depends on zeromq and `internal/system-addon.ts`. The `typed-zmq doctor` command prints {@link formatDoctorReport}.
+ * Depends on zeromq and `internal/addon-manifest.ts` (which reads zeromq's addon manifest; no build code). The `typed-zmq doctor` command prints {@link formatDoctorReport}.
  */
 import { createRequire } from "node:module";
 import * as zmq from "zeromq";
-import { systemAddonInstalled } from "./internal/system-addon.js";
+import { systemAddonInstalled } from "./internal/addon-manifest.js";
 
 /** The capabilities typed-zmq reports on. */
 export const CAPABILITIES = ["ipc", "pgm", "norm", "curve", "draft"] as const;
@@ -37,7 +37,7 @@ export function doctor(): DoctorReport {
     advice.push(
       addon === "prebuilt"
         ? "pgm:// and epgm:// (reliable multicast) need a libzmq built with PGM; the prebuilt addon has none. " +
-            "Run `npm run build:zmq-system` (it installs nothing itself: first `apt-get install -y libzmq3-dev pkg-config g++ make python3`) " +
+            "Run `npx typed-zmq build-zmq-system` (it installs nothing itself: first `apt-get install -y libzmq3-dev pkg-config g++ make python3`) " +
             "to build zeromq.js against the system libzmq, which Debian builds with PGM and NORM."
         : "The system libzmq was built without PGM/NORM; install a libzmq built with them (Debian's libzmq3-dev is).",
     );
@@ -47,7 +47,7 @@ export function doctor(): DoctorReport {
   if (!capabilities.draft) {
     advice.push("Draft socket types are off; typed-zmq does not need them.");
   }
-  if (addon === "system") advice.push("To go back to the prebuilt addon: `npm run restore:zmq-prebuilt` (or `npm ci`).");
+  if (addon === "system") advice.push("To go back to the prebuilt addon: `npx typed-zmq restore-zmq-prebuilt` (reinstalling zeromq, e.g. `npm ci`, does it too).");
   const pkg = createRequire(import.meta.url)("zeromq/package.json") as { version?: unknown };
   return {
     libzmq: zmq.version,

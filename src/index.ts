@@ -2,8 +2,15 @@
  * @packageDocumentation
  * typed-zmq: typed, validated ZeroMQ messaging. Contracts are zod schemas written once; both ends infer their
  * types from them. This barrel lists every public export by name.
+ *
+ * Intentionally not exported:
+ * - `Closable` and `PatternBase` (`lifecycle.ts`), the base classes of the pattern classes: their constructors and
+ *   `shutdown()` are internal, so a subclass outside the package could not work. Use the pattern classes; every one
+ *   has `close()`, `closed` and `Symbol.asyncDispose`.
+ * - Everything under `internal/` (socket mechanics, `IsUnion` and other type helpers) and `tools/` (the PGM addon
+ *   build, run by the `typed-zmq build-zmq-system` command).
+ * - The CLI (`cli.ts`): it is the package's `bin`, not a module to import.
  */
-export { Closable, PatternBase } from "./lifecycle.js";
 export { jsonCodec, msgpackCodec } from "./codec.js";
 export type { Codec } from "./codec.js";
 export { defineJobs, defineRpc, defineTopics } from "./contract.js";
@@ -22,13 +29,13 @@ export type {
   MethodMap,
   MethodName,
   MethodSchemas,
-  OneTopicPlease,
   ResolveTopic,
   RpcContract,
   TopicContract,
   TopicMap,
   TopicMessage,
   TopicName,
+  TypeLevelError,
   WireTopic,
 } from "./contract.js";
 export { MAX_IPC_PATH_BYTES, TRANSPORTS, parseEndpoint } from "./endpoint.js";
@@ -78,7 +85,7 @@ export {
 export type { RpcErrorBody, TimeoutErrorOptions, TypedZmqErrorOptions, ValidationIssue } from "./errors/index.js";
 export type { WaitOptions } from "./signal.js";
 export { RpcClient } from "./rpc-client.js";
-export type { CallOptions, OneMethodPlease, RpcClientDropInfo, RpcClientOptions, RpcClientStats } from "./rpc-client.js";
+export type { CallOptions, RpcClientDropInfo, RpcClientOptions, RpcClientStats } from "./rpc-client.js";
 export { RpcServer } from "./rpc-server.js";
 export type {
   HandlerContext,

@@ -11,11 +11,11 @@ import {
   topicResolver,
   validationError,
   type InferPublish,
-  type IsUnion,
-  type OneTopicPlease,
   type TopicContract,
+  type TypeLevelError,
   type WireTopic,
 } from "./contract.js";
+import type { IsUnion } from "./internal/types.js";
 import { ClosedError, UnknownTopicError, fromZmqError } from "./errors.js";
 import { OutOfRangeError } from "./errors/index.js";
 import { callHook } from "./internal/hooks.js";
@@ -208,7 +208,9 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
    */
   publish<TTopic extends WireTopic<TContract>>(
     topic: TTopic,
-    data: IsUnion<TTopic> extends true ? OneTopicPlease : InferPublish<TContract, TTopic>,
+    data: IsUnion<TTopic> extends true
+      ? TypeLevelError<"typed-zmq: publish() needs one topic, not a union of them; narrow the topic first (for example with a switch)">
+      : InferPublish<TContract, TTopic>,
   ): Promise<void> {
     if (this.closed) {
       return Promise.reject(new ClosedError(`Publisher("${this.contract.name}").publish("${topic}") rejected: the publisher is closed.`));

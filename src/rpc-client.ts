@@ -6,7 +6,8 @@
  */
 import * as zmq from "zeromq";
 import { checkCodec, decodeBody, encodeBody, jsonCodec, type Codec } from "./codec.js";
-import { checkPayload, hasMethod, type IsUnion, type InferRequest, type InferResponse, type MethodName, type RpcContract } from "./contract.js";
+import { checkPayload, hasMethod, type InferRequest, type InferResponse, type MethodName, type RpcContract, type TypeLevelError } from "./contract.js";
+import type { IsUnion } from "./internal/types.js";
 import {
   ClosedError,
   MalformedMessageError,
@@ -90,12 +91,6 @@ export interface RpcClientOptions {
    */
   readonly headers?: boolean;
 }
-
-/**
- * The request type shown when `call()` gets a union of method names: the payload could belong to either method,
- * so the compiler refuses it with this message instead of accepting a mix.
- */
-export type OneMethodPlease = "typed-zmq: call() needs one method name, not a union of them; narrow the method first (for example with a switch)";
 
 /**
  * Calls the methods of an RPC contract on one or more {@link RpcServer}s (or any peer speaking the protocol).
@@ -192,7 +187,9 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
    */
   call<TMethod extends MethodName<TContract>>(
     method: TMethod,
-    request: IsUnion<TMethod> extends true ? OneMethodPlease : InferRequest<TContract, TMethod>,
+    request: IsUnion<TMethod> extends true
+      ? TypeLevelError<"typed-zmq: call() needs one method name, not a union of them; narrow the method first (for example with a switch)">
+      : InferRequest<TContract, TMethod>,
     options?: CallOptions,
   ): Promise<InferResponse<TContract, TMethod>> {
     // The reply is checked by the method's response schema in #settle, so its type is the schema's output.

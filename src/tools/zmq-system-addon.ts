@@ -10,7 +10,10 @@
  * compatible entries by `abi`, highest first, and loads the first one that loads. The original manifest is kept as
  * `manifest.prebuilt.json` until {@link restorePrebuiltAddon} puts it back. A later `npm install`/`npm ci` that
  * reinstalls `zeromq` also brings the prebuilt addon back.
- * @internal
+ *
+ * A build-time tool, not part of the library: only the `typed-zmq` command (`src/cli.ts`) loads it, and nothing that
+ * `import "typed-zmq"` loads imports it (test/import-graph.test.ts checks). The manifest reading it shares with
+ * `doctor()` lives in `internal/addon-manifest.ts`.
  */
 
 import { spawn } from "node:child_process";
@@ -18,6 +21,7 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
+import { ENTRY_NAME, type AddonPaths as Paths, isOurEntry, isRecord, message, readManifest, zeromqPaths } from "../internal/addon-manifest.js";
 
 /** What {@link buildSystemAddon} built and verified. */
 export interface BuildReport {
@@ -31,23 +35,9 @@ export interface BuildReport {
   seconds: number;
 }
 
-/** `name` of our manifest entry: the prebuilt entries have an empty name. */
-const ENTRY_NAME = "typed-zmq-system-libzmq";
 /** Higher than any real Node ABI, so the loader tries our addon first. */
 const ENTRY_ABI = 10000;
-const ADDON_SUBDIR = "system-libzmq";
 const APT_HINT = "apt-get install -y libzmq3-dev pkg-config g++ make python3";
-
-interface Paths {
-  zeromqDir: string;
-  buildDir: string;
-  manifest: string;
-  backup: string;
-  addonDir: string;
-  addonPath: string;
-  /** The addon path as written in the manifest: relative to `buildDir`, with forward slashes. */
-  manifestValue: string;
-}
 
 interface RunResult {
   code: number | null;
@@ -62,70 +52,15 @@ interface ZeromqProbe {
   loadedOurs: boolean | null;
 }
 
-function zeromqPaths(): Paths {
-  let packageJson: string;
-  try {
-    packageJson = createRequire(import.meta.url).resolve("zeromq/package.json");
-  } catch (error) {
-    throw new Error(`Cannot find the "zeromq" package (${message(error)}). Run \`npm install\` in the project first.`);
-  }
-  const zeromqDir = path.dirname(packageJson);
-  const buildDir = path.join(zeromqDir, "build");
-  const relative = ["linux", process.arch, "node", ADDON_SUBDIR];
-  const addonDir = path.join(buildDir, ...relative);
-  return {
-    zeromqDir,
-    buildDir,
-    manifest: path.join(buildDir, "manifest.json"),
-    backup: path.join(buildDir, "manifest.prebuilt.json"),
-    addonDir,
-    addonPath: path.join(addonDir, "addon.node"),
-    manifestValue: [...relative, "addon.node"].join("/"),
-  };
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** The libc name cmake-ts' loader compares manifest entries against. */
 function libcName(): string {
   return fs.existsSync("/etc/alpine-release") ? "musl" : "glibc";
-}
-
-function readManifest(file: string): Record<string, string> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(fs.readFileSync(file, "utf8"));
-  } catch (error) {
-    throw new Error(`Cannot read zeromq's addon manifest ${file}: ${message(error)}. Reinstall zeromq (\`npm ci\`).`);
-  }
-  if (!isRecord(parsed)) throw new Error(`zeromq's addon manifest ${file} is not a JSON object. Reinstall zeromq (\`npm ci\`).`);
-  const manifest: Record<string, string> = {};
-  for (const [key, value] of Object.entries(parsed)) {
-    if (typeof value === "string") manifest[key] = value;
-  }
-  return manifest;
 }
 
 function writeFileAtomic(file: string, text: string): void {
   const temp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(temp, text);
   fs.renameSync(temp, file);
-}
-
-function isOurEntry(key: string, value: string, paths: Paths): boolean {
-  if (value === paths.manifestValue) return true;
-  try {
-    const config: unknown = JSON.parse(key);
-    return isRecord(config) && config["name"] === ENTRY_NAME;
-  } catch {
-    return false;
-  }
 }
 
 function ourEntryKey(): string {
@@ -532,25 +467,4 @@ export async function restorePrebuiltAddon(): Promise<boolean> {
     changed = true;
   }
   return changed;
-}
-
-/**
- * Whether zeromq's addon manifest currently registers the addon built by {@link buildSystemAddon} (so
- * `require("zeromq")` loads the system libzmq).
- *
- * @returns `true` when the manifest has our entry, `false` otherwise (also when zeromq or its manifest is missing).
- */
-export function systemAddonInstalled(): boolean {
-  let paths: Paths;
-  try {
-    paths = zeromqPaths();
-  } catch {
-    return false;
-  }
-  if (!fs.existsSync(paths.manifest)) return false;
-  try {
-    return Object.entries(readManifest(paths.manifest)).some(([key, value]) => isOurEntry(key, value, paths));
-  } catch {
-    return false;
-  }
 }
