@@ -6,7 +6,6 @@
  * one-thread-per-device limit.
  */
 import * as zmq from "zeromq";
-import { checkPositiveInt } from "./internal/options.js";
 import { ProxyDevice } from "./internal/proxy-device.js";
 import type { BrokerEndpoints } from "./rpc-broker.js";
 
@@ -14,10 +13,6 @@ import type { BrokerEndpoints } from "./rpc-broker.js";
 export interface DeviceOptions {
   /** `ZMQ_SNDHWM` and `ZMQ_RCVHWM` of both sockets. @defaultValue 1000 */
   readonly highWaterMark?: number;
-}
-
-function highWaterMark(options: DeviceOptions, owner: string): number {
-  return checkPositiveInt(options.highWaterMark, 1000, "highWaterMark", owner);
 }
 
 /**
@@ -50,12 +45,10 @@ export class PubSubForwarder extends ProxyDevice {
    *   the process already runs as many devices as libuv's pool allows.
    */
   static override async bind(endpoints: BrokerEndpoints, options: DeviceOptions = {}): Promise<PubSubForwarder> {
-    const owner = "PubSubForwarder.bind";
-    const hwm = highWaterMark(options, owner);
-    const common = { linger: 0, sendHighWaterMark: hwm, receiveHighWaterMark: hwm };
-    const device = new PubSubForwarder();
-    await device.start(new zmq.XSubscriber(common), new zmq.XPublisher({ ...common, verbosity: "allSubsUnsubs" }), endpoints, owner);
-    return device;
+    return new PubSubForwarder().start("PubSubForwarder.bind", endpoints, options.highWaterMark, (hwm) => {
+      const common = { linger: 0, sendHighWaterMark: hwm, receiveHighWaterMark: hwm };
+      return [new zmq.XSubscriber(common), new zmq.XPublisher({ ...common, verbosity: "allSubsUnsubs" })];
+    });
   }
 }
 
@@ -86,10 +79,9 @@ export class PipelineStreamer extends ProxyDevice {
    *   the process already runs as many devices as libuv's pool allows.
    */
   static override async bind(endpoints: BrokerEndpoints, options: DeviceOptions = {}): Promise<PipelineStreamer> {
-    const owner = "PipelineStreamer.bind";
-    const hwm = highWaterMark(options, owner);
-    const device = new PipelineStreamer();
-    await device.start(new zmq.Pull({ linger: 0, receiveHighWaterMark: hwm }), new zmq.Push({ linger: 0, sendHighWaterMark: hwm }), endpoints, owner);
-    return device;
+    return new PipelineStreamer().start("PipelineStreamer.bind", endpoints, options.highWaterMark, (hwm) => [
+      new zmq.Pull({ linger: 0, receiveHighWaterMark: hwm }),
+      new zmq.Push({ linger: 0, sendHighWaterMark: hwm }),
+    ]);
   }
 }

@@ -11,6 +11,7 @@
  * Not exported from the package.
  */
 import * as zmq from "zeromq";
+import { checkPositiveInt } from "./options.js";
 import { TwoSided, type TwoEndpoints } from "./two-sided.js";
 
 /** Devices running in this process, each holding a libuv pool thread. */
@@ -27,18 +28,26 @@ export abstract class ProxyDevice extends TwoSided {
   #proxy: zmq.Proxy | undefined;
   #finished: Promise<void> = Promise.resolve();
 
-  /** Checks the pool, binds both sockets and starts the proxy; on any failure both sockets are closed. */
-  protected async start(front: zmq.Socket, back: zmq.Socket, endpoints: TwoEndpoints, owner: string): Promise<void> {
+  /**
+   * Checks the high-water mark and the pool before any socket exists, makes the two sockets, binds both and starts
+   * the proxy; on any failure both sockets are closed.
+   */
+  protected async start(
+    owner: string,
+    endpoints: TwoEndpoints,
+    highWaterMark: number | undefined,
+    sockets: (highWaterMark: number) => [zmq.Socket, zmq.Socket],
+  ): Promise<this> {
+    const hwm = checkPositiveInt(highWaterMark, 1000, "highWaterMark", owner);
     const threads = poolSize();
     if (running + 1 >= threads) {
-      front.close();
-      back.close();
       throw new RangeError(
         `${owner}: ${running} devices already run in this process, each on one of the ${threads} threads of libuv's ` +
           `pool (UV_THREADPOOL_SIZE), and one more would leave none for fs, dns and crypto. Close a device, run it in ` +
           `another process, or start Node with a larger UV_THREADPOOL_SIZE.`,
       );
     }
+    const [front, back] = sockets(hwm);
     await this.bindBoth(front, back, endpoints, owner);
     const proxy = new zmq.Proxy(front, back);
     running++;
@@ -49,6 +58,7 @@ export abstract class ProxyDevice extends TwoSided {
     );
     void this.#finished.then(() => running--);
     this.#proxy = proxy;
+    return this;
   }
 
   /** Stops the proxy, which closes both sockets (messages still queued in them are dropped). */
