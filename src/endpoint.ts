@@ -6,10 +6,12 @@
  * Depends on zeromq (for `capability`) and `errors.ts`.
  */
 import { randomUUID } from "node:crypto";
+import { lstat } from "node:fs/promises";
+import { connect as connectUnixSocket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zmq from "zeromq";
-import { InvalidEndpointError, TransportUnavailableError, fromZmqError } from "./errors.js";
+import { EndpointInUseError, InvalidEndpointError, TransportUnavailableError, fromZmqError } from "./errors.js";
 import { InvalidArgumentError } from "./errors/index.js";
 
 /** The transports libzmq offers and typed-zmq accepts. */
@@ -46,9 +48,15 @@ function isTransport(value: string): value is Transport {
 /** Splits `host:port` at the last colon and checks both parts. */
 function parseHostPort(endpoint: string, hostPort: string, form: string): { host: string; port: string } {
   const colon = hostPort.lastIndexOf(":");
-  if (colon <= 0) throw new InvalidEndpointError(endpoint, `missing ':port' (expected ${form})`);
+  // `[::1]` alone: the last colon is inside the brackets, so there is no port at all.
+  if (colon < 0 || hostPort.endsWith("]")) throw new InvalidEndpointError(endpoint, `missing ':port' (expected ${form})`);
+  if (colon === 0) {
+    const hint = form.startsWith("tcp") ? "; use '*' to bind every interface, or 127.0.0.1 for loopback only" : "";
+    throw new InvalidEndpointError(endpoint, `missing host before '${hostPort}' (expected ${form}${hint})`);
+  }
   const host = hostPort.slice(0, colon);
   const port = hostPort.slice(colon + 1);
+  if (port.length === 0) throw new InvalidEndpointError(endpoint, `missing port after '${host}:' (expected ${form})`);
   if (port !== "*" && !/^\d{1,5}$/.test(port)) {
     throw new InvalidEndpointError(endpoint, `port '${port}' is not a number from 0 to 65535 or '*'`);
   }
@@ -158,6 +166,61 @@ function checkUsable(parsed: ParsedEndpoint, use: EndpointUse): void {
 }
 
 /**
+ * Bound on the liveness probe of an ipc path. A connect to a Unix socket succeeds or fails at once; only a listener
+ * whose accept backlog is full leaves it waiting, and that listener is alive.
+ */
+const IPC_PROBE_MS = 1_000;
+
+function errnoCode(err: unknown): unknown {
+  return typeof err === "object" && err !== null ? Reflect.get(err, "code") : undefined;
+}
+
+/**
+ * Before an ipc bind: libzmq unlinks whatever file is at the path and binds a new socket there, so binding a path
+ * where a live process listens silently steals it (new peers reach us; the other process keeps running, unreachable).
+ * This refuses a path where a connect succeeds (a live listener, in this process or another one), lets a stale
+ * socket file left by a dead process be reused (the connect is refused), and refuses a path that is not a socket at
+ * all (libzmq would delete that file).
+ *
+ * It is a check before the bind, not a lock: a process that binds the same path between the probe and our bind is
+ * still replaced, as it is by libzmq without the check. That window is a few microseconds; closing it needs a lock
+ * file that foreign peers would not honour. A live listener sees one connection open and close.
+ * Linux abstract names (`ipc://@name`) have no file, and libzmq itself reports EADDRINUSE for them.
+ */
+async function refuseLiveIpcPath(endpoint: string, path: string): Promise<void> {
+  if (path.startsWith("@")) return;
+  let isSocket: boolean;
+  try {
+    isSocket = (await lstat(path)).isSocket();
+  } catch {
+    return; // nothing there (or not ours to inspect): libzmq creates it or reports why it cannot
+  }
+  if (!isSocket) {
+    throw new InvalidEndpointError(
+      endpoint,
+      `'${path}' exists and is not a socket; libzmq would delete it to bind there. Remove it yourself or choose another path`,
+    );
+  }
+  const alive = await new Promise<boolean>((resolve) => {
+    const probe = connectUnixSocket({ path });
+    const done = (result: boolean): void => {
+      clearTimeout(timer);
+      probe.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => done(true), IPC_PROBE_MS);
+    probe.once("connect", () => done(true));
+    // ECONNREFUSED: a stale file, nobody listens. EAGAIN: a listener with a full backlog. Anything else: let libzmq try.
+    probe.once("error", (err) => done(errnoCode(err) === "EAGAIN"));
+  });
+  if (alive) {
+    throw new EndpointInUseError(endpoint, {
+      cause: new Error(`a live socket accepted a connection at ${path}; binding would have unlinked it and taken the path`),
+    });
+  }
+}
+
+/**
  * Validates and binds; returns the real endpoint (the chosen port or ipc path for ephemeral endpoints).
  * @internal
  */
@@ -172,6 +235,8 @@ export async function bindEndpoint(socket: zmq.Socket, endpoint: string, use: En
     // libzmq puts `ipc://*` under $TMPDIR, or under the working directory when it is unset, and reports a
     // relative path that other processes cannot find. Pick a unique absolute path ourselves.
     target = `ipc://${join(tmpdir(), `tzmq-${process.pid}-${randomUUID().slice(0, 13)}.sock`)}`;
+  } else if (parsed.transport === "ipc") {
+    await refuseLiveIpcPath(endpoint, parsed.address);
   }
   try {
     await socket.bind(target);

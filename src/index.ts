@@ -118,8 +118,12 @@ export type {
 } from "./pipeline-worker.js";
 export { PipelineSink } from "./pipeline-sink.js";
 export type { JobOutcome, PipelineSinkOptions, PipelineSinkStats, SinkDropInfo, SinkDropReason } from "./pipeline-sink.js";
+export { RpcBroker } from "./rpc-broker.js";
+export type { BrokerEndpoints, RpcBrokerEvent, RpcBrokerOptions, RpcBrokerStats } from "./rpc-broker.js";
+export { PipelineStreamer, PubSubForwarder } from "./devices.js";
+export type { DeviceOptions } from "./devices.js";
 export { Broker } from "./broker.js";
-export type { BrokerEndpoints, BrokerEvent, BrokerKind, BrokerOptions, BrokerStats } from "./broker.js";
+export type { BrokerEvent, BrokerKind, BrokerOptions, BrokerStats } from "./broker.js";
 export type { MulticastOptions } from "./multicast.js";
 export { CAPABILITIES, doctor, formatDoctorReport } from "./doctor.js";
 export type { DoctorReport } from "./doctor.js";

@@ -4,6 +4,9 @@ import * as zmq from "zeromq";
 import {
   Broker,
   ClosedError,
+  PipelineStreamer,
+  PubSubForwarder,
+  RpcBroker,
   PipelineSink,
   PipelineSource,
   PipelineWorker,
@@ -15,7 +18,7 @@ import {
   TimeoutError,
   defineJobs,
   defineTopics,
-  type BrokerEvent,
+  type RpcBrokerEvent,
   type JobOutcome,
   type RpcHandlers,
   type TopicMessage,
@@ -60,12 +63,12 @@ async function until(condition: () => boolean, what: string, ms = WAIT_MS): Prom
 
 /** Records a broker's events and lets a test wait for the first of a type (already seen or still to come). */
 function eventLog(): {
-  readonly events: BrokerEvent[];
-  readonly onEvent: (event: BrokerEvent) => void;
-  next(type: BrokerEvent["type"]): Promise<BrokerEvent>;
+  readonly events: RpcBrokerEvent[];
+  readonly onEvent: (event: RpcBrokerEvent) => void;
+  next(type: RpcBrokerEvent["type"]): Promise<RpcBrokerEvent>;
 } {
-  const events: BrokerEvent[] = [];
-  let waiters: Array<{ type: BrokerEvent["type"]; resolve: (e: BrokerEvent) => void }> = [];
+  const events: RpcBrokerEvent[] = [];
+  let waiters: Array<{ type: RpcBrokerEvent["type"]; resolve: (e: RpcBrokerEvent) => void }> = [];
   return {
     events,
     onEvent(event) {
@@ -77,7 +80,7 @@ function eventLog(): {
     next(type) {
       const seen = events.find((e) => e.type === type);
       if (seen !== undefined) return Promise.resolve(seen);
-      const d = deferred<BrokerEvent>();
+      const d = deferred<RpcBrokerEvent>();
       waiters.push({ type, resolve: d.resolve });
       return within(d.promise, WAIT_MS, `the broker event "${type}"`);
     },
@@ -147,7 +150,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
 
   test("spreads sequential calls over two servers and correlates 50 concurrent calls finishing out of order", async () => {
     const log = eventLog();
-    await using broker = await Broker.rpc(endpoints(), { onEvent: log.onEvent, drainTimeoutMs: 500 });
+    await using broker = await RpcBroker.bind(endpoints(), { onEvent: log.onEvent, drainTimeoutMs: 500 });
     expect(broker.kind).toBe("rpc");
     expect(broker.frontend).not.toMatch(/:0$|:\*$/);
     expect(broker.backend).not.toMatch(/:0$|:\*$/);
@@ -189,7 +192,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
   });
 
   test("sends a busy server no new work: everything goes to the free one until the busy one answers", async () => {
-    await using broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 500 });
+    await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 500 });
     const gates = new Gates();
     await using a = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { ...SERVER, concurrency: 1 });
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
@@ -221,7 +224,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
   });
 
   test("holds requests in the broker while every server is busy and dispatches them when a slot frees", async () => {
-    await using broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 500 });
+    await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 500 });
     const gates = new Gates();
     await using a = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { ...SERVER, concurrency: 1 });
     await using b = await RpcServer.connect(broker.backend, Orders, handlers("B", gates), { ...SERVER, concurrency: 1 });
@@ -251,7 +254,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
 
   test("answers UNAVAILABLE itself once maxQueued requests already wait", async () => {
     const log = eventLog();
-    await using broker = await Broker.rpc(endpoints(), { maxQueued: 1, onEvent: log.onEvent, drainTimeoutMs: 500 });
+    await using broker = await RpcBroker.bind(endpoints(), { maxQueued: 1, onEvent: log.onEvent, drainTimeoutMs: 500 });
     const gates = new Gates();
     await using server = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { ...SERVER, concurrency: 1 });
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
@@ -279,7 +282,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
 
   test("forgets a server that leaves (close() tells the broker) and answers every later call from the other one", async () => {
     const log = eventLog();
-    await using broker = await Broker.rpc(endpoints(), { onEvent: log.onEvent, drainTimeoutMs: 100 });
+    await using broker = await RpcBroker.bind(endpoints(), { onEvent: log.onEvent, drainTimeoutMs: 100 });
     await using a = await RpcServer.connect(broker.backend, Orders, handlers("A"), SERVER);
     await using b = await RpcServer.connect(broker.backend, Orders, handlers("B"), SERVER);
     await broker.waitForServers(2, { timeoutMs: WAIT_MS });
@@ -305,7 +308,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
   // A closing server tells the broker it is leaving and waits for the acknowledgement, so a request the broker sent
   // just before is answered UNAVAILABLE by the server and sent to another one: nothing is lost, however the race goes.
   test("never loses a request to a server that has just closed (200 rounds)", async () => {
-    await using broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 100 });
+    await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 100 });
     await using b = await RpcServer.connect(broker.backend, Orders, handlers("B"), SERVER);
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
     await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: 250 });
@@ -330,7 +333,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
 
   // A server draining its handlers gets no new work; what reached it anyway is retried on another server.
   test("sends no new work to a server that is shutting down", async () => {
-    await using broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 500 });
+    await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 500 });
     const gates = new Gates();
     await using a = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { concurrency: 2, drainTimeoutMs: WAIT_MS });
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
@@ -357,7 +360,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
   });
 
   test("serves a plain zeromq REQ socket: [method, body] in, [status, body] out", async () => {
-    await using broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 500 });
+    await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 500 });
     await using server = await RpcServer.connect(broker.backend, Orders, handlers("A"), SERVER);
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
     const req = new zmq.Request({ linger: 0, receiveTimeout: WAIT_MS, sendTimeout: WAIT_MS });
@@ -383,7 +386,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
     const backend = await unboundEndpoint(transport);
     const log = eventLog();
     await using server = await RpcServer.connect(backend, Orders, handlers("early"), SERVER);
-    await using broker = await Broker.rpc({ frontend: endpointFor(transport), backend }, { onEvent: log.onEvent, drainTimeoutMs: 500 });
+    await using broker = await RpcBroker.bind({ frontend: endpointFor(transport), backend }, { onEvent: log.onEvent, drainTimeoutMs: 500 });
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
     expect(await log.next("server:ready")).toMatchObject({ capacity: 100 });
     await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
@@ -394,7 +397,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
   test("close() answers queued requests UNAVAILABLE, drains the one in flight, refuses new ones, and is idempotent", async () => {
     const log = eventLog();
     // drainTimeoutMs is far above the bound on close() below: close() must end because the last reply came back.
-    const broker = await Broker.rpc(endpoints(), { onEvent: log.onEvent, drainTimeoutMs: 4_000 });
+    const broker = await RpcBroker.bind(endpoints(), { onEvent: log.onEvent, drainTimeoutMs: 4_000 });
     try {
       const gates = new Gates();
       await using server = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { ...SERVER, concurrency: 1 });
@@ -435,7 +438,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
   });
 
   test("close() with no server at all still answers the requests waiting in it", async () => {
-    const broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 500 });
+    const broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 500 });
     try {
       await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
       const calls = range(3).map((i) => pending(client.call("echo", { text: `q${i}` })));
@@ -450,7 +453,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
   });
 
   test("close() gives up after drainTimeoutMs on a server that never answers", async () => {
-    const broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 100 });
+    const broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 100 });
     const gates = new Gates();
     try {
       await using server = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), SERVER);
@@ -472,7 +475,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
 
   // The broker keeps each request's envelope while it is at a server, so close() can answer it after drainTimeoutMs.
   test("close() answers a request still in flight after drainTimeoutMs with UNAVAILABLE, as documented", async () => {
-    const broker = await Broker.rpc(endpoints(), { drainTimeoutMs: 100 });
+    const broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 100 });
     const gates = new Gates();
     try {
       await using server = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), SERVER);
@@ -491,13 +494,76 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
     }
   });
 
+  // Protocol 1.1: an optional headers frame after the body, and a must-ignore rule for anything after it. A raw
+  // DEALER plays the server, so the test sees exactly what the broker passes on.
+  test("passes requests and replies through with every trailing frame, and never takes a client's message for control", async () => {
+    await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 100 });
+    const server = new zmq.Dealer({ linger: 0, receiveTimeout: WAIT_MS });
+    const client = new zmq.Dealer({ linger: 0, receiveTimeout: WAIT_MS });
+    const text = (frames: readonly Buffer[]): string[] => frames.map((f) => f.toString("utf8"));
+    try {
+      server.connect(broker.backend);
+      expect(text(await server.receive())).toEqual([""]); // the broker's greeting (ZMQ_PROBE_ROUTER)
+      await server.send(["", "ready", "4"]);
+      await broker.waitForServers(1, { timeoutMs: WAIT_MS });
+      client.connect(broker.frontend);
+
+      const headers = JSON.stringify({ correlationId: "c-1", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" });
+      await client.send(["", "echo", '{"text":"hi"}', headers, "a frame after the headers"]);
+      const [envelope, ...request] = await server.receive();
+      expect(envelope?.length).toBeGreaterThan(0); // the client's routing id
+      expect(text(request)).toEqual(["", "echo", '{"text":"hi"}', headers, "a frame after the headers"]);
+      await server.send([envelope!, "", "ok", '{"text":"hi"}', headers, "trailing"]);
+      expect(text(await client.receive())).toEqual(["", "ok", '{"text":"hi"}', headers, "trailing"]);
+
+      // `[""]` (what a ZMQ_PROBE_ROUTER peer sends on connect) and a request for a method named `ready` are data:
+      // both go to a server as requests, and neither makes the client a server.
+      await client.send([""]);
+      expect(text((await server.receive()).slice(1))).toEqual([""]);
+      await client.send(["", "ready", "5"]);
+      const [readyEnvelope, ...ready] = await server.receive();
+      expect(text(ready)).toEqual(["", "ready", "5"]);
+      expect(broker.stats.servers).toBe(1);
+      // A reply whose status is `error` is data too: it reaches the client unchanged.
+      await server.send([readyEnvelope!, "", "error", '{"code":"UNKNOWN_METHOD","message":"no ready"}']);
+      expect(text(await client.receive())).toEqual(["", "error", '{"code":"UNKNOWN_METHOD","message":"no ready"}']);
+      expect(broker.stats).toMatchObject({ forwarded: 3, returned: 2, inFlight: 1, servers: 1, dropped: 0 });
+    } finally {
+      server.close();
+      client.close();
+    }
+  });
+
+  test("a closing server's UNAVAILABLE reply with a headers frame still sends the request to another server", async () => {
+    await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 100 });
+    const leaving = new zmq.Dealer({ linger: 0, receiveTimeout: WAIT_MS });
+    try {
+      leaving.connect(broker.backend);
+      await leaving.receive();
+      await leaving.send(["", "ready", "1"]);
+      await broker.waitForServers(1, { timeoutMs: WAIT_MS });
+      await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
+      const call = pending(client.call("whoami", {}));
+      const [envelope, ...rest] = await leaving.receive();
+      const d = rest.findIndex((f) => f.length === 0);
+      expect(rest[d + 1]?.toString("utf8")).toBe("whoami");
+      await using b = await RpcServer.connect(broker.backend, Orders, handlers("B"), SERVER);
+      await broker.waitForServers(2, { timeoutMs: WAIT_MS });
+      await leaving.send([envelope!, ...rest.slice(0, d + 1), "error", '{"code":"UNAVAILABLE","message":"closing"}', "{}"]);
+      await expect(call).resolves.toEqual({ server: "B" });
+      expect(b.stats.received).toBe(1);
+    } finally {
+      leaving.close();
+    }
+  });
+
   test("waitForServers times out with TimeoutError when no server joins, and rejects with ClosedError on close", async () => {
-    const broker = await Broker.rpc(endpoints());
+    const broker = await RpcBroker.bind(endpoints());
     try {
       const err = await rejectionOf(broker.waitForServers(1, { timeoutMs: 100 }));
       expect(err).toBeInstanceOf(TimeoutError);
       expect(err).toMatchObject({ code: "TIMEOUT", timeoutMs: 100 });
-      expect((err as Error).message).toMatch(/^Broker\.waitForServers\(1\) \(0 ready\) timed out after 100 ms waiting for servers to connect to .*RpcServer\.connect\(\)/);
+      expect((err as Error).message).toMatch(/^RpcBroker\.waitForServers\(1\) \(0 ready\) timed out after 100 ms waiting for servers to connect to .*RpcServer\.connect\(\)/);
       await expect(broker.waitForServers(0)).resolves.toBeUndefined();
 
       const waiting = broker.waitForServers(1);
@@ -513,13 +579,18 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
 
 describe.each(TRANSPORTS)("pub-sub forwarder over %s", (transport) => {
   test("passes subscriptions up and messages down: each subscriber gets only its topics", async () => {
-    await using broker = await Broker.pubsub({ frontend: endpointFor(transport), backend: endpointFor(transport) });
-    expect(broker.kind).toBe("pubsub");
-    await expect(broker.waitForServers(1)).rejects.toBeInstanceOf(TypeError);
-    await using football = await Subscriber.connect(broker.backend, Sports, { topics: ["football"] });
-    await using tennis = await Subscriber.connect(broker.backend, Sports, { topics: ["tennis"] });
-    await using pub = await Publisher.connect(broker.frontend, Sports);
+    await using forwarder = await PubSubForwarder.bind({ frontend: endpointFor(transport), backend: endpointFor(transport) });
+    expect(forwarder.kind).toBe("pubsub");
+    expect(forwarder.frontend).not.toMatch(/:0$|:\*$/);
+    // Only the RPC broker has servers to wait for.
+    expect("waitForServers" in forwarder).toBe(false);
+    await using football = await Subscriber.connect(forwarder.backend, Sports, { topics: ["football"] });
+    await using tennis = await Subscriber.connect(forwarder.backend, Sports, { topics: ["tennis"] });
+    await using alsoTennis = await Subscriber.connect(forwarder.backend, Sports, { topics: ["tennis"] });
+    await using pub = await Publisher.connect(forwarder.frontend, Sports);
     await pub.waitForSubscribers(2, { timeoutMs: WAIT_MS });
+    // XSUB replays its subscription set (each topic once) to a publisher that connects after the subscribers, so
+    // the publisher counts topics here, not subscribers; delivery still reaches both tennis subscribers.
     expect(pub.subscriptions).toEqual(new Map([["football", 1], ["tennis", 1]]));
 
     await pub.publish("football.Arsenal", { team: "Arsenal", minute: 12 });
@@ -537,43 +608,100 @@ describe.each(TRANSPORTS)("pub-sub forwarder over %s", (transport) => {
       }
       return out;
     };
+    const tennisMessages = [
+      { topic: "tennis.Wimbledon", data: { player: "Alcaraz", score: "15-0" } },
+      { topic: "tennis", data: { player: "Swiatek", score: "30-15" } },
+      { topic: "tennis", data: { player: "-", score: "end" } },
+    ];
     // The last message of each topic was published last, so nothing else can have been delivered before it.
     expect(await read(football, 3)).toEqual([
       { topic: "football.Arsenal", data: { team: "Arsenal", minute: 12 } },
       { topic: "football", data: { team: "league", minute: 40 } },
       { topic: "football.Chelsea", data: { team: "Chelsea", minute: 90 } },
     ]);
-    expect(await read(tennis, 3)).toEqual([
-      { topic: "tennis.Wimbledon", data: { player: "Alcaraz", score: "15-0" } },
-      { topic: "tennis", data: { player: "Swiatek", score: "30-15" } },
-      { topic: "tennis", data: { player: "-", score: "end" } },
-    ]);
-    expect(football.stats.received).toBe(3);
-    expect(tennis.stats.received).toBe(3);
-    expect(broker.stats.forwarded).toBe(6);
-    expect(broker.stats.returned).toBeGreaterThanOrEqual(2);
+    expect(await read(tennis, 3)).toEqual(tennisMessages);
+    expect(await read(alsoTennis, 3)).toEqual(tennisMessages);
+    expect([football.stats.received, tennis.stats.received, alsoTennis.stats.received]).toEqual([3, 3, 3]);
+
+    // Unsubscriptions pass up too, once the last subscriber of a topic has gone.
+    await football.close();
+    await until(() => (pub.subscriptions.get("football") ?? 0) === 0, "the unsubscription to reach the publisher");
   });
 });
 
 describe.each(TRANSPORTS)("pipeline streamer over %s", (transport) => {
   test("streams 40 tasks from a connecting source to two workers; each result reaches the sink exactly once", async () => {
     await using sink = await PipelineSink.bind(endpointFor(transport), Jobs);
-    await using broker = await Broker.pipeline({ frontend: endpointFor(transport), backend: endpointFor(transport) });
-    expect(broker.kind).toBe("pipeline");
-    await expect(broker.waitForServers(1)).rejects.toBeInstanceOf(TypeError);
+    await using streamer = await PipelineStreamer.bind({ frontend: endpointFor(transport), backend: endpointFor(transport) });
+    expect(streamer.kind).toBe("pipeline");
+    expect("waitForServers" in streamer).toBe(false);
     const worker = (name: string): Promise<PipelineWorker<typeof Jobs>> =>
-      PipelineWorker.connect({ tasks: broker.backend, results: sink.endpoint }, Jobs, ({ id }) => ({ id, worker: name }), { drainTimeoutMs: 200 });
+      PipelineWorker.connect({ tasks: streamer.backend, results: sink.endpoint }, Jobs, ({ id }) => ({ id, worker: name }), { drainTimeoutMs: 200 });
     await using w1 = await worker("w1");
     await using w2 = await worker("w2");
-    await using source = await PipelineSource.connect(broker.frontend, Jobs);
+    await using source = await PipelineSource.connect(streamer.frontend, Jobs);
 
     for (const id of range(40)) await source.push({ id });
     const results = (await sink.collect(40, { timeoutMs: WAIT_MS })).map(resultOf);
     expect(results.map((r) => r.id).sort((x, y) => x - y)).toEqual(range(40));
     for (const r of results) expect(["w1", "w2"]).toContain(r.worker);
-    expect(broker.stats).toMatchObject({ forwarded: 40, dropped: 0 });
     await Promise.all([w1.close(), w2.close()]);
     expect(w1.stats.received + w2.stats.received).toBe(40);
     expect(w1.stats.completed + w2.stats.completed).toBe(40);
+  });
+});
+
+describe("devices", () => {
+  const endpoints = (): { frontend: string; backend: string } => ({ frontend: endpointFor("inproc"), backend: endpointFor("inproc") });
+
+  test("close() stops the native proxy and frees both endpoints; it is idempotent", async () => {
+    const ends = endpoints();
+    const streamer = await PipelineStreamer.bind(ends);
+    const closing = streamer.close();
+    expect(streamer.close()).toBe(closing);
+    await within(closing, WAIT_MS, "the proxy to stop");
+    expect(streamer.closed).toBe(true);
+    // The proxy closed its sockets, so the same endpoints bind again.
+    await using again = await PipelineStreamer.bind(ends);
+    expect(again.frontend).toBe(ends.frontend);
+  });
+
+  test("a failed bind closes both sockets and leaves nothing running", async () => {
+    await using first = await PubSubForwarder.bind(endpoints());
+    const err = await rejectionOf(PubSubForwarder.bind({ frontend: endpointFor("inproc"), backend: first.backend }));
+    expect(err).toMatchObject({ name: "EndpointInUseError", code: "ENDPOINT_IN_USE" });
+    await expect(PubSubForwarder.bind({ frontend: "tcp://127.0.0.1", backend: endpointFor("inproc") })).rejects.toMatchObject({ name: "InvalidEndpointError" });
+    await expect(PipelineStreamer.bind(endpoints(), { highWaterMark: 0 })).rejects.toThrow(/PipelineStreamer\.bind: `highWaterMark` must be a positive integer/);
+  });
+
+  // Each native proxy holds a libuv pool thread while it runs; one more than the pool can spare is refused.
+  test("refuses a device that would take the last libuv pool thread, and accepts one again after a close", async () => {
+    const pool = Number.parseInt(process.env["UV_THREADPOOL_SIZE"] ?? "4", 10);
+    const open: Array<PubSubForwarder | PipelineStreamer> = [];
+    try {
+      for (let i = 0; i < pool - 1; i++) open.push(await PipelineStreamer.bind(endpoints()));
+      const err = await rejectionOf(PubSubForwarder.bind(endpoints()));
+      expect(err).toBeInstanceOf(RangeError);
+      expect((err as Error).message).toMatch(new RegExp(`^PubSubForwarder\\.bind: ${pool - 1} devices already run in this process.*UV_THREADPOOL_SIZE`));
+      await open.pop()?.close();
+      open.push(await PubSubForwarder.bind(endpoints()));
+    } finally {
+      await Promise.all(open.map((d) => d.close()));
+    }
+  });
+});
+
+describe("deprecated Broker factories", () => {
+  test("Broker.rpc, Broker.pubsub and Broker.pipeline make the new classes", async () => {
+    const ends = (): { frontend: string; backend: string } => ({ frontend: endpointFor("inproc"), backend: endpointFor("inproc") });
+    await using rpc = await Broker.rpc(ends(), { maxQueued: 5 });
+    expect(rpc).toBeInstanceOf(RpcBroker);
+    await using pubsub = await Broker.pubsub(ends(), { highWaterMark: 10 });
+    expect(pubsub).toBeInstanceOf(PubSubForwarder);
+    await using pipeline = await Broker.pipeline(ends());
+    expect(pipeline).toBeInstanceOf(PipelineStreamer);
+    const all: Broker[] = [rpc, pubsub, pipeline];
+    expect(all.map((b) => b.kind)).toEqual(["rpc", "pubsub", "pipeline"]);
+    await expect(Broker.rpc(ends(), { maxQueued: 0 })).rejects.toThrow(/RpcBroker\.bind: `maxQueued` must be a positive integer/);
   });
 });

@@ -1,4 +1,7 @@
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { lstat, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { isAbsolute, join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
@@ -110,6 +113,11 @@ describe("parseEndpoint rejects", () => {
     ["http://x:1", "unknown transport 'http'"],
     ["tcp://", "nothing after '://'"],
     ["tcp://127.0.0.1", "missing ':port'"],
+    [`tcp://:${PORT}`, `missing host before ':${PORT}'`],
+    [`tcp://:${PORT}`, "use '*' to bind every interface"],
+    ["tcp://127.0.0.1:", "missing port after '127.0.0.1:'"],
+    ["tcp://[::1]", "missing ':port'"],
+    [`epgm://127.0.0.1;:${PORT}`, `missing host before ':${PORT}'`],
     [`tcp://127.0.0.1:${99999}`, "port 99999 is above 65535"],
     [`tcp://127.0.0.1:${65536}`, "port 65536 is above 65535"],
     ["tcp://127.0.0.1:abc", "port 'abc' is not a number from 0 to 65535 or '*'"],
@@ -245,6 +253,70 @@ describe("bindEndpoint and connectEndpoint with real sockets", () => {
     expect(err.cause).toMatchObject({ code: "EADDRINUSE" });
     // The first socket still owns the endpoint and still receives.
     await exchange(first, real);
+  });
+
+  // libzmq alone unlinks the file of a live socket and takes its path: the other process keeps running, unreachable.
+  test("binding an ipc path where a live socket listens throws EndpointInUseError; the first socket keeps the path", async () => {
+    const endpoint = `ipc://${ipcPath()}`;
+    const first = track(new zmq.Pull({ linger: 0 }));
+    await bindEndpoint(first, endpoint, use);
+    const second = track(new zmq.Pull({ linger: 0 }));
+    const err = await failureOf(() => bindEndpoint(second, endpoint, use));
+    expect(err).toBeInstanceOf(EndpointInUseError);
+    expect(err).toMatchObject({
+      code: "ENDPOINT_IN_USE",
+      endpoint,
+      message: expect.stringContaining(`Cannot bind '${endpoint}': the address is already in use`),
+      cause: { message: expect.stringContaining("a live socket accepted a connection") },
+    });
+    expect(second.lastEndpoint).toBeNull();
+    await exchange(first, endpoint);
+  });
+
+  test("binding an ipc path where a plain node:net server listens throws EndpointInUseError", async () => {
+    const path = ipcPath();
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    try {
+      const err = await failureOf(() => bindEndpoint(track(new zmq.Pull({ linger: 0 })), `ipc://${path}`, use));
+      expect(err).toBeInstanceOf(EndpointInUseError);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  // A process killed with SIGKILL leaves its socket file behind; nobody accepts on it, so the path may be reused.
+  test("binding an ipc path left behind by a SIGKILLed process reuses it", async () => {
+    const path = ipcPath();
+    const child = spawn(process.execPath, ["-e", `require("node:net").createServer().listen(${JSON.stringify(path)}, () => console.log("listening"))`], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    try {
+      await within(new Promise<void>((resolve) => child.stdout.once("data", () => resolve())), 3_000, "the child to listen");
+      // Alive: refused.
+      expect(await failureOf(() => bindEndpoint(track(new zmq.Pull({ linger: 0 })), `ipc://${path}`, use))).toBeInstanceOf(EndpointInUseError);
+    } finally {
+      child.kill("SIGKILL");
+      await within(exited, 3_000, "the child to die");
+    }
+    expect((await lstat(path)).isSocket()).toBe(true); // the stale file is still there
+    const pull = track(new zmq.Pull({ linger: 0 }));
+    expect(await bindEndpoint(pull, `ipc://${path}`, use)).toBe(`ipc://${path}`);
+    await exchange(pull, `ipc://${path}`);
+  });
+
+  test("binding an ipc path that is a regular file is refused, and the file is kept", async () => {
+    const path = ipcPath();
+    await writeFile(path, "not a socket");
+    try {
+      const err = await failureOf(() => bindEndpoint(track(new zmq.Pull({ linger: 0 })), `ipc://${path}`, use));
+      expect(err).toBeInstanceOf(InvalidEndpointError);
+      expect(err).toMatchObject({ message: expect.stringContaining("exists and is not a socket") });
+      expect(await readFile(path, "utf8")).toBe("not a socket");
+    } finally {
+      await rm(path, { force: true });
+    }
   });
 
   test("binding an inproc name that is already bound throws EndpointInUseError", async () => {

@@ -1,0 +1,87 @@
+/**
+ * @packageDocumentation
+ * The two pass-through devices: `PubSubForwarder` (XSUB frontend, XPUB backend) and `PipelineStreamer` (PULL
+ * frontend, PUSH backend). Neither looks at a message, so both run on zeromq.js's native `zmq.Proxy`: frames pass
+ * inside libzmq, in a worker thread, and there are no per-message counters. See `internal/proxy-device.ts` for the
+ * one-thread-per-device limit.
+ */
+import * as zmq from "zeromq";
+import { ProxyDevice } from "./internal/proxy-device.js";
+import type { BrokerEndpoints } from "./rpc-broker.js";
+
+/** Options of {@link PubSubForwarder.bind} and {@link PipelineStreamer.bind}. */
+export interface DeviceOptions {
+  /** `ZMQ_SNDHWM` and `ZMQ_RCVHWM` of both sockets. @defaultValue 1000 */
+  readonly highWaterMark?: number;
+}
+
+/**
+ * A pub-sub forwarder: `Publisher`s connect to `frontend` (XSUB), `Subscriber`s to `backend` (XPUB). Messages flow
+ * down and subscriptions flow up, so filtering still happens at the publishers. The XSUB side keeps one subscription
+ * set for all subscribers (libzmq): a publisher that connects after them is sent each topic once, and an
+ * unsubscription passes up when the last subscriber of its topic leaves. So behind a forwarder,
+ * `Publisher.subscriptions` and `waitForSubscribers` count topics subscribed, not subscribers.
+ *
+ * Runs on zeromq.js's native `zmq.Proxy`, so it has no message counters (the native proxy offers none) and holds one
+ * libuv pool thread while open: a process runs at most `UV_THREADPOOL_SIZE - 1` devices (3 by default).
+ * `close()` stops the proxy and closes both sockets; messages still queued in them are dropped.
+ *
+ * @example
+ * await using forwarder = await PubSubForwarder.bind({ frontend: "tcp://127.0.0.1:0", backend: "tcp://127.0.0.1:0" });
+ * await using pub = await Publisher.connect(forwarder.frontend, Prices);
+ * await using sub = await Subscriber.connect(forwarder.backend, Prices, { topics: ["price"] });
+ */
+export class PubSubForwarder extends ProxyDevice {
+  /** Which kind of broker or device this is: always `"pubsub"`. */
+  readonly kind = "pubsub" as const;
+
+  private constructor() {
+    super();
+  }
+
+  /**
+   * Binds a forwarder and starts it.
+   * @throws {@link InvalidEndpointError}, {@link EndpointInUseError}; `RangeError` for a bad `highWaterMark`, or when
+   *   the process already runs as many devices as libuv's pool allows.
+   */
+  static override async bind(endpoints: BrokerEndpoints, options: DeviceOptions = {}): Promise<PubSubForwarder> {
+    return new PubSubForwarder().start("PubSubForwarder.bind", endpoints, options.highWaterMark, (hwm) => {
+      const common = { linger: 0, sendHighWaterMark: hwm, receiveHighWaterMark: hwm };
+      return [new zmq.XSubscriber(common), new zmq.XPublisher({ ...common, verbosity: "allSubsUnsubs" })];
+    });
+  }
+}
+
+/**
+ * A pipeline streamer: `PipelineSource`s connect to `frontend` (PULL), `PipelineWorker`s to `backend` (PUSH). Tasks
+ * flow through unchanged and are spread over the workers round-robin. With no worker connected the streamer stops
+ * reading, so sources wait (backpressure), as with a direct PUSH.
+ *
+ * Runs on zeromq.js's native `zmq.Proxy`, so it has no message counters (the native proxy offers none) and holds one
+ * libuv pool thread while open: a process runs at most `UV_THREADPOOL_SIZE - 1` devices (3 by default).
+ * `close()` stops the proxy and closes both sockets; tasks still queued in them are dropped.
+ *
+ * @example
+ * await using streamer = await PipelineStreamer.bind({ frontend: "tcp://127.0.0.1:0", backend: "tcp://127.0.0.1:0" });
+ * await using source = await PipelineSource.connect(streamer.frontend, Jobs);
+ */
+export class PipelineStreamer extends ProxyDevice {
+  /** Which kind of broker or device this is: always `"pipeline"`. */
+  readonly kind = "pipeline" as const;
+
+  private constructor() {
+    super();
+  }
+
+  /**
+   * Binds a streamer and starts it.
+   * @throws {@link InvalidEndpointError}, {@link EndpointInUseError}; `RangeError` for a bad `highWaterMark`, or when
+   *   the process already runs as many devices as libuv's pool allows.
+   */
+  static override async bind(endpoints: BrokerEndpoints, options: DeviceOptions = {}): Promise<PipelineStreamer> {
+    return new PipelineStreamer().start("PipelineStreamer.bind", endpoints, options.highWaterMark, (hwm) => [
+      new zmq.Pull({ linger: 0, receiveHighWaterMark: hwm }),
+      new zmq.Push({ linger: 0, sendHighWaterMark: hwm }),
+    ]);
+  }
+}
