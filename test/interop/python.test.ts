@@ -80,8 +80,13 @@ describe.skipIf(skip)(`typed classes with Python (pyzmq) peers over tcp${why}`, 
         const replies = (await client.waitFor<string[][]>("replies")).map(reply);
         expect(replies[0]).toEqual({ status: "ok", body: { text: "héllo" } });
         expect(replies[1]).toEqual({ status: "ok", body: { id: 21, total: 42 } });
-        expect(replies[2]).toMatchObject({ status: "error", body: { code: "UNKNOWN_METHOD", message: expect.stringContaining("cancelOrder") } });
-        expect((replies[2]?.body as { details?: { known?: unknown } }).details?.known).toEqual(expect.arrayContaining(["echo", "getOrder"]));
+        expect(replies[2]).toMatchObject({
+          status: "error",
+          body: { code: "UNKNOWN_METHOD", message: expect.stringContaining("cancelOrder") },
+        });
+        expect((replies[2]?.body as { details?: { known?: unknown } }).details?.known).toEqual(
+          expect.arrayContaining(["echo", "getOrder"]),
+        );
         expect(replies[3]).toMatchObject({
           status: "error",
           body: { code: "INVALID_REQUEST", details: { issues: [expect.objectContaining({ path: ["id"] })] } },

@@ -36,7 +36,13 @@ export interface Peer {
 /** Starts `peers/<script>.py` with `args`. */
 export function startPeer(script: string, args: readonly (string | number)[]): Peer {
   if (found.python === undefined) throw new Error(`cannot start ${script}.py: ${missingPython}`);
-  const program = startProcess(`${script}.py`, [found.python, "-B", "-u", `test/interop/peers/${script}.py`, ...args.map(String)]);
+  const program = startProcess(`${script}.py`, [
+    found.python,
+    "-B",
+    "-u",
+    `test/interop/peers/${script}.py`,
+    ...args.map(String),
+  ]);
   return {
     program,
     async waitFor<T>(key: string, timeoutMs = 4_500): Promise<T> {

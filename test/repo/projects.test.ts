@@ -34,7 +34,9 @@ describe("vitest projects", { timeout: 15_000 }, () => {
     const entries = (await listings).flat();
     const homes = new Map<string, string[]>(files.map((f) => [f, []]));
     for (const e of entries) homes.set(e.file, [...(homes.get(e.file) ?? []), `${e.project} (${e.config})`]);
-    const wrong = [...homes].filter(([, where]) => where.length !== 1).map(([f, where]) => `${f}: ${where.length === 0 ? "no project" : where.join(", ")}`);
+    const wrong = [...homes]
+      .filter(([, where]) => where.length !== 1)
+      .map(([f, where]) => `${f}: ${where.length === 0 ? "no project" : where.join(", ")}`);
     expect(
       wrong,
       "Put each test file in one project: in the folder of its project (test/unit, test/sockets, test/programs, " +
