@@ -21,7 +21,8 @@ export default tseslint.config(
     },
     plugins: { tsdoc },
     rules: {
-      "tsdoc/syntax": "warn",
+      // Doc comments must parse as TSDoc: code in an @example goes in a ```ts fence, and a literal { } or > is escaped.
+      "tsdoc/syntax": "error",
       // Frames are read with noUncheckedIndexedAccess on; `frames[1]!` after a length check is the project's idiom.
       "@typescript-eslint/no-non-null-assertion": "off",
       // Numbers and booleans in template literals are deliberate in error messages; objects and unknowns still fail.
