@@ -13,7 +13,7 @@ import type { Features } from "./protocol.js";
 import { BATCH, type FuturePublisherOptions, type FutureSourceOptions } from "./cases/common.js";
 
 function describe(err: unknown): string {
-  return err instanceof Error ? err.message.split("\n")[0] ?? err.message : String(err);
+  return err instanceof Error ? (err.message.split("\n")[0] ?? err.message) : String(err);
 }
 
 async function probeNoDrop(notes: string[]): Promise<boolean> {

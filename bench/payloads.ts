@@ -86,7 +86,7 @@ export function replyTo(request: unknown): z.input<typeof Reply> {
 
 /** Contracts with payloads typed as `unknown` at the call sites, so one piece of code drives both variants. */
 export type BenchTopics = TopicContract<{ readonly bench: z.ZodType }>;
-export type BenchJobs = JobContract<z.ZodType, z.ZodType>;
+export type BenchJobs = JobContract;
 export type BenchRpc = RpcContract<{ readonly echo: { readonly request: z.ZodType; readonly response: z.ZodType } }>;
 
 function schemaFor(kind: PayloadKind): z.ZodType {

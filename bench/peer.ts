@@ -72,7 +72,8 @@ lines.on("line", (line) => {
   }
   execute(command).then(
     (value) => reply({ id: command.id, ok: true, value }),
-    (err: unknown) => reply({ id: command.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+    (err: unknown) =>
+      reply({ id: command.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
   );
 });
 lines.on("close", () => void shutdown());

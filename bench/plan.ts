@@ -19,7 +19,11 @@ export const TYPED: Variant = { impl: "typed", validate: true, codec: "json", ba
 export const RAW: Variant = { impl: "raw", validate: false, codec: "json", batch: false, label: "raw zeromq.js + JSON" };
 const UNVALIDATED: Variant = { ...TYPED, validate: false, label: "typed, z.unknown() schemas" };
 const MSGPACK: Variant = { ...TYPED, codec: "msgpack", label: "typed, msgpackCodec" };
-const BATCHED_VARIANT: Variant = { ...TYPED, batch: true, label: "typed, batch { maxMessages: 256, maxBytes: 65536, maxDelayMs: 1 }" };
+const BATCHED_VARIANT: Variant = {
+  ...TYPED,
+  batch: true,
+  label: "typed, batch { maxMessages: 256, maxBytes: 65536, maxDelayMs: 1 }",
+};
 
 export type Metric = "throughput" | "p50" | "p99";
 
@@ -121,7 +125,9 @@ export function buildPlan(): CaseDef[] {
     a: TYPED,
     b: UNVALIDATED,
     count: RPC_IN_FLIGHT,
-    rows: [{ title: "validation cost: rpc tcp 100 in flight (typed=schema, raw=z.unknown())", unit: "calls/s", metric: "throughput" }],
+    rows: [
+      { title: "validation cost: rpc tcp 100 in flight (typed=schema, raw=z.unknown())", unit: "calls/s", metric: "throughput" },
+    ],
   });
   cases.push({
     ...throughputCase("pubsub", "tcp", "1k"),

@@ -1,4 +1,4 @@
-/** Turns the samples of each case into result rows, the markdown table and the JSON written to bench/results/. */
+/** Turns the samples of each case into result rows, the markdown table and the JSON that bench/run.ts writes. */
 import { lowerIsBetter, type CaseDef, type RowDef } from "./plan.js";
 import type { Sample } from "./runner.js";
 import { summarize } from "./stats.js";

@@ -4,7 +4,7 @@
  * Every case runs the typed class and the equivalent hand-written zeromq.js code in the same run, alternating
  * typed/raw over several repetitions (3 with --quick, 5 otherwise), and prints one markdown table of medians with
  * min–max and the typed/raw ratio. tcp and ipc cases run sender and receiver in two peer processes; inproc cases run
- * both in one. Results go to bench/results/ (latest.json, latest.meta.json, ratios.svg; soak.json for the soak).
+ * both in one. Results: latest.json, latest.meta.json, ratios.svg (and soak.json for the soak).
  *
  *   --quick               3 repetitions, small counts (under a minute); no soak
  *   --soak                only the no-memory-growth soak (the full run includes it)
@@ -12,7 +12,9 @@
  *   --typed-only          skip the raw runs (for profiling the typed code)
  *   --cpu-prof-dir <dir>  start the peers with --cpu-prof, writing their profiles to <dir> (see bench/profile.ts)
  *
- * Only a complete run (no --only, no --typed-only) writes bench/results/.
+ * Where results go: only a full run of every case (no --quick, --soak, --only or --typed-only) writes the committed
+ * baseline in bench/results/. A complete --quick or --soak run writes the same files to bench/results/local/, which
+ * git ignores, so a quick check never overwrites the baseline. A partial run (--only, --typed-only) writes nothing.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -39,7 +41,10 @@ const typedOnly = args.includes("--typed-only");
 const complete = only === undefined && !typedOnly;
 const repetitions = quick ? 3 : 5;
 const mode = soakOnly ? "soak" : quick ? "quick" : "full";
-const resultsDir = fileURLToPath(new URL("./results/", import.meta.url));
+/** The committed baseline is written only by a full, complete run; quick and soak-only runs write beside it. */
+const baseline = mode === "full" && complete;
+const resultsDir = fileURLToPath(new URL(baseline ? "./results/" : "./results/local/", import.meta.url));
+const resultsPath = baseline ? "bench/results/" : "bench/results/local/";
 
 const say = (line: string): void => console.log(line);
 const progress = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -92,14 +97,18 @@ async function benchmark(started: Date): Promise<{ rows: ResultRow[]; features: 
       const titles = c.rows.map((r) => r.title);
       if (only !== undefined && !titles.some((t) => (exact ? t === only : t.includes(only)))) continue;
       if (c.requires !== undefined && !features[c.requires]) {
-        say(`- skipped: ${titles.join(", ")} (${c.requires === "publisherBatch" ? "Publisher" : "PipelineSource"} has no batch option yet)`);
+        say(
+          `- skipped: ${titles.join(", ")} (${c.requires === "publisherBatch" ? "Publisher" : "PipelineSource"} has no batch option yet)`,
+        );
         continue;
       }
       const t0 = performance.now();
       const caseRows = await runCase(peers, c, features);
       rows.push(...caseRows);
       for (const r of caseRows) {
-        progress(`  ${r.case}: typed ${r.typed.toFixed(0)} raw ${r.raw.toFixed(0)} ${r.unit} ratio ${r.ratio.toFixed(2)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+        progress(
+          `  ${r.case}: typed ${r.typed.toFixed(0)} raw ${r.raw.toFixed(0)} ${r.unit} ratio ${r.ratio.toFixed(2)} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+        );
       }
     }
     say("");
@@ -117,7 +126,10 @@ async function benchmark(started: Date): Promise<{ rows: ResultRow[]; features: 
     if (complete) {
       mkdirSync(resultsDir, { recursive: true });
       writeFileSync(`${resultsDir}latest.json`, `${JSON.stringify(rows, null, 2)}\n`);
-      writeFileSync(`${resultsDir}ratios.svg`, ratiosSvg(rows, `typed-zmq vs raw zeromq.js (${mode}, ${started.toISOString().slice(0, 10)})`));
+      writeFileSync(
+        `${resultsDir}ratios.svg`,
+        ratiosSvg(rows, `typed-zmq vs raw zeromq.js (${mode}, ${started.toISOString().slice(0, 10)})`),
+      );
     }
     return { rows, features, ok };
   } finally {
@@ -147,6 +159,7 @@ async function main(): Promise<number> {
   }
   const wallSeconds = (performance.now() - t0) / 1000;
   if (!soakOnly && complete) {
+    mkdirSync(resultsDir, { recursive: true });
     const cpu = cpus();
     const meta = {
       date: started.toISOString(),
@@ -160,7 +173,11 @@ async function main(): Promise<number> {
     writeFileSync(`${resultsDir}latest.meta.json`, `${JSON.stringify(meta, null, 2)}\n`);
   }
   say("");
-  const written = soakOnly ? "bench/results/soak.json" : complete ? "bench/results/latest.json, latest.meta.json, ratios.svg" : "none (partial run)";
+  const written = soakOnly
+    ? `${resultsPath}soak.json`
+    : complete
+      ? `${resultsPath}latest.json, latest.meta.json, ratios.svg${soak === undefined ? "" : ", soak.json"}`
+      : "none (partial run)";
   say(`Wall time: ${wallSeconds.toFixed(1)} s. Results written: ${written}`);
   return ok ? 0 : 1;
 }

@@ -97,10 +97,12 @@ async function runWith(
   const roles = ROLES[c.pattern];
   const connectorPeer = c.transport === "inproc" ? peers.a : peers.b;
   const binder = await peers.a.open({ ...base, role: roles.binder, endpoint });
-  const connector = await connectorPeer.open({ ...base, role: roles.connector, endpoint: binder.endpoint }).catch(async (err: unknown) => {
-    await binder.close().catch(() => undefined);
-    throw err;
-  });
+  const connector = await connectorPeer
+    .open({ ...base, role: roles.connector, endpoint: binder.endpoint })
+    .catch(async (err: unknown) => {
+      await binder.close().catch(() => undefined);
+      throw err;
+    });
   try {
     let sent: RunResult;
     let received: RunResult;

@@ -16,7 +16,12 @@ export interface SoakResult {
   readonly messages: number;
   readonly seconds: number;
   readonly lost: number;
-  readonly sides: readonly { readonly side: string; readonly warmMiB: number; readonly endMiB: number; readonly growthMiB: number }[];
+  readonly sides: readonly {
+    readonly side: string;
+    readonly warmMiB: number;
+    readonly endMiB: number;
+    readonly growthMiB: number;
+  }[];
   readonly maxGrowthMiB: number;
   readonly flagged: boolean;
   readonly note?: string;
@@ -70,7 +75,12 @@ export async function runSoak(log: (line: string) => void, features: Features | 
         ...(lossy ? { note: "Publisher has no noDrop yet: ran lossy, losses not judged" } : {}),
       };
       results.push(result);
-      const detail = sides.map((s) => `${s.side} ${s.warmMiB.toFixed(1)} → ${s.endMiB.toFixed(1)} MiB (${s.growthMiB >= 0 ? "+" : ""}${s.growthMiB.toFixed(1)})`).join(", ");
+      const detail = sides
+        .map(
+          (s) =>
+            `${s.side} ${s.warmMiB.toFixed(1)} → ${s.endMiB.toFixed(1)} MiB (${s.growthMiB >= 0 ? "+" : ""}${s.growthMiB.toFixed(1)})`,
+        )
+        .join(", ");
       log(
         `soak ${name}: ${SOAK_MESSAGES.toLocaleString("en")} messages in ${seconds.toFixed(1)} s, lost ${sample.lost}; RSS ${detail}` +
           `${result.flagged ? `  ⚠ growth over ${SOAK_LIMIT_MIB} MiB` : "  ok"}${result.note === undefined ? "" : ` (${result.note})`}`,

@@ -7,7 +7,17 @@ import * as zmq from "zeromq";
 import { PipelineSource, PipelineWorker, type PipelineSourceOptions } from "../../dist/index.js";
 import { END, codecFor, jobContract, makeMessage, seqOf } from "../payloads.js";
 import type { RoleSpec, RunResult } from "../protocol.js";
-import { BATCH, RssProbe, hasFlush, now, watchStall, withRss, type FutureSourceOptions, type RoleHandle, countUntilEnd } from "./common.js";
+import {
+  BATCH,
+  RssProbe,
+  hasFlush,
+  now,
+  watchStall,
+  withRss,
+  type FutureSourceOptions,
+  type RoleHandle,
+  countUntilEnd,
+} from "./common.js";
 
 const BATCH_WINDOW = 1024;
 
@@ -97,18 +107,23 @@ async function openTypedPull(spec: RoleSpec): Promise<RoleHandle> {
   let onEnd = (): void => undefined;
   const ended = new Promise<void>((resolve) => (onEnd = resolve));
   // The worker pulls from the moment it connects; the clock starts at the first task either way.
-  const worker = await PipelineWorker.connect({ tasks: spec.endpoint }, jobContract(spec.payload, spec.validate), (task) => {
-    if (tally.count === 0 && tally.started === 0) tally.started = now();
-    if (seqOf(task) === END) {
-      tally.finished = now();
-      tally.endSeen = true;
-      onEnd();
-    } else {
-      tally.count++;
-      probe.tick(tally.count);
-    }
-    return null;
-  }, { codec: codecFor(spec.codec) });
+  const worker = await PipelineWorker.connect(
+    { tasks: spec.endpoint },
+    jobContract(spec.payload, spec.validate),
+    (task) => {
+      if (tally.count === 0 && tally.started === 0) tally.started = now();
+      if (seqOf(task) === END) {
+        tally.finished = now();
+        tally.endSeen = true;
+        onEnd();
+      } else {
+        tally.count++;
+        probe.tick(tally.count);
+      }
+      return null;
+    },
+    { codec: codecFor(spec.codec) },
+  );
   return {
     endpoint: spec.endpoint,
     async run(): Promise<RunResult> {
@@ -131,7 +146,14 @@ async function openRawPull(spec: RoleSpec): Promise<RoleHandle> {
   const probe = new RssProbe(spec.soakWarmup);
   return {
     endpoint: spec.endpoint,
-    run: (): Promise<RunResult> => countUntilEnd(socket, spec, probe, ([body]: Buffer[]) => (body === undefined ? undefined : seqOf(JSON.parse(body.toString()))), () => socket.close()),
+    run: (): Promise<RunResult> =>
+      countUntilEnd(
+        socket,
+        spec,
+        probe,
+        ([body]: Buffer[]) => (body === undefined ? undefined : seqOf(JSON.parse(body.toString()))),
+        () => socket.close(),
+      ),
     async close() {
       if (!socket.closed) socket.close();
       return {};

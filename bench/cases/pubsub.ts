@@ -109,7 +109,14 @@ async function openTypedSub(spec: RoleSpec): Promise<RoleHandle> {
   const probe = new RssProbe(spec.soakWarmup);
   return {
     endpoint: spec.endpoint,
-    run: (): Promise<RunResult> => countUntilEnd(sub, spec, probe, (msg) => seqOf(msg.data), () => void sub.close()),
+    run: (): Promise<RunResult> =>
+      countUntilEnd(
+        sub,
+        spec,
+        probe,
+        (msg) => seqOf(msg.data),
+        () => void sub.close(),
+      ),
     async close() {
       await sub.close();
       return {};
@@ -124,8 +131,17 @@ async function openRawSub(spec: RoleSpec): Promise<RoleHandle> {
   const probe = new RssProbe(spec.soakWarmup);
   return {
     endpoint: spec.endpoint,
-    run: (): Promise<RunResult> => countUntilEnd(socket, spec, probe, ([topic, body]: Buffer[]) =>
-        topic === undefined || body === undefined || topic.toString() !== TOPIC ? undefined : seqOf(JSON.parse(body.toString())), () => socket.close()),
+    run: (): Promise<RunResult> =>
+      countUntilEnd(
+        socket,
+        spec,
+        probe,
+        ([topic, body]: Buffer[]) =>
+          topic === undefined || body === undefined || topic.toString() !== TOPIC
+            ? undefined
+            : seqOf(JSON.parse(body.toString())),
+        () => socket.close(),
+      ),
     async close() {
       if (!socket.closed) socket.close();
       return {};

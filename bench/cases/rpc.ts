@@ -37,12 +37,17 @@ function passive(endpoint: string, probe: RssProbe, close: () => Promise<void>):
 async function openTypedServer(spec: RoleSpec): Promise<RoleHandle> {
   const probe = new RssProbe(spec.soakWarmup);
   let handled = 0;
-  const server = await RpcServer.bind(spec.endpoint, rpcContract(spec.payload, spec.validate), {
-    echo: (request) => {
-      probe.tick(++handled);
-      return replyTo(request);
+  const server = await RpcServer.bind(
+    spec.endpoint,
+    rpcContract(spec.payload, spec.validate),
+    {
+      echo: (request) => {
+        probe.tick(++handled);
+        return replyTo(request);
+      },
     },
-  }, { codec: codecFor(spec.codec) });
+    { codec: codecFor(spec.codec) },
+  );
   return passive(server.endpoint, probe, () => server.close());
 }
 
@@ -183,7 +188,8 @@ async function openRawDealer(spec: RoleSpec): Promise<RoleHandle> {
       const [id, , status, body] = await socket.receive();
       const seq = id?.length === 4 ? id.readUInt32BE(0) : -1;
       const reply: unknown = body === undefined ? undefined : JSON.parse(body.toString());
-      if (status?.toString() !== "ok" || seqOf(reply) !== seq || !pending.delete(seq)) throw new Error(`bad reply for call ${seq}`);
+      if (status?.toString() !== "ok" || seqOf(reply) !== seq || !pending.delete(seq))
+        throw new Error(`bad reply for call ${seq}`);
       probe.tick(++done);
       if (sent < total) {
         pending.add(sent);

@@ -13,7 +13,7 @@ export class Gates {
   #get(map: Map<string, Deferred<void>>, key: string): Deferred<void> {
     let d = map.get(key);
     if (d === undefined) {
-      d = deferred<void>();
+      d = deferred();
       map.set(key, d);
     }
     return d;

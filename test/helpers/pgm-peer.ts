@@ -42,21 +42,21 @@ async function subscriber(): Promise<number> {
 
 async function publisher(): Promise<number> {
   const lines = createInterface({ input: process.stdin });
-  let go = false;
-  let stop = false;
+  // Set by the stdin listener; an object, so that the loops below read it afresh each time.
+  const said = { go: false, stop: false };
   lines.on("line", (line) => {
-    if (line.trim() === "go") go = true;
-    if (line.trim() === "stop") stop = true;
+    if (line.trim() === "go") said.go = true;
+    if (line.trim() === "stop") said.stop = true;
   });
   await using pub = await Publisher.connect(endpoint, Sequence, { multicast, sendHighWaterMark: 100_000 });
   console.log("publishing");
-  while (!go && !stop) {
+  while (!said.go && !said.stop) {
     await pub.publish("seq", { n: -1, probe: true });
     await pause(50); // probe rate while the subscriber joins the group (the test waits for "joined", not for time)
   }
-  for (let n = 0; n < count && !stop; n++) await pub.publish("seq", { n, probe: false });
+  for (let n = 0; n < count && !said.stop; n++) await pub.publish("seq", { n, probe: false });
   console.log(`sent ${count}`);
-  while (!stop) await new Promise((resolve) => lines.once("line", resolve));
+  while (!said.stop) await new Promise((resolve) => lines.once("line", resolve));
   return 0;
 }
 

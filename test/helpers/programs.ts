@@ -4,7 +4,7 @@ import { within } from "./deferred.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 
-/** A demo program running as a child process (`node --import tsx <file>`), with its output captured by line. */
+/** A child process (a demo program run with `node --import tsx <file>`, or a foreign peer), with its output captured by line. */
 export interface Program {
   readonly name: string;
   readonly child: ChildProcess;
@@ -29,8 +29,17 @@ export function startProgram(
   args: readonly string[] = [],
   wrapper: readonly string[] = [],
 ): Program {
-  const command = [...wrapper, process.execPath, "--import", "tsx", file, ...args];
-  const child = spawn(command[0] ?? process.execPath, command.slice(1), {
+  return startProcess(name, [...wrapper, process.execPath, "--import", "tsx", file, ...args], env);
+}
+
+/**
+ * Starts any command (`command[0]` with the rest as arguments) in the repository root, with extra environment
+ * variables, and captures its output by line: for peers that are not node programs (a Python peer, for example).
+ */
+export function startProcess(name: string, command: readonly string[], env: Record<string, string> = {}): Program {
+  const [executable, ...rest] = command;
+  if (executable === undefined) throw new TypeError(`startProcess("${name}"): \`command\` is empty.`);
+  const child = spawn(executable, rest, {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["pipe", "pipe", "pipe"],
@@ -54,8 +63,8 @@ export function startProgram(
       }
     }
   };
-  child.stdout?.on("data", onData);
-  child.stderr?.on("data", onData);
+  child.stdout.on("data", onData);
+  child.stderr.on("data", onData);
   const exited = new Promise<number | string>((resolve) => {
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
   });
