@@ -46,8 +46,20 @@ export const projects = {
     "test/rpc-fuzz.test.ts",
     "test/smoke.test.ts",
   ],
-  programs: ["test/programs/**/*.test.ts", "test/compose.test.ts", "test/demos.test.ts", "test/doctor.test.ts", "test/cli.test.ts"],
-  repo: ["test/repo/**/*.test.ts", "test/readme.test.ts", "test/tsdoc.test.ts", "test/import-graph.test.ts", "test/package.test.ts"],
+  programs: [
+    "test/programs/**/*.test.ts",
+    "test/compose.test.ts",
+    "test/demos.test.ts",
+    "test/doctor.test.ts",
+    "test/cli.test.ts",
+  ],
+  repo: [
+    "test/repo/**/*.test.ts",
+    "test/readme.test.ts",
+    "test/tsdoc.test.ts",
+    "test/import-graph.test.ts",
+    "test/package.test.ts",
+  ],
 } as const satisfies Record<string, readonly string[]>;
 
 /** One inline project per entry of `projects`, inheriting `shared`. */

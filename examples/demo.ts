@@ -34,7 +34,6 @@ interface Role {
   readonly finishes: boolean;
 }
 
-
 /** The demo's roles, with endpoints for the transport. */
 async function roles(transport: DemoTransport, dir: string): Promise<Role[]> {
   const names = ["rpc", "pub", "vent", "sink", "front", "back"] as const;
@@ -59,14 +58,56 @@ async function roles(transport: DemoTransport, dir: string): Promise<Role[]> {
     finishes: false,
   }));
   return [
-    { label: "rpc server", file: "request-reply/server.ts", run: server, env: { RPC_BIND: at("rpc", bind), SERVER_NAME: "alpha" }, finishes: false },
-    { label: "rpc client", file: "request-reply/client.ts", run: client, env: { RPC_CONNECT: at("rpc", connect), CLIENT_NAME: "ada", COUNT: "3" }, finishes: true },
-    { label: "publisher", file: "pub-sub/publisher.ts", run: publisher, env: { PUB_BIND: at("pub", bind), RATE: "40" }, finishes: false },
-    { label: "subscriber", file: "pub-sub/subscriber.ts", run: subscriber, env: { PUB_CONNECT: at("pub", connect), TEAM: "Arsenal", COUNT: "3" }, finishes: true },
-    { label: "pipeline sink", file: "pipeline/sink.ts", run: sink, env: { SINK_BIND: at("sink", bind), COUNT: "30" }, finishes: true },
+    {
+      label: "rpc server",
+      file: "request-reply/server.ts",
+      run: server,
+      env: { RPC_BIND: at("rpc", bind), SERVER_NAME: "alpha" },
+      finishes: false,
+    },
+    {
+      label: "rpc client",
+      file: "request-reply/client.ts",
+      run: client,
+      env: { RPC_CONNECT: at("rpc", connect), CLIENT_NAME: "ada", COUNT: "3" },
+      finishes: true,
+    },
+    {
+      label: "publisher",
+      file: "pub-sub/publisher.ts",
+      run: publisher,
+      env: { PUB_BIND: at("pub", bind), RATE: "40" },
+      finishes: false,
+    },
+    {
+      label: "subscriber",
+      file: "pub-sub/subscriber.ts",
+      run: subscriber,
+      env: { PUB_CONNECT: at("pub", connect), TEAM: "Arsenal", COUNT: "3" },
+      finishes: true,
+    },
+    {
+      label: "pipeline sink",
+      file: "pipeline/sink.ts",
+      run: sink,
+      env: { SINK_BIND: at("sink", bind), COUNT: "30" },
+      finishes: true,
+    },
     ...workers,
-    { label: "pipeline ventilator", file: "pipeline/ventilator.ts", run: ventilator, env: { VENT_BIND: at("vent", bind), COUNT: "30", WORKERS: "3", MAX_WORK_MS: "10" }, finishes: true },
-    { label: "broker", file: "broker/broker.ts", run: broker, env: { BROKER_FRONTEND_BIND: at("front", bind), BROKER_BACKEND_BIND: at("back", bind) }, finishes: false },
+    {
+      label: "pipeline ventilator",
+      file: "pipeline/ventilator.ts",
+      run: ventilator,
+      env: { VENT_BIND: at("vent", bind), COUNT: "30", WORKERS: "3", MAX_WORK_MS: "10" },
+      finishes: true,
+    },
+    {
+      label: "broker",
+      file: "broker/broker.ts",
+      run: broker,
+      env: { BROKER_FRONTEND_BIND: at("front", bind), BROKER_BACKEND_BIND: at("back", bind) },
+      finishes: false,
+    },
     ...["beta", "gamma"].map((name) => ({
       label: `broker server ${name}`,
       file: "request-reply/server.ts",
@@ -74,7 +115,13 @@ async function roles(transport: DemoTransport, dir: string): Promise<Role[]> {
       env: { RPC_CONNECT_BACKEND: at("back", connect), SERVER_NAME: name },
       finishes: false,
     })),
-    { label: "broker client", file: "request-reply/client.ts", run: client, env: { RPC_CONNECT: at("front", connect), CLIENT_NAME: "grace", COUNT: "4" }, finishes: true },
+    {
+      label: "broker client",
+      file: "request-reply/client.ts",
+      run: client,
+      env: { RPC_CONNECT: at("front", connect), CLIENT_NAME: "grace", COUNT: "4" },
+      finishes: true,
+    },
   ];
 }
 
@@ -85,7 +132,11 @@ async function inProcess(list: readonly Role[], log: (line: string) => void, sig
   signal?.addEventListener("abort", stopAll, { once: true });
   const running = list.map((role) => ({
     role,
-    done: role.run({ env: role.env, signal: role.finishes ? signal : stop.signal, log: (line) => log(`[${role.label}] ${line}`) }),
+    done: role.run({
+      env: role.env,
+      signal: role.finishes ? signal : stop.signal,
+      log: (line) => log(`[${role.label}] ${line}`),
+    }),
   }));
   try {
     await Promise.all(running.filter((r) => r.role.finishes).map((r) => r.done));
@@ -127,11 +178,16 @@ async function asProcesses(list: readonly Role[], log: (line: string) => void, s
     for (const c of children) c.child.kill("SIGKILL");
   }, 60_000);
   try {
-    const finished = await Promise.all(children.filter((c) => c.role.finishes).map(async (c) => [c.role.label, await c.exited] as const));
+    const finished = await Promise.all(
+      children.filter((c) => c.role.finishes).map(async (c) => [c.role.label, await c.exited] as const),
+    );
     stopServers();
-    const stopped = await Promise.all(children.filter((c) => !c.role.finishes).map(async (c) => [c.role.label, await c.exited] as const));
+    const stopped = await Promise.all(
+      children.filter((c) => !c.role.finishes).map(async (c) => [c.role.label, await c.exited] as const),
+    );
     const failed = [...finished, ...stopped].filter(([, code]) => code !== 0);
-    if (failed.length > 0) throw new Error(`these programs did not exit 0: ${failed.map(([label, code]) => `${label} (${String(code)})`).join(", ")}`);
+    if (failed.length > 0)
+      throw new Error(`these programs did not exit 0: ${failed.map(([label, code]) => `${label} (${String(code)})`).join(", ")}`);
   } finally {
     clearTimeout(deadline);
     for (const c of children) if (c.child.exitCode === null) c.child.kill("SIGKILL");
@@ -146,7 +202,9 @@ export async function main(options: DemoOptions & { readonly transport?: DemoTra
   const started = performance.now();
   try {
     const list = await roles(transport, dir);
-    log(`demo: request-reply, pub-sub, pipeline and broker over ${transport}${transport === "inproc" ? " in one process" : " as separate processes"}`);
+    log(
+      `demo: request-reply, pub-sub, pipeline and broker over ${transport}${transport === "inproc" ? " in one process" : " as separate processes"}`,
+    );
     if (transport === "inproc") await inProcess(list, log, options.signal);
     else await asProcesses(list, log, options.signal);
     log(`demo: all done in ${Math.round(performance.now() - started)} ms`);

@@ -13,8 +13,12 @@ export async function main({ signal }: { signal?: AbortSignal } = {}): Promise<R
   const workers = [];
   for (const name of ["w1", "w2", "w3"]) {
     workers.push(
-      await PipelineWorker.connect({ tasks: source.endpoint, results: sink.endpoint }, Squares,
-        async ({ n }) => ({ n, square: n * n, worker: name }), { concurrency: 4 }),
+      await PipelineWorker.connect(
+        { tasks: source.endpoint, results: sink.endpoint },
+        Squares,
+        async ({ n }) => ({ n, square: n * n, worker: name }),
+        { concurrency: 4 },
+      ),
     );
   }
   await source.waitForWorkers(3, { signal, timeoutMs: 2_000 }); // so the first worker does not take everything

@@ -12,15 +12,20 @@ const Accounts = defineRpc("accounts.v1", {
 
 export async function main({ signal }: { signal?: AbortSignal } = {}): Promise<string[]> {
   const seen: string[] = [];
-  await using server = await RpcServer.bind("ipc://*", Accounts, {
-    balance: ({ account }) => {
-      if (account === "XX0000") throw new ApplicationError("NOT_FOUND", `no account ${account}`, { details: { account } });
-      return { cents: 1250 };
+  await using server = await RpcServer.bind(
+    "ipc://*",
+    Accounts,
+    {
+      balance: ({ account }) => {
+        if (account === "XX0000") throw new ApplicationError("NOT_FOUND", `no account ${account}`, { details: { account } });
+        return { cents: 1250 };
+      },
+      // The handler's signal fires if the server closes before it finishes.
+      slowReport: (_request, { signal: stop }) =>
+        new Promise((resolve) => stop.addEventListener("abort", () => resolve({ rows: 0 }))),
     },
-    // The handler's signal fires if the server closes before it finishes.
-    slowReport: (_request, { signal: stop }) =>
-      new Promise((resolve) => stop.addEventListener("abort", () => resolve({ rows: 0 }))),
-  }, { drainTimeoutMs: 100 });
+    { drainTimeoutMs: 100 },
+  );
   await using client = await RpcClient.connect(server.endpoint, Accounts, { timeoutMs: 2_000 });
 
   try {
@@ -36,7 +41,7 @@ export async function main({ signal }: { signal?: AbortSignal } = {}): Promise<s
   const cancel = new AbortController();
   const pending = client.call("slowReport", {}, { signal: cancel.signal });
   cancel.abort(new Error("user gave up"));
-  await pending.catch((err: Error) => seen.push(err.name)); // AbortedError
+  await pending.catch((err: unknown) => seen.push((err as Error).name)); // AbortedError
   for (const line of seen) console.log(line);
   return seen;
 }

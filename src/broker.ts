@@ -5,7 +5,13 @@
  * compiles; the counters of the two devices are gone (they run on zeromq.js's native proxy).
  */
 import { PipelineStreamer, PubSubForwarder, type DeviceOptions } from "./devices.js";
-import { RpcBroker, type BrokerEndpoints, type RpcBrokerEvent, type RpcBrokerOptions, type RpcBrokerStats } from "./rpc-broker.js";
+import {
+  RpcBroker,
+  type BrokerEndpoints,
+  type RpcBrokerEvent,
+  type RpcBrokerOptions,
+  type RpcBrokerStats,
+} from "./rpc-broker.js";
 
 /** The one option the devices read. */
 function deviceOptions(options: RpcBrokerOptions): DeviceOptions {
@@ -56,5 +62,6 @@ export const Broker: {
 } = Object.freeze({
   rpc: (endpoints: BrokerEndpoints, options: RpcBrokerOptions = {}) => RpcBroker.bind(endpoints, options),
   pubsub: (endpoints: BrokerEndpoints, options: RpcBrokerOptions = {}) => PubSubForwarder.bind(endpoints, deviceOptions(options)),
-  pipeline: (endpoints: BrokerEndpoints, options: RpcBrokerOptions = {}) => PipelineStreamer.bind(endpoints, deviceOptions(options)),
+  pipeline: (endpoints: BrokerEndpoints, options: RpcBrokerOptions = {}) =>
+    PipelineStreamer.bind(endpoints, deviceOptions(options)),
 });

@@ -141,7 +141,9 @@ function commandNamed(name: string): Command {
  */
 function parse(args: readonly string[], options: Options, where: string): { values: Values; positionals: string[] } {
   const all = { ...COMMON, ...options };
-  const known = new Set(Object.entries(all).flatMap(([long, o]) => (o.short === undefined ? [`--${long}`] : [`--${long}`, `-${o.short}`])));
+  const known = new Set(
+    Object.entries(all).flatMap(([long, o]) => (o.short === undefined ? [`--${long}`] : [`--${long}`, `-${o.short}`])),
+  );
   for (const token of parseArgs({ args: [...args], options: all, strict: false, allowPositionals: true, tokens: true }).tokens) {
     if (token.kind === "option" && !known.has(token.rawName)) {
       const list = Object.entries(all).map(([long, o]) => (o.short === undefined ? `--${long}` : `-${o.short}/--${long}`));

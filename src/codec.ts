@@ -34,8 +34,11 @@ export const jsonCodec: Codec = {
   name: "json",
   encode(value: unknown): Uint8Array {
     const text = JSON.stringify(value);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify returns undefined for undefined, functions and symbols, whatever its lib type says
     if (text === undefined) {
-      throw new InvalidArgumentError(`the json codec cannot encode ${typeof value} values; send an object, array, string, number, boolean or null`);
+      throw new InvalidArgumentError(
+        `the json codec cannot encode ${typeof value} values; send an object, array, string, number, boolean or null`,
+      );
     }
     return Buffer.from(text, "utf8");
   },
@@ -101,7 +104,9 @@ export function checkCodec(codec: unknown, option: string): Codec {
     typeof c.decode !== "function" ||
     typeof c.name !== "string"
   ) {
-    throw new InvalidArgumentError(`\`${option}\` must be a codec: an object with \`name\`, \`encode(value)\` and \`decode(bytes)\`, such as jsonCodec or msgpackCodec.`);
+    throw new InvalidArgumentError(
+      `\`${option}\` must be a codec: an object with \`name\`, \`encode(value)\` and \`decode(bytes)\`, such as jsonCodec or msgpackCodec.`,
+    );
   }
   return c as Codec;
 }

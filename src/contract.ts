@@ -20,9 +20,11 @@ declare const typeLevelError: unique symbol;
  * saying what to do instead of accepting a mix. The brand is a private symbol, so no value has this type.
  *
  * @example
+ * ```ts
  * // error TS2345: Argument of type '{ x: number; }' is not assignable to parameter of type
  * //   'TypeLevelError<"typed-zmq: call() needs one method name, not a union of them; narrow the method first ...">'.
  * await client.call(method as "add" | "echo", { x: 1 });
+ * ```
  */
 export type TypeLevelError<TMessage extends string> = TMessage & { readonly [typeLevelError]: TMessage };
 
@@ -81,14 +83,17 @@ const METHOD_NAME = /^[A-Za-z_][A-Za-z0-9_.:/-]{0,199}$/;
  * @returns The contract, typed by its methods.
  * @throws TypeError when the name, a method name or a schema is not usable.
  * @example
+ * ```ts
  * const Greeter = defineRpc("greeter.v1", {
  *   hello: { request: z.object({ name: z.string() }), response: z.object({ greeting: z.string() }) },
  * });
+ * ```
  */
 export function defineRpc<const TMethods extends MethodMap>(name: string, methods: TMethods): RpcContract<TMethods> {
   if (typeof name !== "string" || name.trim().length === 0) {
     throw new InvalidArgumentError('defineRpc: `name` must be a non-empty string such as "orders.v1".');
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
   if (typeof methods !== "object" || methods === null) {
     throw new InvalidArgumentError(`defineRpc("${name}"): \`methods\` must be an object of { request, response } schemas.`);
   }
@@ -110,7 +115,9 @@ export function defineRpc<const TMethods extends MethodMap>(name: string, method
     const entry = methods[method];
     for (const part of ["request", "response"] as const) {
       if (!isZodSchema(entry?.[part])) {
-        throw new InvalidArgumentError(`defineRpc("${name}"): \`${method}.${part}\` must be a zod schema (zod 4), for example z.object({...}).`);
+        throw new InvalidArgumentError(
+          `defineRpc("${name}"): \`${method}.${part}\` must be a zod schema (zod 4), for example z.object({...}).`,
+        );
       }
     }
   }
@@ -269,14 +276,19 @@ function checkName(kind: string, name: string): void {
  *   neither start nor end with a dot nor contain `..`.
  * @throws TypeError when the name, a topic or a schema is not usable.
  * @example
+ * ```ts
  * const Sports = defineTopics("sports.v1", {
  *   football: z.object({ team: z.string(), event: z.enum(["goal", "red card"]), minute: z.number().int() }),
  * });
+ * ```
  */
 export function defineTopics<const TTopics extends TopicMap>(name: string, topics: TTopics): TopicContract<TTopics> {
   checkName("defineTopics", name);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
   if (typeof topics !== "object" || topics === null || Object.keys(topics).length === 0) {
-    throw new InvalidArgumentError(`defineTopics("${name}"): \`topics\` must be an object with at least one topic and its schema.`);
+    throw new InvalidArgumentError(
+      `defineTopics("${name}"): \`topics\` must be an object with at least one topic and its schema.`,
+    );
   }
   for (const [topic, schema] of Object.entries(topics)) {
     if (!TOPIC_NAME.test(topic)) {
@@ -337,10 +349,12 @@ export type InferResult<TContract extends JobContract> = z.output<TContract["res
  * @param schemas - `task`: what the source sends to workers; `result`: what workers send to the sink.
  * @throws TypeError when the name or a schema is not usable.
  * @example
+ * ```ts
  * const Tasks = defineJobs("tasks.v1", {
  *   task: z.object({ id: z.number().int(), workMs: z.number().int() }),
  *   result: z.object({ id: z.number().int(), worker: z.string() }),
  * });
+ * ```
  */
 export function defineJobs<const TTask extends z.ZodType, const TResult extends z.ZodType>(
   name: string,
@@ -348,8 +362,11 @@ export function defineJobs<const TTask extends z.ZodType, const TResult extends 
 ): JobContract<TTask, TResult> {
   checkName("defineJobs", name);
   for (const part of ["task", "result"] as const) {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
     if (!isZodSchema(schemas?.[part])) {
-      throw new InvalidArgumentError(`defineJobs("${name}"): \`${part}\` must be a zod schema (zod 4), for example z.object({...}).`);
+      throw new InvalidArgumentError(
+        `defineJobs("${name}"): \`${part}\` must be a zod schema (zod 4), for example z.object({...}).`,
+      );
     }
   }
   return Object.freeze({ kind: "jobs" as const, name, task: schemas.task, result: schemas.result });

@@ -27,9 +27,11 @@ export interface DeviceOptions {
  * `close()` stops the proxy and closes both sockets; messages still queued in them are dropped.
  *
  * @example
+ * ```ts
  * await using forwarder = await PubSubForwarder.bind({ frontend: "tcp://127.0.0.1:0", backend: "tcp://127.0.0.1:0" });
  * await using pub = await Publisher.connect(forwarder.frontend, Prices);
  * await using sub = await Subscriber.connect(forwarder.backend, Prices, { topics: ["price"] });
+ * ```
  */
 export class PubSubForwarder extends ProxyDevice {
   /** Which kind of broker or device this is: always `"pubsub"`. */
@@ -62,8 +64,10 @@ export class PubSubForwarder extends ProxyDevice {
  * `close()` stops the proxy and closes both sockets; tasks still queued in them are dropped.
  *
  * @example
+ * ```ts
  * await using streamer = await PipelineStreamer.bind({ frontend: "tcp://127.0.0.1:0", backend: "tcp://127.0.0.1:0" });
  * await using source = await PipelineSource.connect(streamer.frontend, Jobs);
+ * ```
  */
 export class PipelineStreamer extends ProxyDevice {
   /** Which kind of broker or device this is: always `"pipeline"`. */

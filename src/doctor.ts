@@ -30,7 +30,10 @@ export interface DoctorReport {
 /** Reports the loaded libzmq version, its capabilities, which addon is loaded, and how to enable what is missing. */
 export function doctor(): DoctorReport {
   const capability = zmq.capability as Partial<Record<string, boolean>>;
-  const capabilities = Object.fromEntries(CAPABILITIES.map((c) => [c, capability[c] === true])) as Record<(typeof CAPABILITIES)[number], boolean>;
+  const capabilities = Object.fromEntries(CAPABILITIES.map((c) => [c, capability[c] === true])) as Record<
+    (typeof CAPABILITIES)[number],
+    boolean
+  >;
   const addon = systemAddonInstalled() ? "system" : "prebuilt";
   const advice: string[] = [];
   if (!capabilities.pgm || !capabilities.norm) {
@@ -47,7 +50,10 @@ export function doctor(): DoctorReport {
   if (!capabilities.draft) {
     advice.push("Draft socket types are off; typed-zmq does not need them.");
   }
-  if (addon === "system") advice.push("To go back to the prebuilt addon: `npx typed-zmq restore-zmq-prebuilt` (reinstalling zeromq, e.g. `npm ci`, does it too).");
+  if (addon === "system")
+    advice.push(
+      "To go back to the prebuilt addon: `npx typed-zmq restore-zmq-prebuilt` (reinstalling zeromq, e.g. `npm ci`, does it too).",
+    );
   const pkg = createRequire(import.meta.url)("zeromq/package.json") as { version?: unknown };
   return {
     libzmq: zmq.version,

@@ -121,11 +121,17 @@ export function parseEndpoint(endpoint: string): ParsedEndpoint {
       const iface = address.slice(0, semi);
       const { host: group, port } = parseHostPort(endpoint, address.slice(semi + 1), `${transport}://interface-ip;group-ip:port`);
       if (!IPV4.test(iface)) {
-        throw new InvalidEndpointError(endpoint, `interface '${iface}' must be an IP address (OpenPGM cannot resolve interface names here)`);
+        throw new InvalidEndpointError(
+          endpoint,
+          `interface '${iface}' must be an IP address (OpenPGM cannot resolve interface names here)`,
+        );
       }
       const first = Number(group.split(".")[0]);
       if (!IPV4.test(group) || first < 224 || first > 239) {
-        throw new InvalidEndpointError(endpoint, `group '${group}' must be an IPv4 multicast address (224.0.0.0 to 239.255.255.255)`);
+        throw new InvalidEndpointError(
+          endpoint,
+          `group '${group}' must be an IPv4 multicast address (224.0.0.0 to 239.255.255.255)`,
+        );
       }
       if (port === "*") throw new InvalidEndpointError(endpoint, `${transport} needs a fixed port, not 0 or '*'`);
       return { endpoint, transport, address, host: group, port };
@@ -274,7 +280,8 @@ export function connectEndpoint(socket: zmq.Socket, endpoint: string, use: Endpo
  */
 export function endpointList(endpoints: string | readonly string[], owner: string): readonly string[] {
   const list = typeof endpoints === "string" ? [endpoints] : [...endpoints];
-  if (list.length === 0) throw new InvalidArgumentError(`${owner}: \`endpoint\` must be an endpoint string or a non-empty array of them.`);
+  if (list.length === 0)
+    throw new InvalidArgumentError(`${owner}: \`endpoint\` must be an endpoint string or a non-empty array of them.`);
   return list;
 }
 

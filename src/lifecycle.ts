@@ -87,7 +87,12 @@ export abstract class PatternBase<TContract> extends Closable {
    * Binds or connects `socket` and records the real endpoints; on failure the socket is closed.
    * @internal
    */
-  protected async attach(socket: zmq.Socket, endpoint: string | readonly string[], mode: "bind" | "connect", use: EndpointUse): Promise<void> {
+  protected async attach(
+    socket: zmq.Socket,
+    endpoint: string | readonly string[],
+    mode: "bind" | "connect",
+    use: EndpointUse,
+  ): Promise<void> {
     this.#endpoints.push(...(await attachEndpoints(socket, endpoint, mode, use)));
     this.#endpointText = this.#endpoints.join(", ");
   }
@@ -97,7 +102,12 @@ export abstract class PatternBase<TContract> extends Closable {
  * Returns `contract` when it is of the expected kind; otherwise throws a `TypeError` naming the factory to use.
  * @internal
  */
-export function checkContract<TContract extends { readonly kind: string }>(contract: TContract, kind: TContract["kind"], owner: string): TContract {
+export function checkContract<TContract extends { readonly kind: string }>(
+  contract: TContract,
+  kind: TContract["kind"],
+  owner: string,
+): TContract {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
   if (contract?.kind !== kind) {
     const factory = kind === "rpc" ? "defineRpc" : kind === "topics" ? "defineTopics" : "defineJobs";
     throw new InvalidArgumentError(`${owner}: \`contract\` must be made with ${factory}().`);

@@ -11,7 +11,14 @@ import { checkCodec, jsonCodec, type Codec } from "./codec.js";
 import type { InferHandlerResult, InferHandlerTask, JobContract } from "./contract.js";
 import { ClosedError, ErrorCode, toError } from "./errors.js";
 import { InvalidArgumentError } from "./errors/index.js";
-import { decodeInput, encodeError, runHandler, type DispatchPolicy, type DispatchStep, type Failure } from "./internal/dispatch.js";
+import {
+  decodeInput,
+  encodeError,
+  runHandler,
+  type DispatchPolicy,
+  type DispatchStep,
+  type Failure,
+} from "./internal/dispatch.js";
 import { HandlerPool } from "./internal/handler-pool.js";
 import { callHook, callHookOrLog, isThenable } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
@@ -161,8 +168,10 @@ export interface PipelineWorkerOptions {
  * schema before it is pushed. The worker keeps serving whatever happens to a single task.
  *
  * @example
+ * ```ts
  * await using worker = await PipelineWorker.connect({ tasks: source.endpoint, results: sink.endpoint }, Tasks,
  *   async ({ id }) => ({ id, worker: "w1" }), { concurrency: 4 });
+ * ```
  */
 export class PipelineWorker<TContract extends JobContract> extends PatternBase<TContract> {
   readonly #tasks: zmq.Pull;
@@ -187,7 +196,8 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   private constructor(contract: TContract, handler: JobHandler<TContract>, hasResults: boolean, options: PipelineWorkerOptions) {
     super(checkContract(contract, "jobs", "PipelineWorker.connect"));
     const owner = "PipelineWorker.connect";
-    if (typeof handler !== "function") throw new InvalidArgumentError(`${owner}("${contract.name}"): \`handler\` must be a function (task) => result.`);
+    if (typeof handler !== "function")
+      throw new InvalidArgumentError(`${owner}("${contract.name}"): \`handler\` must be a function (task) => result.`);
     this.#handler = handler;
     const exposeStack = options.exposeStack === true;
     this.#policy = Object.freeze({
@@ -230,6 +240,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     handler: JobHandler<TContract>,
     options: PipelineWorkerOptions = {},
   ): Promise<PipelineWorker<TContract>> {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
     const worker = new PipelineWorker(contract, handler, endpoints?.results !== undefined, options);
     const use = { owner: "PipelineWorker.connect", multicast: false };
     try {
@@ -306,13 +317,16 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       }
       if (this.#queue !== undefined) {
         const sending = this.#batcher === undefined ? this.#queue.send([outcome.body]) : this.#batcher.add("", outcome.body);
-        const sent = await Promise.resolve(sending).then(() => true, (err: unknown) => {
-          this.#failed[ErrorCode.CLOSED] = (this.#failed[ErrorCode.CLOSED] ?? 0) + 1;
-          const message = `${this.contract.name}: a result could not be pushed: the results socket closed first (${toError(err).message}).`;
-          callHook(this.#onError, { code: ErrorCode.CLOSED, message, cause: err });
-          return false;
-        });
-        if (sent !== true) return;
+        const sent = await Promise.resolve(sending).then(
+          () => true,
+          (err: unknown) => {
+            this.#failed[ErrorCode.CLOSED] = (this.#failed[ErrorCode.CLOSED] ?? 0) + 1;
+            const message = `${this.contract.name}: a result could not be pushed: the results socket closed first (${toError(err).message}).`;
+            callHook(this.#onError, { code: ErrorCode.CLOSED, message, cause: err });
+            return false;
+          },
+        );
+        if (!sent) return;
       }
       this.#completed++;
     } finally {
@@ -329,7 +343,8 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       ...(failure.cause !== undefined && { cause: failure.cause }),
       ...(failure.errorId !== undefined && { errorId: failure.errorId }),
     };
-    if (failure.errorId !== undefined) callHookOrLog(this.#onError, info, `PipelineWorker("${this.contract.name}"): ${info.message}`);
+    if (failure.errorId !== undefined)
+      callHookOrLog(this.#onError, info, `PipelineWorker("${this.contract.name}"): ${info.message}`);
     else callHook(this.#onError, info);
     if (!this.#sendFailures || this.#queue === undefined) return;
     await this.#queue.send([STATUS_ERROR_FRAME, encodeError(this.#policy.codec, body)]).catch(() => undefined);
@@ -346,15 +361,21 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     await this.#readLoop;
     await this.#pool.drain(
       this.#drainTimeoutMs,
-      () => new ClosedError(`PipelineWorker("${this.contract.name}") closed before the handler finished (drainTimeoutMs ${this.#drainTimeoutMs}).`),
+      () =>
+        new ClosedError(
+          `PipelineWorker("${this.contract.name}") closed before the handler finished (drainTimeoutMs ${this.#drainTimeoutMs}).`,
+        ),
     );
     if (this.#queue !== undefined) {
       const queue = this.#queue;
       const batcher = this.#batcher;
-      await settleWithin((async () => {
-        await batcher?.flush();
-        await queue.idle();
-      })(), this.#lingerMs);
+      await settleWithin(
+        (async () => {
+          await batcher?.flush();
+          await queue.idle();
+        })(),
+        this.#lingerMs,
+      );
     }
     this.#results?.close();
   }

@@ -115,10 +115,12 @@ function errorCode(err: unknown): unknown {
  * flight, answers what is left `UNAVAILABLE`, then closes both sockets.
  *
  * @example
+ * ```ts
  * await using broker = await RpcBroker.bind({ frontend: "tcp://127.0.0.1:0", backend: "tcp://127.0.0.1:0" });
  * await using server = await RpcServer.connect(broker.backend, Greeter, handlers);
  * await broker.waitForServers(1);
  * await using client = await RpcClient.connect(broker.frontend, Greeter);
+ * ```
  */
 export class RpcBroker extends TwoSided {
   /** Which kind of broker or device this is: always `"rpc"`. */
@@ -178,7 +180,13 @@ export class RpcBroker extends TwoSided {
       hint: "Check that the servers use RpcServer.connect() with this backend endpoint, or raise { timeoutMs }.",
     };
     const servers = (): number => this.#scheduler.stats.servers;
-    return this.#serverWaiters.until(() => servers() >= count, options, place, 10_000, () => ` (${servers()} ready)`);
+    return this.#serverWaiters.until(
+      () => servers() >= count,
+      options,
+      place,
+      10_000,
+      () => ` (${servers()} ready)`,
+    );
   }
 
   /** One read loop per socket: every message goes to the scheduler, whose actions are then carried out. */

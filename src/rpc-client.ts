@@ -6,7 +6,15 @@
  */
 import * as zmq from "zeromq";
 import { checkCodec, decodeBody, encodeBody, jsonCodec, type Codec } from "./codec.js";
-import { checkPayload, hasMethod, type InferRequest, type InferResponse, type MethodName, type RpcContract, type TypeLevelError } from "./contract.js";
+import {
+  checkPayload,
+  hasMethod,
+  type InferRequest,
+  type InferResponse,
+  type MethodName,
+  type RpcContract,
+  type TypeLevelError,
+} from "./contract.js";
 import type { IsUnion } from "./internal/types.js";
 import {
   ClosedError,
@@ -22,13 +30,14 @@ import { PendingCalls, type PendingCall } from "./internal/pending-calls.js";
 import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { asErrorBody } from "./internal/wire.js";
+import { toError } from "./internal/zmq-errors.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
 import { PROTOCOL_VERSION } from "./protocol/headers.js";
 import { encodeRequest, parseReply } from "./protocol/rpc.js";
 import { checkTimeout, watchDeadline, type WaitOptions } from "./signal.js";
 
 /** Options of one {@link RpcClient.call}. */
-export interface CallOptions extends WaitOptions {}
+export type CallOptions = WaitOptions;
 
 /** A reply the client dropped, as reported to `onDrop`. */
 export interface RpcClientDropInfo {
@@ -100,8 +109,10 @@ export interface RpcClientOptions {
  * over the connected servers.
  *
  * @example
+ * ```ts
  * await using client = await RpcClient.connect(server.endpoint, Greeter, { timeoutMs: 2_000 });
  * const { greeting } = await client.call("hello", { name: "Ada" });
+ * ```
  */
 export class RpcClient<TContract extends RpcContract> extends PatternBase<TContract> {
   readonly #socket: zmq.Dealer;
@@ -122,6 +133,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   private constructor(contract: TContract, options: RpcClientOptions) {
     super(checkContract(contract, "rpc", "RpcClient.connect"));
     const owner = "RpcClient.connect";
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
     options ??= {};
     this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
     this.#timeoutMs = checkTimeout(options.timeoutMs, 5_000, "timeoutMs");
@@ -129,7 +141,9 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       options.maxMessageBytes === undefined ? Infinity : checkPositiveInt(options.maxMessageBytes, 0, "maxMessageBytes", owner);
     this.#onDrop = options.onDrop;
     this.#headersPrefix =
-      options.headers === false ? undefined : `{"version":"${PROTOCOL_VERSION}","contract":${JSON.stringify(contract.name)},"deadline":`;
+      options.headers === false
+        ? undefined
+        : `{"version":"${PROTOCOL_VERSION}","contract":${JSON.stringify(contract.name)},"deadline":`;
     const linger = checkNonNegative(options.lingerMs, 0, "lingerMs", owner);
     const sendHighWaterMark = checkPositiveInt(options.sendHighWaterMark, 1000, "sendHighWaterMark", owner);
     const receiveHighWaterMark = checkPositiveInt(options.receiveHighWaterMark, 1000, "receiveHighWaterMark", owner);
@@ -183,7 +197,9 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
    * @throws {@link ClosedError} when the client is closed before the reply arrives.
    * @throws {@link MessageTooLargeError}, {@link MalformedMessageError}, {@link UnknownMethodError}.
    * @example
+   * ```ts
    * const { greeting } = await client.call("hello", { name: "Ada" }, { timeoutMs: 1_000 });
+   * ```
    */
   call<TMethod extends MethodName<TContract>>(
     method: TMethod,
@@ -199,7 +215,9 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   #call(method: string, request: unknown, options: CallOptions | undefined): Promise<unknown> {
     const where = `RpcClient.call("${this.contract.name}/${method}")`;
     if (this.closed) {
-      return Promise.reject(new ClosedError(`${where} rejected: the client is closed. Create a new client with RpcClient.connect().`));
+      return Promise.reject(
+        new ClosedError(`${where} rejected: the client is closed. Create a new client with RpcClient.connect().`),
+      );
     }
     let body: Uint8Array;
     let timeoutMs: number;
@@ -222,9 +240,12 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
         throw new MessageTooLargeError(`Request to "${this.contract.name}/${method}"`, body.length, this.#maxMessageBytes);
       }
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(toError(err));
     }
-    const headers = this.#headersPrefix === undefined ? undefined : Buffer.from(`${this.#headersPrefix}${Date.now() + timeoutMs},"remainingMs":${timeoutMs}}`);
+    const headers =
+      this.#headersPrefix === undefined
+        ? undefined
+        : Buffer.from(`${this.#headersPrefix}${Date.now() + timeoutMs},"remainingMs":${timeoutMs}}`);
     return new Promise<unknown>((resolve, reject) => {
       const pending: PendingCall = { method, resolve, reject, disarm: () => undefined };
       const id = this.#pending.add(pending);
@@ -247,7 +268,9 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       const message = `${this.contract.name}: received ${reply.reason}.`;
       const pending = reply.id === undefined ? undefined : this.#pending.take(reply.id);
       if (pending !== undefined) {
-        pending.reject(new MalformedMessageError(`${message} Check that the server speaks typed-zmq RPC protocol 1.1 (docs/protocol.md).`));
+        pending.reject(
+          new MalformedMessageError(`${message} Check that the server speaks typed-zmq RPC protocol 1.1 (docs/protocol.md).`),
+        );
         return;
       }
       this.#malformed++;
@@ -284,7 +307,9 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     }
     const errorBody = asErrorBody(decodeBody(this.#codec, body, `Error ${where.toLowerCase()}`));
     if (errorBody === undefined) {
-      throw new MalformedMessageError(`${where}: the error body is not { code: string, message: string }. Check that the server speaks typed-zmq RPC protocol 1.1.`);
+      throw new MalformedMessageError(
+        `${where}: the error body is not { code: string, message: string }. Check that the server speaks typed-zmq RPC protocol 1.1.`,
+      );
     }
     throw new RemoteCallError(this.contract.name, method, errorBody);
   }

@@ -9,12 +9,7 @@
  */
 import * as zmq from "zeromq";
 import { checkCodec, jsonCodec, type Codec } from "./codec.js";
-import {
-  type InferHandlerRequest,
-  type InferHandlerResponse,
-  type MethodName,
-  type RpcContract,
-} from "./contract.js";
+import { type InferHandlerRequest, type InferHandlerResponse, type MethodName, type RpcContract } from "./contract.js";
 import { ClosedError, ErrorCode, fromZmqError, toError, type RpcErrorBody } from "./errors.js";
 import { InvalidArgumentError } from "./errors/index.js";
 import {
@@ -172,7 +167,8 @@ function resolveOptions(options: RpcServerOptions, owner: string): ServerConfig 
   return Object.freeze({
     policy: Object.freeze({
       codec: options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec"),
-      maxMessageBytes: options.maxMessageBytes === undefined ? Infinity : checkPositiveInt(options.maxMessageBytes, 0, "maxMessageBytes", owner),
+      maxMessageBytes:
+        options.maxMessageBytes === undefined ? Infinity : checkPositiveInt(options.maxMessageBytes, 0, "maxMessageBytes", owner),
       exposeErrors: exposeStack || options.exposeErrors === true,
       exposeStack,
     }),
@@ -235,10 +231,12 @@ interface Job {
  * dropped, counted in {@link RpcServer.stats} and reported to `onError`.
  *
  * @example
+ * ```ts
  * await using server = await RpcServer.bind("tcp://127.0.0.1:0", Greeter, {
  *   hello: ({ name }) => ({ greeting: `Hello, ${name}` }),
  * });
  * console.log(server.endpoint); // tcp://127.0.0.1:41234
+ * ```
  */
 export class RpcServer<TContract extends RpcContract> extends PatternBase<TContract> {
   readonly #socket: zmq.Router;
@@ -263,11 +261,15 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
 
   private constructor(contract: TContract, handlers: RpcHandlers<TContract>, options: RpcServerOptions, owner: string) {
     super(checkContract(contract, "rpc", owner));
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
     const missing = Object.keys(contract.methods).filter((m) => typeof Reflect.get(handlers ?? {}, m) !== "function");
     if (missing.length > 0) {
-      throw new InvalidArgumentError(`${owner}("${contract.name}"): no handler for ${missing.map((m) => `"${m}"`).join(", ")}. Pass a function for every method of the contract.`);
+      throw new InvalidArgumentError(
+        `${owner}("${contract.name}"): no handler for ${missing.map((m) => `"${m}"`).join(", ")}. Pass a function for every method of the contract.`,
+      );
     }
     this.#handlers = handlers;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
     this.#config = resolveOptions(options ?? {}, owner);
     this.#steps = stepsFor(contract);
     this.#pool = new HandlerPool(this.#config.concurrency);
@@ -331,7 +333,13 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     server.#readLoop = readLoop(server.#socket, (frames) => server.#handle(frames), {
       room: () => server.#pool.slot(),
       onError: (err) =>
-        server.#report({ code: ErrorCode.MALFORMED, message: `receive failed: ${toError(err).message}`, method: undefined, replied: false, cause: err }),
+        server.#report({
+          code: ErrorCode.MALFORMED,
+          message: `receive failed: ${toError(err).message}`,
+          method: undefined,
+          replied: false,
+          cause: err,
+        }),
     });
     return server;
   }
@@ -374,7 +382,10 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
         });
         return;
       case "malformed":
-        this.#replyError(message.envelope, message.method, undefined, { code: ErrorCode.MALFORMED, message: `${name}: ${message.reason}.` });
+        this.#replyError(message.envelope, message.method, undefined, {
+          code: ErrorCode.MALFORMED,
+          message: `${name}: ${message.reason}.`,
+        });
         return;
       case "request":
         break;
@@ -420,7 +431,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       // `input.value` is the output of the method's request schema, which is what the handler is typed to receive.
       handler(input.value as InferHandlerRequest<TContract, MethodName<TContract>>, {
         contract: this.contract,
-        method: method as MethodName<TContract>,
+        method: method,
         signal: this.#pool.signal,
       }),
     );
@@ -450,7 +461,8 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     this.#pool.end();
     if (job.settled) return;
     job.settled = true;
-    if (outcome.ok) this.#send(encodeReply(job.envelope, true, outcome.body, job.replyHeaders), job.method, () => this.#succeeded++);
+    if (outcome.ok)
+      this.#send(encodeReply(job.envelope, true, outcome.body, job.replyHeaders), job.method, () => this.#succeeded++);
     else this.#fail(job.envelope, job.method, job.replyHeaders, outcome.failure);
   }
 
@@ -458,7 +470,13 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     this.#replyError(envelope, method, replyHeaders, failure.body, failure);
   }
 
-  #replyError(envelope: Buffer[], method: string | undefined, replyHeaders: Uint8Array | undefined, body: RpcErrorBody, failure?: Failure): void {
+  #replyError(
+    envelope: Buffer[],
+    method: string | undefined,
+    replyHeaders: Uint8Array | undefined,
+    body: RpcErrorBody,
+    failure?: Failure,
+  ): void {
     this.#failed[body.code] = (this.#failed[body.code] ?? 0) + 1;
     const info: RpcServerErrorInfo = {
       code: body.code,
@@ -468,7 +486,8 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       ...(failure?.cause !== undefined && { cause: failure.cause }),
       ...(failure?.errorId !== undefined && { errorId: failure.errorId }),
     };
-    if (failure?.errorId !== undefined) callHookOrLog(this.#config.onError, info, `RpcServer("${this.contract.name}"): ${info.message}`);
+    if (failure?.errorId !== undefined)
+      callHookOrLog(this.#config.onError, info, `RpcServer("${this.contract.name}"): ${info.message}`);
     else this.#report(info);
     this.#send(encodeReply(envelope, false, encodeError(this.#config.policy.codec, body), replyHeaders), method);
   }
@@ -507,7 +526,13 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       for (const envelope of this.#brokers.values()) this.#send(encodeReady(envelope, 0), undefined);
       await settleWithin(departed.promise, Math.min(drainTimeoutMs, 1_000));
     }
-    await this.#pool.drain(drainTimeoutMs, () => new ClosedError(`RpcServer("${this.contract.name}") closed before its handlers finished (drainTimeoutMs ${drainTimeoutMs}).`));
+    await this.#pool.drain(
+      drainTimeoutMs,
+      () =>
+        new ClosedError(
+          `RpcServer("${this.contract.name}") closed before its handlers finished (drainTimeoutMs ${drainTimeoutMs}).`,
+        ),
+    );
     for (const job of this.#jobs) {
       job.settled = true;
       this.#replyError(job.envelope, job.method, job.replyHeaders, {

@@ -81,7 +81,7 @@ function eventLog(): {
       const seen = events.find((e) => e.type === type);
       if (seen !== undefined) return Promise.resolve(seen);
       const d = deferred<RpcBrokerEvent>();
-      waiters.push({ type, resolve: d.resolve });
+      waiters.push({ type, resolve: (event) => d.resolve(event) });
       return within(d.promise, WAIT_MS, `the broker event "${type}"`);
     },
   };
@@ -146,7 +146,10 @@ function range(n: number): number[] {
 }
 
 describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
-  const endpoints = (): { frontend: string; backend: string } => ({ frontend: endpointFor(transport), backend: endpointFor(transport) });
+  const endpoints = (): { frontend: string; backend: string } => ({
+    frontend: endpointFor(transport),
+    backend: endpointFor(transport),
+  });
 
   test("spreads sequential calls over two servers and correlates 50 concurrent calls finishing out of order", async () => {
     const log = eventLog();
@@ -335,7 +338,10 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
   test("sends no new work to a server that is shutting down", async () => {
     await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 500 });
     const gates = new Gates();
-    await using a = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { concurrency: 2, drainTimeoutMs: WAIT_MS });
+    await using a = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), {
+      concurrency: 2,
+      drainTimeoutMs: WAIT_MS,
+    });
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
     await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
     const heldA = pending(client.call("wait", { key: "a" })); // A is the only server
@@ -386,7 +392,10 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
     const backend = await unboundEndpoint(transport);
     const log = eventLog();
     await using server = await RpcServer.connect(backend, Orders, handlers("early"), SERVER);
-    await using broker = await RpcBroker.bind({ frontend: endpointFor(transport), backend }, { onEvent: log.onEvent, drainTimeoutMs: 500 });
+    await using broker = await RpcBroker.bind(
+      { frontend: endpointFor(transport), backend },
+      { onEvent: log.onEvent, drainTimeoutMs: 500 },
+    );
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
     expect(await log.next("server:ready")).toMatchObject({ capacity: 100 });
     await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
@@ -508,7 +517,10 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
       await broker.waitForServers(1, { timeoutMs: WAIT_MS });
       client.connect(broker.frontend);
 
-      const headers = JSON.stringify({ correlationId: "c-1", traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" });
+      const headers = JSON.stringify({
+        correlationId: "c-1",
+        traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+      });
       await client.send(["", "echo", '{"text":"hi"}', headers, "a frame after the headers"]);
       const [envelope, ...request] = await server.receive();
       expect(envelope?.length).toBeGreaterThan(0); // the client's routing id
@@ -563,7 +575,9 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
       const err = await rejectionOf(broker.waitForServers(1, { timeoutMs: 100 }));
       expect(err).toBeInstanceOf(TimeoutError);
       expect(err).toMatchObject({ code: "TIMEOUT", timeoutMs: 100 });
-      expect((err as Error).message).toMatch(/^RpcBroker\.waitForServers\(1\) \(0 ready\) timed out after 100 ms waiting for servers to connect to .*RpcServer\.connect\(\)/);
+      expect((err as Error).message).toMatch(
+        /^RpcBroker\.waitForServers\(1\) \(0 ready\) timed out after 100 ms waiting for servers to connect to .*RpcServer\.connect\(\)/,
+      );
       await expect(broker.waitForServers(0)).resolves.toBeUndefined();
 
       const waiting = broker.waitForServers(1);
@@ -591,7 +605,12 @@ describe.each(TRANSPORTS)("pub-sub forwarder over %s", (transport) => {
     await pub.waitForSubscribers(2, { timeoutMs: WAIT_MS });
     // XSUB replays its subscription set (each topic once) to a publisher that connects after the subscribers, so
     // the publisher counts topics here, not subscribers; delivery still reaches both tennis subscribers.
-    expect(pub.subscriptions).toEqual(new Map([["football", 1], ["tennis", 1]]));
+    expect(pub.subscriptions).toEqual(
+      new Map([
+        ["football", 1],
+        ["tennis", 1],
+      ]),
+    );
 
     await pub.publish("football.Arsenal", { team: "Arsenal", minute: 12 });
     await pub.publish("tennis.Wimbledon", { player: "Alcaraz", score: "15-0" });
@@ -600,7 +619,10 @@ describe.each(TRANSPORTS)("pub-sub forwarder over %s", (transport) => {
     await pub.publish("football.Chelsea", { team: "Chelsea", minute: 90 });
     await pub.publish("tennis", { player: "-", score: "end" });
 
-    const read = async (sub: Subscriber<typeof Sports>, n: number): Promise<Array<Pick<TopicMessage<typeof Sports>, "topic" | "data">>> => {
+    const read = async (
+      sub: Subscriber<typeof Sports>,
+      n: number,
+    ): Promise<Array<Pick<TopicMessage<typeof Sports>, "topic" | "data">>> => {
       const out: Array<Pick<TopicMessage<typeof Sports>, "topic" | "data">> = [];
       for (let i = 0; i < n; i++) {
         const { topic, data } = await sub.receive({ timeoutMs: WAIT_MS });
@@ -636,7 +658,9 @@ describe.each(TRANSPORTS)("pipeline streamer over %s", (transport) => {
     expect(streamer.kind).toBe("pipeline");
     expect("waitForServers" in streamer).toBe(false);
     const worker = (name: string): Promise<PipelineWorker<typeof Jobs>> =>
-      PipelineWorker.connect({ tasks: streamer.backend, results: sink.endpoint }, Jobs, ({ id }) => ({ id, worker: name }), { drainTimeoutMs: 200 });
+      PipelineWorker.connect({ tasks: streamer.backend, results: sink.endpoint }, Jobs, ({ id }) => ({ id, worker: name }), {
+        drainTimeoutMs: 200,
+      });
     await using w1 = await worker("w1");
     await using w2 = await worker("w2");
     await using source = await PipelineSource.connect(streamer.frontend, Jobs);
@@ -652,7 +676,10 @@ describe.each(TRANSPORTS)("pipeline streamer over %s", (transport) => {
 });
 
 describe("devices", () => {
-  const endpoints = (): { frontend: string; backend: string } => ({ frontend: endpointFor("inproc"), backend: endpointFor("inproc") });
+  const endpoints = (): { frontend: string; backend: string } => ({
+    frontend: endpointFor("inproc"),
+    backend: endpointFor("inproc"),
+  });
 
   test("close() stops the native proxy and resolves once it has; it is idempotent", async () => {
     const ends = endpoints();
@@ -669,8 +696,12 @@ describe("devices", () => {
     await using first = await PubSubForwarder.bind(endpoints());
     const err = await rejectionOf(PubSubForwarder.bind({ frontend: endpointFor("inproc"), backend: first.backend }));
     expect(err).toMatchObject({ name: "EndpointInUseError", code: "ENDPOINT_IN_USE" });
-    await expect(PubSubForwarder.bind({ frontend: "tcp://127.0.0.1", backend: endpointFor("inproc") })).rejects.toMatchObject({ name: "InvalidEndpointError" });
-    await expect(PipelineStreamer.bind(endpoints(), { highWaterMark: 0 })).rejects.toThrow(/PipelineStreamer\.bind: `highWaterMark` must be a positive integer/);
+    await expect(PubSubForwarder.bind({ frontend: "tcp://127.0.0.1", backend: endpointFor("inproc") })).rejects.toMatchObject({
+      name: "InvalidEndpointError",
+    });
+    await expect(PipelineStreamer.bind(endpoints(), { highWaterMark: 0 })).rejects.toThrow(
+      /PipelineStreamer\.bind: `highWaterMark` must be a positive integer/,
+    );
   });
 
   // Each native proxy holds a libuv pool thread while it runs; one more than the pool can spare is refused.
@@ -681,7 +712,9 @@ describe("devices", () => {
       for (let i = 0; i < pool - 1; i++) open.push(await PipelineStreamer.bind(endpoints()));
       const err = await rejectionOf(PubSubForwarder.bind(endpoints()));
       expect(err).toBeInstanceOf(RangeError);
-      expect((err as Error).message).toMatch(new RegExp(`^PubSubForwarder\\.bind: ${pool - 1} devices already run in this process.*UV_THREADPOOL_SIZE`));
+      expect((err as Error).message).toMatch(
+        new RegExp(`^PubSubForwarder\\.bind: ${pool - 1} devices already run in this process.*UV_THREADPOOL_SIZE`),
+      );
       await open.pop()?.close();
       open.push(await PubSubForwarder.bind(endpoints()));
     } finally {
@@ -692,7 +725,10 @@ describe("devices", () => {
 
 describe("deprecated Broker factories", () => {
   test("Broker.rpc, Broker.pubsub and Broker.pipeline make the new classes", async () => {
-    const ends = (): { frontend: string; backend: string } => ({ frontend: endpointFor("inproc"), backend: endpointFor("inproc") });
+    const ends = (): { frontend: string; backend: string } => ({
+      frontend: endpointFor("inproc"),
+      backend: endpointFor("inproc"),
+    });
     await using rpc = await Broker.rpc(ends(), { maxQueued: 5 });
     expect(rpc).toBeInstanceOf(RpcBroker);
     await using pubsub = await Broker.pubsub(ends(), { highWaterMark: 10 });

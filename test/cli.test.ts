@@ -20,10 +20,15 @@ interface Run {
 
 function cli(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { cwd: root, timeout: 20_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "src/cli.ts", ...args],
+      { cwd: root, timeout: 20_000 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -38,14 +43,24 @@ describe("typed-zmq command", () => {
   });
 
   test("--version and -v print the package version, alone or after any command", async () => {
-    for (const args of [["--version"], ["-v"], ["doctor", "--version"], ["build-zmq-system", "--version"], ["restore-zmq-prebuilt", "-v"]]) {
+    for (const args of [
+      ["--version"],
+      ["-v"],
+      ["doctor", "--version"],
+      ["build-zmq-system", "--version"],
+      ["restore-zmq-prebuilt", "-v"],
+    ]) {
       expect(await cli(...args), args.join(" ")).toEqual({ code: 0, stdout: `${version}\n`, stderr: "" });
     }
   });
 
   test("a command's --help prints that command's help and runs nothing (build-zmq-system builds nothing)", async () => {
     const before = fs.readFileSync(manifest, "utf8");
-    for (const args of [["build-zmq-system", "--help"], ["build-zmq-system", "-h"], ["help", "build-zmq-system"]]) {
+    for (const args of [
+      ["build-zmq-system", "--help"],
+      ["build-zmq-system", "-h"],
+      ["help", "build-zmq-system"],
+    ]) {
       const run = await cli(...args);
       expect(run, args.join(" ")).toMatchObject({ code: 0, stderr: "" });
       expect(run.stdout).toMatch(/^usage: typed-zmq build-zmq-system\n/);

@@ -27,7 +27,7 @@ function interpolate(value: string): string {
 }
 
 function env(service: Service): Record<string, string> {
-  return Object.fromEntries(Object.entries(service.environment).map(([k, v]) => [k, interpolate(String(v))]));
+  return Object.fromEntries(Object.entries(service.environment).map(([k, v]) => [k, interpolate(v)]));
 }
 
 const TCP = /^tcp:\/\/([^:]+):(\d+)$/;

@@ -56,7 +56,9 @@ function outputOf(program: Program): string {
 async function groups(program: Program, pattern: RegExp): Promise<string[]> {
   const match = await program.waitForLine(pattern, WAIT_MS);
   const found = match.slice(1);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an unmatched optional group is undefined at run time
   if (found.some((g) => g === undefined)) throw new Error(`${pattern} matched without all its groups: ${match[0]}`);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- as above
   return found.filter((g): g is string => g !== undefined);
 }
 
@@ -78,7 +80,7 @@ async function exitOf(program: Program): Promise<number | string> {
   try {
     return await within(program.exited, WAIT_MS, `${program.name} to exit`);
   } catch (err) {
-    throw new Error(`${err instanceof Error ? err.message : String(err)}; ${outputOf(program)}`);
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; ${outputOf(program)}`, { cause: err });
   }
 }
 
@@ -87,7 +89,7 @@ async function stop(program: Program): Promise<number | string> {
   try {
     return await within(program.stop(), WAIT_MS, `${program.name} to stop on SIGTERM`);
   } catch (err) {
-    throw new Error(`${err instanceof Error ? err.message : String(err)}; ${outputOf(program)}`);
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; ${outputOf(program)}`, { cause: err });
   }
 }
 
@@ -119,7 +121,11 @@ describe.each(["tcp", "ipc"] as const)("demo programs over %s", (transport) => {
         const at = await endpointFrom(server, /^server alpha: listening on (\S+)$/);
         expectBound(at, bind, transport);
 
-        const client = run.start("client", "examples/request-reply/client.ts", { RPC_CONNECT: at, CLIENT_NAME: "ada", COUNT: "3" });
+        const client = run.start("client", "examples/request-reply/client.ts", {
+          RPC_CONNECT: at,
+          CLIENT_NAME: "ada",
+          COUNT: "3",
+        });
         expect(await exitOf(client), outputOf(client)).toBe(0);
         const greetings = linesMatching(client, /^client ada: \d+\/3 /);
         expect(greetings, outputOf(client)).toEqual([
@@ -130,7 +136,9 @@ describe.each(["tcp", "ipc"] as const)("demo programs over %s", (transport) => {
         expect(client.lines).toContain("client ada: done");
 
         expect(await stop(server), outputOf(server)).toBe(0);
-        expect(linesMatching(server, /hello from/), outputOf(server)).toEqual(Array.from({ length: 3 }, () => "server alpha: hello from ada"));
+        expect(linesMatching(server, /hello from/), outputOf(server)).toEqual(
+          Array.from({ length: 3 }, () => "server alpha: hello from ada"),
+        );
         expect(server.lines, outputOf(server)).toContain("server alpha: stopping after 3 requests");
       } finally {
         await run.cleanup();
@@ -146,7 +154,10 @@ describe.each(["tcp", "ipc"] as const)("demo programs over %s", (transport) => {
       try {
         const frontBind = run.endpoint(transport);
         const backBind = run.endpoint(transport);
-        const broker = run.start("broker", "examples/broker/broker.ts", { BROKER_FRONTEND_BIND: frontBind, BROKER_BACKEND_BIND: backBind });
+        const broker = run.start("broker", "examples/broker/broker.ts", {
+          BROKER_FRONTEND_BIND: frontBind,
+          BROKER_BACKEND_BIND: backBind,
+        });
         const [front, back] = await groups(broker, /^broker: rpc frontend (\S+), backend (\S+)$/);
         if (front === undefined || back === undefined) throw new Error(outputOf(broker));
         expectBound(front, frontBind, transport);
@@ -157,17 +168,27 @@ describe.each(["tcp", "ipc"] as const)("demo programs over %s", (transport) => {
         const servers = names.map((name) =>
           run.start(`server ${name}`, "examples/request-reply/server.ts", { RPC_CONNECT_BACKEND: back, SERVER_NAME: name }),
         );
-        await Promise.all(servers.map((s, i) => s.waitForLine(new RegExp(`^server ${names[i]}: serving through broker ${escaped(back)}$`), WAIT_MS)));
+        await Promise.all(
+          servers.map((s, i) =>
+            s.waitForLine(new RegExp(`^server ${names[i]}: serving through broker ${escaped(back)}$`), WAIT_MS),
+          ),
+        );
         // Two distinct servers announced themselves to the broker.
         const [first] = await groups(broker, /^broker: server (\S+) ready for \d+ requests at once$/);
         if (first === undefined) throw new Error(outputOf(broker));
         await groups(broker, new RegExp(`^broker: server (?!${escaped(first)} )(\\S+) ready for \\d+ requests at once$`));
 
-        const client = run.start("client", "examples/request-reply/client.ts", { RPC_CONNECT: front, CLIENT_NAME: "grace", COUNT: "4" });
+        const client = run.start("client", "examples/request-reply/client.ts", {
+          RPC_CONNECT: front,
+          CLIENT_NAME: "grace",
+          COUNT: "4",
+        });
         expect(await exitOf(client), outputOf(client)).toBe(0);
         const greetings = linesMatching(client, /^client grace: \d+\/4 /);
         expect(greetings, outputOf(client)).toHaveLength(4);
-        const answeredBy = greetings.map((line) => /^client grace: \d+\/4 Hello world back at ya, grace! \(from (\w+)\)$/.exec(line)?.[1] ?? `unparsed: ${line}`);
+        const answeredBy = greetings.map(
+          (line) => /^client grace: \d+\/4 Hello world back at ya, grace! \(from (\w+)\)$/.exec(line)?.[1] ?? `unparsed: ${line}`,
+        );
         const byServer = tally(answeredBy);
         expect(Object.keys(byServer).sort(), outputOf(client)).toEqual(["beta", "gamma"]);
         expect(client.lines).toContain("client grace: done");
@@ -182,7 +203,9 @@ describe.each(["tcp", "ipc"] as const)("demo programs over %s", (transport) => {
           expect(served, outputOf(server)).toBe(byServer[name]);
           expect(server.lines, outputOf(server)).toContain(`server ${name}: stopping after ${served} requests`);
         });
-        expect(broker.lines, outputOf(broker)).toContainEqual(expect.stringMatching(/^broker: stopping after \d+ messages forwarded$/));
+        expect(broker.lines, outputOf(broker)).toContainEqual(
+          expect.stringMatching(/^broker: stopping after \d+ messages forwarded$/),
+        );
       } finally {
         await run.cleanup();
       }
@@ -200,17 +223,24 @@ describe.each(["tcp", "ipc"] as const)("demo programs over %s", (transport) => {
         const at = await endpointFrom(publisher, /^publisher: publishing on (\S+) for /);
         expectBound(at, bind, transport);
 
-        const subscriber = run.start("subscriber", "examples/pub-sub/subscriber.ts", { PUB_CONNECT: at, TEAM: "Chelsea", COUNT: "3" });
+        const subscriber = run.start("subscriber", "examples/pub-sub/subscriber.ts", {
+          PUB_CONNECT: at,
+          TEAM: "Chelsea",
+          COUNT: "3",
+        });
         expect(await exitOf(subscriber), outputOf(subscriber)).toBe(0);
         const events = linesMatching(subscriber, /^subscriber: \w+: /);
         expect(events, outputOf(subscriber)).toHaveLength(3);
-        for (const line of events) expect(line).toMatch(/^subscriber: Chelsea: (goal|yellow card|substitution|red card) \(\d+'\)$/);
+        for (const line of events)
+          expect(line).toMatch(/^subscriber: Chelsea: (goal|yellow card|substitution|red card) \(\d+'\)$/);
         expect(linesMatching(subscriber, /Arsenal|Liverpool|Tottenham|dropped/), outputOf(subscriber)).toEqual([]);
         expect(subscriber.lines).toContain("subscriber: done after 3 events");
 
         expect(await stop(publisher), outputOf(publisher)).toBe(0);
         expect(linesMatching(publisher, /^publisher: football\.Chelsea /).length, outputOf(publisher)).toBeGreaterThanOrEqual(3);
-        expect(publisher.lines, outputOf(publisher)).toContainEqual(expect.stringMatching(/^publisher: stopping after \d+ events$/));
+        expect(publisher.lines, outputOf(publisher)).toContainEqual(
+          expect.stringMatching(/^publisher: stopping after \d+ events$/),
+        );
       } finally {
         await run.cleanup();
       }
@@ -226,7 +256,12 @@ describe.each(["tcp", "ipc"] as const)("demo programs over %s", (transport) => {
         const sinkBind = run.endpoint(transport);
         const ventBind = run.endpoint(transport);
         const sink = run.start("sink", "examples/pipeline/sink.ts", { SINK_BIND: sinkBind, COUNT: "60" });
-        const ventilator = run.start("ventilator", "examples/pipeline/ventilator.ts", { VENT_BIND: ventBind, WORKERS: "3", COUNT: "60", MAX_WORK_MS: "5" });
+        const ventilator = run.start("ventilator", "examples/pipeline/ventilator.ts", {
+          VENT_BIND: ventBind,
+          WORKERS: "3",
+          COUNT: "60",
+          MAX_WORK_MS: "5",
+        });
         const [sinkAt, ventAt] = await Promise.all([
           endpointFrom(sink, /^sink: bound to (\S+), waiting for 60 results$/),
           endpointFrom(ventilator, /^ventilator: bound to (\S+)$/),
@@ -236,7 +271,11 @@ describe.each(["tcp", "ipc"] as const)("demo programs over %s", (transport) => {
 
         const names = ["w1", "w2", "w3"] as const;
         const workers = names.map((name) =>
-          run.start(`worker ${name}`, "examples/pipeline/worker.ts", { VENT_CONNECT: ventAt, SINK_CONNECT: sinkAt, WORKER_NAME: name }),
+          run.start(`worker ${name}`, "examples/pipeline/worker.ts", {
+            VENT_CONNECT: ventAt,
+            SINK_CONNECT: sinkAt,
+            WORKER_NAME: name,
+          }),
         );
         await Promise.all(workers.map((w, i) => w.waitForLine(new RegExp(`^worker ${names[i]}: pulling from `), WAIT_MS)));
 
@@ -244,7 +283,9 @@ describe.each(["tcp", "ipc"] as const)("demo programs over %s", (transport) => {
         expect(sinkCode, outputOf(sink)).toBe(0);
         expect(ventCode, outputOf(ventilator)).toBe(0);
         expect(ventilator.lines, outputOf(ventilator)).toContainEqual(expect.stringMatching(/^ventilator: sent 60 tasks /));
-        expect(sink.lines, outputOf(sink)).toContainEqual(expect.stringMatching(/^sink: 60 results \(0 failed\) from 3 workers in \d+ ms$/));
+        expect(sink.lines, outputOf(sink)).toContainEqual(
+          expect.stringMatching(/^sink: 60 results \(0 failed\) from 3 workers in \d+ ms$/),
+        );
         const perWorker: Record<string, number> = {};
         for (const line of sink.lines) {
           const m = /^sink: (\S+) did (\d+) tasks$/.exec(line);
@@ -325,13 +366,9 @@ describe("npm run demo", () => {
     TEST_MS,
   );
 
-  test(
-    "--transport ipc runs every pattern as separate processes and exits 0",
-    async () => {
-      const run = await npm(["run", "demo", "--", "--transport", "ipc"], 60_000);
-      expectDemoWorked(run);
-      expect(run.output).toMatch(/over ipc as separate processes/);
-    },
-    75_000,
-  );
+  test("--transport ipc runs every pattern as separate processes and exits 0", async () => {
+    const run = await npm(["run", "demo", "--", "--transport", "ipc"], 60_000);
+    expectDemoWorked(run);
+    expect(run.output).toMatch(/over ipc as separate processes/);
+  }, 75_000);
 });

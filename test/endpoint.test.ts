@@ -60,16 +60,16 @@ describe("parseEndpoint accepts", () => {
     ["tcp://*:0", { endpoint: "tcp://*:0", transport: "tcp", address: "*:0", host: "*", port: "*" }],
     ["tcp://*:*", { endpoint: "tcp://*:*", transport: "tcp", address: "*:*", host: "*", port: "*" }],
     [
-      `tcp://localhost:${80}`,
-      { endpoint: `tcp://localhost:${80}`, transport: "tcp", address: "localhost:80", host: "localhost", port: "80" },
+      `tcp://localhost:80`,
+      { endpoint: `tcp://localhost:80`, transport: "tcp", address: "localhost:80", host: "localhost", port: "80" },
     ],
     [
       `tcp://[::1]:${PORT}`,
       { endpoint: `tcp://[::1]:${PORT}`, transport: "tcp", address: `[::1]:${PORT}`, host: "[::1]", port: "5555" },
     ],
     [
-      `tcp://127.0.0.1:${65535}`,
-      { endpoint: `tcp://127.0.0.1:${65535}`, transport: "tcp", address: "127.0.0.1:65535", host: "127.0.0.1", port: "65535" },
+      `tcp://127.0.0.1:65535`,
+      { endpoint: `tcp://127.0.0.1:65535`, transport: "tcp", address: "127.0.0.1:65535", host: "127.0.0.1", port: "65535" },
     ],
     ["ipc:///tmp/x.sock", { endpoint: "ipc:///tmp/x.sock", transport: "ipc", address: "/tmp/x.sock" }],
     ["ipc://*", { endpoint: "ipc://*", transport: "ipc", address: "*" }],
@@ -86,7 +86,13 @@ describe("parseEndpoint accepts", () => {
     ],
     [
       "pgm://10.0.0.1;239.1.1.1:7000",
-      { endpoint: "pgm://10.0.0.1;239.1.1.1:7000", transport: "pgm", address: "10.0.0.1;239.1.1.1:7000", host: "239.1.1.1", port: "7000" },
+      {
+        endpoint: "pgm://10.0.0.1;239.1.1.1:7000",
+        transport: "pgm",
+        address: "10.0.0.1;239.1.1.1:7000",
+        host: "239.1.1.1",
+        port: "7000",
+      },
     ],
   ];
 
@@ -118,8 +124,8 @@ describe("parseEndpoint rejects", () => {
     ["tcp://127.0.0.1:", "missing port after '127.0.0.1:'"],
     ["tcp://[::1]", "missing ':port'"],
     [`epgm://127.0.0.1;:${PORT}`, `missing host before ':${PORT}'`],
-    [`tcp://127.0.0.1:${99999}`, "port 99999 is above 65535"],
-    [`tcp://127.0.0.1:${65536}`, "port 65536 is above 65535"],
+    [`tcp://127.0.0.1:99999`, "port 99999 is above 65535"],
+    [`tcp://127.0.0.1:65536`, "port 65536 is above 65535"],
     ["tcp://127.0.0.1:abc", "port 'abc' is not a number from 0 to 65535 or '*'"],
     ["tcp://127.0.0.1:-1", "port '-1' is not a number"],
     ["tcp://bad host:1", "whitespace"],
@@ -150,7 +156,9 @@ describe("parseEndpoint rejects", () => {
 
   test("a full message states the endpoint, the reason and the accepted forms", () => {
     const err = invalidEndpoint(() => parseEndpoint("epgm://239.192.1.1:5555"));
-    expect(err.message).toMatchInlineSnapshot(`"endpoint 'epgm://239.192.1.1:5555' is not valid: epgm needs 'interface-ip;group-ip:port' (for example epgm://127.0.0.1;239.192.1.1:5555); without the interface part libzmq aborts the process. Expected tcp://host:port, ipc://path, inproc://name, pgm://interface;group:port or epgm://interface;group:port."`);
+    expect(err.message).toMatchInlineSnapshot(
+      `"endpoint 'epgm://239.192.1.1:5555' is not valid: epgm needs 'interface-ip;group-ip:port' (for example epgm://127.0.0.1;239.192.1.1:5555); without the interface part libzmq aborts the process. Expected tcp://host:port, ipc://path, inproc://name, pgm://interface;group:port or epgm://interface;group:port."`,
+    );
   });
 
   test("an ipc path one byte over the limit, counting UTF-8 bytes rather than characters", () => {
@@ -216,6 +224,7 @@ describe("bindEndpoint and connectEndpoint with real sockets", () => {
   // libzmq alone would put `ipc://*` under $TMPDIR or, when unset, relative to the working directory.
   test("ipc://* returns an absolute path even when TMPDIR is unset", async () => {
     const saved = { TMPDIR: process.env["TMPDIR"], TEMPDIR: process.env["TEMPDIR"], TMP: process.env["TMP"] };
+    // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- the environment is a dictionary; restored below
     for (const key of Object.keys(saved)) delete process.env[key];
     try {
       const pull = track(new zmq.Pull({ linger: 0 }));
@@ -288,14 +297,20 @@ describe("bindEndpoint and connectEndpoint with real sockets", () => {
   // A process killed with SIGKILL leaves its socket file behind; nobody accepts on it, so the path may be reused.
   test("binding an ipc path left behind by a SIGKILLed process reuses it", async () => {
     const path = ipcPath();
-    const child = spawn(process.execPath, ["-e", `require("node:net").createServer().listen(${JSON.stringify(path)}, () => console.log("listening"))`], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["-e", `require("node:net").createServer().listen(${JSON.stringify(path)}, () => console.log("listening"))`],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     const exited = new Promise((resolve) => child.once("exit", resolve));
     try {
       await within(new Promise<void>((resolve) => child.stdout.once("data", () => resolve())), 3_000, "the child to listen");
       // Alive: refused.
-      expect(await failureOf(() => bindEndpoint(track(new zmq.Pull({ linger: 0 })), `ipc://${path}`, use))).toBeInstanceOf(EndpointInUseError);
+      expect(await failureOf(() => bindEndpoint(track(new zmq.Pull({ linger: 0 })), `ipc://${path}`, use))).toBeInstanceOf(
+        EndpointInUseError,
+      );
     } finally {
       child.kill("SIGKILL");
       await within(exited, 3_000, "the child to die");

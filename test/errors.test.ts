@@ -138,12 +138,14 @@ const samples: Readonly<Record<string, Sample>> = {
   },
   InvalidArgumentError: {
     code: "INVALID_ARGUMENT",
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- a TypeError/RangeError subclass that TypedZmqError recognises by brand, on purpose
     make: (o) => new InvalidArgumentError('defineRpc: `name` must be a non-empty string such as "orders.v1".', o),
     takesCause: true,
     builtin: TypeError,
   },
   OutOfRangeError: {
     code: "OUT_OF_RANGE",
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment -- a TypeError/RangeError subclass that TypedZmqError recognises by brand, on purpose
     make: (o) => new OutOfRangeError("RpcClient.connect: `timeoutMs` must be a number of milliseconds >= 0, got -1.", o),
     takesCause: true,
     builtin: RangeError,
@@ -468,10 +470,12 @@ describe("isTimeoutError", () => {
 
 describe("messages and fields", () => {
   test("ContractValidationError keeps the message and its fields", () => {
-    const err = new ContractValidationError(
-      'Request to "orders.v1/getOrder" does not match the request schema',
-      { issues, direction: "incoming", contract: "orders.v1", method: "getOrder" },
-    );
+    const err = new ContractValidationError('Request to "orders.v1/getOrder" does not match the request schema', {
+      issues,
+      direction: "incoming",
+      contract: "orders.v1",
+      method: "getOrder",
+    });
     expect(err.message).toBe('Request to "orders.v1/getOrder" does not match the request schema');
     expect(err.issues).toEqual(issues);
     expect(err.direction).toBe("incoming");
@@ -489,7 +493,9 @@ describe("messages and fields", () => {
     const err = new UnknownMethodError("orders.v1", "getOrdr", ["getOrder", "listOrders"]);
     expect(err.contract).toBe("orders.v1");
     expect(err.method).toBe("getOrdr");
-    expect(err.message).toMatchInlineSnapshot(`"Method "getOrdr" is not part of contract "orders.v1". Known methods: "getOrder", "listOrders". Check the method name, or that both sides use the same contract version."`);
+    expect(err.message).toMatchInlineSnapshot(
+      `"Method "getOrdr" is not part of contract "orders.v1". Known methods: "getOrder", "listOrders". Check the method name, or that both sides use the same contract version."`,
+    );
   });
 
   test("UnknownMethodError says (none) when the contract has no methods", () => {
@@ -501,19 +507,25 @@ describe("messages and fields", () => {
     const err = new MessageTooLargeError('Request to "orders.v1/putOrder"', 2048, 1024);
     expect(err.size).toBe(2048);
     expect(err.limit).toBe(1024);
-    expect(err.message).toMatchInlineSnapshot(`"Request to "orders.v1/putOrder" is 2048 bytes, over the limit of 1024 bytes (maxMessageBytes). Send less data per message, or raise { maxMessageBytes } on both sides."`);
+    expect(err.message).toMatchInlineSnapshot(
+      `"Request to "orders.v1/putOrder" is 2048 bytes, over the limit of 1024 bytes (maxMessageBytes). Send less data per message, or raise { maxMessageBytes } on both sides."`,
+    );
   });
 
   test("TimeoutError names what timed out, the limit, the endpoint and what to do", () => {
     const err = new TimeoutError('RpcClient.call("orders.v1/getOrder")', 250, "ipc:///tmp/orders.sock");
     expect(err.timeoutMs).toBe(250);
     expect(err.endpoint).toBe("ipc:///tmp/orders.sock");
-    expect(err.message).toMatchInlineSnapshot(`"RpcClient.call("orders.v1/getOrder") timed out after 250 ms waiting for a reply from ipc:///tmp/orders.sock. Check that a server for this contract is bound there, or raise { timeoutMs }."`);
+    expect(err.message).toMatchInlineSnapshot(
+      `"RpcClient.call("orders.v1/getOrder") timed out after 250 ms waiting for a reply from ipc:///tmp/orders.sock. Check that a server for this contract is bound there, or raise { timeoutMs }."`,
+    );
   });
 
   test("AbortedError describes the signal's reason", () => {
     const what = 'RpcClient.call("orders.v1/getOrder")';
-    expect(new AbortedError(what).message).toMatchInlineSnapshot(`"RpcClient.call("orders.v1/getOrder") was aborted by its signal."`);
+    expect(new AbortedError(what).message).toMatchInlineSnapshot(
+      `"RpcClient.call("orders.v1/getOrder") was aborted by its signal."`,
+    );
     const reason = new Error("user left the page");
     const withError = new AbortedError(what, { cause: reason });
     expect(withError.cause).toBe(reason);
@@ -533,13 +545,17 @@ describe("messages and fields", () => {
   test("InvalidEndpointError quotes the endpoint, says why and lists the accepted forms", () => {
     const err = new InvalidEndpointError("tcp://127.0.0.1", "missing ':port'");
     expect(err.endpoint).toBe("tcp://127.0.0.1");
-    expect(err.message).toMatchInlineSnapshot(`"endpoint 'tcp://127.0.0.1' is not valid: missing ':port'. Expected tcp://host:port, ipc://path, inproc://name, pgm://interface;group:port or epgm://interface;group:port."`);
+    expect(err.message).toMatchInlineSnapshot(
+      `"endpoint 'tcp://127.0.0.1' is not valid: missing ':port'. Expected tcp://host:port, ipc://path, inproc://name, pgm://interface;group:port or epgm://interface;group:port."`,
+    );
   });
 
   test("EndpointInUseError quotes the endpoint and suggests an ephemeral port", () => {
     const err = new EndpointInUseError("inproc://orders");
     expect(err.endpoint).toBe("inproc://orders");
-    expect(err.message).toMatchInlineSnapshot(`"Cannot bind 'inproc://orders': the address is already in use. Stop the other process, pick another port or path, or bind to port 0 (or '*') for an ephemeral port."`);
+    expect(err.message).toMatchInlineSnapshot(
+      `"Cannot bind 'inproc://orders': the address is already in use. Stop the other process, pick another port or path, or bind to port 0 (or '*') for an ephemeral port."`,
+    );
   });
 
   test("TransportUnavailableError quotes the endpoint and keeps the transport", () => {
@@ -579,7 +595,9 @@ describe("messages and fields", () => {
     expect(err.details).toEqual({ id: 42 });
     expect(err.contract).toBe("orders.v1");
     expect(err.method).toBe("getOrder");
-    expect(err.message).toMatchInlineSnapshot(`"orders.v1/getOrder failed on the server with NOT_FOUND: order 42 does not exist"`);
+    expect(err.message).toMatchInlineSnapshot(
+      `"orders.v1/getOrder failed on the server with NOT_FOUND: order 42 does not exist"`,
+    );
   });
 });
 
@@ -635,7 +653,9 @@ describe("fromZmqError", () => {
     expect(err).toBeInstanceOf(TransportError);
     expect(err.code).toBe(ErrorCode.TRANSPORT);
     expect(err.cause).toBe(cause);
-    expect(err.message).toMatchInlineSnapshot(`"RpcServer bind failed for 'tcp://eth9:0': No such device (ENODEV). Check the address and that the peer or interface exists."`);
+    expect(err.message).toMatchInlineSnapshot(
+      `"RpcServer bind failed for 'tcp://eth9:0': No such device (ENODEV). Check the address and that the peer or interface exists."`,
+    );
   });
 
   test("maps an error without a code to TransportError without a code suffix", () => {

@@ -40,7 +40,11 @@ describe("examples", () => {
   test("rpc-errors shows a remote code, a timeout and an abort", async () => {
     await quietly(async () => {
       const { main } = await import("../examples/rpc-errors.js");
-      await expect(main({ signal: signal() })).resolves.toEqual(["NOT_FOUND: no account XX0000", "TIMEOUT after 50 ms", "AbortedError"]);
+      await expect(main({ signal: signal() })).resolves.toEqual([
+        "NOT_FOUND: no account XX0000",
+        "TIMEOUT after 50 ms",
+        "AbortedError",
+      ]);
     });
   });
 

@@ -3,7 +3,15 @@ import { randomInt } from "node:crypto";
 import { describe, expect, test } from "vitest";
 import * as z from "zod";
 import * as zmq from "zeromq";
-import { InvalidEndpointError, Publisher, RpcServer, Subscriber, TransportUnavailableError, defineRpc, defineTopics } from "../src/index.js";
+import {
+  InvalidEndpointError,
+  Publisher,
+  RpcServer,
+  Subscriber,
+  TransportUnavailableError,
+  defineRpc,
+  defineTopics,
+} from "../src/index.js";
 import { killAll, startProgram, type Program } from "./helpers/programs.js";
 
 // PGM/EPGM delivery between two processes, inside a network namespace this test creates (loopback with multicast on
@@ -46,45 +54,52 @@ describe("PGM endpoints are checked before libzmq sees them", () => {
     );
   });
 
-  test.runIf(!zmq.capability.pgm)("without PGM in libzmq, a well-formed endpoint fails with TransportUnavailableError", async () => {
-    const err: unknown = await Subscriber.connect("epgm://127.0.0.1;239.192.1.1:5555", Ticks).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TransportUnavailableError);
-    expect((err as Error).message).toMatch(/built without PGM/);
-  });
+  test.runIf(!zmq.capability.pgm)(
+    "without PGM in libzmq, a well-formed endpoint fails with TransportUnavailableError",
+    async () => {
+      const err: unknown = await Subscriber.connect("epgm://127.0.0.1;239.192.1.1:5555", Ticks).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(TransportUnavailableError);
+      expect((err as Error).message).toMatch(/built without PGM/);
+    },
+  );
 });
 
 describe(`PGM delivery across processes in a private network namespace${why}`, () => {
-  test.skipIf(skip).each(["epgm", "pgm"] as const)("%s delivers 1,000 messages in order between two processes", async (transport) => {
-    expect(reasons, "REQUIRE_PGM=1 but PGM cannot run here").toEqual([]);
-    const ns = `tzmq-${process.pid}-${randomInt(1_000_000)}`;
-    const ip = (...args: string[]): void => {
-      execFileSync("ip", args, { stdio: "pipe" });
-    };
-    ip("netns", "add", ns);
-    const programs: Program[] = [];
-    try {
-      ip("-n", ns, "link", "set", "lo", "up");
-      ip("-n", ns, "link", "set", "lo", "multicast", "on");
-      ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "lo");
-      const endpoint = `${transport}://127.0.0.1;239.192.${randomInt(1, 255)}.${randomInt(1, 255)}:${randomInt(20_000, 60_000)}`;
-      const inNamespace = (role: "sub" | "pub"): Program =>
-        startProgram(`pgm ${role}`, "test/helpers/pgm-peer.ts", {}, [role, endpoint, "1000"], ["ip", "netns", "exec", ns]);
-      const sub = inNamespace("sub");
-      programs.push(sub);
-      await sub.waitForLine(/^ready$/);
-      const pub = inNamespace("pub");
-      programs.push(pub);
-      await pub.waitForLine(/^publishing$/);
-      await sub.waitForLine(/^joined$/); // the subscriber has joined the group: real messages can start
-      pub.child.stdin?.write("go\n");
-      await pub.waitForLine(/^sent 1000$/);
-      await sub.waitForLine(/^received 1000 in order$/, 30_000);
-      expect(await sub.exited).toBe(0);
-      pub.child.stdin?.write("stop\n");
-      expect(await pub.exited).toBe(0);
-    } finally {
-      await killAll(programs);
-      ip("netns", "del", ns);
-    }
-  }, 60_000);
+  test.skipIf(skip).each(["epgm", "pgm"] as const)(
+    "%s delivers 1,000 messages in order between two processes",
+    async (transport) => {
+      expect(reasons, "REQUIRE_PGM=1 but PGM cannot run here").toEqual([]);
+      const ns = `tzmq-${process.pid}-${randomInt(1_000_000)}`;
+      const ip = (...args: string[]): void => {
+        execFileSync("ip", args, { stdio: "pipe" });
+      };
+      ip("netns", "add", ns);
+      const programs: Program[] = [];
+      try {
+        ip("-n", ns, "link", "set", "lo", "up");
+        ip("-n", ns, "link", "set", "lo", "multicast", "on");
+        ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "lo");
+        const endpoint = `${transport}://127.0.0.1;239.192.${randomInt(1, 255)}.${randomInt(1, 255)}:${randomInt(20_000, 60_000)}`;
+        const inNamespace = (role: "sub" | "pub"): Program =>
+          startProgram(`pgm ${role}`, "test/helpers/pgm-peer.ts", {}, [role, endpoint, "1000"], ["ip", "netns", "exec", ns]);
+        const sub = inNamespace("sub");
+        programs.push(sub);
+        await sub.waitForLine(/^ready$/);
+        const pub = inNamespace("pub");
+        programs.push(pub);
+        await pub.waitForLine(/^publishing$/);
+        await sub.waitForLine(/^joined$/); // the subscriber has joined the group: real messages can start
+        pub.child.stdin?.write("go\n");
+        await pub.waitForLine(/^sent 1000$/);
+        await sub.waitForLine(/^received 1000 in order$/, 30_000);
+        expect(await sub.exited).toBe(0);
+        pub.child.stdin?.write("stop\n");
+        expect(await pub.exited).toBe(0);
+      } finally {
+        await killAll(programs);
+        ip("netns", "del", ns);
+      }
+    },
+    60_000,
+  );
 });

@@ -4,14 +4,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { encodeHeaders, parseHeaders } from "../src/protocol/headers.js";
-import {
-  encodeReady,
-  encodeReply,
-  encodeRequest,
-  parseBrokerControl,
-  parseReply,
-  parseRequest,
-} from "../src/protocol/rpc.js";
+import { encodeReady, encodeReply, encodeRequest, parseBrokerControl, parseReply, parseRequest } from "../src/protocol/rpc.js";
 
 const b = (text: string): Buffer => Buffer.from(text);
 const E = Buffer.alloc(0);
@@ -28,7 +21,12 @@ describe("parseRequest", () => {
     ["v1 from a DEALER with a correlation frame", [b("peer"), b("corr"), E, b("echo"), body], 3, undefined],
     ["v1 with several hops", [b("p1"), b("p2"), b("p3"), E, b("m"), body], 4, undefined],
     ["1.1 with headers", [b("peer"), E, b("echo"), body, b('{"contract":"x.v1"}')], 2, { contract: "x.v1" }],
-    ["1.1 with unknown header keys (kept, ignored)", [b("peer"), E, b("echo"), body, b('{"future":[1,2]}')], 2, { future: [1, 2] }],
+    [
+      "1.1 with unknown header keys (kept, ignored)",
+      [b("peer"), E, b("echo"), body, b('{"future":[1,2]}')],
+      2,
+      { future: [1, 2] },
+    ],
     ["1.1 with frames after the headers (ignored)", [b("peer"), E, b("echo"), body, b("{}"), b("later"), E], 2, {}],
   ] as const)("a request: %s", (_label, frames, envelope, headers) => {
     const parsed = parseRequest([...frames]);
@@ -49,7 +47,11 @@ describe("parseRequest", () => {
     ["headers that are not JSON", [b("peer"), E, b("echo"), body, b("extra")], /not a JSON object/],
     ["headers that are a JSON array", [b("peer"), E, b("echo"), body, b("[]")], /not a JSON object/],
     ["headers that are JSON null", [b("peer"), E, b("echo"), body, b("null")], /not a JSON object/],
-    ["a reserved header of the wrong type", [b("peer"), E, b("echo"), body, b('{"idempotent":"yes"}')], /`idempotent` must be a boolean/],
+    [
+      "a reserved header of the wrong type",
+      [b("peer"), E, b("echo"), body, b('{"idempotent":"yes"}')],
+      /`idempotent` must be a boolean/,
+    ],
     ["a deadline that is null", [b("peer"), E, b("echo"), body, b('{"deadline":null}')], /`deadline` must be a number, got null/],
   ] as const)("malformed, answered: %s", (_label, frames, reason) => {
     const parsed = parseRequest([...frames]);
@@ -79,7 +81,7 @@ describe("parseRequest", () => {
 
 describe("parseBrokerControl (connect mode only)", () => {
   const known = (hex: string): boolean => hex === b("broker").toString("hex");
-  test("a greeting is exactly [id, \"\"]", () => {
+  test('a greeting is exactly [id, ""]', () => {
     expect(parseBrokerControl([b("broker"), E], () => false)).toEqual({
       kind: "greeting",
       broker: b("broker").toString("hex"),
@@ -87,7 +89,10 @@ describe("parseBrokerControl (connect mode only)", () => {
     });
   });
   test("an acknowledgement comes from a broker that greeted", () => {
-    expect(parseBrokerControl([b("broker"), E, b("ready"), b("0")], known)).toEqual({ kind: "departure-ack", broker: b("broker").toString("hex") });
+    expect(parseBrokerControl([b("broker"), E, b("ready"), b("0")], known)).toEqual({
+      kind: "departure-ack",
+      broker: b("broker").toString("hex"),
+    });
     expect(parseBrokerControl([b("other"), E, b("ready"), b("0")], known)).toBeUndefined();
   });
   test.each([
@@ -129,13 +134,23 @@ describe("encoders", () => {
     const frames = encodeRequest(9, b("echo"), body, headers).map((f) => Buffer.from(f));
     expect(frames[0]).toEqual(id(9));
     const parsed = parseRequest([b("peer"), ...frames]);
-    expect(parsed).toMatchObject({ kind: "request", method: "echo", headers: { version: "1.1", contract: "x.v1", remainingMs: 500 } });
+    expect(parsed).toMatchObject({
+      kind: "request",
+      method: "echo",
+      headers: { version: "1.1", contract: "x.v1", remainingMs: 500 },
+    });
     expect(encodeRequest(9, b("echo"), body)).toHaveLength(4);
   });
 
   test("a reply round-trips through the client's parser, with and without headers", () => {
     const envelope = [id(5), E];
-    expect(parseReply(encodeReply(envelope, true, body).map((f) => Buffer.from(f)))).toEqual({ kind: "reply", id: 5, ok: true, body, headers: undefined });
+    expect(parseReply(encodeReply(envelope, true, body).map((f) => Buffer.from(f)))).toEqual({
+      kind: "reply",
+      id: 5,
+      ok: true,
+      body,
+      headers: undefined,
+    });
     const withHeaders = encodeReply(envelope, false, body, encodeHeaders({ correlationId: "z" })).map((f) => Buffer.from(f));
     expect(parseReply(withHeaders)).toEqual({ kind: "reply", id: 5, ok: false, body, headers: { correlationId: "z" } });
   });
@@ -171,6 +186,9 @@ describe("parseHeaders", () => {
 
   test("refuses invalid UTF-8 and oversized frames", () => {
     expect(parseHeaders(Buffer.from([0x7b, 0xc3, 0x28, 0x7d]))).toMatchObject({ kind: "malformed" });
-    expect(parseHeaders(Buffer.from(JSON.stringify({ pad: "x".repeat(9_000) })))).toMatchObject({ kind: "malformed", reason: expect.stringMatching(/over the limit/) });
+    expect(parseHeaders(Buffer.from(JSON.stringify({ pad: "x".repeat(9_000) })))).toMatchObject({
+      kind: "malformed",
+      reason: expect.stringMatching(/over the limit/),
+    });
   });
 });

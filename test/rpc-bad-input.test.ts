@@ -104,9 +104,21 @@ describe.each(TRANSPORTS)("RpcServer with raw peers over %s", (transport) => {
   test.each([
     ["invalid JSON", ["echo", "{not json"], /not valid json/],
     ["a body that is not UTF-8", ["echo", Buffer.from([0xff, 0xfe, 0xfd])], /not valid json/],
-    ["a third frame that is not a headers object", ["echo", JSON.stringify({ text: "a" }), "extra"], /headers frame is not a JSON object/],
-    ["a headers frame that is a JSON array", ["echo", JSON.stringify({ text: "a" }), "[1]"], /headers frame is not a JSON object/],
-    ["a reserved header of the wrong type", ["echo", JSON.stringify({ text: "a" }), '{"deadline":"soon"}'], /header `deadline` must be a number/],
+    [
+      "a third frame that is not a headers object",
+      ["echo", JSON.stringify({ text: "a" }), "extra"],
+      /headers frame is not a JSON object/,
+    ],
+    [
+      "a headers frame that is a JSON array",
+      ["echo", JSON.stringify({ text: "a" }), "[1]"],
+      /headers frame is not a JSON object/,
+    ],
+    [
+      "a reserved header of the wrong type",
+      ["echo", JSON.stringify({ text: "a" }), '{"deadline":"soon"}'],
+      /header `deadline` must be a number/,
+    ],
     ["a missing body frame", ["echo"], /body frame is missing/],
     ["an empty method", ["", JSON.stringify({ text: "a" })], /method frame is empty/],
     ["a non-UTF-8 method", [Buffer.from([0xc3, 0x28]), JSON.stringify({ text: "a" })], /method frame .* not valid UTF-8/],
@@ -175,7 +187,10 @@ describe.each(TRANSPORTS)("RpcServer with raw peers over %s", (transport) => {
   test("with exposeErrors, sends the handler's own message", async () => {
     await using f = await fixture(transport, { exposeErrors: true });
     const [, body] = await ask(f, ["getOrder", JSON.stringify({ id: 2 })]);
-    expect(json(body)).toMatchObject({ code: "HANDLER_ERROR", message: 'the handler of "orders.v1/getOrder" threw a non-Error value: 42' });
+    expect(json(body)).toMatchObject({
+      code: "HANDLER_ERROR",
+      message: 'the handler of "orders.v1/getOrder" threw a non-Error value: 42',
+    });
   });
 
   test("answers a protocol 1.1 request with a headers frame, ignores unknown keys and later frames, echoes the correlation id", async () => {
@@ -207,21 +222,28 @@ describe.each(TRANSPORTS)("RpcServer with raw peers over %s", (transport) => {
     const dealer = f.dealer();
     const reported = f.nextError();
     await dealer.send(["", status, JSON.stringify({ text: "a reply" })]);
-    await expect(reported).resolves.toMatchObject({ code: "MALFORMED", replied: false, message: expect.stringContaining("a server never answers a reply") });
+    await expect(reported).resolves.toMatchObject({
+      code: "MALFORMED",
+      replied: false,
+      message: expect.stringContaining("a server never answers a reply"),
+    });
     expect(f.server.stats.strayReplies).toBe(1);
     // Nothing came back for it: the next thing on this socket is the answer to the next request.
     await dealer.send(["", "echo", JSON.stringify({ text: "next" })]);
     expect((await dealer.receive()).map(String)).toEqual(["", "ok", JSON.stringify({ text: "next" })]);
   });
 
-  test("a bound server answers [...envelope, \"\"] (a ZMQ_PROBE_ROUTER hello) with MALFORMED, never as broker control", async () => {
+  test('a bound server answers [...envelope, ""] (a ZMQ_PROBE_ROUTER hello) with MALFORMED, never as broker control', async () => {
     await using f = await fixture(transport);
     const probing = new zmq.Router({ probeRouter: true, linger: 0, receiveTimeout: RECEIVE_TIMEOUT_MS });
     try {
       probing.connect(f.server.endpoint);
       const [, delimiter, status, body] = await probing.receive();
       expect([String(delimiter), String(status)]).toEqual(["", "error"]);
-      expect(json(body)).toMatchObject({ code: "MALFORMED", message: expect.stringContaining("nothing follows the empty delimiter") });
+      expect(json(body)).toMatchObject({
+        code: "MALFORMED",
+        message: expect.stringContaining("nothing follows the empty delimiter"),
+      });
       // A later call to a method named like the old control word is a plain request (UNKNOWN_METHOD here).
       const [reqStatus, reqBody] = await ask(f, ["ready", "{}"]);
       expect(String(reqStatus)).toBe("error");

@@ -32,7 +32,7 @@ function prng(seed: number): () => number {
 
 const random = prng(SEED);
 const int = (n: number): number => Math.floor(random() * n);
-const pick = <T,>(items: readonly T[]): T => items[int(items.length)]!;
+const pick = <T>(items: readonly T[]): T => items[int(items.length)]!;
 
 const METHODS = ["echo", "getOrder", "whoami", "ok", "error", "ready", "nope", "é", "\u0000", "ok "];
 const BODIES = [
@@ -44,7 +44,14 @@ const BODIES = [
   '"text"',
   JSON.stringify({ text: 42 }),
 ];
-const HEADERS = ["{}", JSON.stringify({ correlationId: "c-1" }), JSON.stringify({ contract: "orders.v2" }), '{"deadline":"x"}', "[1]", "nope"];
+const HEADERS = [
+  "{}",
+  JSON.stringify({ correlationId: "c-1" }),
+  JSON.stringify({ contract: "orders.v2" }),
+  '{"deadline":"x"}',
+  "[1]",
+  "nope",
+];
 
 function randomBytes(): Buffer {
   const length = 1 + int(12);
@@ -104,7 +111,8 @@ function expectation(frames: readonly Buffer[]): { reply: false } | { reply: tru
   const d = frames.findIndex((f) => f.length === 0);
   if (d < 0) return { reply: false };
   const method = frames[d + 1];
-  if (method !== undefined && (method.toString("latin1") === "ok" || method.toString("latin1") === "error")) return { reply: false };
+  if (method !== undefined && (method.toString("latin1") === "ok" || method.toString("latin1") === "error"))
+    return { reply: false };
   let headers = false;
   const third = frames[d + 3];
   if (frames[d + 2] !== undefined && third !== undefined && method !== undefined && method.length > 0) {
@@ -120,80 +128,84 @@ function expectation(frames: readonly Buffer[]): { reply: false } | { reply: tru
 }
 
 describe("RpcServer fuzz", () => {
-  test(`answers ${MESSAGES} seeded random messages exactly as the protocol says, then still serves`, { timeout: 30_000 }, async () => {
-    const errors: string[] = [];
-    await using server = await RpcServer.bind(
-      endpointFor("tcp"),
-      Orders,
-      {
-        echo: ({ text }) => ({ text }),
-        getOrder: ({ id }) => ({ id, total: id }),
-        wait: ({ key }) => ({ key }),
-        whoami: () => ({ server: "fuzz" }),
-      },
-      { onError: (info) => void errors.push(info.code) },
-    );
-    const dealer = new zmq.Dealer({ linger: 0, receiveTimeout: 5_000, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
-    try {
-      dealer.connect(server.endpoint);
-      const sent: Buffer[][] = [];
-      let expected = 0;
-      for (let i = 0; i < MESSAGES; i++) {
-        const tag = Buffer.alloc(4);
-        tag.writeUInt32BE(i + 1, 0);
-        const frames = message();
-        sent.push(frames);
-        if (expectation(frames).reply) expected++;
-        await dealer.send([tag, ...frames]);
-      }
-      // A sentinel, answered after everything before it (the handlers are synchronous, so replies keep their order).
-      const sentinel = Buffer.from([0xff, 0xff, 0xff, 0xff]);
-      await dealer.send([sentinel, "", "echo", JSON.stringify({ text: "sentinel" })]);
-
-      const replies = new Map<number, Buffer[][]>();
-      for (;;) {
-        const reply = await dealer.receive();
-        if (reply[0]?.equals(sentinel)) {
-          expect(reply.slice(1).map(String)).toEqual(["", "ok", JSON.stringify({ text: "sentinel" })]);
-          break;
+  test(
+    `answers ${MESSAGES} seeded random messages exactly as the protocol says, then still serves`,
+    { timeout: 30_000 },
+    async () => {
+      const errors: string[] = [];
+      await using server = await RpcServer.bind(
+        endpointFor("tcp"),
+        Orders,
+        {
+          echo: ({ text }) => ({ text }),
+          getOrder: ({ id }) => ({ id, total: id }),
+          wait: ({ key }) => ({ key }),
+          whoami: () => ({ server: "fuzz" }),
+        },
+        { onError: (info) => void errors.push(info.code) },
+      );
+      const dealer = new zmq.Dealer({ linger: 0, receiveTimeout: 5_000, sendHighWaterMark: 0, receiveHighWaterMark: 0 });
+      try {
+        dealer.connect(server.endpoint);
+        const sent: Buffer[][] = [];
+        let expected = 0;
+        for (let i = 0; i < MESSAGES; i++) {
+          const tag = Buffer.alloc(4);
+          tag.writeUInt32BE(i + 1, 0);
+          const frames = message();
+          sent.push(frames);
+          if (expectation(frames).reply) expected++;
+          await dealer.send([tag, ...frames]);
         }
-        const id = reply[0]!.readUInt32BE(0);
-        replies.set(id, [...(replies.get(id) ?? []), reply.slice(1)]);
-      }
+        // A sentinel, answered after everything before it (the handlers are synchronous, so replies keep their order).
+        const sentinel = Buffer.from([0xff, 0xff, 0xff, 0xff]);
+        await dealer.send([sentinel, "", "echo", JSON.stringify({ text: "sentinel" })]);
 
-      let answered = 0;
-      for (const [i, frames] of sent.entries()) {
-        const want = expectation(frames);
-        const got = replies.get(i + 1) ?? [];
-        const where = `message #${i + 1} ${JSON.stringify(frames.map((f) => f.toString("hex")))}`;
-        if (!want.reply) {
-          expect(got, where).toEqual([]);
-          continue;
+        const replies = new Map<number, Buffer[][]>();
+        for (;;) {
+          const reply = await dealer.receive();
+          if (reply[0]?.equals(sentinel)) {
+            expect(reply.slice(1).map(String)).toEqual(["", "ok", JSON.stringify({ text: "sentinel" })]);
+            break;
+          }
+          const id = reply[0]!.readUInt32BE(0);
+          replies.set(id, [...(replies.get(id) ?? []), reply.slice(1)]);
         }
-        answered++;
-        expect(got, where).toHaveLength(1);
-        const reply = got[0]!;
-        // [...envelope, "", status, body] (+ headers): the envelope is echoed byte for byte.
-        expect(reply.length, where).toBe(want.envelope + 3 + (want.headers ? 1 : 0));
-        expect(reply.slice(0, want.envelope + 1), where).toEqual(frames.slice(0, want.envelope + 1));
-        const status = String(reply[want.envelope + 1]);
-        expect(["ok", "error"], where).toContain(status);
-        const body: unknown = JSON.parse(String(reply[want.envelope + 2]));
-        if (status === "error") expect(body, where).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+
+        let answered = 0;
+        for (const [i, frames] of sent.entries()) {
+          const want = expectation(frames);
+          const got = replies.get(i + 1) ?? [];
+          const where = `message #${i + 1} ${JSON.stringify(frames.map((f) => f.toString("hex")))}`;
+          if (!want.reply) {
+            expect(got, where).toEqual([]);
+            continue;
+          }
+          answered++;
+          expect(got, where).toHaveLength(1);
+          const reply = got[0]!;
+          // [...envelope, "", status, body] (+ headers): the envelope is echoed byte for byte.
+          expect(reply.length, where).toBe(want.envelope + 3 + (want.headers ? 1 : 0));
+          expect(reply.slice(0, want.envelope + 1), where).toEqual(frames.slice(0, want.envelope + 1));
+          const status = String(reply[want.envelope + 1]);
+          expect(["ok", "error"], where).toContain(status);
+          const body: unknown = JSON.parse(String(reply[want.envelope + 2]));
+          if (status === "error") expect(body, where).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+        }
+        expect(answered).toBe(expected);
+        // Seeded, so these figures are fixed; they show the fuzz covers every branch of the rule.
+        expect(answered).toBeGreaterThan(1_000);
+        expect(MESSAGES - answered).toBeGreaterThan(500);
+        expect(server.stats.strayReplies).toBeGreaterThan(50);
+        expect(server.stats.dropped + server.stats.strayReplies).toBe(MESSAGES - answered);
+      } finally {
+        dealer.close();
       }
-      expect(answered).toBe(expected);
-      // Seeded, so these figures are fixed; they show the fuzz covers every branch of the rule.
-      expect(answered).toBeGreaterThan(1_000);
-      expect(MESSAGES - answered).toBeGreaterThan(500);
-      expect(server.stats.strayReplies).toBeGreaterThan(50);
-      expect(server.stats.dropped + server.stats.strayReplies).toBe(MESSAGES - answered);
-    } finally {
-      dealer.close();
-    }
-    await using client = await RpcClient.connect(server.endpoint, Orders, { timeoutMs: 3_000 });
-    await expect(client.call("echo", { text: "still serving" })).resolves.toEqual({ text: "still serving" });
-    expect(errors.length).toBeGreaterThan(0);
-  });
+      await using client = await RpcClient.connect(server.endpoint, Orders, { timeoutMs: 3_000 });
+      await expect(client.call("echo", { text: "still serving" })).resolves.toEqual({ text: "still serving" });
+      expect(errors.length).toBeGreaterThan(0);
+    },
+  );
 
   test("two servers wired to each other by mistake exchange a bounded number of messages, not an endless stream", async () => {
     const handlers = {

@@ -46,7 +46,6 @@ function show(action: SchedulerAction): string {
   }
 }
 
-
 const scenarios: readonly Scenario[] = [
   {
     name: "answers a greeting, registers a ready server, dispatches a request and returns its reply",
@@ -62,8 +61,14 @@ const scenarios: readonly Scenario[] = [
     name: "passes a headers frame and frames after it through, both ways (protocol 1.1 must-ignore)",
     steps: [
       [{ server: ["A", "", "ready", "1"] }, [`event server:ready {"server":"${hex("A")}","capacity":1}`]],
-      [{ client: ["c1", "corr", "", "echo", "{}", '{"traceparent":"00-x"}', "junk"] }, ['dispatch A c1|corr||echo|{}|{"traceparent":"00-x"}|junk']],
-      [{ server: ["A", "c1", "corr", "", "ok", "{}", '{"traceparent":"00-x"}', "more", "junk"] }, ['to-client c1|corr||ok|{}|{"traceparent":"00-x"}|more|junk']],
+      [
+        { client: ["c1", "corr", "", "echo", "{}", '{"traceparent":"00-x"}', "junk"] },
+        ['dispatch A c1|corr||echo|{}|{"traceparent":"00-x"}|junk'],
+      ],
+      [
+        { server: ["A", "c1", "corr", "", "ok", "{}", '{"traceparent":"00-x"}', "more", "junk"] },
+        ['to-client c1|corr||ok|{}|{"traceparent":"00-x"}|more|junk'],
+      ],
     ],
     stats: { returned: 1, inFlight: 0, dropped: 0 },
   },
@@ -115,7 +120,9 @@ const scenarios: readonly Scenario[] = [
   },
   {
     name: "drops a request with no envelope delimiter",
-    steps: [[{ client: ["c1", "echo", "{}"] }, ['event message:dropped {"reason":"a 3-frame request with no envelope delimiter"}']]],
+    steps: [
+      [{ client: ["c1", "echo", "{}"] }, ['event message:dropped {"reason":"a 3-frame request with no envelope delimiter"}']],
+    ],
     stats: { dropped: 1, queued: 0 },
   },
   {
@@ -123,11 +130,29 @@ const scenarios: readonly Scenario[] = [
     steps: [
       [{ server: ["A", "", "ready", "1"] }, [`event server:ready {"server":"${hex("A")}","capacity":1}`]],
       [{ server: ["A"] }, ['event message:dropped {"reason":"a backend message with no frame after the routing id"}']],
-      [{ server: ["A", "", "ok", "{}"] }, ['event message:dropped {"reason":"a backend message with an empty envelope that is not a ready announcement"}']],
-      [{ server: ["A", "c9", "", "ok", "{}"] }, ['event message:dropped {"reason":"a reply that matches no request in flight (already answered, or not from a registered server)"}']],
-      [{ server: ["Z", "c1", "", "ok", "{}"] }, ['event message:dropped {"reason":"a reply that matches no request in flight (already answered, or not from a registered server)"}']],
+      [
+        { server: ["A", "", "ok", "{}"] },
+        ['event message:dropped {"reason":"a backend message with an empty envelope that is not a ready announcement"}'],
+      ],
+      [
+        { server: ["A", "c9", "", "ok", "{}"] },
+        [
+          'event message:dropped {"reason":"a reply that matches no request in flight (already answered, or not from a registered server)"}',
+        ],
+      ],
+      [
+        { server: ["Z", "c1", "", "ok", "{}"] },
+        [
+          'event message:dropped {"reason":"a reply that matches no request in flight (already answered, or not from a registered server)"}',
+        ],
+      ],
       [{ client: ["c1", "", "m", "1"] }, ["dispatch A c1||m|1"]],
-      [{ server: ["A", "c1", "ok", "{}"] }, ['event message:dropped {"reason":"a reply that matches no request in flight (already answered, or not from a registered server)"}']],
+      [
+        { server: ["A", "c1", "ok", "{}"] },
+        [
+          'event message:dropped {"reason":"a reply that matches no request in flight (already answered, or not from a registered server)"}',
+        ],
+      ],
     ],
     stats: { dropped: 5, inFlight: 1, returned: 0 },
   },
@@ -155,7 +180,10 @@ const scenarios: readonly Scenario[] = [
       [{ client: ["c2", "", "m", "2"] }, ["dispatch B c2||m|2"]],
       [{ client: ["c3", "", "m", "3"] }, []], // A is leaving, B is full
       // A refuses c1 (with a headers frame): it is sent on, not passed back; A has nothing left and is forgotten.
-      [{ server: ["A", "c1", "", "error", '{"code":"UNAVAILABLE","message":"closing"}', "{}"] }, [`event server:gone {"server":"${hex("A")}","lost":0}`]],
+      [
+        { server: ["A", "c1", "", "error", '{"code":"UNAVAILABLE","message":"closing"}', "{}"] },
+        [`event server:gone {"server":"${hex("A")}","lost":0}`],
+      ],
       [{ server: ["B", "c2", "", "ok", "2"] }, ["to-client c2||ok|2", "dispatch B c1||m|1"]],
       [{ server: ["B", "c1", "", "ok", "1"] }, ["to-client c1||ok|1", "dispatch B c3||m|3"]],
     ],
@@ -180,7 +208,12 @@ const scenarios: readonly Scenario[] = [
       [{ client: ["c3", "", "m", "3"] }, ["dispatch A c3||m|3"]],
       [
         { failed: "c3||m|3", unreachable: true },
-        [`event server:gone {"server":"${hex("A")}","lost":1}`, rejected(REASONS.serverGone), refusal("c1", REASONS.serverGone), "dispatch B c3||m|3"],
+        [
+          `event server:gone {"server":"${hex("A")}","lost":1}`,
+          rejected(REASONS.serverGone),
+          refusal("c1", REASONS.serverGone),
+          "dispatch B c3||m|3",
+        ],
       ],
       // A second failure for the forgotten server changes nothing: that request was already answered.
       [{ failed: "c1||m|1", unreachable: true }, []],
@@ -210,7 +243,12 @@ const scenarios: readonly Scenario[] = [
       [{ server: ["A", "d", "", "ok", "1"] }, ["to-client d||ok|1", "dispatch A d||m|3"]],
       [{ server: ["A", "d", "", "ok", "2"] }, ["to-client d||ok|2"]],
       [{ server: ["A", "d", "", "ok", "3"] }, ["to-client d||ok|3"]],
-      [{ server: ["A", "d", "", "ok", "4"] }, ['event message:dropped {"reason":"a reply that matches no request in flight (already answered, or not from a registered server)"}']],
+      [
+        { server: ["A", "d", "", "ok", "4"] },
+        [
+          'event message:dropped {"reason":"a reply that matches no request in flight (already answered, or not from a registered server)"}',
+        ],
+      ],
     ],
     stats: { inFlight: 0, returned: 3, dropped: 1 },
   },
@@ -223,7 +261,10 @@ const scenarios: readonly Scenario[] = [
       [{ close: true }, [rejected(REASONS.closedQueued), refusal("c2", REASONS.closedQueued)]],
       [{ client: ["c3", "", "m", "3"] }, [rejected(REASONS.closing), refusal("c3", REASONS.closing)]],
       // While closing, a refusal is passed on as it is: there is nowhere else to send the request.
-      [{ server: ["A", "c1", "", "error", '{"code":"UNAVAILABLE","message":"x"}'] }, ['to-client c1||error|{"code":"UNAVAILABLE","message":"x"}']],
+      [
+        { server: ["A", "c1", "", "error", '{"code":"UNAVAILABLE","message":"x"}'] },
+        ['to-client c1||error|{"code":"UNAVAILABLE","message":"x"}'],
+      ],
     ],
     stats: { rejected: 2, inFlight: 0, queued: 0 },
     drained: true,
@@ -239,9 +280,19 @@ const scenarios: readonly Scenario[] = [
       [{ failed: "c3||m|3", unreachable: false }, [rejected(REASONS.closedQueued), refusal("c3", REASONS.closedQueued)]],
       [
         { abandon: 250 },
-        [rejected(REASONS.drainTimeout(250)), refusal("c1", REASONS.drainTimeout(250)), rejected(REASONS.drainTimeout(250)), refusal("c2", REASONS.drainTimeout(250))],
+        [
+          rejected(REASONS.drainTimeout(250)),
+          refusal("c1", REASONS.drainTimeout(250)),
+          rejected(REASONS.drainTimeout(250)),
+          refusal("c2", REASONS.drainTimeout(250)),
+        ],
       ],
-      [{ server: ["A", "c1", "", "ok", "late"] }, ['event message:dropped {"reason":"a reply that matches no request in flight (already answered, or not from a registered server)"}']],
+      [
+        { server: ["A", "c1", "", "ok", "late"] },
+        [
+          'event message:dropped {"reason":"a reply that matches no request in flight (already answered, or not from a registered server)"}',
+        ],
+      ],
     ],
     stats: { rejected: 3, inFlight: 0, returned: 0 },
     drained: true,

@@ -134,7 +134,9 @@ async function clientTypes(): Promise<void> {
 
   // The request parameter is the request schema's input: a defaulted field is optional, a transformed one takes
   // the pre-transform type.
-  expectTypeOf(client.call<"placeOrder">).parameter(1).toEqualTypeOf<InferRequest<Orders, "placeOrder">>();
+  expectTypeOf(client.call<"placeOrder">)
+    .parameter(1)
+    .toEqualTypeOf<InferRequest<Orders, "placeOrder">>();
   await client.call("placeOrder", { sku: "x", placedAt: "2024-01-01" });
   await client.call("placeOrder", { sku: "x", quantity: 3, placedAt: "2024-01-01" });
   await client.call("getOrder", { id: "o-1" }, { timeoutMs: 1_000, signal });
@@ -203,9 +205,7 @@ async function serverTypes(): Promise<void> {
     },
   });
 
-  expectTypeOf<RpcHandler<Orders, "getReceipt">>().returns.toEqualTypeOf<
-    { total: number } | PromiseLike<{ total: number }>
-  >();
+  expectTypeOf<RpcHandler<Orders, "getReceipt">>().returns.toEqualTypeOf<{ total: number } | PromiseLike<{ total: number }>>();
   expectTypeOf<RpcHandler<Orders, "placeOrder">>().parameter(0).toEqualTypeOf<InferHandlerRequest<Orders, "placeOrder">>();
 
   // A handler for every method is required.

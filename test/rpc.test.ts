@@ -118,8 +118,8 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     const crashed: unknown = await client.call("getOrder", { id: 500 }).catch((e: unknown) => e);
     expect(crashed).toMatchObject({ name: "RemoteCallError", code: "HANDLER_ERROR", details: { errorId: expect.any(String) } });
     // An unexpected error's message stays on the server unless it opts in (exposeErrors).
-    expect(String((crashed as Error).message)).not.toContain("database is down");
-    expect(String((crashed as Error).message)).toContain("failed unexpectedly (error id");
+    expect((crashed as Error).message).not.toContain("database is down");
+    expect((crashed as Error).message).toContain("failed unexpectedly (error id");
 
     const nonError: unknown = await client.call("getOrder", { id: 501 }).catch((e: unknown) => e);
     expect(nonError).toMatchObject({ code: "HANDLER_ERROR" });
@@ -189,7 +189,9 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     const err: unknown = await client.call("getOrder", { id: 1 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ContractValidationError);
     expect(err).toMatchObject({ name: "ContractValidationError", code: "VALIDATION_FAILED", direction: "incoming" });
-    expect((err as Error).message).toMatch(/Reply to "orders\.v1\/getOrder" does not match the response schema[\s\S]*different contract versions/);
+    expect((err as Error).message).toMatch(
+      /Reply to "orders\.v1\/getOrder" does not match the response schema[\s\S]*different contract versions/,
+    );
   });
 
   test("rejects an unknown method locally for untyped callers", async () => {
@@ -245,7 +247,7 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
 
   test("server close() answers handlers still running after drainTimeoutMs with UNAVAILABLE and aborts them", async () => {
     const aborted = deferred<unknown>();
-    const stuck = deferred<void>();
+    const stuck = deferred();
     const server = await RpcServer.bind(
       endpointFor(transport),
       Orders,
@@ -359,7 +361,9 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
 describe("RPC factories refuse misuse with errors that name the option", () => {
   test.each(["ok", "error"])("defineRpc refuses the reserved method name %s", (method) => {
     const schemas = { request: z.object({}), response: z.object({}) };
-    expect(() => defineRpc("loop.v1", { [method]: schemas })).toThrow(new RegExp(`method name "${method}" is reserved: "ok" and "error" are reply statuses`));
+    expect(() => defineRpc("loop.v1", { [method]: schemas })).toThrow(
+      new RegExp(`method name "${method}" is reserved: "ok" and "error" are reply statuses`),
+    );
     expect(() => defineRpc("loop.v1", { okay: schemas, errors: schemas })).not.toThrow();
   });
 
@@ -373,7 +377,9 @@ describe("RPC factories refuse misuse with errors that name the option", () => {
     await expect(RpcServer.bind("inproc://x-opt", Orders, partial as RpcHandlers<typeof Orders>)).rejects.toThrow(
       /no handler for "getOrder", "wait", "whoami"/,
     );
-    await expect(RpcClient.connect("inproc://x-opt", Orders, { timeoutMs: 0 })).rejects.toThrow(/`timeoutMs` must be a number of milliseconds/);
+    await expect(RpcClient.connect("inproc://x-opt", Orders, { timeoutMs: 0 })).rejects.toThrow(
+      /`timeoutMs` must be a number of milliseconds/,
+    );
     await expect(RpcClient.connect("inproc://x-opt", Orders, { codec: {} as never })).rejects.toThrow(/`codec` must be a codec/);
     await expect(RpcClient.connect("tcp:/x", Orders)).rejects.toMatchObject({ name: "InvalidEndpointError", endpoint: "tcp:/x" });
     await expect(RpcServer.bind("epgm://127.0.0.1;239.192.1.1:5555", Orders, ok)).rejects.toThrow(

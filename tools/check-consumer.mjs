@@ -63,11 +63,16 @@ must(
   "npm install in the consumer",
   run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--loglevel", "error"], { cwd: consumer }),
 );
-console.log(`installed the tarball and ${Object.keys({ ...manifest.dependencies, ...manifest.devDependencies }).length - 1} packages in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `installed the tarball and ${Object.keys({ ...manifest.dependencies, ...manifest.devDependencies }).length - 1} packages in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+);
 
 // 3. Types: what must compile does, what must fail does, with the expected message.
 const expected = [];
-for (const name of fs.readdirSync(path.join(consumer, "must-fail")).filter((f) => f.endsWith(".ts")).sort()) {
+for (const name of fs
+  .readdirSync(path.join(consumer, "must-fail"))
+  .filter((f) => f.endsWith(".ts"))
+  .sort()) {
   const lines = fs.readFileSync(path.join(consumer, "must-fail", name), "utf8").split("\n");
   let count = 0;
   lines.forEach((line, i) => {
@@ -91,38 +96,60 @@ function diagnostics(output) {
 
 const tsc = path.join(consumer, "node_modules", "typescript", "bin", "tsc");
 for (const skipLibCheck of ["false", "true"]) {
-  const result = run(process.execPath, [tsc, "-p", "tsconfig.json", "--pretty", "false", "--skipLibCheck", skipLibCheck], { cwd: consumer });
+  const result = run(process.execPath, [tsc, "-p", "tsconfig.json", "--pretty", "false", "--skipLibCheck", skipLibCheck], {
+    cwd: consumer,
+  });
   const found = diagnostics(result.stdout);
   console.log(`tsc (skipLibCheck ${skipLibCheck}): ${found.length} errors, ${expected.length} expected`);
   for (const e of expected) {
     const hit = found.find((d) => d.file === e.file && d.line === e.line);
     check(hit !== undefined, `${e.file}:${e.line} compiled, but must fail with ${e.code} (skipLibCheck ${skipLibCheck})`);
     if (hit === undefined) continue;
-    check(hit.code === e.code && hit.text.includes(e.fragment), `${e.file}:${e.line} failed with ${hit.code} "${hit.text}", expected ${e.code} containing "${e.fragment}" (skipLibCheck ${skipLibCheck})`);
+    check(
+      hit.code === e.code && hit.text.includes(e.fragment),
+      `${e.file}:${e.line} failed with ${hit.code} "${hit.text}", expected ${e.code} containing "${e.fragment}" (skipLibCheck ${skipLibCheck})`,
+    );
   }
   for (const d of found) {
     const wanted = expected.some((e) => e.file === d.file && e.line === d.line);
     check(wanted, `unexpected error (skipLibCheck ${skipLibCheck}): ${d.file}(${d.line}): ${d.code} ${d.text}`);
   }
-  if (found.length === 0 && result.code !== 0) check(false, `tsc exited ${result.code} without a diagnostic:\n${result.stdout}${result.stderr}`);
+  if (found.length === 0 && result.code !== 0)
+    check(false, `tsc exited ${result.code} without a diagnostic:\n${result.stdout}${result.stderr}`);
 }
 
 // 4. Runtime: ESM import and CommonJS require, each with a real RPC call.
 for (const file of ["runtime/import.mjs", "runtime/require.cjs"]) {
   const result = run(process.execPath, [file], { cwd: consumer, timeout: 20_000 });
-  check(result.code === 0 && /: ok \(2 \+ 3 = 5/.test(result.stdout), `node ${file} (Node ${process.version}) exited ${result.code}:\n${result.stdout}${result.stderr}`);
-  console.log(`node ${file}: ${result.stdout.trim()}${result.stderr.trim() ? ` [stderr: ${result.stderr.trim().split("\n")[0]}]` : ""}`);
+  check(
+    result.code === 0 && /: ok \(2 \+ 3 = 5/.test(result.stdout),
+    `node ${file} (Node ${process.version}) exited ${result.code}:\n${result.stdout}${result.stderr}`,
+  );
+  console.log(
+    `node ${file}: ${result.stdout.trim()}${result.stderr.trim() ? ` [stderr: ${result.stderr.trim().split("\n")[0]}]` : ""}`,
+  );
 }
 
 // 5. The installed command.
 const bin = path.join(consumer, "node_modules", ".bin", "typed-zmq");
 const versionRun = run(bin, ["--version"], { cwd: consumer });
-check(versionRun.code === 0 && versionRun.stdout === `${version}\n`, `typed-zmq --version printed "${versionRun.stdout}" (exit ${versionRun.code}), expected ${version}`);
+check(
+  versionRun.code === 0 && versionRun.stdout === `${version}\n`,
+  `typed-zmq --version printed "${versionRun.stdout}" (exit ${versionRun.code}), expected ${version}`,
+);
 const helpRun = run(bin, ["build-zmq-system", "--help"], { cwd: consumer });
-check(helpRun.code === 0 && helpRun.stdout.startsWith("usage: typed-zmq build-zmq-system\n"), `typed-zmq build-zmq-system --help exited ${helpRun.code}: ${helpRun.stdout}${helpRun.stderr}`);
+check(
+  helpRun.code === 0 && helpRun.stdout.startsWith("usage: typed-zmq build-zmq-system\n"),
+  `typed-zmq build-zmq-system --help exited ${helpRun.code}: ${helpRun.stdout}${helpRun.stderr}`,
+);
 const doctorRun = run(bin, ["doctor"], { cwd: consumer });
-check(doctorRun.code === 0 && /^libzmq\s+\d/m.test(doctorRun.stdout), `typed-zmq doctor exited ${doctorRun.code}: ${doctorRun.stdout}${doctorRun.stderr}`);
-console.log(`typed-zmq --version: ${versionRun.stdout.trim()}; build-zmq-system --help: exit ${helpRun.code}; doctor: exit ${doctorRun.code}`);
+check(
+  doctorRun.code === 0 && /^libzmq\s+\d/m.test(doctorRun.stdout),
+  `typed-zmq doctor exited ${doctorRun.code}: ${doctorRun.stdout}${doctorRun.stderr}`,
+);
+console.log(
+  `typed-zmq --version: ${versionRun.stdout.trim()}; build-zmq-system --help: exit ${helpRun.code}; doctor: exit ${doctorRun.code}`,
+);
 
 // 6. The shipped runtime graph: dist/index.js never reaches the CLI, the build tool or child_process.
 const installed = path.join(consumer, "node_modules", "typed-zmq");
@@ -135,7 +162,8 @@ while (queue.length > 0) {
   const text = fs.readFileSync(file, "utf8");
   for (const m of text.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)["']([^"']+)["']/g)) {
     const specifier = m[1];
-    if (specifier === "node:child_process" || specifier === "child_process") check(false, `${path.relative(installed, file)} imports ${specifier}`);
+    if (specifier === "node:child_process" || specifier === "child_process")
+      check(false, `${path.relative(installed, file)} imports ${specifier}`);
     if (specifier.startsWith(".")) queue.push(path.resolve(path.dirname(file), specifier));
   }
 }

@@ -14,13 +14,18 @@ const EVENTS = ["goal", "yellow card", "substitution", "red card"] as const;
 export async function main(options: DemoOptions = {}): Promise<number> {
   const log = output(options);
   const forwarder = setting(options, "PUB_CONNECT_FORWARDER", "");
-  const teams = setting(options, "TEAMS", "Arsenal,Chelsea,Liverpool,Tottenham").split(",").map((t) => t.trim()).filter((t) => t !== "");
+  const teams = setting(options, "TEAMS", "Arsenal,Chelsea,Liverpool,Tottenham")
+    .split(",")
+    .map((t) => t.trim())
+    .filter((t) => t !== "");
   const rate = Math.max(1, intSetting(options, "RATE", 10));
   await using pub =
     forwarder === ""
       ? await Publisher.bind(setting(options, "PUB_BIND", "tcp://*:5556"), Football)
       : await Publisher.connect(forwarder, Football);
-  log(`publisher: ${forwarder === "" ? `publishing on ${pub.endpoint}` : `publishing into forwarder ${forwarder}`} for ${teams.join(", ")}, ${rate}/s`);
+  log(
+    `publisher: ${forwarder === "" ? `publishing on ${pub.endpoint}` : `publishing into forwarder ${forwarder}`} for ${teams.join(", ")}, ${rate}/s`,
+  );
   let sent = 0;
   while (options.signal?.aborted !== true) {
     const team = teams[sent % teams.length] ?? "Arsenal";

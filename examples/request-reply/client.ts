@@ -14,7 +14,9 @@ export async function main(options: DemoOptions = {}): Promise<string[]> {
   const name = setting(options, "CLIENT_NAME", `client-${hostname()}-${process.pid}`);
   const endpoint = setting(options, "RPC_CONNECT", "tcp://127.0.0.1:5555");
   const count = intSetting(options, "COUNT", 10);
-  await using client = await RpcClient.connect(endpoint, Greeter, { timeoutMs: Math.max(1, intSetting(options, "TIMEOUT_MS", 5_000)) });
+  await using client = await RpcClient.connect(endpoint, Greeter, {
+    timeoutMs: Math.max(1, intSetting(options, "TIMEOUT_MS", 5_000)),
+  });
   log(`client ${name}: connected to ${endpoint}`);
   const greetings: string[] = [];
   for (let i = 1; i <= count; i++) {

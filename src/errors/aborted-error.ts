@@ -19,6 +19,7 @@ export class AbortedError extends TypedZmqError {
 function describeReason(reason: unknown): string {
   if (reason instanceof Error) return `: ${reason.message}`;
   if (reason === undefined) return "";
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- any abort reason a caller chose, shown as best we can
   return `: ${String(reason)}`;
 }
 

@@ -19,7 +19,9 @@ import { TypedZmqError, type TypedZmqErrorOptions } from "./typed-zmq-error.js";
  * failure", which is what the caller's {@link RemoteCallError} is; and it is not RPC-only.)
  *
  * @example
+ * ```ts
  * throw new ApplicationError("NOT_FOUND", `order ${id} does not exist`, { details: { id } });
+ * ```
  */
 export class ApplicationError extends TypedZmqError {
   override readonly name = "ApplicationError";
@@ -30,7 +32,7 @@ export class ApplicationError extends TypedZmqError {
   /** @throws {@link InvalidArgumentError} when `code` is not a non-empty string. */
   constructor(code: string, message: string, options?: TypedZmqErrorOptions & { readonly details?: unknown }) {
     if (typeof code !== "string" || code.length === 0) {
-      throw new InvalidArgumentError("ApplicationError: `code` must be a non-empty string, for example \"NOT_FOUND\".");
+      throw new InvalidArgumentError('ApplicationError: `code` must be a non-empty string, for example "NOT_FOUND".');
     }
     super(message, errorOptions(options));
     this.code = code;

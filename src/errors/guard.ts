@@ -15,7 +15,7 @@ interface ForeignMatch {
 const foreignMatches: ForeignMatch[] = [];
 
 function fields(value: unknown): { readonly name?: unknown; readonly code?: unknown } {
-  return typeof value === "object" && value !== null ? (value as { name?: unknown; code?: unknown }) : {};
+  return typeof value === "object" && value !== null ? value : {};
 }
 
 function matches(value: unknown, match: ForeignMatch): boolean {

@@ -20,7 +20,9 @@ import type { TypedZmqErrorOptions } from "./typed-zmq-error.js";
  * recognises it), so both `catch (e) { if (e instanceof TypeError) … }` and `isTypedZmqError(e)` see it.
  *
  * @example
+ * ```ts
  * try { defineRpc("", {}); } catch (err) { if (isInvalidArgumentError(err)) console.error(err.code, err.message); }
+ * ```
  */
 export class InvalidArgumentError extends TypeError {
   override readonly name = "InvalidArgumentError";

@@ -19,7 +19,9 @@ import type { TypedZmqErrorOptions } from "./typed-zmq-error.js";
  * recognises it).
  *
  * @example
+ * ```ts
  * await RpcClient.connect(endpoint, Orders, { timeoutMs: -1 }); // rejects: OutOfRangeError, code OUT_OF_RANGE
+ * ```
  */
 export class OutOfRangeError extends RangeError {
   override readonly name = "OutOfRangeError";

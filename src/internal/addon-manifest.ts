@@ -40,7 +40,9 @@ export function zeromqPaths(): AddonPaths {
   try {
     packageJson = createRequire(import.meta.url).resolve("zeromq/package.json");
   } catch (error) {
-    throw new Error(`Cannot find the "zeromq" package (${message(error)}). Run \`npm install\` in the project first.`);
+    throw new Error(`Cannot find the "zeromq" package (${message(error)}). Run \`npm install\` in the project first.`, {
+      cause: error,
+    });
   }
   const zeromqDir = path.dirname(packageJson);
   const buildDir = path.join(zeromqDir, "build");
@@ -63,7 +65,9 @@ export function readManifest(file: string): Record<string, string> {
   try {
     parsed = JSON.parse(fs.readFileSync(file, "utf8"));
   } catch (error) {
-    throw new Error(`Cannot read zeromq's addon manifest ${file}: ${message(error)}. Reinstall zeromq (\`npm ci\`).`);
+    throw new Error(`Cannot read zeromq's addon manifest ${file}: ${message(error)}. Reinstall zeromq (\`npm ci\`).`, {
+      cause: error,
+    });
   }
   if (!isRecord(parsed)) throw new Error(`zeromq's addon manifest ${file} is not a JSON object. Reinstall zeromq (\`npm ci\`).`);
   const manifest: Record<string, string> = {};

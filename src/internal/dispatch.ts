@@ -59,7 +59,12 @@ function fail(body: RpcErrorBody, cause?: unknown): { readonly ok: false; readon
   return { ok: false, failure: cause === undefined ? { body, message: body.message } : { body, message: body.message, cause } };
 }
 
-function tooLarge(step: DispatchStep, what: string, size: number, limit: number): { readonly ok: false; readonly failure: Failure } {
+function tooLarge(
+  step: DispatchStep,
+  what: string,
+  size: number,
+  limit: number,
+): { readonly ok: false; readonly failure: Failure } {
   return fail({
     code: ErrorCode.MESSAGE_TOO_LARGE,
     message: `${step.label}: the ${what} body is ${size} bytes, over this server's limit of ${limit} bytes (maxMessageBytes).`,
@@ -107,7 +112,9 @@ export function encodeOutput(step: DispatchStep, policy: DispatchPolicy, value: 
 export function handlerFailure(step: DispatchStep, policy: DispatchPolicy, thrown: unknown): Failure {
   if (thrown instanceof ApplicationError) {
     const body: RpcErrorBody =
-      thrown.details === undefined ? { code: thrown.code, message: thrown.message } : { code: thrown.code, message: thrown.message, details: thrown.details };
+      thrown.details === undefined
+        ? { code: thrown.code, message: thrown.message }
+        : { code: thrown.code, message: thrown.message, details: thrown.details };
     return { body, message: body.message, cause: thrown };
   }
   const error = toError(thrown);
@@ -116,14 +123,25 @@ export function handlerFailure(step: DispatchStep, policy: DispatchPolicy, throw
   const errorId = randomUUID();
   if (policy.exposeErrors) {
     const details = policy.exposeStack && error.stack !== undefined ? { errorId, stack: error.stack } : { errorId };
-    return { body: { code: ErrorCode.HANDLER_ERROR, message: real, details }, message: `${real} (error id ${errorId})`, cause: thrown, errorId };
+    return {
+      body: { code: ErrorCode.HANDLER_ERROR, message: real, details },
+      message: `${real} (error id ${errorId})`,
+      cause: thrown,
+      errorId,
+    };
   }
   const generic = `the handler of "${step.label}" failed unexpectedly (error id ${errorId}). The server's log has the details under this id.`;
-  return { body: { code: ErrorCode.HANDLER_ERROR, message: generic, details: { errorId } }, message: `${real} (error id ${errorId})`, cause: thrown, errorId };
+  return {
+    body: { code: ErrorCode.HANDLER_ERROR, message: generic, details: { errorId } },
+    message: `${real} (error id ${errorId})`,
+    cause: thrown,
+    errorId,
+  };
 }
 
 function describe(value: unknown): string {
   try {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify returns undefined for undefined, functions and symbols, whatever its lib type says
     return typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
   } catch {
     return String(value);

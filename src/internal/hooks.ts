@@ -16,7 +16,11 @@ export function callHook<T>(hook: ((info: T) => void) | undefined, info: T): voi
 
 /** True for a promise or any other object with a `then` method. */
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === "object" || typeof value === "function") && value !== null && typeof Reflect.get(value, "then") === "function";
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof Reflect.get(value, "then") === "function"
+  );
 }
 
 /**

@@ -16,14 +16,20 @@ export interface ReadLoopPolicy {
 }
 
 /** Reads messages from `socket` and hands each to `handle`, until the socket is closed. Never rejects. */
-export async function readLoop(socket: zmq.Readable & zmq.Socket, handle: (frames: Buffer[]) => void, policy: ReadLoopPolicy = {}): Promise<void> {
+export async function readLoop(
+  socket: zmq.Readable & zmq.Socket,
+  handle: (frames: Buffer[]) => void,
+  policy: ReadLoopPolicy = {},
+): Promise<void> {
   for (;;) {
     for (let wait = policy.room?.(); wait !== undefined && !socket.closed; wait = policy.room?.()) await wait;
+
     if (socket.closed) return;
     let frames: Buffer[];
     try {
       frames = await socket.receive();
     } catch (err) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- `closed` changed while receive() waited
       if (socket.closed) return;
       policy.onError?.(err);
       continue;

@@ -226,7 +226,16 @@ export class RpcScheduler {
     if (server !== undefined) {
       server.capacity = capacity; // a repeated announcement: nothing new to report
     } else {
-      this.#servers.set(name, { id, name, capacity, requests: new Map(), inFlight: 0, lastUsed: 0, leaving: false, stalled: false });
+      this.#servers.set(name, {
+        id,
+        name,
+        capacity,
+        requests: new Map(),
+        inFlight: 0,
+        lastUsed: 0,
+        leaving: false,
+        stalled: false,
+      });
       actions.push({ kind: "event", event: { type: "server:ready", server: name, capacity } });
     }
     return [...actions, ...this.#dispatch()];
@@ -302,7 +311,9 @@ export class RpcScheduler {
     server.requests.clear();
     this.#inFlight -= server.inFlight;
     server.inFlight = 0;
-    const actions: SchedulerAction[] = [{ kind: "event", event: { type: "server:gone", server: server.name, lost: lost.length } }];
+    const actions: SchedulerAction[] = [
+      { kind: "event", event: { type: "server:gone", server: server.name, lost: lost.length } },
+    ];
     for (const ticket of lost) actions.push(...this.#reject(ticket.request, REASONS.serverGone));
     return actions;
   }

@@ -4,6 +4,7 @@
  * @internal
  */
 import type * as zmq from "zeromq";
+import { toError } from "./zmq-errors.js";
 
 /** Set `cancelled` to drop a queued message that has not been handed to libzmq yet. @internal */
 export interface CancelToken {
@@ -97,7 +98,7 @@ export class SendQueue {
       });
     }
     this.#afterFast();
-    return Promise.reject(err);
+    return Promise.reject(toError(err));
   }
 
   #afterFast(): void {

@@ -9,7 +9,13 @@ export async function settleWithin(promise: Promise<unknown>, ms: number): Promi
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
   try {
-    await Promise.race([promise.then(() => undefined, () => undefined), timeout]);
+    await Promise.race([
+      promise.then(
+        () => undefined,
+        () => undefined,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -5,6 +5,7 @@
  */
 import { TimeoutError } from "../errors.js";
 import { checkTimeout, timeoutFor, watchDeadline, type DeadlinePlace, type WaitOptions } from "../signal.js";
+import { toError } from "./zmq-errors.js";
 
 interface Waiter {
   readonly ready: () => boolean;
@@ -24,13 +25,19 @@ export class Waiters {
    * Resolves once `ready()` is true; rejects with a {@link TimeoutError} (its message ends with `note()`, for
    * example how many are there) or an `AbortedError`.
    */
-  until(ready: () => boolean, options: WaitOptions, place: DeadlinePlace, defaultTimeoutMs: number, note: () => string): Promise<void> {
+  until(
+    ready: () => boolean,
+    options: WaitOptions,
+    place: DeadlinePlace,
+    defaultTimeoutMs: number,
+    note: () => string,
+  ): Promise<void> {
     if (ready()) return Promise.resolve();
     let timeoutMs: number;
     try {
       timeoutMs = checkTimeout(options.timeoutMs, defaultTimeoutMs, "timeoutMs");
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(toError(err));
     }
     return new Promise<void>((resolve, reject) => {
       let disarm = (): void => undefined;

@@ -10,7 +10,8 @@ export function toError(value: unknown): Error {
   if (value instanceof Error) return value;
   let text: string;
   try {
-    text = typeof value === "string" ? value : JSON.stringify(value) ?? String(value);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify returns undefined for undefined, functions and symbols, whatever its lib type says
+    text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
   } catch {
     text = String(value);
   }
@@ -26,7 +27,7 @@ interface ZmqErrorFields {
 /** Maps a zeromq.js failure during bind/connect/send to a typed error, keeping the original as `cause`. */
 export function fromZmqError(err: unknown, what: string, endpoint: string): TypedZmqError {
   if (err instanceof TypedZmqError) return err;
-  const fields: ZmqErrorFields = typeof err === "object" && err !== null ? (err as ZmqErrorFields) : {};
+  const fields: ZmqErrorFields = typeof err === "object" && err !== null ? err : {};
   const code = typeof fields.code === "string" ? fields.code : undefined;
   const text = typeof fields.message === "string" ? fields.message : String(err);
   switch (code) {

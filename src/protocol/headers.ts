@@ -62,8 +62,7 @@ export const MAX_HEADERS_BYTES = 8_192;
 
 /** Result of {@link parseHeaders}. */
 export type HeadersParse =
-  | { readonly kind: "headers"; readonly headers: MessageHeaders }
-  | { readonly kind: "malformed"; readonly reason: string };
+  { readonly kind: "headers"; readonly headers: MessageHeaders } | { readonly kind: "malformed"; readonly reason: string };
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 

@@ -66,7 +66,12 @@ export function parseRequest(frames: Buffer[]): RequestParse {
   const envelope = frames.slice(0, d + 1);
   const methodFrame = frames[d + 1];
   if (methodFrame === undefined) {
-    return { kind: "malformed", envelope, method: undefined, reason: "nothing follows the empty delimiter frame; send [method, body] after it" };
+    return {
+      kind: "malformed",
+      envelope,
+      method: undefined,
+      reason: "nothing follows the empty delimiter frame; send [method, body] after it",
+    };
   }
   if (isFrame(methodFrame, STATUS_OK_FRAME) || isFrame(methodFrame, STATUS_ERROR_FRAME)) {
     return { kind: "stray-reply", status: methodFrame.toString("latin1") };
@@ -75,14 +80,29 @@ export function parseRequest(frames: Buffer[]): RequestParse {
   try {
     method = strictUtf8.decode(methodFrame);
   } catch {
-    return { kind: "malformed", envelope, method: undefined, reason: `the method frame (${methodFrame.length} bytes) is not valid UTF-8` };
+    return {
+      kind: "malformed",
+      envelope,
+      method: undefined,
+      reason: `the method frame (${methodFrame.length} bytes) is not valid UTF-8`,
+    };
   }
   if (method.length === 0) {
-    return { kind: "malformed", envelope, method: undefined, reason: "the method frame is empty (a doubled delimiter?); send the method name as UTF-8" };
+    return {
+      kind: "malformed",
+      envelope,
+      method: undefined,
+      reason: "the method frame is empty (a doubled delimiter?); send the method name as UTF-8",
+    };
   }
   const body = frames[d + 2];
   if (body === undefined) {
-    return { kind: "malformed", envelope, method, reason: "the body frame is missing; send [method, body] after the empty delimiter" };
+    return {
+      kind: "malformed",
+      envelope,
+      method,
+      reason: "the body frame is missing; send [method, body] after the empty delimiter",
+    };
   }
   const headersFrame = frames[d + 3];
   if (headersFrame === undefined) return { kind: "request", envelope, method, body, headers: undefined };
@@ -150,7 +170,11 @@ export function parseReply(frames: Buffer[]): ReplyParse {
   }
   const ok = isFrame(status, STATUS_OK_FRAME);
   if (!ok && !isFrame(status, STATUS_ERROR_FRAME)) {
-    return { kind: "malformed", id, reason: `unknown status "${status.toString("utf8").slice(0, 40)}"; expected "ok" or "error"` };
+    return {
+      kind: "malformed",
+      id,
+      reason: `unknown status "${status.toString("utf8").slice(0, 40)}"; expected "ok" or "error"`,
+    };
   }
   const headersFrame = frames[4];
   if (headersFrame === undefined) return { kind: "reply", id, ok, body, headers: undefined };

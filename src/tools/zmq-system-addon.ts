@@ -21,7 +21,15 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { ENTRY_NAME, type AddonPaths as Paths, isOurEntry, isRecord, message, readManifest, zeromqPaths } from "../internal/addon-manifest.js";
+import {
+  ENTRY_NAME,
+  type AddonPaths as Paths,
+  isOurEntry,
+  isRecord,
+  message,
+  readManifest,
+  zeromqPaths,
+} from "../internal/addon-manifest.js";
 
 /** What {@link buildSystemAddon} built and verified. */
 export interface BuildReport {
@@ -215,7 +223,8 @@ async function checkPrerequisites(paths: Paths): Promise<Prerequisites> {
   if ((await run(cxx, ["--version"])).code !== 0) missing.push(`a C++20 compiler, ${cxx} (apt-get install -y g++)`);
   if ((await run("make", ["--version"])).code !== 0) missing.push("make (apt-get install -y make)");
   const python = process.env["npm_config_python"] ?? process.env["PYTHON"] ?? "python3";
-  if ((await run(python, ["--version"])).code !== 0) missing.push(`Python 3 for node-gyp, ${python} (apt-get install -y python3)`);
+  if ((await run(python, ["--version"])).code !== 0)
+    missing.push(`Python 3 for node-gyp, ${python} (apt-get install -y python3)`);
   let systemVersion = "";
   let cflags: string[] = [];
   let libs: string[] = [];
@@ -228,7 +237,9 @@ async function checkPrerequisites(paths: Paths): Promise<Prerequisites> {
       const cf = await run("pkg-config", ["--cflags", "libzmq"]);
       const lf = await run("pkg-config", ["--libs", "libzmq"]);
       if (cf.code !== 0 || lf.code !== 0) {
-        throw new Error(`pkg-config libzmq failed:\n${tail(cf)}\n${tail(lf)}\nReinstall it: apt-get install -y --reinstall libzmq3-dev`);
+        throw new Error(
+          `pkg-config libzmq failed:\n${tail(cf)}\n${tail(lf)}\nReinstall it: apt-get install -y --reinstall libzmq3-dev`,
+        );
       }
       cflags = splitFlags(cf.stdout);
       libs = splitFlags(lf.stdout);
@@ -244,7 +255,9 @@ async function checkPrerequisites(paths: Paths): Promise<Prerequisites> {
   try {
     nodeAddonApi = path.dirname(createRequire(path.join(paths.zeromqDir, "package.json")).resolve("node-addon-api/package.json"));
   } catch (error) {
-    throw new Error(`Cannot find node-addon-api, a dependency of zeromq (${message(error)}). Reinstall with \`npm ci\`.`);
+    throw new Error(`Cannot find node-addon-api, a dependency of zeromq (${message(error)}). Reinstall with \`npm ci\`.`, {
+      cause: error,
+    });
   }
   if (!fs.existsSync(path.join(nodeAddonApi, "napi.h"))) {
     throw new Error(`node-addon-api at ${nodeAddonApi} has no napi.h. Reinstall with \`npm ci\`.`);
@@ -346,8 +359,8 @@ function register(paths: Paths): void {
  * reinstalled).
  *
  * Steps: checks the prerequisites (pkg-config, libzmq headers, g++, make, python3, Node's headers, npm's bundled
- * node-gyp) and throws with the `apt-get install` line to run if one is missing; runs `node-gyp configure build
- * --nodedir=<prefix>` in a temporary directory; loads the built addon in a fresh process to check it reports the system
+ * node-gyp) and throws with the `apt-get install` line to run if one is missing; runs
+ * `node-gyp configure build --nodedir=<prefix>` in a temporary directory; loads the built addon in a fresh process to check it reports the system
  * libzmq's version with `pgm: true`; copies it to `node_modules/zeromq/build/linux/<arch>/node/system-libzmq/addon.node`;
  * backs `manifest.json` up to `manifest.prebuilt.json` (unless a backup exists); registers the addon with abi 10000 so
  * zeromq's loader tries it first; and finally checks in a fresh process that `require("zeromq")` now reports the
@@ -365,7 +378,9 @@ export async function buildSystemAddon(options: { log?: (line: string) => void }
   const log = options.log ?? ((): void => undefined);
   const paths = zeromqPaths();
   const pre = await checkPrerequisites(paths);
-  log(`system libzmq ${pre.systemVersion}; Node headers in ${path.join(pre.nodeDir, "include", "node")}; node-gyp ${pre.nodeGyp}`);
+  log(
+    `system libzmq ${pre.systemVersion}; Node headers in ${path.join(pre.nodeDir, "include", "node")}; node-gyp ${pre.nodeGyp}`,
+  );
 
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "typed-zmq-system-addon-"));
   // Copy the C++ sources so every object file stays inside the temporary directory.
@@ -429,7 +444,10 @@ export async function buildSystemAddon(options: { log?: (line: string) => void }
     }
   } catch (error) {
     await restorePrebuiltAddon();
-    throw new Error(`The system addon was built but zeromq does not load it (${message(error)}); the prebuilt addon was restored.`);
+    throw new Error(
+      `The system addon was built but zeromq does not load it (${message(error)}); the prebuilt addon was restored.`,
+      { cause: error },
+    );
   }
   log(`require("zeromq") now loads ${describeProbe(installed)}`);
   fs.rmSync(work, { recursive: true, force: true });

@@ -127,7 +127,11 @@ describe.skipIf(skip)(`typed classes with Python (pyzmq) peers over tcp${why}`, 
       expect(ok).toEqual({ status: "ok", body: { text: "with headers" } });
       expect(refused).toMatchObject({
         status: "error",
-        body: { code: "CONTRACT_MISMATCH", message: expect.stringContaining("other.v9"), details: { expected: "orders.v1", received: "other.v9" } },
+        body: {
+          code: "CONTRACT_MISMATCH",
+          message: expect.stringContaining("other.v9"),
+          details: { expected: "orders.v1", received: "other.v9" },
+        },
       });
       expect(unknownKey).toEqual({ status: "ok", body: { text: "with headers" } });
       expect(correlated).toEqual({ status: "ok", body: { text: "with headers" } });
