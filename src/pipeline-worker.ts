@@ -23,7 +23,9 @@ import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { settleWithin, signalled } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { STATUS_ERROR_FRAME } from "./internal/wire.js";
-import { Batcher, batchLimits, unpack, type BatchOptions } from "./batch.js";
+import type { BatchOptions } from "./batch.js";
+import { Batcher, batchLimits } from "./internal/batcher.js";
+import { unpack } from "./protocol/batch.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
 
 const EMPTY = Buffer.alloc(0);

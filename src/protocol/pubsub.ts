@@ -72,9 +72,6 @@ export function encodePubSubBatch(topic: string, packed: Uint8Array, headers?: U
   return headers === undefined ? [topic, EMPTY, packed] : [topic, EMPTY, packed, headers];
 }
 
-/** How a subscription matches wire topics. */
-export type TopicMatch = "boundary" | "prefix";
-
 /**
  * True when `topic` matches `subscription` at a dot boundary: it equals it, or continues it after a dot
  * (`price.GOOG` matches `price.GOOG` and `price.GOOG.x`, not `price.GOOGL`). `""` and a subscription ending in a dot
