@@ -10,10 +10,9 @@ import { encodeBody, type Codec } from "./codec.js";
 import { validationError, type InferTask, type JobContract } from "./contract.js";
 import { parseEndpoint, type EndpointUse } from "./endpoint.js";
 import { ClosedError, fromZmqError } from "./errors.js";
-import { readBatch } from "./internal/batcher.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
-import { Outbox } from "./internal/outbox.js";
+import { Outbox, readSendOptions } from "./internal/outbox.js";
 import type { CancelToken } from "./internal/send-queue.js";
 import { Waiters } from "./internal/waiters.js";
 import type { BatchOptions } from "./batch.js";
@@ -307,9 +306,6 @@ type SourceConfig = ReturnType<typeof resolveSourceOptions>;
 /** Every option checked and frozen before the socket exists. */
 function resolveSourceOptions(owner: string, options: PipelineSourceOptions) {
   return resolveOptions(owner, options, (read) => ({
-    codec: read.codec(),
-    lingerMs: read.nonNegativeMs("lingerMs", 1_000),
-    sendHighWaterMark: read.positiveInt("sendHighWaterMark", 1000),
-    batch: readBatch(read, "batch"),
+    ...readSendOptions(read),
   }));
 }

@@ -20,10 +20,9 @@ import {
 } from "./contract.js";
 import { ClosedError, UnknownTopicError, fromZmqError } from "./errors.js";
 import { callHook } from "./internal/hooks.js";
-import { readBatch } from "./internal/batcher.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
-import { Outbox } from "./internal/outbox.js";
+import { Outbox, readSendOptions } from "./internal/outbox.js";
 import { Waiters } from "./internal/waiters.js";
 import type { BatchOptions } from "./batch.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
@@ -334,13 +333,10 @@ type PublisherConfig = ReturnType<typeof resolvePublisherOptions>;
 /** Every option checked and frozen before the socket exists. */
 function resolvePublisherOptions(owner: string, options: PublisherOptions) {
   return resolveOptions(owner, options, (read) => ({
-    codec: read.codec(),
-    lingerMs: read.nonNegativeMs("lingerMs", 1_000),
-    sendHighWaterMark: read.positiveInt("sendHighWaterMark", 1000),
+    ...readSendOptions(read),
     onSubscription: read.hook<(event: SubscriptionEvent) => void>("onSubscription"),
     multicast: multicastSocketOptions(options.multicast, owner),
     noDrop: read.flag("noDrop", false),
-    batch: readBatch(read, "batch"),
     headers: read.nested("headers", (headers) => ({ publisherId: headers.optionalString("publisherId") ?? randomUUID(), epoch: Date.now() })),
   }));
 }

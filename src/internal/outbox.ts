@@ -5,7 +5,8 @@
  * @internal
  */
 import type * as zmq from "zeromq";
-import { Batcher, type Limits } from "./batcher.js";
+import { Batcher, readBatch, type Limits } from "./batcher.js";
+import type { OptionReader } from "./options.js";
 import { SendQueue, type CancelToken, type SendQueueOptions } from "./send-queue.js";
 import { settleWithin } from "./timing.js";
 
@@ -86,4 +87,18 @@ export class Outbox<TKey> {
   idle(): Promise<void> {
     return this.#queue.idle();
   }
+}
+
+/**
+ * The options every sender shares (`codec`, `lingerMs`, `sendHighWaterMark`, `batch`), read inside
+ * `resolveOptions`: spread the result into the config.
+ * @internal
+ */
+export function readSendOptions(read: OptionReader) {
+  return {
+    codec: read.codec(),
+    lingerMs: read.nonNegativeMs("lingerMs", 1_000),
+    sendHighWaterMark: read.positiveInt("sendHighWaterMark", 1000),
+    batch: readBatch(read, "batch"),
+  };
 }
