@@ -1,42 +1,99 @@
 /**
  * @packageDocumentation
- * The headers frame of protocol 1.1 (docs/protocol.md): one JSON object in UTF-8, whatever codec the bodies use, so
- * any peer or broker can read it. Unknown keys are kept here and ignored by callers (the must-ignore rule).
+ * The headers frame of protocol 1.1 (docs/protocol.md, "Headers"): one optional frame holding a JSON object in
+ * UTF-8, whatever codec the bodies use, so that any peer and any broker can read it without knowing the body codec.
  *
- * Minimal version written for pub-sub and pipelines; the RPC work reconciles it with the RPC keys.
+ * Pure functions, no sockets. Unknown keys are kept and ignored by every reader (the must-ignore rule); a known key
+ * with a value of the wrong type makes the frame malformed, because that is a peer's bug worth reporting.
  * @internal
  */
-import { strictUtf8 } from "../internal/wire.js";
 
-/** A decoded headers frame. Reserved pub-sub keys: `publisherId` (string), `epoch` (number), `seq` (number). */
-export type Headers = {
-  readonly [key: string]: unknown;
-  /** Pub-sub: identifies the publisher (random per publisher unless configured). */
+/** The protocol version this package speaks, sent as the `version` header. */
+export const PROTOCOL_VERSION = "1.1";
+
+/**
+ * The reserved header keys and their meaning. Every key is optional. Times are milliseconds.
+ * @internal
+ */
+export interface MessageHeaders {
+  /** Protocol version of the sender, for example `"1.1"`. */
+  readonly version?: string;
+  /** Absolute deadline: milliseconds since the Unix epoch after which the sender no longer wants an answer. */
+  readonly deadline?: number;
+  /** The time the sender had left when it sent the message (immune to clock skew; read with `deadline`). */
+  readonly remainingMs?: number;
+  /** A correlation id chosen by the sender; a server echoes it in the reply's headers. */
+  readonly correlationId?: string;
+  /** Name and version of the contract the message was written for, for example `"orders.v1"`. */
+  readonly contract?: string;
+  /** True when the method may safely run more than once (a retry is harmless). */
+  readonly idempotent?: boolean;
+  /** W3C Trace Context `traceparent`. */
+  readonly traceparent?: string;
+  /** W3C Trace Context `tracestate`. */
+  readonly tracestate?: string;
+  /** Pub-sub: a stable id of the publishing process. */
   readonly publisherId?: string;
-  /** Pub-sub: the publisher's incarnation, ms since the epoch when it started. */
+  /** Pub-sub: the publisher's epoch; it changes when the publisher restarts, so sequence numbers start again. */
   readonly epoch?: number;
-  /** Pub-sub: per-publisher sequence number of the message (1, 2, 3, ...). */
+  /** Pub-sub: the message's sequence number within the publisher's epoch. */
   readonly seq?: number;
-};
-
-/** Result of {@link parseHeaders}. */
-export type ParsedHeaders = { readonly kind: "headers"; readonly headers: Headers } | { readonly kind: "malformed"; readonly reason: string };
-
-/** Encodes headers as a JSON object in UTF-8. */
-export function encodeHeaders(headers: Headers): Buffer {
-  return Buffer.from(JSON.stringify(headers), "utf8");
+  /** Keys this version does not know: kept, and ignored. */
+  readonly [key: string]: unknown;
 }
 
-/** Parses a headers frame: it must be UTF-8 JSON whose top level is an object (not an array, not null). */
-export function parseHeaders(frame: Uint8Array): ParsedHeaders {
+/** The type each reserved key must have; a frame breaking one of these is malformed. */
+const KNOWN: Readonly<Record<string, "string" | "number" | "boolean">> = {
+  version: "string",
+  deadline: "number",
+  remainingMs: "number",
+  correlationId: "string",
+  contract: "string",
+  idempotent: "boolean",
+  traceparent: "string",
+  tracestate: "string",
+  publisherId: "string",
+  epoch: "number",
+  seq: "number",
+};
+
+/** The largest headers frame accepted, in bytes: headers are small; a huge one is a peer's bug or an attack. */
+export const MAX_HEADERS_BYTES = 8_192;
+
+/** Result of {@link parseHeaders}. */
+export type HeadersParse =
+  | { readonly kind: "headers"; readonly headers: MessageHeaders }
+  | { readonly kind: "malformed"; readonly reason: string };
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Reads a headers frame: a JSON object in UTF-8 whose reserved keys have their documented types. */
+export function parseHeaders(frame: Uint8Array): HeadersParse {
+  if (frame.length > MAX_HEADERS_BYTES) {
+    return { kind: "malformed", reason: `the headers frame is ${frame.length} bytes, over the limit of ${MAX_HEADERS_BYTES}` };
+  }
   let value: unknown;
   try {
     value = JSON.parse(strictUtf8.decode(frame));
   } catch {
-    return { kind: "malformed", reason: "the headers frame is not UTF-8 JSON" };
+    return { kind: "malformed", reason: "the headers frame is not a JSON object in UTF-8" };
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return { kind: "malformed", reason: "the headers frame is not a JSON object" };
+    return { kind: "malformed", reason: "the headers frame is not a JSON object in UTF-8" };
   }
-  return { kind: "headers", headers: value as Headers }; // a JSON object: every key maps to a JSON value
+  for (const [key, type] of Object.entries(KNOWN)) {
+    const field: unknown = Reflect.get(value, key);
+    if (field !== undefined && typeof field !== type) {
+      return { kind: "malformed", reason: `header \`${key}\` must be a ${type}, got ${field === null ? "null" : typeof field}` };
+    }
+    if (type === "number" && typeof field === "number" && !Number.isFinite(field)) {
+      return { kind: "malformed", reason: `header \`${key}\` must be a finite number` };
+    }
+  }
+  return { kind: "headers", headers: value as MessageHeaders };
+}
+
+/** Encodes headers as a frame, leaving out keys whose value is undefined. */
+export function encodeHeaders(headers: MessageHeaders): Buffer {
+  return Buffer.from(JSON.stringify(headers), "utf8");
 }

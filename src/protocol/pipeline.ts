@@ -17,15 +17,15 @@
  */
 import { STATUS_ERROR, STATUS_ERROR_FRAME } from "../internal/wire.js";
 import { unpack } from "./batch.js";
-import { parseHeaders, type Headers } from "./headers.js";
+import { parseHeaders, type MessageHeaders } from "./headers.js";
 
 /** What {@link parsePipeline} found in one ZeroMQ message. */
 export type PipelineFrames =
   /** A task (at a worker) or a result (at a sink). */
-  | { readonly kind: "message"; readonly body: Buffer; readonly headers?: Headers }
+  | { readonly kind: "message"; readonly body: Buffer; readonly headers?: MessageHeaders }
   /** A failure result: the body is an encoded `{ code, message, details? }`. */
-  | { readonly kind: "failure"; readonly body: Buffer; readonly headers?: Headers }
-  | { readonly kind: "batch"; readonly bodies: readonly Buffer[]; readonly headers?: Headers }
+  | { readonly kind: "failure"; readonly body: Buffer; readonly headers?: MessageHeaders }
+  | { readonly kind: "batch"; readonly bodies: readonly Buffer[]; readonly headers?: MessageHeaders }
   | { readonly kind: "malformed"; readonly reason: string };
 
 const ERROR_BYTES = STATUS_ERROR.length;
@@ -47,7 +47,7 @@ export function parsePipeline(frames: readonly Buffer[]): PipelineFrames {
   if (count === 3 && marked === undefined) {
     return { kind: "malformed", reason: `expected ${SHAPES}, got 3 frames whose first is neither "" nor "error"` };
   }
-  let headers: Headers | undefined;
+  let headers: MessageHeaders | undefined;
   if (count === 3 || marked === undefined) {
     const parsed = parseHeaders(frames[count - 1]!);
     if (parsed.kind === "malformed") {

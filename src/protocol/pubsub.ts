@@ -15,12 +15,12 @@
  */
 import { strictUtf8 } from "../internal/wire.js";
 import { unpack } from "./batch.js";
-import { parseHeaders, type Headers } from "./headers.js";
+import { parseHeaders, type MessageHeaders } from "./headers.js";
 
 /** What {@link parsePubSub} found in one ZeroMQ message. */
 export type PubSubFrames =
-  | { readonly kind: "message"; readonly topic: string; readonly body: Buffer; readonly headers?: Headers }
-  | { readonly kind: "batch"; readonly topic: string; readonly bodies: readonly Buffer[]; readonly headers?: Headers }
+  | { readonly kind: "message"; readonly topic: string; readonly body: Buffer; readonly headers?: MessageHeaders }
+  | { readonly kind: "batch"; readonly topic: string; readonly bodies: readonly Buffer[]; readonly headers?: MessageHeaders }
   /** `topic` is set when the topic frame could be read. */
   | { readonly kind: "malformed"; readonly topic?: string; readonly reason: string };
 
@@ -42,7 +42,7 @@ export function parsePubSub(frames: readonly Buffer[]): PubSubFrames {
   } catch {
     return { kind: "malformed", reason: "the topic frame is not valid UTF-8" };
   }
-  let headers: Headers | undefined;
+  let headers: MessageHeaders | undefined;
   if (count === 4 || (count === 3 && !batched)) {
     const parsed = parseHeaders(frames[count - 1]!);
     if (parsed.kind === "malformed") {
