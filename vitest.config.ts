@@ -31,7 +31,15 @@ export const shared = {
 
 /** The projects `npm test` runs, each with the test files that belong to it. */
 export const projects = {
-  unit: ["test/unit/**/*.test.ts", "test/codec.test.ts", "test/protocol-rpc.test.ts", "test/rpc-scheduler.test.ts"],
+  unit: [
+    "test/unit/**/*.test.ts",
+    "test/codec.test.ts",
+    "test/protocol-rpc.test.ts",
+    "test/rpc-scheduler.test.ts",
+    "test/protocol-pubsub.test.ts",
+    "test/protocol-pipeline.test.ts",
+    "test/internal-options.test.ts",
+  ],
   sockets: [
     "test/sockets/**/*.test.ts",
     "test/batch.test.ts",

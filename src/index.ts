@@ -96,17 +96,19 @@ export type {
   RpcServerStats,
 } from "./rpc-server.js";
 export { Publisher } from "./publisher.js";
-export type { PublisherOptions, PublisherStats, SubscriptionEvent, WaitForSubscribersOptions } from "./publisher.js";
+export type { PublisherHeadersOptions, PublisherOptions, PublisherStats, SubscriptionEvent, WaitForSubscribersOptions } from "./publisher.js";
 export { Subscriber } from "./subscriber.js";
 export type {
+  SubscribeOptions,
   SubscriberDropInfo,
   SubscriberDropReason,
   SubscriberOptions,
   SubscriberStats,
   SubscriptionPrefix,
+  TopicMatch,
 } from "./subscriber.js";
 export { PipelineSource } from "./pipeline-source.js";
-export type { PipelineSourceOptions, PipelineSourceStats } from "./pipeline-source.js";
+export type { PipelineSourceOptions, PipelineSourceStats, PushOptions } from "./pipeline-source.js";
 export { PipelineWorker } from "./pipeline-worker.js";
 export type {
   JobContext,

@@ -6,17 +6,20 @@
  * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts`, `signal.ts` and `internal/`.
  */
 import * as zmq from "zeromq";
-import { checkCodec, decodeBody, jsonCodec, type Codec } from "./codec.js";
+import { decodeBody, type Codec } from "./codec.js";
 import { formatIssues, toIssues, type InferResult, type JobContract } from "./contract.js";
+import type { EndpointUse } from "./endpoint.js";
 import { ClosedError, TimeoutError, toError, type RpcErrorBody, type ValidationIssue } from "./errors.js";
 import { OutOfRangeError } from "./errors/index.js";
-import { callHook } from "./internal/hooks.js";
-import { Inbox, Many, SKIP, iterate } from "./internal/inbox.js";
-import { checkPositiveInt } from "./internal/options.js";
-import { STATUS_ERROR, asErrorBody } from "./internal/wire.js";
-import { unpack } from "./batch.js";
+import { openPattern, type OpenMode } from "./internal/open.js";
+import { resolveOptions } from "./internal/options.js";
+import { MessageStream, Many, SKIP } from "./internal/stream.js";
+import { asErrorBody } from "./internal/wire.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
+import { parsePipeline } from "./protocol/pipeline.js";
 import { checkTimeout, timeoutFor, type DeadlinePlace, type WaitOptions } from "./signal.js";
+
+const DROP_REASONS: readonly SinkDropReason[] = ["malformed", "undecodable", "invalid"];
 
 /** One outcome a sink receives: a result, or a failure result a worker sent for a task that failed. */
 export type JobOutcome<TContract extends JobContract> =
@@ -83,24 +86,16 @@ export interface PipelineSinkOptions {
  */
 export class PipelineSink<TContract extends JobContract> extends PatternBase<TContract> implements AsyncIterable<JobOutcome<TContract>> {
   readonly #socket: zmq.Pull;
-  readonly #inbox: Inbox<JobOutcome<TContract>>;
-  readonly #codec: Codec;
-  readonly #onDrop: ((info: SinkDropInfo) => void) | undefined;
-  #received = 0;
+  readonly #stream: MessageStream<JobOutcome<TContract>, SinkDropReason, SinkDropInfo>;
+  readonly #config: SinkConfig;
   #results = 0;
   #failures = 0;
-  readonly #dropped: Record<SinkDropReason, number> = { malformed: 0, undecodable: 0, invalid: 0 };
 
-  private constructor(contract: TContract, options: PipelineSinkOptions, owner: string) {
+  private constructor(contract: TContract, config: SinkConfig, owner: string) {
     super(checkContract(contract, "jobs", owner));
-
-    this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
-    this.#onDrop = options.onDrop;
-    this.#socket = new zmq.Pull({
-      linger: 0,
-      receiveHighWaterMark: checkPositiveInt(options.receiveHighWaterMark, 1000, "receiveHighWaterMark", owner),
-    });
-    this.#inbox = new Inbox(this.#socket, (frames) => this.#parse(frames));
+    this.#config = config;
+    this.#socket = new zmq.Pull({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark });
+    this.#stream = new MessageStream(this.#socket, (frames) => this.#parse(frames), DROP_REASONS, config.onDrop);
   }
 
   /**
@@ -112,7 +107,7 @@ export class PipelineSink<TContract extends JobContract> extends PatternBase<TCo
     contract: TContract,
     options: PipelineSinkOptions = {},
   ): Promise<PipelineSink<TContract>> {
-    return PipelineSink.#open(new PipelineSink(contract, options, "PipelineSink.bind"), endpoint, "bind");
+    return PipelineSink.#open(endpoint, contract, options, "bind");
   }
 
   /**
@@ -124,22 +119,25 @@ export class PipelineSink<TContract extends JobContract> extends PatternBase<TCo
     contract: TContract,
     options: PipelineSinkOptions = {},
   ): Promise<PipelineSink<TContract>> {
-    return PipelineSink.#open(new PipelineSink(contract, options, "PipelineSink.connect"), endpoint, "connect");
+    return PipelineSink.#open(endpoint, contract, options, "connect");
   }
 
-  static async #open<TContract extends JobContract>(
-    sink: PipelineSink<TContract>,
+  static #open<TContract extends JobContract>(
     endpoint: string | readonly string[],
-    mode: "bind" | "connect",
+    contract: TContract,
+    options: PipelineSinkOptions,
+    mode: OpenMode,
   ): Promise<PipelineSink<TContract>> {
-    const owner = mode === "bind" ? "PipelineSink.bind" : "PipelineSink.connect";
-    await sink.attach(sink.#socket, endpoint, mode, { owner, multicast: false });
-    return sink;
+    const steps = {
+      create: (owner: string) => new PipelineSink(contract, resolveSinkOptions(owner, options), owner),
+      attach: (sink: PipelineSink<TContract>, use: EndpointUse) => sink.attach(sink.#socket, endpoint, mode, use),
+    };
+    return openPattern(steps, "PipelineSink", mode);
   }
 
   /** A snapshot of the counters. */
   get stats(): PipelineSinkStats {
-    return { received: this.#received, results: this.#results, failures: this.#failures, dropped: { ...this.#dropped } };
+    return { received: this.#stream.received, results: this.#results, failures: this.#failures, dropped: this.#stream.dropped };
   }
 
   /**
@@ -147,14 +145,10 @@ export class PipelineSink<TContract extends JobContract> extends PatternBase<TCo
    * @throws {@link TimeoutError}, {@link AbortedError} (an outcome arriving later is kept for the next reader);
    *   {@link ClosedError} when the sink is or gets closed.
    */
-  async receive(options?: WaitOptions): Promise<JobOutcome<TContract>> {
-    const bounded = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
+  receive(options?: WaitOptions): Promise<JobOutcome<TContract>> {
     const what = `PipelineSink("${this.contract.name}").receive()`;
-    const result = await this.#inbox.take(bounded ? { timeoutMs: options.timeoutMs, signal: options.signal, place: this.#place(what) } : undefined);
-    if (result.done === true) throw new ClosedError(`${what} rejected: the sink is closed.`);
-    return result.value;
+    return this.#stream.receive(options, () => this.#place(what), () => new ClosedError(`${what} rejected: the sink is closed.`));
   }
-
 
   /**
    * Waits for `count` outcomes and returns them in arrival order.
@@ -173,12 +167,12 @@ export class PipelineSink<TContract extends JobContract> extends PatternBase<TCo
     try {
       while (outcomes.length < count) {
         const remaining = Math.max(1, deadline - Date.now());
-        const result = await this.#inbox.take({ timeoutMs: remaining, signal: options.signal, place: this.#place(what) });
+        const result = await this.#stream.take({ timeoutMs: remaining, signal: options.signal, place: this.#place(what) });
         if (result.done === true) throw new ClosedError(`${what} rejected: the sink was closed after ${outcomes.length} outcomes.`);
         outcomes.push(result.value);
       }
     } catch (err) {
-      this.#inbox.putBack(outcomes);
+      this.#stream.putBack(outcomes);
       if (err instanceof TimeoutError) {
         throw timeoutFor(this.#place(what), timeoutMs, ` (${outcomes.length} of ${count} arrived)`);
       }
@@ -198,49 +192,54 @@ export class PipelineSink<TContract extends JobContract> extends PatternBase<TCo
 
   /** Iterates outcomes until `close()`. Leaving the loop early does not close the sink. */
   [Symbol.asyncIterator](): AsyncIterableIterator<JobOutcome<TContract>> {
-    return iterate(this.#inbox);
+    return this.#stream.iterator();
   }
 
   #drop(reason: SinkDropReason, message: string, issues?: readonly ValidationIssue[]): typeof SKIP {
-    this.#dropped[reason]++;
-    callHook(this.#onDrop, issues === undefined ? { reason, message } : { reason, message, issues });
-    return SKIP;
+    return this.#stream.drop(issues === undefined ? { reason, message } : { reason, message, issues });
   }
 
   #parse(frames: Buffer[]): JobOutcome<TContract> | Many<JobOutcome<TContract>> | typeof SKIP {
+    const frame = parsePipeline(frames);
+    switch (frame.kind) {
+      case "message":
+        return this.#parseResult(frame.body);
+      case "failure":
+        return this.#parseFailure(frame.body);
+      case "batch": {
+        const outcomes: JobOutcome<TContract>[] = [];
+        for (const body of frame.bodies) {
+          const outcome = this.#parseResult(body);
+          if (outcome !== SKIP) outcomes.push(outcome);
+        }
+        return new Many(outcomes);
+      }
+      default:
+        this.#stream.count();
+        return this.#drop("malformed", `${this.contract.name}: ${frame.reason}.`);
+    }
+  }
+
+  #parseFailure(body: Buffer): JobOutcome<TContract> | typeof SKIP {
+    this.#stream.count();
     const name = this.contract.name;
-    if (frames.length === 2 && frames[0]!.length === 0) {
-      // A batch of results: ["", packed].
-      const bodies = unpack(frames[1]!);
-      if (bodies === undefined) {
-        this.#received++;
-        return this.#drop("malformed", `${name}: a batch of results has lengths that do not add up to its size.`);
-      }
-      const outcomes: JobOutcome<TContract>[] = [];
-      for (const b of bodies) {
-        const outcome = this.#parse([b]);
-        if (outcome !== SKIP && !(outcome instanceof Many)) outcomes.push(outcome);
-      }
-      return new Many(outcomes);
+    let error: RpcErrorBody | undefined;
+    try {
+      error = asErrorBody(decodeBody(this.#config.codec, body, `Failure result on "${name}"`));
+    } catch (err) {
+      return this.#drop("undecodable", toError(err).message);
     }
-    this.#received++;
-    if (frames.length === 2 && frames[0]?.toString("utf8") === STATUS_ERROR) {
-      let error: RpcErrorBody | undefined;
-      try {
-        error = asErrorBody(decodeBody(this.#codec, frames[1]!, `Failure result on "${name}"`));
-      } catch (err) {
-        return this.#drop("undecodable", toError(err).message);
-      }
-      if (error === undefined) return this.#drop("malformed", `${name}: a failure result's body is not { code, message }.`);
-      this.#failures++;
-      return { ok: false, error };
-    }
-    if (frames.length !== 1) {
-      return this.#drop("malformed", `${name}: expected a result ([body]) or a failure (["error", body]), got ${frames.length} frames.`);
-    }
+    if (error === undefined) return this.#drop("malformed", `${name}: a failure result's body is not { code, message }.`);
+    this.#failures++;
+    return { ok: false, error };
+  }
+
+  #parseResult(body: Buffer): JobOutcome<TContract> | typeof SKIP {
+    this.#stream.count();
+    const name = this.contract.name;
     let value: unknown;
     try {
-      value = decodeBody(this.#codec, frames[0]!, `Result on "${name}"`);
+      value = decodeBody(this.#config.codec, body, `Result on "${name}"`);
     } catch (err) {
       return this.#drop("undecodable", toError(err).message);
     }
@@ -257,6 +256,17 @@ export class PipelineSink<TContract extends JobContract> extends PatternBase<TCo
   /** Closes the socket; loops end, waits reject, and outcomes not yet taken are discarded. Idempotent. */
   protected override async shutdown(): Promise<void> {
     this.#socket.close();
-    this.#inbox.end();
+    this.#stream.end();
   }
+}
+
+type SinkConfig = ReturnType<typeof resolveSinkOptions>;
+
+/** Every option checked and frozen before the socket exists. */
+function resolveSinkOptions(owner: string, options: PipelineSinkOptions) {
+  return resolveOptions(owner, options, (read) => ({
+    codec: read.codec(),
+    receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
+    onDrop: read.hook<(info: SinkDropInfo) => void>("onDrop"),
+  }));
 }

@@ -6,17 +6,20 @@
  * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts`, `signal.ts` and `internal/`.
  */
 import * as zmq from "zeromq";
-import { checkCodec, encodeBody, jsonCodec, type Codec } from "./codec.js";
+import { encodeBody, type Codec } from "./codec.js";
 import { validationError, type InferTask, type JobContract } from "./contract.js";
-import { parseEndpoint } from "./endpoint.js";
+import { parseEndpoint, type EndpointUse } from "./endpoint.js";
 import { ClosedError, fromZmqError } from "./errors.js";
 import { InvalidArgumentError, OutOfRangeError } from "./errors/index.js";
-import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
-import { settleWithin } from "./internal/timing.js";
-import { SendQueue, type CancelToken } from "./internal/send-queue.js";
+import { openPattern, type OpenMode } from "./internal/open.js";
+import { resolveOptions } from "./internal/options.js";
+import { Outbox, readSendOptions } from "./internal/outbox.js";
+import type { CancelToken } from "./internal/send-queue.js";
 import { Waiters } from "./internal/waiters.js";
-import { Batcher, batchLimits, type BatchOptions } from "./batch.js";
+import type { BatchOptions } from "./batch.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
+import { encodeHeaders } from "./protocol/headers.js";
+import { encodePipelineBatch, encodePipelineMessage } from "./protocol/pipeline.js";
 import { checkTimeout, watchDeadline, type WaitOptions } from "./signal.js";
 
 /** Options of {@link PipelineSource.bind} and {@link PipelineSource.connect}. */
@@ -47,6 +50,16 @@ export interface PipelineSourceOptions {
   readonly batch?: BatchOptions | boolean;
 }
 
+/** Options of {@link PipelineSource.push}. */
+export interface PushOptions extends WaitOptions {
+  /**
+   * Protocol 1.1: send the task with a headers frame (`[body, H]`, H this object as JSON). **A v1 worker fails
+   * such a task as `MALFORMED`**: pass headers only when the workers speak 1.1. Cannot be used with `batch`.
+   * @defaultValue none: the v1 frame `[body]`
+   */
+  readonly headers?: Readonly<Record<string, unknown>>;
+}
+
 /** Counters of a {@link PipelineSource}. */
 export interface PipelineSourceStats {
   /** Tasks handed to libzmq. */
@@ -55,7 +68,6 @@ export interface PipelineSourceStats {
   readonly workers: number;
 }
 
-const EMPTY = Buffer.alloc(0);
 const DONE = Promise.resolve();
 
 /** How often a push that is waiting for a worker checks whether it was cancelled. */
@@ -78,42 +90,26 @@ const BLOCKED_RETRY_MS = 100;
  */
 export class PipelineSource<TContract extends JobContract> extends PatternBase<TContract> {
   readonly #socket: zmq.Push;
-  readonly #queue: SendQueue;
-  readonly #batcher: Batcher<""> | undefined;
+  readonly #outbox: Outbox<"">;
   readonly #what: string;
-  readonly #onPushed = (): void => {
-    this.#pushed++;
-  };
   readonly #onPushFailed = (err: unknown): never => {
     throw this.#socket.closed ? new ClosedError(`${this.#what} rejected: the source was closed before the task was sent.`) : fromZmqError(err, this.#what, this.endpoint);
   };
-  readonly #codec: Codec;
-  readonly #lingerMs: number;
+  readonly #config: SourceConfig;
   #workers = 0;
   readonly #workerWaiters = new Waiters();
-  #pushed = 0;
 
-  private constructor(contract: TContract, options: PipelineSourceOptions, owner: string) {
+  private constructor(contract: TContract, config: SourceConfig, owner: string) {
     super(checkContract(contract, "jobs", owner));
-    this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
-    this.#lingerMs = checkNonNegative(options.lingerMs, 1_000, "lingerMs", owner);
+    this.#config = config;
     this.#socket = new zmq.Push({
-      linger: this.#lingerMs,
-      sendHighWaterMark: checkPositiveInt(options.sendHighWaterMark, 1000, "sendHighWaterMark", owner),
+      linger: config.lingerMs,
+      sendHighWaterMark: config.sendHighWaterMark,
       // A blocked send gives up after this long and is retried, so a waiting push stays cancellable.
       sendTimeout: BLOCKED_RETRY_MS,
     });
-    this.#queue = new SendQueue(this.#socket, { retryWhileBlocked: true });
+    this.#outbox = new Outbox<"">(this.#socket, { retryWhileBlocked: true }, config.batch, (_key, packed) => encodePipelineBatch(packed));
     this.#what = `PipelineSource("${contract.name}").push()`;
-    const limits = batchLimits(options.batch, owner);
-    this.#batcher =
-      limits === undefined
-        ? undefined
-        : new Batcher<"">(limits, (_key, packed, count) =>
-            this.#queue.send([EMPTY, packed]).then(() => {
-              this.#pushed += count;
-            }),
-          );
     this.#socket.events.on("handshake", () => this.#setWorkers(this.#workers + 1));
     this.#socket.events.on("disconnect", () => this.#setWorkers(Math.max(0, this.#workers - 1)));
   }
@@ -127,7 +123,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     contract: TContract,
     options: PipelineSourceOptions = {},
   ): Promise<PipelineSource<TContract>> {
-    return PipelineSource.#open(new PipelineSource(contract, options, "PipelineSource.bind"), endpoint, "bind");
+    return PipelineSource.#open(endpoint, contract, options, "bind");
   }
 
   /**
@@ -139,22 +135,25 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     contract: TContract,
     options: PipelineSourceOptions = {},
   ): Promise<PipelineSource<TContract>> {
-    return PipelineSource.#open(new PipelineSource(contract, options, "PipelineSource.connect"), endpoint, "connect");
+    return PipelineSource.#open(endpoint, contract, options, "connect");
   }
 
-  static async #open<TContract extends JobContract>(
-    source: PipelineSource<TContract>,
+  static #open<TContract extends JobContract>(
     endpoint: string | readonly string[],
-    mode: "bind" | "connect",
+    contract: TContract,
+    options: PipelineSourceOptions,
+    mode: OpenMode,
   ): Promise<PipelineSource<TContract>> {
-    const owner = mode === "bind" ? "PipelineSource.bind" : "PipelineSource.connect";
-    await source.attach(source.#socket, endpoint, mode, { owner, multicast: false });
-    return source;
+    const steps = {
+      create: (owner: string) => new PipelineSource(contract, resolveSourceOptions(owner, options), owner),
+      attach: (source: PipelineSource<TContract>, use: EndpointUse) => source.attach(source.#socket, endpoint, mode, use),
+    };
+    return openPattern(steps, "PipelineSource", mode);
   }
 
   /** A snapshot of the counters. */
   get stats(): PipelineSourceStats {
-    return { pushed: this.#pushed, workers: this.#workers };
+    return { pushed: this.#outbox.sent, workers: this.#workers };
   }
 
   /**
@@ -164,14 +163,14 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
    *
    * @param task - The task; its type is the task schema's input type.
    * @param options - `timeoutMs` and `signal` bound the wait (by default it waits as long as it takes); a task
-   *   whose wait ended is not sent.
+   *   whose wait ended is not sent. `headers` sends a protocol 1.1 headers frame (see {@link PushOptions}).
    * @throws {@link ContractValidationError} (`direction: "outgoing"`) when the task breaks the schema; nothing is sent.
    * @throws {@link TimeoutError}, {@link AbortedError}, {@link ClosedError}.
    */
-  push(task: InferTask<TContract>, options?: WaitOptions): Promise<void> {
+  push(task: InferTask<TContract>, options?: PushOptions): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError(`${this.#what} rejected: the source is closed.`));
     const waits = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
-    let body: Uint8Array;
+    let frames: Uint8Array[];
     let timeoutMs: number | undefined;
     try {
       timeoutMs = options?.timeoutMs === undefined ? undefined : checkTimeout(options.timeoutMs, 0, "timeoutMs");
@@ -186,17 +185,18 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
           hint: "Nothing was pushed; fix the task.",
         });
       }
-      body = encodeBody(this.#codec, task, `Task for "${this.contract.name}"`);
-      if (this.#batcher !== undefined && waits) {
+      const body = encodeBody(this.#config.codec, task, `Task for "${this.contract.name}"`);
+      if (this.#outbox.batching && waits) {
         throw new InvalidArgumentError(`${this.#what}: \`timeoutMs\` and \`signal\` cannot be used with \`batch\` (a batch is not cancelled task by task).`);
       }
+      frames = encodePipelineMessage(body, options?.headers === undefined ? undefined : this.#headersFrame(options.headers));
     } catch (err) {
       return Promise.reject(err);
     }
     const what = this.#what;
-    if (!waits && this.#batcher === undefined) return this.#queue.send([body]).then(this.#onPushed, this.#onPushFailed);
-    if (this.#batcher !== undefined) {
-      const sending = this.#batcher.add("", body);
+    if (!waits && !this.#outbox.batching) return this.#outbox.send(frames).then(this.#outbox.counted, this.#onPushFailed);
+    if (this.#outbox.batching) {
+      const sending = this.#outbox.add("", frames[0]!);
       return sending === undefined
         ? DONE
         : sending.then(
@@ -221,17 +221,17 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
         };
         disarm = watchDeadline(timeoutMs ?? 2_147_483_647, options.signal, place, (error) => {
           deadlineError = error;
-          this.#queue.cancel(token);
+          this.#outbox.cancel(token);
         });
       }
-      this.#queue.send([body], token).then(
+      this.#outbox.send(frames, token).then(
         (sent) => {
           disarm();
           if (!sent) {
             reject(deadlineError);
             return;
           }
-          this.#pushed++;
+          this.#outbox.counted();
           resolve();
         },
         (err: unknown) => {
@@ -277,20 +277,36 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
   }
 
 
+  /** The headers frame of one push; refused with batching (a batch carries no per-task headers). */
+  #headersFrame(headers: Readonly<Record<string, unknown>>): Buffer {
+    if (this.#outbox.batching) throw new InvalidArgumentError(`${this.#what}: \`headers\` cannot be used with \`batch\` (a batch has no per-task headers).`);
+    if (typeof headers !== "object" || headers === null || Array.isArray(headers)) {
+      throw new InvalidArgumentError(`${this.#what}: \`headers\` must be an object (sent as a JSON object).`);
+    }
+    return encodeHeaders(headers);
+  }
+
+  /** Sends every task waiting in a batch now; resolves once libzmq has taken every task pushed so far. */
+  flush(): Promise<void> {
+    return this.#outbox.flush();
+  }
+
   /**
    * Waits up to `lingerMs` for queued tasks to reach libzmq, then closes the socket; pushes still waiting reject
    * with {@link ClosedError}. Idempotent.
    */
-  /** Sends every task waiting in a batch now; resolves once libzmq has taken every task pushed so far. */
-  async flush(): Promise<void> {
-    await this.#batcher?.flush();
-    await this.#queue.idle();
-  }
-
   protected override async shutdown(): Promise<void> {
-    await settleWithin(this.flush(), this.#lingerMs);
-    this.#socket.close();
+    await this.#outbox.close(this.#config.lingerMs);
     this.#workerWaiters.rejectAll(new ClosedError(`PipelineSource("${this.contract.name}").waitForWorkers() rejected: the source was closed.`));
-    await this.#queue.idle();
+    await this.#outbox.idle();
   }
+}
+
+type SourceConfig = ReturnType<typeof resolveSourceOptions>;
+
+/** Every option checked and frozen before the socket exists. */
+function resolveSourceOptions(owner: string, options: PipelineSourceOptions) {
+  return resolveOptions(owner, options, (read) => ({
+    ...readSendOptions(read),
+  }));
 }

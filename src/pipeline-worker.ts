@@ -25,7 +25,9 @@ import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { settleWithin } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { STATUS_ERROR_FRAME } from "./internal/wire.js";
-import { Batcher, batchLimits, unpack, type BatchOptions } from "./batch.js";
+import type { BatchOptions } from "./batch.js";
+import { Batcher, batchLimits } from "./internal/batcher.js";
+import { parsePipeline } from "./protocol/pipeline.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
 
 /** The dispatch step of a job contract: task in, result out. */
@@ -267,8 +269,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       for (let wait = this.#pool.slot(); wait !== undefined && !this.#tasks.closed; wait = this.#pool.slot()) await wait;
       const next = this.#backlog.shift();
       if (next !== undefined) {
-        this.#received++;
-        void this.#run([next]);
+        void this.#run(next);
         continue;
       }
       let frames: Buffer[];
@@ -277,28 +278,32 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       } catch {
         return; // closed
       }
-      if (frames.length === 2 && frames[0]!.length === 0) {
-        // A batch of tasks, ["", packed]: run them one by one, in order, as slots free up.
-        const bodies = unpack(frames[1]!);
-        if (bodies !== undefined) {
-          this.#backlog = bodies;
+      this.#received++;
+      const task = parsePipeline(frames);
+      switch (task.kind) {
+        case "batch":
+          // A batch of tasks, ["", packed] (+ headers): run them one by one, in order, as slots free up.
+          this.#received += task.bodies.length - 1;
+          this.#backlog = [...task.bodies];
+          continue;
+        case "message":
+          void this.#run(task.body);
+          continue;
+        case "failure":
+        case "malformed": {
+          const why = task.kind === "failure" ? 'a failure result (["error", body]) is not a task' : task.reason;
+          const message = `${this.contract.name}: a task must be [body] (or a batch, each optionally with headers): ${why}.`;
+          void this.#fail({ body: { code: ErrorCode.MALFORMED, message }, message });
           continue;
         }
       }
-      this.#received++;
-      void this.#run(frames);
     }
   }
 
-  async #run(frames: Buffer[]): Promise<void> {
+  async #run(body: Buffer): Promise<void> {
     this.#pool.begin();
     try {
-      if (frames.length !== 1) {
-        const message = `${this.contract.name}: a task must be 1 frame (the encoded body), got ${frames.length}.`;
-        await this.#fail({ body: { code: ErrorCode.MALFORMED, message }, message });
-        return;
-      }
-      const input = decodeInput(this.#step, this.#policy, frames[0]!);
+      const input = decodeInput(this.#step, this.#policy, body);
       if (!input.ok) {
         await this.#fail(input.failure);
         return;

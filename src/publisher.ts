@@ -5,8 +5,10 @@
  *
  * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts`, `signal.ts` and `internal/`.
  */
+import { randomUUID } from "node:crypto";
 import * as zmq from "zeromq";
-import { checkCodec, encodeBody, jsonCodec, type Codec } from "./codec.js";
+import { encodeBody, type Codec } from "./codec.js";
+import type { EndpointUse } from "./endpoint.js";
 import {
   topicResolver,
   validationError,
@@ -19,16 +21,17 @@ import type { IsUnion } from "./internal/types.js";
 import { ClosedError, UnknownTopicError, fromZmqError } from "./errors.js";
 import { OutOfRangeError } from "./errors/index.js";
 import { callHook } from "./internal/hooks.js";
-import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
-import { settleWithin } from "./internal/timing.js";
-import { SendQueue } from "./internal/send-queue.js";
+import { openPattern, type OpenMode } from "./internal/open.js";
+import { resolveOptions } from "./internal/options.js";
+import { Outbox, readSendOptions } from "./internal/outbox.js";
 import { Waiters } from "./internal/waiters.js";
-import { Batcher, batchLimits, type BatchOptions } from "./batch.js";
+import type { BatchOptions } from "./batch.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
 import { multicastSocketOptions, type MulticastOptions } from "./multicast.js";
+import { encodeHeaders } from "./protocol/headers.js";
+import { encodePubSubBatch, encodePubSubMessage } from "./protocol/pubsub.js";
 import type { WaitOptions } from "./signal.js";
 
-const EMPTY = Buffer.alloc(0);
 const DONE = Promise.resolve();
 
 /** A subscription or unsubscription seen by a {@link Publisher}. */
@@ -81,6 +84,24 @@ export interface PublisherOptions {
    * @defaultValue off: one ZeroMQ message per `publish()`
    */
   readonly batch?: BatchOptions | boolean;
+  /**
+   * Protocol 1.1: add a headers frame (`[topic, body, H]`, `[topic, "", packed, H]`) carrying `publisherId`, `epoch`
+   * (when this publisher started, ms since the epoch) and `seq` (1, 2, 3, ... per publisher, over all topics, in
+   * wire order; a batch carries the `seq` of its first message). Typed subscribers accept it, but a **v1
+   * subscriber drops every message that has it**: turn it on only when every subscriber speaks 1.1. `true` uses a
+   * random `publisherId`; pass `{ publisherId }` to keep one across restarts (the `epoch` then tells them apart).
+   * @defaultValue false: v1 frames
+   */
+  readonly headers?: boolean | PublisherHeadersOptions;
+}
+
+/** Options of the headers frame of a {@link Publisher} (`headers: { publisherId }`). */
+export interface PublisherHeadersOptions {
+  /**
+   * The publisher's id in every headers frame.
+   * @defaultValue a random UUID per publisher
+   */
+  readonly publisherId?: string;
 }
 
 /** Counters of a {@link Publisher}. */
@@ -108,47 +129,35 @@ export interface PublisherStats {
  */
 export class Publisher<TContract extends TopicContract> extends PatternBase<TContract> {
   readonly #socket: zmq.XPublisher;
-  readonly #queue: SendQueue;
-  readonly #batcher: Batcher<string> | undefined;
+  readonly #outbox: Outbox<string>;
   readonly #resolve: (topic: string) => string | null;
-  readonly #onSent = (): void => {
-    this.#published++;
-  };
   readonly #onSendFailed = (err: unknown): never => {
     throw fromZmqError(err, `Publisher("${this.contract.name}").publish()`, this.endpoint);
   };
-  readonly #codec: Codec;
-  readonly #lingerMs: number;
-  readonly #onSubscription: ((event: SubscriptionEvent) => void) | undefined;
+  readonly #config: PublisherConfig;
+  /** Headers frame for the next `count` messages (advancing `seq`), or undefined without `headers`. */
+  readonly #stamp: ((count: number) => Buffer) | undefined;
   readonly #subscriptions = new Map<string, number>();
   readonly #waiters = new Waiters();
   #readLoop: Promise<void> = Promise.resolve();
-  #published = 0;
 
-  private constructor(contract: TContract, options: PublisherOptions, owner: string) {
+  private constructor(contract: TContract, config: PublisherConfig, owner: string) {
     super(checkContract(contract, "topics", owner));
-    this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
-    this.#lingerMs = checkNonNegative(options.lingerMs, 1_000, "lingerMs", owner);
-    this.#onSubscription = options.onSubscription;
+    this.#config = config;
+    this.#resolve = topicResolver(contract);
+    this.#stamp = stamper(config.headers);
+    const stamp = this.#stamp;
     this.#socket = new zmq.XPublisher({
-      linger: this.#lingerMs,
-      sendHighWaterMark: checkPositiveInt(options.sendHighWaterMark, 1000, "sendHighWaterMark", owner),
+      linger: config.lingerMs,
+      sendHighWaterMark: config.sendHighWaterMark,
       // Pass every subscription and unsubscription up, so they can be counted per subscriber.
       verbosity: "allSubsUnsubs",
-      noDrop: options.noDrop === true,
-      ...multicastSocketOptions(options.multicast, owner),
+      noDrop: config.noDrop,
+      ...config.multicast,
     });
-    this.#queue = new SendQueue(this.#socket, { waitWhenFull: options.noDrop === true });
-    this.#resolve = topicResolver(contract);
-    const limits = batchLimits(options.batch, owner);
-    this.#batcher =
-      limits === undefined
-        ? undefined
-        : new Batcher<string>(limits, (topic, packed, count) =>
-            this.#queue.send([topic, EMPTY, packed]).then(() => {
-              this.#published += count;
-            }),
-          );
+    this.#outbox = new Outbox<string>(this.#socket, { waitWhenFull: config.noDrop }, config.batch, (topic, packed, count) =>
+      encodePubSubBatch(topic, packed, stamp?.(count)),
+    );
   }
 
   /**
@@ -160,7 +169,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     contract: TContract,
     options: PublisherOptions = {},
   ): Promise<Publisher<TContract>> {
-    return Publisher.#open(new Publisher(contract, options, "Publisher.bind"), endpoint, "bind");
+    return Publisher.#open(endpoint, contract, options, "bind");
   }
 
   /**
@@ -172,23 +181,26 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     contract: TContract,
     options: PublisherOptions = {},
   ): Promise<Publisher<TContract>> {
-    return Publisher.#open(new Publisher(contract, options, "Publisher.connect"), endpoint, "connect");
+    return Publisher.#open(endpoint, contract, options, "connect");
   }
 
-  static async #open<TContract extends TopicContract>(
-    pub: Publisher<TContract>,
+  static #open<TContract extends TopicContract>(
     endpoint: string | readonly string[],
-    mode: "bind" | "connect",
+    contract: TContract,
+    options: PublisherOptions,
+    mode: OpenMode,
   ): Promise<Publisher<TContract>> {
-    const owner = mode === "bind" ? "Publisher.bind" : "Publisher.connect";
-    await pub.attach(pub.#socket, endpoint, mode, { owner, multicast: true });
-    pub.#readLoop = pub.#readSubscriptions();
-    return pub;
+    const steps = {
+      create: (owner: string) => new Publisher(contract, resolvePublisherOptions(owner, options), owner),
+      attach: (pub: Publisher<TContract>, use: EndpointUse) => pub.attach(pub.#socket, endpoint, mode, use),
+      start: (pub: Publisher<TContract>) => void (pub.#readLoop = pub.#readSubscriptions()),
+    };
+    return openPattern(steps, "Publisher", mode, { multicast: true });
   }
 
   /** A snapshot of the counters. */
   get stats(): PublisherStats {
-    return { published: this.#published, subscriptions: this.#countSubscriptions(undefined) };
+    return { published: this.#outbox.sent, subscriptions: this.#countSubscriptions(undefined) };
   }
 
   /** Live subscriptions by prefix, with how many subscribers hold each. */
@@ -232,12 +244,12 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
           hint: "Nothing was published; fix the payload.",
         });
       }
-      body = encodeBody(this.#codec, data, `Message for "${this.contract.name}/${topic}"`);
+      body = encodeBody(this.#config.codec, data, `Message for "${this.contract.name}/${topic}"`);
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.#batcher !== undefined) {
-      const sending = this.#batcher.add(topic, body);
+    if (this.#outbox.batching) {
+      const sending = this.#outbox.add(topic, body);
       if (sending === undefined) return DONE;
       return sending.then(
         () => undefined,
@@ -246,7 +258,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
         },
       );
     }
-    return this.#queue.send([topic, body]).then(this.#onSent, this.#onSendFailed);
+    return this.#outbox.send(encodePubSubMessage(topic, body, this.#stamp?.(1))).then(this.#outbox.counted, this.#onSendFailed);
   }
 
   /**
@@ -298,25 +310,47 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
       const n = (this.#subscriptions.get(prefix) ?? 0) + (subscribed ? 1 : -1);
       if (n > 0) this.#subscriptions.set(prefix, n);
       else this.#subscriptions.delete(prefix);
-      callHook(this.#onSubscription, { subscribed, prefix });
+      callHook(this.#config.onSubscription, { subscribed, prefix });
       this.#waiters.check();
     }
   }
 
-  /** Waits (up to `lingerMs`) for queued messages to reach libzmq, rejects waiters with {@link ClosedError}, closes the socket. */
   /**
    * Sends every message waiting in a batch now, and resolves once libzmq has taken everything published so far.
    * Without batching it only waits for the send queue.
    */
-  async flush(): Promise<void> {
-    await this.#batcher?.flush();
-    await this.#queue.idle();
+  flush(): Promise<void> {
+    return this.#outbox.flush();
   }
 
+  /** Waits (up to `lingerMs`) for queued messages to reach libzmq, rejects waiters with {@link ClosedError}, closes the socket. */
   protected override async shutdown(): Promise<void> {
-    await settleWithin(this.flush(), this.#lingerMs);
-    this.#socket.close();
+    await this.#outbox.close(this.#config.lingerMs);
     await this.#readLoop;
     this.#waiters.rejectAll(new ClosedError(`Publisher("${this.contract.name}").waitForSubscribers() rejected: the publisher was closed while waiting.`));
   }
+}
+
+type PublisherConfig = ReturnType<typeof resolvePublisherOptions>;
+
+/** Every option checked and frozen before the socket exists. */
+function resolvePublisherOptions(owner: string, options: PublisherOptions) {
+  return resolveOptions(owner, options, (read) => ({
+    ...readSendOptions(read),
+    onSubscription: read.hook<(event: SubscriptionEvent) => void>("onSubscription"),
+    multicast: multicastSocketOptions(options.multicast, owner),
+    noDrop: read.flag("noDrop", false),
+    headers: read.nested("headers", (headers) => ({ publisherId: headers.optionalString("publisherId") ?? randomUUID(), epoch: Date.now() })),
+  }));
+}
+
+/** The headers frame maker of one publisher: `seq` counts every message, in the order they go out. */
+function stamper(headers: { readonly publisherId: string; readonly epoch: number } | undefined): ((count: number) => Buffer) | undefined {
+  if (headers === undefined) return undefined;
+  let seq = 1;
+  return (count) => {
+    const frame = encodeHeaders({ publisherId: headers.publisherId, epoch: headers.epoch, seq });
+    seq += count;
+    return frame;
+  };
 }

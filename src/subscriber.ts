@@ -6,21 +6,22 @@
  * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts`, `signal.ts` and `internal/`.
  */
 import * as zmq from "zeromq";
-import { checkCodec, decodeBody, jsonCodec, type Codec } from "./codec.js";
+import { decodeBody, type Codec } from "./codec.js";
 import { formatIssues, toIssues, topicResolver, type TopicContract, type TopicMessage, type WireTopic } from "./contract.js";
+import type { EndpointUse } from "./endpoint.js";
 import { ClosedError, MalformedMessageError, type ValidationIssue } from "./errors.js";
-import { callHook } from "./internal/hooks.js";
-import { Inbox, Many, SKIP, iterate } from "./internal/inbox.js";
-import { checkPositiveInt } from "./internal/options.js";
-import { strictUtf8 } from "./internal/wire.js";
-import { unpack } from "./batch.js";
+import { InvalidArgumentError } from "./errors/index.js";
+import { openPattern, type OpenMode } from "./internal/open.js";
+import { resolveOptions } from "./internal/options.js";
+import { MessageStream, Many, SKIP } from "./internal/stream.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
 import { multicastSocketOptions, type MulticastOptions } from "./multicast.js";
+import { matchesAtBoundary, parsePubSub } from "./protocol/pubsub.js";
 import type { DeadlinePlace, WaitOptions } from "./signal.js";
 
 /** Why a {@link Subscriber} dropped a message. */
 export type SubscriberDropReason =
-  /** Not two frames, or a topic frame that is not UTF-8. */
+  /** Not one of the pub-sub shapes (docs/protocol.md), a topic frame that is not UTF-8, or a bad headers frame. */
   | "malformed"
   /** The topic is not covered by any declared topic. */
   | "unknown-topic"
@@ -49,6 +50,29 @@ export interface SubscriberStats {
   readonly delivered: number;
   /** Messages dropped, by reason. */
   readonly dropped: Readonly<Record<SubscriberDropReason, number>>;
+  /**
+   * ZeroMQ messages that libzmq's byte-prefix filter let through but no subscription matches at a dot boundary
+   * (`price.GOOGL` for a subscription to `price.GOOG`): discarded quietly, not counted in `received` or `dropped`
+   * and not reported to `onDrop`, since they are not errors. A batch counts once.
+   */
+  readonly filtered: number;
+}
+
+/**
+ * How a subscription matches wire topics.
+ * - `"boundary"`: the topic equals the subscription or continues it after a dot (`price.GOOG` receives `price.GOOG`
+ *   and `price.GOOG.x`, not `price.GOOGL`). A subscription ending in `.`, and `""`, match every topic they prefix.
+ * - `"prefix"`: libzmq's raw byte prefix (`price.GOOG` also receives `price.GOOGL`), the behaviour before 0.2.
+ */
+export type TopicMatch = "boundary" | "prefix";
+
+/** Options of {@link Subscriber.subscribe} and {@link Subscriber.unsubscribe}. */
+export interface SubscribeOptions {
+  /**
+   * How this subscription matches wire topics.
+   * @defaultValue the subscriber's `match` option (`"boundary"` unless set)
+   */
+  readonly match?: TopicMatch;
 }
 
 /** A prefix a {@link Subscriber} can subscribe to: `""` (everything) or a wire topic or prefix of the contract. */
@@ -75,10 +99,28 @@ export interface SubscriberOptions<TContract extends TopicContract> {
   readonly onDrop?: (info: SubscriberDropInfo) => void;
   /** Multicast settings, used on `pgm://` and `epgm://` endpoints. */
   readonly multicast?: MulticastOptions;
+  /**
+   * How subscriptions match wire topics, unless {@link Subscriber.subscribe} says otherwise: at dot boundaries
+   * (`"boundary"`), or by libzmq's raw byte prefix (`"prefix"`, the behaviour before 0.2). See {@link TopicMatch}.
+   * @defaultValue "boundary"
+   */
+  readonly match?: TopicMatch;
 }
+
+/** Live subscriptions of one prefix, by how they match. */
+interface Held {
+  boundary: number;
+  prefix: number;
+}
+
+const DROP_REASONS: readonly SubscriberDropReason[] = ["malformed", "unknown-topic", "undecodable", "invalid"];
 
 /**
  * Receives messages of a topic contract.
+ *
+ * Subscriptions match at dot boundaries by default: `subscribe("price.GOOG")` receives `price.GOOG` and
+ * `price.GOOG.x`, not `price.GOOGL` (pass `{ match: "prefix" }` for libzmq's raw byte prefix). libzmq filters by
+ * prefix first; the boundary check then runs on the few messages that pass it.
  *
  * Iterate it with `for await`; each value is `{ topic, declared, data }`, where `declared` (the declared topic
  * whose schema checked `data`) narrows the type of `data`. A message that is malformed, has an undeclared topic,
@@ -95,26 +137,22 @@ export interface SubscriberOptions<TContract extends TopicContract> {
  */
 export class Subscriber<TContract extends TopicContract> extends PatternBase<TContract> implements AsyncIterable<TopicMessage<TContract>> {
   readonly #socket: zmq.Subscriber;
-  readonly #inbox: Inbox<TopicMessage<TContract>>;
+  readonly #stream: MessageStream<TopicMessage<TContract>, SubscriberDropReason, SubscriberDropInfo>;
   readonly #resolve: (topic: string) => string | null;
-  readonly #codec: Codec;
-  readonly #onDrop: ((info: SubscriberDropInfo) => void) | undefined;
-  #received = 0;
+  readonly #config: SubscriberConfig<TContract>;
+  readonly #held = new Map<string, Held>();
+  /** Subscriptions the boundary check must try, or undefined when every message libzmq passes matches. */
+  #checks: { readonly prefix: readonly string[]; readonly boundary: readonly string[] } | undefined;
   #delivered = 0;
-  readonly #dropped: Record<SubscriberDropReason, number> = { malformed: 0, "unknown-topic": 0, undecodable: 0, invalid: 0 };
+  #filtered = 0;
 
-  private constructor(contract: TContract, options: SubscriberOptions<TContract>, owner: string) {
+  private constructor(contract: TContract, config: SubscriberConfig<TContract>, owner: string) {
     super(checkContract(contract, "topics", owner));
-    this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
-    this.#onDrop = options.onDrop;
-    this.#socket = new zmq.Subscriber({
-      linger: 0,
-      receiveHighWaterMark: checkPositiveInt(options.receiveHighWaterMark, 1000, "receiveHighWaterMark", owner),
-      ...multicastSocketOptions(options.multicast, owner),
-    });
+    this.#config = config;
     this.#resolve = topicResolver(contract);
-    this.#inbox = new Inbox(this.#socket, (frames) => this.#parse(frames));
-    for (const prefix of options.topics ?? []) this.subscribe(prefix);
+    this.#socket = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark, ...config.multicast });
+    this.#stream = new MessageStream(this.#socket, (frames) => this.#parse(frames), DROP_REASONS, config.onDrop);
+    for (const prefix of config.topics) this.subscribe(prefix);
   }
 
   /**
@@ -127,7 +165,7 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
     contract: TContract,
     options: SubscriberOptions<TContract> = {},
   ): Promise<Subscriber<TContract>> {
-    return Subscriber.#open(new Subscriber(contract, options, "Subscriber.connect"), endpoint, "connect");
+    return Subscriber.#open(endpoint, contract, options, "connect");
   }
 
   /**
@@ -139,38 +177,99 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
     contract: TContract,
     options: SubscriberOptions<TContract> = {},
   ): Promise<Subscriber<TContract>> {
-    return Subscriber.#open(new Subscriber(contract, options, "Subscriber.bind"), endpoint, "bind");
+    return Subscriber.#open(endpoint, contract, options, "bind");
   }
 
-  static async #open<TContract extends TopicContract>(
-    sub: Subscriber<TContract>,
+  static #open<TContract extends TopicContract>(
     endpoint: string | readonly string[],
-    mode: "bind" | "connect",
+    contract: TContract,
+    options: SubscriberOptions<TContract>,
+    mode: OpenMode,
   ): Promise<Subscriber<TContract>> {
-    const owner = mode === "bind" ? "Subscriber.bind" : "Subscriber.connect";
-    await sub.attach(sub.#socket, endpoint, mode, { owner, multicast: true });
-    return sub;
+    const steps = {
+      create: (owner: string) => new Subscriber(contract, resolveSubscriberOptions(owner, options), owner),
+      attach: (sub: Subscriber<TContract>, use: EndpointUse) => sub.attach(sub.#socket, endpoint, mode, use),
+    };
+    return openPattern(steps, "Subscriber", mode, { multicast: true });
   }
 
   /** A snapshot of the counters. */
   get stats(): SubscriberStats {
-    return { received: this.#received, delivered: this.#delivered, dropped: { ...this.#dropped } };
+    return { received: this.#stream.received, delivered: this.#delivered, dropped: this.#stream.dropped, filtered: this.#filtered };
   }
 
   /**
-   * Subscribes to every message whose wire topic starts with `prefix` (ZeroMQ prefix matching, done in libzmq):
-   * `"football"` receives `football`, `football.Arsenal`, ...; `""` receives everything.
-   * @throws {@link ClosedError} after `close()`.
+   * Subscribes to the wire topics that match `prefix`: at a dot boundary by default (`"football"` receives
+   * `football` and `football.Arsenal`, not `footballers`), or by raw byte prefix with `{ match: "prefix" }`.
+   * `""` receives everything. libzmq does the prefix filtering; each call adds one subscription (call
+   * {@link Subscriber.unsubscribe} as many times to remove them).
+   * @throws {@link ClosedError} after `close()`; `TypeError` for a prefix that is not a string or a bad `match`.
    */
-  subscribe(prefix: SubscriptionPrefix<TContract>): void {
+  subscribe(prefix: SubscriptionPrefix<TContract>, options?: SubscribeOptions): void {
     this.#checkOpen("subscribe");
+    const match = this.#matchOf("subscribe", prefix, options);
     this.#socket.subscribe(prefix);
+    const held = this.#held.get(prefix) ?? { boundary: 0, prefix: 0 };
+    held[match]++;
+    this.#held.set(prefix, held);
+    this.#updateChecks();
   }
 
-  /** Removes one subscription made with {@link Subscriber.subscribe} for exactly this prefix. */
-  unsubscribe(prefix: SubscriptionPrefix<TContract>): void {
+  /**
+   * Removes one subscription made with {@link Subscriber.subscribe} for exactly this prefix: one with the given
+   * `match` if there is one, otherwise one with the other `match`.
+   */
+  unsubscribe(prefix: SubscriptionPrefix<TContract>, options?: SubscribeOptions): void {
     this.#checkOpen("unsubscribe");
+    const match = this.#matchOf("unsubscribe", prefix, options);
     this.#socket.unsubscribe(prefix);
+    const held = this.#held.get(prefix);
+    if (held === undefined) return;
+    const other = match === "boundary" ? "prefix" : "boundary";
+    held[held[match] > 0 ? match : other]--;
+    if (held.boundary + held.prefix === 0) this.#held.delete(prefix);
+    this.#updateChecks();
+  }
+
+  #matchOf(what: string, prefix: unknown, options: SubscribeOptions | undefined): TopicMatch {
+    if (typeof prefix !== "string") {
+      throw new InvalidArgumentError(`Subscriber("${this.contract.name}").${what}(): \`prefix\` must be a string (a wire topic or prefix, or "" for everything).`);
+    }
+    const match = options?.match ?? this.#config.match;
+    if (match !== "boundary" && match !== "prefix") {
+      throw new InvalidArgumentError(`Subscriber("${this.contract.name}").${what}(): \`match\` must be "boundary" or "prefix", got ${JSON.stringify(match)}.`);
+    }
+    return match;
+  }
+
+  /** Works out which subscriptions the boundary check must try; none when libzmq's prefix filter is already exact. */
+  #updateChecks(): void {
+    const prefix: string[] = [];
+    const boundary: string[] = [];
+    let exact = true;
+    for (const [p, held] of this.#held) {
+      if (p === "") {
+        this.#checks = undefined; // everything matches
+        return;
+      }
+      if (held.prefix > 0) prefix.push(p);
+      if (held.boundary > 0 && !p.endsWith(".")) {
+        boundary.push(p);
+        exact = false;
+      } else if (held.boundary > 0) {
+        prefix.push(p); // ends with a dot: the prefix is the boundary
+      }
+    }
+    this.#checks = exact ? undefined : { prefix, boundary };
+  }
+
+  /** True when a subscription matches `topic` (libzmq has already checked that one prefixes it). */
+  #matches(topic: string): boolean {
+    const checks = this.#checks;
+    if (checks === undefined) return true;
+    for (const p of checks.prefix) if (topic.startsWith(p)) return true;
+    for (const b of checks.boundary) if (matchesAtBoundary(topic, b)) return true;
+    return false;
   }
 
   /**
@@ -179,11 +278,12 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
    *   arrives after the wait gave up is kept for the next reader); {@link ClosedError} when the subscriber is or
    *   gets closed.
    */
-  async receive(options?: WaitOptions): Promise<TopicMessage<TContract>> {
-    const bounded = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
-    const result = await this.#inbox.take(bounded ? { timeoutMs: options.timeoutMs, signal: options.signal, place: this.#place() } : undefined);
-    if (result.done === true) throw new ClosedError(`Subscriber("${this.contract.name}").receive() rejected: the subscriber is closed.`);
-    return result.value;
+  receive(options?: WaitOptions): Promise<TopicMessage<TContract>> {
+    return this.#stream.receive(
+      options,
+      () => this.#place(),
+      () => new ClosedError(`Subscriber("${this.contract.name}").receive() rejected: the subscriber is closed.`),
+    );
   }
 
   #place(): DeadlinePlace {
@@ -198,7 +298,7 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
 
   /** Iterates valid messages until `close()`. Leaving the loop early does not close the subscriber. */
   [Symbol.asyncIterator](): AsyncIterableIterator<TopicMessage<TContract>> {
-    return iterate(this.#inbox);
+    return this.#stream.iterator();
   }
 
   #checkOpen(what: string): void {
@@ -208,34 +308,24 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
   }
 
   #drop(reason: SubscriberDropReason, topic: string | undefined, message: string, issues?: readonly ValidationIssue[]): typeof SKIP {
-    this.#dropped[reason]++;
-    callHook(this.#onDrop, issues === undefined ? { reason, topic, message } : { reason, topic, message, issues });
-    return SKIP;
+    return this.#stream.drop(issues === undefined ? { reason, topic, message } : { reason, topic, message, issues });
   }
 
   #parse(frames: Buffer[]): TopicMessage<TContract> | Many<TopicMessage<TContract>> | typeof SKIP {
-    const name = this.contract.name;
-    const batched = frames.length === 3 && frames[1]!.length === 0;
-    if (frames.length !== 2 && !batched) {
-      this.#received++;
-      return this.#drop("malformed", undefined, `${name}: expected 2 frames [topic, body], got ${frames.length} (a batch is [topic, "", packed]).`);
+    const frame = parsePubSub(frames);
+    if (frame.kind === "malformed") {
+      this.#stream.count();
+      return this.#drop("malformed", frame.topic, `${this.contract.name}: ${frame.reason}.`);
     }
-    let topic: string;
-    try {
-      topic = strictUtf8.decode(frames[0]!);
-    } catch {
-      this.#received++;
-      return this.#drop("malformed", undefined, `${name}: the topic frame is not valid UTF-8.`);
+    const topic = frame.topic;
+    if (this.#checks !== undefined && !this.#matches(topic)) {
+      this.#filtered++;
+      return SKIP;
     }
     const declared = this.#resolve(topic);
-    if (!batched) return this.#parseOne(topic, declared, frames[1]!);
-    const bodies = unpack(frames[2]!);
-    if (bodies === undefined) {
-      this.#received++;
-      return this.#drop("malformed", topic, `${name}: a batch on "${topic}" has lengths that do not add up to its size.`);
-    }
+    if (frame.kind === "message") return this.#parseOne(topic, declared, frame.body);
     const messages: TopicMessage<TContract>[] = [];
-    for (const body of bodies) {
+    for (const body of frame.bodies) {
       const message = this.#parseOne(topic, declared, body);
       if (message !== SKIP) messages.push(message);
     }
@@ -243,14 +333,14 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
   }
 
   #parseOne(topic: string, declared: string | null, body: Buffer): TopicMessage<TContract> | typeof SKIP {
-    this.#received++;
+    this.#stream.count();
     const name = this.contract.name;
     if (declared === null) {
       return this.#drop("unknown-topic", topic, `${name}: topic "${topic}" is not covered by any declared topic.`);
     }
     let value: unknown;
     try {
-      value = decodeBody(this.#codec, body, `Message on "${name}/${topic}"`);
+      value = decodeBody(this.#config.codec, body, `Message on "${name}/${topic}"`);
     } catch (err) {
       return this.#drop("undecodable", topic, err instanceof MalformedMessageError ? err.message : String(err));
     }
@@ -273,6 +363,26 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
   /** Closes the socket; every `for await` loop ends, `receive()` rejects, and messages not yet taken are discarded. Idempotent. */
   protected override async shutdown(): Promise<void> {
     this.#socket.close();
-    this.#inbox.end();
+    this.#stream.end();
   }
+}
+
+type SubscriberConfig<TContract extends TopicContract> = ReturnType<typeof resolveSubscriberOptions<TContract>>;
+
+/** Every option checked and frozen before the socket exists. */
+function resolveSubscriberOptions<TContract extends TopicContract>(owner: string, options: SubscriberOptions<TContract>) {
+  return resolveOptions(owner, options, (read) => {
+    const topics = read.raw("topics") ?? [];
+    if (!Array.isArray(topics) || !topics.every((t) => typeof t === "string")) {
+      throw read.fail("topics", 'an array of wire topics or prefixes ("" for everything)', topics);
+    }
+    return {
+      codec: read.codec(),
+      topics: Object.freeze([...(topics as SubscriptionPrefix<TContract>[])]), // strings, checked just above
+      receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
+      onDrop: read.hook<(info: SubscriberDropInfo) => void>("onDrop"),
+      multicast: multicastSocketOptions(options.multicast, owner),
+      match: read.oneOf<TopicMatch>("match", ["boundary", "prefix"], "boundary"),
+    };
+  });
 }

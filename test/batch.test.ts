@@ -11,7 +11,7 @@ import {
   defineTopics,
   type SubscriberDropInfo,
 } from "../src/index.js";
-import { pack, unpack } from "../src/batch.js";
+import { pack, unpack } from "../src/protocol/batch.js";
 import { TRANSPORTS, endpointFor } from "./helpers/endpoints.js";
 
 const WAIT_MS = 5_000;

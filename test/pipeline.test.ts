@@ -186,7 +186,7 @@ describe.each(TRANSPORTS)("pipeline over %s", (transport) => {
       const outcomes = await sink.collect(5, { timeoutMs: WAIT_MS });
       expect(outcomes.map((o) => (o.ok ? "ok" : o.error.code))).toEqual(["MALFORMED", "MALFORMED", "INVALID_TASK", "ok", "ok"]);
       const [frames, json, schema] = outcomes.map((o) => (o.ok ? undefined : o.error));
-      expect(frames?.message).toMatch(/a task must be 1 frame.*got 2/);
+      expect(frames?.message).toMatch(/a task must be \[body\].*2 frames whose last is not a headers frame/);
       expect(json?.message).toMatch(/not valid json/);
       expect(schema?.message).toMatch(/Task for "jobs\.v1\/task" does not match the task schema/);
       expect(schema?.details).toMatchObject({ issues: [expect.objectContaining({ path: ["id"] })] });
@@ -562,5 +562,79 @@ describe("pipeline: failures are classified by stage, and put-back outcomes reac
     await expect(collecting).resolves.toBeInstanceOf(TimeoutError);
     expect(((await collecting) as Error).message).toMatch(/1 of 2 arrived/);
     await expect(receiving).resolves.toEqual({ ok: true, result: { id: 0, worker: "w" } });
+  });
+});
+
+describe.each(TRANSPORTS)("pipeline protocol 1.1 headers over %s", (transport) => {
+  test("the sink accepts results, failures and batches with a trailing headers frame, and still every v1 shape", async () => {
+    const drops: SinkDropInfo[] = [];
+    await using sink = await PipelineSink.bind(endpointFor(transport), Jobs, { onDrop: (info) => void drops.push(info) });
+    const push = new zmq.Push({ linger: 0 });
+    const H = JSON.stringify({ traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", unknownKey: 1 });
+    const result = (id: number): string => JSON.stringify({ id, worker: "raw" });
+    const packed = Buffer.concat([3, 4].flatMap((id) => {
+      const body = Buffer.from(result(id));
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(body.length);
+      return [length, body];
+    }));
+    try {
+      push.connect(sink.endpoint);
+      await within(push.send([result(1), H]), WAIT_MS, "the first raw send");
+      await push.send(["error", JSON.stringify({ code: "BOOM", message: "failed" }), H]);
+      await push.send(["", packed, H]);
+      await push.send(result(5)); // v1 result
+      await push.send(["error", JSON.stringify({ code: "V1", message: "v1 failure" })]); // v1 failure
+      await push.send([result(6), "not a headers frame"]);
+      await push.send(result(7)); // read after the bad one: the sink reads only while someone waits
+      const outcomes = await sink.collect(7, { timeoutMs: WAIT_MS });
+      expect(outcomes).toEqual([
+        { ok: true, result: { id: 1, worker: "raw" } },
+        { ok: false, error: { code: "BOOM", message: "failed" } },
+        { ok: true, result: { id: 3, worker: "raw" } },
+        { ok: true, result: { id: 4, worker: "raw" } },
+        { ok: true, result: { id: 5, worker: "raw" } },
+        { ok: false, error: { code: "V1", message: "v1 failure" } },
+        { ok: true, result: { id: 7, worker: "raw" } },
+      ]);
+      expect(drops).toHaveLength(1);
+      expect(drops[0]).toMatchObject({ reason: "malformed", message: expect.stringMatching(/got 2 frames whose last is not a headers frame/) });
+    } finally {
+      push.close();
+    }
+  });
+
+  test("push(task, { headers }) sends [body, H]; without it the task stays one frame; batch refuses headers", async () => {
+    await using source = await PipelineSource.bind(endpointFor(transport), Jobs);
+    const pull = new zmq.Pull({ linger: 0 });
+    try {
+      pull.connect(source.endpoint);
+      await ready(source, 1);
+      await source.push({ id: 1 }, { headers: { traceparent: "00-abc-def-01" } });
+      await source.push({ id: 2 });
+      const first = await within(pull.receive(), WAIT_MS, "the task with headers");
+      expect(first.map(String)).toEqual([JSON.stringify({ id: 1 }), JSON.stringify({ traceparent: "00-abc-def-01" })]);
+      const second = await within(pull.receive(), WAIT_MS, "the v1 task");
+      expect(second).toHaveLength(1);
+      expect(source.stats.pushed).toBe(2);
+    } finally {
+      pull.close();
+    }
+    await using batching = await PipelineSource.bind(endpointFor(transport), Jobs, { batch: true });
+    await expect(batching.push({ id: 1 }, { headers: {} })).rejects.toThrow(/`headers` cannot be used with `batch`/);
+  });
+
+  test("a worker runs protocol 1.1 tasks ([body, H]) and v1 tasks alike", async () => {
+    await using sink = await PipelineSink.bind(endpointFor(transport), Jobs);
+    await using source = await PipelineSource.bind(endpointFor(transport), Jobs);
+    await using _worker = await PipelineWorker.connect({ tasks: source.endpoint, results: sink.endpoint }, Jobs, ({ id }) => ({
+      id,
+      worker: "w",
+    }));
+    await ready(source, 1);
+    await source.push({ id: 1 }, { headers: { traceparent: "00-abc-def-01", "x-future": true } });
+    await source.push({ id: 2 });
+    const outcomes = await sink.collect(2, { timeoutMs: WAIT_MS });
+    expect(outcomes.map((o) => (o.ok ? resultOf(o).id : o.error.code)).sort()).toEqual([1, 2]);
   });
 });

@@ -19,6 +19,7 @@ import {
   type WireTopic,
 } from "../src/index.js";
 import { deferred, within } from "./helpers/deferred.js";
+import { startProgram } from "./helpers/programs.js";
 import { TRANSPORTS, endpointFor, type TestTransport } from "./helpers/endpoints.js";
 
 /** Upper bound for anything that should happen at once on a local socket. */
@@ -142,7 +143,7 @@ describe.each(TRANSPORTS)("publish-subscribe over %s", (transport) => {
     expect(sent(await receiveN(tennis, 1))).toEqual([tennisEnd]);
 
     for (const [sub, count] of [[arsenal, 3], [football, 5], [tennis, 3]] as const) {
-      expect(sub.stats).toEqual({ received: count, delivered: count, dropped: { malformed: 0, "unknown-topic": 0, undecodable: 0, invalid: 0 } });
+      expect(sub.stats).toEqual({ received: count, delivered: count, dropped: { malformed: 0, "unknown-topic": 0, undecodable: 0, invalid: 0 }, filtered: 0 });
     }
   });
 
@@ -270,17 +271,19 @@ describe.each(TRANSPORTS)("publish-subscribe over %s", (transport) => {
         received: 7,
         delivered: 1,
         dropped: { malformed: 3, "unknown-topic": 1, undecodable: 1, invalid: 1 },
+        filtered: 0,
       });
       expect(drops.map(({ reason, topic }) => ({ reason, topic }))).toEqual([
         { reason: "malformed", topic: undefined },
-        { reason: "malformed", topic: undefined },
+        // Three frames read as [topic, body, headers] (protocol 1.1); the last is not a headers frame.
+        { reason: "malformed", topic: "football" },
         { reason: "malformed", topic: undefined },
         { reason: "unknown-topic", topic: "cricket" },
         { reason: "undecodable", topic: "football" },
         { reason: "invalid", topic: "football.Arsenal" },
       ]);
       expect(drops[0]?.message).toMatch(/expected 2 frames \[topic, body\], got 1/);
-      expect(drops[1]?.message).toMatch(/got 3/);
+      expect(drops[1]?.message).toMatch(/got 3 frames on "football", and the last is not a headers frame/);
       expect(drops[2]?.message).toMatch(/not valid UTF-8/);
       expect(drops[3]?.message).toMatch(/"cricket" is not covered/);
       expect(drops[4]?.message).toMatch(/not valid json/);
@@ -624,4 +627,110 @@ describe("Subscriber keeps a message read while nobody waits (inproc)", () => {
     await f.sub.close();
     await expect(f.sub.receive({ timeoutMs: WAIT_MS })).rejects.toBeInstanceOf(ClosedError);
   });
+});
+
+const Prices = defineTopics("prices.v1", { price: z.object({ p: z.number() }) });
+
+/** Waits until `pub` holds `count` live subscriptions. */
+async function subscribed(pub: Publisher<typeof Prices>, count: number): Promise<void> {
+  await pub.waitForSubscribers(count, { timeoutMs: WAIT_MS });
+}
+
+describe.each(TRANSPORTS)("topic matching and protocol 1.1 headers over %s", (transport) => {
+  test('subscribe("price.GOOG") matches at dot boundaries; { match: "prefix" } keeps libzmq\'s byte prefix', async () => {
+    await using pub = await Publisher.bind(endpointFor(transport), Prices);
+    await using boundary = await Subscriber.connect(pub.endpoint, Prices, { topics: ["price.GOOG"] });
+    await using prefix = await Subscriber.connect(pub.endpoint, Prices);
+    prefix.subscribe("price.GOOG", { match: "prefix" });
+    await using everything = await Subscriber.connect(pub.endpoint, Prices, { topics: ["price.GOOG"], match: "prefix" });
+    await subscribed(pub, 3);
+
+    await pub.publish("price.GOOGL", { p: 1 });
+    await pub.publish("price.GOOG", { p: 2 });
+    await pub.publish("price.GOOG.x", { p: 3 });
+
+    expect((await receiveN(boundary, 2)).map((m) => m.topic)).toEqual(["price.GOOG", "price.GOOG.x"]);
+    // price.GOOGL came first on the same connection, so it has been read and filtered by now: counted, not an error.
+    expect(boundary.stats).toMatchObject({ received: 2, delivered: 2, filtered: 1, dropped: { malformed: 0 } });
+    expect((await receiveN(prefix, 3)).map((m) => m.topic)).toEqual(["price.GOOGL", "price.GOOG", "price.GOOG.x"]);
+    expect((await receiveN(everything, 3)).map((m) => m.topic)).toEqual(["price.GOOGL", "price.GOOG", "price.GOOG.x"]);
+    expect(prefix.stats.filtered).toBe(0);
+  });
+
+  test("unsubscribing the boundary subscription keeps a prefix subscription to the same prefix", async () => {
+    await using pub = await Publisher.bind(endpointFor(transport), Prices);
+    await using sub = await Subscriber.connect(pub.endpoint, Prices, { topics: ["price.GOOG"] });
+    sub.subscribe("price.GOOG", { match: "prefix" });
+    await subscribed(pub, 2);
+    sub.unsubscribe("price.GOOG"); // the boundary one (the default match)
+    await pub.publish("price.GOOGL", { p: 1 });
+    await expect(sub.receive({ timeoutMs: WAIT_MS })).resolves.toMatchObject({ topic: "price.GOOGL" });
+    expect(() => sub.subscribe("price", { match: "exact" as never })).toThrow(/`match` must be "boundary" or "prefix"/);
+  });
+
+  test("Publisher headers: true sends [topic, body, H] with publisherId, epoch and seq; a typed Subscriber accepts it", async () => {
+    const before = Date.now();
+    await using pub = await Publisher.bind(endpointFor(transport), Prices, { headers: { publisherId: "feed-1" } });
+    await using sub = await Subscriber.connect(pub.endpoint, Prices, { topics: ["price"] });
+    const raw = new zmq.Subscriber({ linger: 0, receiveTimeout: WAIT_MS });
+    try {
+      raw.connect(pub.endpoint);
+      raw.subscribe("price");
+      await subscribed(pub, 2);
+      for (let p = 1; p <= 3; p++) await pub.publish("price.A", { p });
+      const headers = [];
+      for (let i = 0; i < 3; i++) {
+        const frames = await raw.receive();
+        expect(frames).toHaveLength(3);
+        expect(String(frames[0])).toBe("price.A");
+        headers.push(JSON.parse(String(frames[2])) as { seq?: number; publisherId?: string; epoch?: number });
+      }
+      expect(headers.map((h) => h.seq)).toEqual([1, 2, 3]);
+      expect(headers.every((h) => h.publisherId === "feed-1" && typeof h.epoch === "number" && h.epoch >= before)).toBe(true);
+      expect((await receiveN(sub, 3)).map((m) => m.data)).toEqual([{ p: 1 }, { p: 2 }, { p: 3 }]);
+      expect(sub.stats.dropped.malformed).toBe(0);
+    } finally {
+      raw.close();
+    }
+  });
+
+  test("a batching publisher with headers sends [topic, \"\", packed, H]; seq counts the messages of each batch", async () => {
+    await using pub = await Publisher.bind(endpointFor(transport), Prices, { headers: true, batch: { maxMessages: 2, maxDelayMs: 1_000 } });
+    await using sub = await Subscriber.connect(pub.endpoint, Prices, { topics: [""] });
+    const raw = new zmq.Subscriber({ linger: 0, receiveTimeout: WAIT_MS });
+    try {
+      raw.connect(pub.endpoint);
+      raw.subscribe("");
+      await subscribed(pub, 2);
+      for (let p = 1; p <= 4; p++) await pub.publish("price", { p });
+      await pub.flush();
+      const seqs = [];
+      for (let i = 0; i < 2; i++) {
+        const frames = await raw.receive();
+        expect(frames).toHaveLength(4);
+        expect(frames[1]).toHaveLength(0);
+        seqs.push((JSON.parse(String(frames[3])) as { seq: number }).seq);
+      }
+      expect(seqs).toEqual([1, 3]);
+      expect((await receiveN(sub, 4)).map((m) => m.data.p)).toEqual([1, 2, 3, 4]);
+    } finally {
+      raw.close();
+    }
+  });
+});
+
+describe("options are resolved before any socket exists", () => {
+  test("bad options name their owner, and failed opens leak no socket (child process with ZMQ_MAX_SOCKETS = 4)", async () => {
+    await expect(Publisher.bind("inproc://never-bound", Sports, { batch: { maxMessages: 0 } })).rejects.toThrow(
+      /^Publisher\.bind: `batch\.maxMessages` must be a positive integer, got 0\.$/,
+    );
+    const probe = startProgram("socket-leak-probe", "test/helpers/socket-leak-probe.ts", {});
+    try {
+      await probe.waitForLine(/^(ok|FAILED.*)$/, 10_000);
+      expect(await within(probe.exited, 10_000, "the probe's exit")).toBe(0);
+      expect(probe.lines).toContain("ok");
+    } finally {
+      probe.child.kill();
+    }
+  }, 15_000);
 });

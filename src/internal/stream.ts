@@ -1,11 +1,15 @@
 /**
  * @packageDocumentation
- * A pull-based reader for one socket: the single read loop that zeromq.js allows (one pending `receive()`),
- * driven by whoever is waiting, with per-wait deadlines that never lose a message.
+ * The stream receivers' mechanics, written once for `Subscriber` and `PipelineSink`: a pull-based reader for one
+ * socket ({@link Inbox}: the single read loop that zeromq.js allows, one pending `receive()`, driven by whoever is
+ * waiting, with per-wait deadlines that never lose a message), and {@link MessageStream}, which adds `receive()`
+ * with a deadline, the async iterator, and the received/dropped counters with the `onDrop` hook.
  * @internal
  */
 import type * as zmq from "zeromq";
-import { watchDeadline, type DeadlinePlace } from "../signal.js";
+import { ClosedError } from "../errors.js";
+import { watchDeadline, type DeadlinePlace, type WaitOptions } from "../signal.js";
+import { callHook } from "./hooks.js";
 
 /** Returned by a parser to skip a message (it has been counted and reported). */
 export const SKIP: unique symbol = Symbol("skip");
@@ -166,4 +170,90 @@ export function iterate<T>(inbox: Inbox<T>): AsyncIterableIterator<T> {
       return this;
     },
   };
+}
+
+/** What every drop report carries: the reason it is counted under. @internal */
+export interface DropReport<TReason extends string> {
+  readonly reason: TReason;
+}
+
+/**
+ * A typed stream over one socket: an {@link Inbox} fed by the owner's parser, `receive()` with a deadline, the
+ * async iterator, and the counters. The parser calls {@link MessageStream.count} for every message it reads and
+ * returns {@link MessageStream.drop} for every message it refuses.
+ * @internal
+ */
+export class MessageStream<T, TReason extends string, TInfo extends DropReport<TReason>> {
+  readonly #inbox: Inbox<T>;
+  readonly #dropped: Record<TReason, number>;
+  readonly #onDrop: ((info: TInfo) => void) | undefined;
+  #received = 0;
+
+  /**
+   * @param reasons - Every drop reason, so each counter starts at 0.
+   * @param onDrop - The user's hook; what it throws is ignored.
+   */
+  constructor(
+    socket: zmq.Readable & zmq.Socket,
+    parse: (frames: Buffer[]) => T | Many<T> | typeof SKIP,
+    reasons: readonly TReason[],
+    onDrop: ((info: TInfo) => void) | undefined,
+  ) {
+    this.#inbox = new Inbox(socket, parse);
+    this.#onDrop = onDrop;
+    this.#dropped = Object.fromEntries(reasons.map((r) => [r, 0])) as Record<TReason, number>; // every reason, at 0
+  }
+
+  /** Messages read (each message of a batch counts). */
+  get received(): number {
+    return this.#received;
+  }
+
+  /** A copy of the drop counters. */
+  get dropped(): Readonly<Record<TReason, number>> {
+    return { ...this.#dropped };
+  }
+
+  /** Counts one message read. */
+  count(): void {
+    this.#received++;
+  }
+
+  /** Counts and reports a refused message; returns {@link SKIP} for the parser to return. */
+  drop(info: TInfo): typeof SKIP {
+    this.#dropped[info.reason]++;
+    callHook(this.#onDrop, info);
+    return SKIP;
+  }
+
+  /**
+   * Waits for the next item. `place` describes the wait for timeout messages; `closed` is the error once the
+   * stream has ended.
+   */
+  async receive(options: WaitOptions | undefined, place: () => DeadlinePlace, closed: () => ClosedError): Promise<T> {
+    const bounded = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
+    const result = await this.#inbox.take(bounded ? { timeoutMs: options.timeoutMs, signal: options.signal, place: place() } : undefined);
+    if (result.done === true) throw closed();
+    return result.value;
+  }
+
+  /** The inbox's `take()`, for waits that need more than one item (`collect`). */
+  take(deadline: TakeDeadline): Promise<IteratorResult<T, undefined>> {
+    return this.#inbox.take(deadline);
+  }
+
+  /** Puts items back for the next readers, in order. */
+  putBack(items: readonly T[]): void {
+    this.#inbox.putBack(items);
+  }
+
+  /** An async iterator; leaving a `for await` loop early does not close the owner. */
+  iterator(): AsyncIterableIterator<T> {
+    return iterate(this.#inbox);
+  }
+
+  /** Ends the stream (the owner closed its socket): waits get `done`, later receives the `closed` error. */
+  end(): void {
+    this.#inbox.end();
+  }
 }
