@@ -96,7 +96,13 @@ export type {
   RpcServerStats,
 } from "./rpc-server.js";
 export { Publisher } from "./publisher.js";
-export type { PublisherHeadersOptions, PublisherOptions, PublisherStats, SubscriptionEvent, WaitForSubscribersOptions } from "./publisher.js";
+export type {
+  PublisherHeadersOptions,
+  PublisherOptions,
+  PublisherStats,
+  SubscriptionEvent,
+  WaitForSubscribersOptions,
+} from "./publisher.js";
 export { Subscriber } from "./subscriber.js";
 export type {
   SubscribeOptions,

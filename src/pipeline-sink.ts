@@ -81,10 +81,15 @@ export interface PipelineSinkOptions {
  * {@link PipelineSink.stats} and reported to `onDrop`. Leaving a `for await` loop early does not close the sink.
  *
  * @example
+ * ```ts
  * await using sink = await PipelineSink.bind("tcp://127.0.0.1:0", Tasks);
  * const outcomes = await sink.collect(100, { timeoutMs: 10_000 });
+ * ```
  */
-export class PipelineSink<TContract extends JobContract> extends PatternBase<TContract> implements AsyncIterable<JobOutcome<TContract>> {
+export class PipelineSink<TContract extends JobContract>
+  extends PatternBase<TContract>
+  implements AsyncIterable<JobOutcome<TContract>>
+{
   readonly #socket: zmq.Pull;
   readonly #stream: MessageStream<JobOutcome<TContract>, SinkDropReason, SinkDropInfo>;
   readonly #config: SinkConfig;
@@ -147,7 +152,11 @@ export class PipelineSink<TContract extends JobContract> extends PatternBase<TCo
    */
   receive(options?: WaitOptions): Promise<JobOutcome<TContract>> {
     const what = `PipelineSink("${this.contract.name}").receive()`;
-    return this.#stream.receive(options, () => this.#place(what), () => new ClosedError(`${what} rejected: the sink is closed.`));
+    return this.#stream.receive(
+      options,
+      () => this.#place(what),
+      () => new ClosedError(`${what} rejected: the sink is closed.`),
+    );
   }
 
   /**
@@ -168,7 +177,8 @@ export class PipelineSink<TContract extends JobContract> extends PatternBase<TCo
       while (outcomes.length < count) {
         const remaining = Math.max(1, deadline - Date.now());
         const result = await this.#stream.take({ timeoutMs: remaining, signal: options.signal, place: this.#place(what) });
-        if (result.done === true) throw new ClosedError(`${what} rejected: the sink was closed after ${outcomes.length} outcomes.`);
+        if (result.done === true)
+          throw new ClosedError(`${what} rejected: the sink was closed after ${outcomes.length} outcomes.`);
         outcomes.push(result.value);
       }
     } catch (err) {

@@ -10,6 +10,7 @@ import { encodeBody, type Codec } from "./codec.js";
 import { validationError, type InferTask, type JobContract } from "./contract.js";
 import { parseEndpoint, type EndpointUse } from "./endpoint.js";
 import { ClosedError, fromZmqError } from "./errors.js";
+import { toError } from "./internal/zmq-errors.js";
 import { InvalidArgumentError, OutOfRangeError } from "./errors/index.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
@@ -84,16 +85,20 @@ const BLOCKED_RETRY_MS = 100;
  * pushed before the others arrive: call {@link PipelineSource.waitForWorkers} first.
  *
  * @example
+ * ```ts
  * await using source = await PipelineSource.bind("tcp://127.0.0.1:0", Tasks);
  * await source.waitForWorkers(3, { timeoutMs: 5_000 });
  * for (let id = 0; id < 100; id++) await source.push({ id, workMs: 10 });
+ * ```
  */
 export class PipelineSource<TContract extends JobContract> extends PatternBase<TContract> {
   readonly #socket: zmq.Push;
   readonly #outbox: Outbox<"">;
   readonly #what: string;
   readonly #onPushFailed = (err: unknown): never => {
-    throw this.#socket.closed ? new ClosedError(`${this.#what} rejected: the source was closed before the task was sent.`) : fromZmqError(err, this.#what, this.endpoint);
+    throw this.#socket.closed
+      ? new ClosedError(`${this.#what} rejected: the source was closed before the task was sent.`)
+      : fromZmqError(err, this.#what, this.endpoint);
   };
   readonly #config: SourceConfig;
   #workers = 0;
@@ -108,7 +113,9 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       // A blocked send gives up after this long and is retried, so a waiting push stays cancellable.
       sendTimeout: BLOCKED_RETRY_MS,
     });
-    this.#outbox = new Outbox<"">(this.#socket, { retryWhileBlocked: true }, config.batch, (_key, packed) => encodePipelineBatch(packed));
+    this.#outbox = new Outbox<"">(this.#socket, { retryWhileBlocked: true }, config.batch, (_key, packed) =>
+      encodePipelineBatch(packed),
+    );
     this.#what = `PipelineSource("${contract.name}").push()`;
     this.#socket.events.on("handshake", () => this.#setWorkers(this.#workers + 1));
     this.#socket.events.on("disconnect", () => this.#setWorkers(Math.max(0, this.#workers - 1)));
@@ -187,11 +194,13 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       }
       const body = encodeBody(this.#config.codec, task, `Task for "${this.contract.name}"`);
       if (this.#outbox.batching && waits) {
-        throw new InvalidArgumentError(`${this.#what}: \`timeoutMs\` and \`signal\` cannot be used with \`batch\` (a batch is not cancelled task by task).`);
+        throw new InvalidArgumentError(
+          `${this.#what}: \`timeoutMs\` and \`signal\` cannot be used with \`batch\` (a batch is not cancelled task by task).`,
+        );
       }
       frames = encodePipelineMessage(body, options?.headers === undefined ? undefined : this.#headersFrame(options.headers));
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(toError(err));
     }
     const what = this.#what;
     if (!waits && !this.#outbox.batching) return this.#outbox.send(frames).then(this.#outbox.counted, this.#onPushFailed);
@@ -202,7 +211,9 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
         : sending.then(
             () => undefined,
             (err: unknown) => {
-              throw this.#socket.closed ? new ClosedError(`${what} rejected: the source was closed before the batch was sent.`) : fromZmqError(err, what, this.endpoint);
+              throw this.#socket.closed
+                ? new ClosedError(`${what} rejected: the source was closed before the batch was sent.`)
+                : fromZmqError(err, what, this.endpoint);
             },
           );
     }
@@ -228,7 +239,8 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
         (sent) => {
           disarm();
           if (!sent) {
-            reject(deadlineError);
+            // Only a cancelled task is not sent, and only the deadline cancels one.
+            reject(deadlineError ?? new ClosedError(`${what}: the task was not sent.`));
             return;
           }
           this.#outbox.counted();
@@ -236,7 +248,11 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
         },
         (err: unknown) => {
           disarm();
-          reject(this.#socket.closed ? new ClosedError(`${what} rejected: the source was closed before the task was sent.`) : fromZmqError(err, what, this.endpoint));
+          reject(
+            this.#socket.closed
+              ? new ClosedError(`${what} rejected: the source was closed before the task was sent.`)
+              : fromZmqError(err, what, this.endpoint),
+          );
         },
       );
     });
@@ -257,7 +273,9 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     }
     if (this.endpoints.every((e) => parseEndpoint(e).transport === "inproc")) {
       return Promise.reject(
-        new InvalidArgumentError(`${what}: inproc connections cannot be observed (libzmq reports no events for them); connect the workers before pushing instead.`),
+        new InvalidArgumentError(
+          `${what}: inproc connections cannot be observed (libzmq reports no events for them); connect the workers before pushing instead.`,
+        ),
       );
     }
     if (this.closed) return Promise.reject(new ClosedError(`${what} rejected: the source is closed.`));
@@ -267,19 +285,27 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       waitingFor: `workers to connect to ${this.endpointText}`,
       hint: "Check that the workers connect to this endpoint, or raise { timeoutMs }.",
     };
-    return this.#workerWaiters.until(() => this.#workers >= count, options, place, 10_000, () => ` (${this.#workers} connected)`);
+    return this.#workerWaiters.until(
+      () => this.#workers >= count,
+      options,
+      place,
+      10_000,
+      () => ` (${this.#workers} connected)`,
+    );
   }
-
 
   #setWorkers(n: number): void {
     this.#workers = n;
     this.#workerWaiters.check();
   }
 
-
   /** The headers frame of one push; refused with batching (a batch carries no per-task headers). */
   #headersFrame(headers: Readonly<Record<string, unknown>>): Buffer {
-    if (this.#outbox.batching) throw new InvalidArgumentError(`${this.#what}: \`headers\` cannot be used with \`batch\` (a batch has no per-task headers).`);
+    if (this.#outbox.batching)
+      throw new InvalidArgumentError(
+        `${this.#what}: \`headers\` cannot be used with \`batch\` (a batch has no per-task headers).`,
+      );
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
     if (typeof headers !== "object" || headers === null || Array.isArray(headers)) {
       throw new InvalidArgumentError(`${this.#what}: \`headers\` must be an object (sent as a JSON object).`);
     }
@@ -297,7 +323,9 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
    */
   protected override async shutdown(): Promise<void> {
     await this.#outbox.close(this.#config.lingerMs);
-    this.#workerWaiters.rejectAll(new ClosedError(`PipelineSource("${this.contract.name}").waitForWorkers() rejected: the source was closed.`));
+    this.#workerWaiters.rejectAll(
+      new ClosedError(`PipelineSource("${this.contract.name}").waitForWorkers() rejected: the source was closed.`),
+    );
     await this.#outbox.idle();
   }
 }

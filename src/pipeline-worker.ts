@@ -7,7 +7,7 @@
  * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts` and `internal/`.
  */
 import * as zmq from "zeromq";
-import { checkCodec, jsonCodec, type Codec } from "./codec.js";
+import type { Codec } from "./codec.js";
 import type { InferHandlerResult, InferHandlerTask, JobContract } from "./contract.js";
 import { ClosedError, ErrorCode, toError } from "./errors.js";
 import { InvalidArgumentError } from "./errors/index.js";
@@ -21,14 +21,48 @@ import {
 } from "./internal/dispatch.js";
 import { HandlerPool } from "./internal/handler-pool.js";
 import { callHook, callHookOrLog, isThenable } from "./internal/hooks.js";
-import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
+import { openPattern } from "./internal/open.js";
+import { resolveOptions } from "./internal/options.js";
 import { settleWithin } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { STATUS_ERROR_FRAME } from "./internal/wire.js";
 import type { BatchOptions } from "./batch.js";
-import { Batcher, batchLimits } from "./internal/batcher.js";
+import { Batcher, readBatch, type Limits as BatchLimits } from "./internal/batcher.js";
 import { parsePipeline } from "./protocol/pipeline.js";
 import { PatternBase, checkContract } from "./lifecycle.js";
+
+/** Options resolved and checked before any socket exists. */
+interface WorkerConfig {
+  readonly policy: DispatchPolicy;
+  readonly concurrency: number;
+  readonly sendFailures: boolean;
+  readonly drainTimeoutMs: number;
+  readonly lingerMs: number;
+  readonly receiveHighWaterMark: number;
+  readonly batchResults: BatchLimits | undefined;
+  readonly onError: ((info: PipelineWorkerErrorInfo) => void) | undefined;
+}
+
+function resolveWorkerOptions(owner: string, options: PipelineWorkerOptions): WorkerConfig {
+  return resolveOptions(owner, options, (read) => {
+    const exposeStack = read.flag("exposeStack", false);
+    return {
+      policy: Object.freeze({
+        codec: read.codec(),
+        maxMessageBytes: Infinity,
+        exposeErrors: read.flag("exposeErrors", false) || exposeStack,
+        exposeStack,
+      }),
+      concurrency: read.positiveInt("concurrency", 1),
+      sendFailures: read.flag("sendFailures", true),
+      drainTimeoutMs: read.nonNegativeMs("drainTimeoutMs", 5_000),
+      lingerMs: read.nonNegativeMs("lingerMs", 1_000),
+      receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
+      batchResults: readBatch(read, "batchResults"),
+      onError: read.hook<(info: PipelineWorkerErrorInfo) => void>("onError"),
+    };
+  });
+}
 
 /** The dispatch step of a job contract: task in, result out. */
 function jobStep(contract: JobContract): DispatchStep {
@@ -195,34 +229,30 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   #completed = 0;
   readonly #failed: Record<string, number> = {};
 
-  private constructor(contract: TContract, handler: JobHandler<TContract>, hasResults: boolean, options: PipelineWorkerOptions) {
-    super(checkContract(contract, "jobs", "PipelineWorker.connect"));
-    const owner = "PipelineWorker.connect";
+  private constructor(
+    contract: TContract,
+    handler: JobHandler<TContract>,
+    hasResults: boolean,
+    config: WorkerConfig,
+    owner: string,
+  ) {
+    super(checkContract(contract, "jobs", owner));
     if (typeof handler !== "function")
       throw new InvalidArgumentError(`${owner}("${contract.name}"): \`handler\` must be a function (task) => result.`);
     this.#handler = handler;
-    const exposeStack = options.exposeStack === true;
-    this.#policy = Object.freeze({
-      codec: options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec"),
-      maxMessageBytes: Infinity,
-      exposeErrors: exposeStack || options.exposeErrors === true,
-      exposeStack,
-    });
+    this.#policy = config.policy;
     this.#step = jobStep(contract);
-    this.#pool = new HandlerPool(checkPositiveInt(options.concurrency, 1, "concurrency", owner));
-    this.#sendFailures = options.sendFailures !== false;
-    this.#drainTimeoutMs = checkNonNegative(options.drainTimeoutMs, 5_000, "drainTimeoutMs", owner);
-    this.#lingerMs = checkNonNegative(options.lingerMs, 1_000, "lingerMs", owner);
-    this.#onError = options.onError;
-    this.#tasks = new zmq.Pull({
-      linger: 0,
-      receiveHighWaterMark: checkPositiveInt(options.receiveHighWaterMark, 1000, "receiveHighWaterMark", owner),
-    });
+    this.#pool = new HandlerPool(config.concurrency);
+    this.#sendFailures = config.sendFailures;
+    this.#drainTimeoutMs = config.drainTimeoutMs;
+    this.#lingerMs = config.lingerMs;
+    this.#onError = config.onError;
+    this.#tasks = new zmq.Pull({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark });
     if (hasResults) {
       this.#results = new zmq.Push({ linger: this.#lingerMs });
-      this.#queue = new SendQueue(this.#results);
-      const limits = batchLimits(options.batchResults, owner);
-      const queue = this.#queue;
+      const queue = new SendQueue(this.#results);
+      this.#queue = queue;
+      const limits = config.batchResults;
       this.#batcher = limits === undefined ? undefined : new Batcher<"">(limits, (_key, packed) => queue.send([EMPTY, packed]));
     }
   }
@@ -243,20 +273,23 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     options: PipelineWorkerOptions = {},
   ): Promise<PipelineWorker<TContract>> {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
-    const worker = new PipelineWorker(contract, handler, endpoints?.results !== undefined, options);
-    const use = { owner: "PipelineWorker.connect", multicast: false };
-    try {
-      if (worker.#results !== undefined && endpoints.results !== undefined) {
-        await worker.attach(worker.#results, endpoints.results, "connect", use);
-      }
-      await worker.attach(worker.#tasks, endpoints.tasks, "connect", use);
-    } catch (err) {
-      worker.#tasks.close();
-      worker.#results?.close();
-      throw err;
-    }
-    worker.#readLoop = worker.#read();
-    return worker;
+    const hasResults = endpoints?.results !== undefined;
+    return openPattern(
+      {
+        create: (owner) => new PipelineWorker(contract, handler, hasResults, resolveWorkerOptions(owner, options), owner),
+        attach: async (worker, use) => {
+          if (worker.#results !== undefined && endpoints.results !== undefined) {
+            await worker.attach(worker.#results, endpoints.results, "connect", use);
+          }
+          await worker.attach(worker.#tasks, endpoints.tasks, "connect", use);
+        },
+        start: (worker) => {
+          worker.#readLoop = worker.#read();
+        },
+      },
+      "PipelineWorker",
+      "connect",
+    );
   }
 
   /** A snapshot of the counters. */

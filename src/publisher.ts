@@ -19,6 +19,7 @@ import {
 } from "./contract.js";
 import type { IsUnion } from "./internal/types.js";
 import { ClosedError, UnknownTopicError, fromZmqError } from "./errors.js";
+import { toError } from "./internal/zmq-errors.js";
 import { OutOfRangeError } from "./errors/index.js";
 import { callHook } from "./internal/hooks.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
@@ -123,9 +124,11 @@ export interface PublisherStats {
  * delivered to it. Call {@link Publisher.waitForSubscribers} first.
  *
  * @example
+ * ```ts
  * await using pub = await Publisher.bind("tcp://127.0.0.1:0", Sports);
  * await pub.waitForSubscribers(1, { timeoutMs: 2_000 });
  * await pub.publish("football.Arsenal", { team: "Arsenal", event: "goal", minute: 12 });
+ * ```
  */
 export class Publisher<TContract extends TopicContract> extends PatternBase<TContract> {
   readonly #socket: zmq.XPublisher;
@@ -225,13 +228,15 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
       : InferPublish<TContract, TTopic>,
   ): Promise<void> {
     if (this.closed) {
-      return Promise.reject(new ClosedError(`Publisher("${this.contract.name}").publish("${topic}") rejected: the publisher is closed.`));
+      return Promise.reject(
+        new ClosedError(`Publisher("${this.contract.name}").publish("${topic}") rejected: the publisher is closed.`),
+      );
     }
     let body: Uint8Array;
     try {
       const declared = typeof topic === "string" ? this.#resolve(topic) : null;
       if (declared === null) {
-        throw new UnknownTopicError(this.contract.name, String(topic), Object.keys(this.contract.topics));
+        throw new UnknownTopicError(this.contract.name, topic, Object.keys(this.contract.topics));
       }
       const checked = this.contract.topics[declared]!.safeParse(data);
       if (!checked.success) {
@@ -246,7 +251,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
       }
       body = encodeBody(this.#config.codec, data, `Message for "${this.contract.name}/${topic}"`);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(toError(err));
     }
     if (this.#outbox.batching) {
       const sending = this.#outbox.add(topic, body);
@@ -273,9 +278,14 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
    */
   waitForSubscribers(count: number, options: WaitForSubscribersOptions = {}): Promise<void> {
     if (!Number.isInteger(count) || count < 0) {
-      return Promise.reject(new OutOfRangeError(`Publisher.waitForSubscribers: \`count\` must be an integer >= 0, got ${String(count)}.`));
+      return Promise.reject(
+        new OutOfRangeError(`Publisher.waitForSubscribers: \`count\` must be an integer >= 0, got ${String(count)}.`),
+      );
     }
-    if (this.closed) return Promise.reject(new ClosedError(`Publisher("${this.contract.name}").waitForSubscribers() rejected: the publisher is closed.`));
+    if (this.closed)
+      return Promise.reject(
+        new ClosedError(`Publisher("${this.contract.name}").waitForSubscribers() rejected: the publisher is closed.`),
+      );
     const place = {
       what: `Publisher("${this.contract.name}").waitForSubscribers(${count}${options.topic === undefined ? "" : `, "${options.topic}"`})`,
       endpoint: this.endpoint,
@@ -283,9 +293,14 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
       hint: "Check that the subscribers connect to this endpoint and subscribe to the topic, or raise { timeoutMs }.",
     };
     const live = (): number => this.#countSubscriptions(options.topic);
-    return this.#waiters.until(() => live() >= count, options, place, 10_000, () => ` (${live()} live)`);
+    return this.#waiters.until(
+      () => live() >= count,
+      options,
+      place,
+      10_000,
+      () => ` (${live()} live)`,
+    );
   }
-
 
   #countSubscriptions(topic: string | undefined): number {
     let total = 0;
@@ -327,7 +342,11 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   protected override async shutdown(): Promise<void> {
     await this.#outbox.close(this.#config.lingerMs);
     await this.#readLoop;
-    this.#waiters.rejectAll(new ClosedError(`Publisher("${this.contract.name}").waitForSubscribers() rejected: the publisher was closed while waiting.`));
+    this.#waiters.rejectAll(
+      new ClosedError(
+        `Publisher("${this.contract.name}").waitForSubscribers() rejected: the publisher was closed while waiting.`,
+      ),
+    );
   }
 }
 
@@ -340,12 +359,17 @@ function resolvePublisherOptions(owner: string, options: PublisherOptions) {
     onSubscription: read.hook<(event: SubscriptionEvent) => void>("onSubscription"),
     multicast: multicastSocketOptions(options.multicast, owner),
     noDrop: read.flag("noDrop", false),
-    headers: read.nested("headers", (headers) => ({ publisherId: headers.optionalString("publisherId") ?? randomUUID(), epoch: Date.now() })),
+    headers: read.nested("headers", (headers) => ({
+      publisherId: headers.optionalString("publisherId") ?? randomUUID(),
+      epoch: Date.now(),
+    })),
   }));
 }
 
 /** The headers frame maker of one publisher: `seq` counts every message, in the order they go out. */
-function stamper(headers: { readonly publisherId: string; readonly epoch: number } | undefined): ((count: number) => Buffer) | undefined {
+function stamper(
+  headers: { readonly publisherId: string; readonly epoch: number } | undefined,
+): ((count: number) => Buffer) | undefined {
   if (headers === undefined) return undefined;
   let seq = 1;
   return (count) => {

@@ -5,7 +5,7 @@
  * `internal/pending-calls.ts`.
  */
 import * as zmq from "zeromq";
-import { checkCodec, decodeBody, encodeBody, jsonCodec, type Codec } from "./codec.js";
+import { decodeBody, encodeBody, type Codec } from "./codec.js";
 import {
   checkPayload,
   hasMethod,
@@ -25,7 +25,8 @@ import {
   fromZmqError,
 } from "./errors.js";
 import { callHook } from "./internal/hooks.js";
-import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
+import { openPattern } from "./internal/open.js";
+import { resolveOptions } from "./internal/options.js";
 import { PendingCalls, type PendingCall } from "./internal/pending-calls.js";
 import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
@@ -101,6 +102,32 @@ export interface RpcClientOptions {
   readonly headers?: boolean;
 }
 
+/** Options resolved and checked before any socket exists. */
+interface ClientConfig {
+  readonly codec: Codec;
+  readonly timeoutMs: number;
+  readonly maxMessageBytes: number;
+  readonly lingerMs: number;
+  readonly sendHighWaterMark: number;
+  readonly receiveHighWaterMark: number;
+  readonly headers: boolean;
+  readonly onDrop: ((info: RpcClientDropInfo) => void) | undefined;
+}
+
+function resolveClientOptions(owner: string, options: RpcClientOptions): ClientConfig {
+  return resolveOptions(owner, options, (read) => ({
+    codec: read.codec(),
+    // A timeout must be at least 1 ms (0 would time out every call): the same check as call()'s.
+    timeoutMs: checkTimeout(read.raw("timeoutMs") as number | undefined, 5_000, "timeoutMs"),
+    maxMessageBytes: read.optionalPositiveInt("maxMessageBytes") ?? Infinity,
+    lingerMs: read.nonNegativeMs("lingerMs", 0),
+    sendHighWaterMark: read.positiveInt("sendHighWaterMark", 1000),
+    receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
+    headers: read.flag("headers", true),
+    onDrop: read.hook<(info: RpcClientDropInfo) => void>("onDrop"),
+  }));
+}
+
 /**
  * Calls the methods of an RPC contract on one or more {@link RpcServer}s (or any peer speaking the protocol).
  *
@@ -130,24 +157,17 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   #late = 0;
   #malformed = 0;
 
-  private constructor(contract: TContract, options: RpcClientOptions) {
-    super(checkContract(contract, "rpc", "RpcClient.connect"));
-    const owner = "RpcClient.connect";
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
-    options ??= {};
-    this.#codec = options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec");
-    this.#timeoutMs = checkTimeout(options.timeoutMs, 5_000, "timeoutMs");
-    this.#maxMessageBytes =
-      options.maxMessageBytes === undefined ? Infinity : checkPositiveInt(options.maxMessageBytes, 0, "maxMessageBytes", owner);
-    this.#onDrop = options.onDrop;
-    this.#headersPrefix =
-      options.headers === false
-        ? undefined
-        : `{"version":"${PROTOCOL_VERSION}","contract":${JSON.stringify(contract.name)},"deadline":`;
-    const linger = checkNonNegative(options.lingerMs, 0, "lingerMs", owner);
-    const sendHighWaterMark = checkPositiveInt(options.sendHighWaterMark, 1000, "sendHighWaterMark", owner);
-    const receiveHighWaterMark = checkPositiveInt(options.receiveHighWaterMark, 1000, "receiveHighWaterMark", owner);
+  private constructor(contract: TContract, config: ClientConfig, owner: string) {
+    super(checkContract(contract, "rpc", owner));
+    this.#codec = config.codec;
+    this.#timeoutMs = config.timeoutMs;
+    this.#maxMessageBytes = config.maxMessageBytes;
+    this.#onDrop = config.onDrop;
+    this.#headersPrefix = config.headers
+      ? `{"version":"${PROTOCOL_VERSION}","contract":${JSON.stringify(contract.name)},"deadline":`
+      : undefined;
     for (const method of Object.keys(contract.methods)) this.#methodFrames.set(method, Buffer.from(method, "utf8"));
+    const { lingerMs: linger, sendHighWaterMark, receiveHighWaterMark } = config;
     this.#socket = new zmq.Dealer({ linger, sendHighWaterMark, receiveHighWaterMark });
     this.#queue = new SendQueue(this.#socket);
   }
@@ -165,11 +185,17 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     contract: TContract,
     options: RpcClientOptions = {},
   ): Promise<RpcClient<TContract>> {
-    const client = new RpcClient(contract, options);
-    const use = { owner: "RpcClient.connect", multicast: false };
-    await client.attach(client.#socket, endpoint, "connect", use);
-    client.#readLoop = readLoop(client.#socket, (frames) => client.#receive(frames));
-    return client;
+    return openPattern(
+      {
+        create: (owner) => new RpcClient(contract, resolveClientOptions(owner, options), owner),
+        attach: (client, use) => client.attach(client.#socket, endpoint, "connect", use),
+        start: (client) => {
+          client.#readLoop = readLoop(client.#socket, (frames) => client.#receive(frames));
+        },
+      },
+      "RpcClient",
+      "connect",
+    );
   }
 
   /** A snapshot of the counters. */

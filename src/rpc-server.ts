@@ -8,7 +8,7 @@
  * backend, where it also speaks the broker handshake: control traffic exists only on that link).
  */
 import * as zmq from "zeromq";
-import { checkCodec, jsonCodec, type Codec } from "./codec.js";
+import type { Codec } from "./codec.js";
 import { type InferHandlerRequest, type InferHandlerResponse, type MethodName, type RpcContract } from "./contract.js";
 import { ClosedError, ErrorCode, fromZmqError, toError, type RpcErrorBody } from "./errors.js";
 import { InvalidArgumentError } from "./errors/index.js";
@@ -23,7 +23,8 @@ import {
 } from "./internal/dispatch.js";
 import { HandlerPool } from "./internal/handler-pool.js";
 import { callHook, callHookOrLog, isThenable } from "./internal/hooks.js";
-import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
+import { openPattern, type OpenMode } from "./internal/open.js";
+import { resolveOptions } from "./internal/options.js";
 import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { settleWithin, signalled } from "./internal/timing.js";
@@ -162,22 +163,23 @@ interface ServerConfig {
   readonly onError: ((info: RpcServerErrorInfo) => void) | undefined;
 }
 
-function resolveOptions(options: RpcServerOptions, owner: string): ServerConfig {
-  const exposeStack = options.exposeStack === true;
-  return Object.freeze({
-    policy: Object.freeze({
-      codec: options.codec === undefined ? jsonCodec : checkCodec(options.codec, "codec"),
-      maxMessageBytes:
-        options.maxMessageBytes === undefined ? Infinity : checkPositiveInt(options.maxMessageBytes, 0, "maxMessageBytes", owner),
-      exposeErrors: exposeStack || options.exposeErrors === true,
-      exposeStack,
-    }),
-    concurrency: checkPositiveInt(options.concurrency, 100, "concurrency", owner),
-    drainTimeoutMs: checkNonNegative(options.drainTimeoutMs, 5_000, "drainTimeoutMs", owner),
-    lingerMs: checkNonNegative(options.lingerMs, 1_000, "lingerMs", owner),
-    sendHighWaterMark: checkPositiveInt(options.sendHighWaterMark, 1000, "sendHighWaterMark", owner),
-    receiveHighWaterMark: checkPositiveInt(options.receiveHighWaterMark, 1000, "receiveHighWaterMark", owner),
-    onError: options.onError,
+function resolveServerOptions(owner: string, options: RpcServerOptions): ServerConfig {
+  return resolveOptions(owner, options, (read) => {
+    const exposeStack = read.flag("exposeStack", false);
+    return {
+      policy: Object.freeze({
+        codec: read.codec(),
+        maxMessageBytes: read.optionalPositiveInt("maxMessageBytes") ?? Infinity,
+        exposeErrors: read.flag("exposeErrors", false) || exposeStack,
+        exposeStack,
+      }),
+      concurrency: read.positiveInt("concurrency", 100),
+      drainTimeoutMs: read.nonNegativeMs("drainTimeoutMs", 5_000),
+      lingerMs: read.nonNegativeMs("lingerMs", 1_000),
+      sendHighWaterMark: read.positiveInt("sendHighWaterMark", 1000),
+      receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
+      onError: read.hook<(info: RpcServerErrorInfo) => void>("onError"),
+    };
   });
 }
 
@@ -259,7 +261,13 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   #undeliverable = 0;
   readonly #failed: Record<string, number> = {};
 
-  private constructor(contract: TContract, handlers: RpcHandlers<TContract>, options: RpcServerOptions, owner: string) {
+  private constructor(
+    contract: TContract,
+    handlers: RpcHandlers<TContract>,
+    options: RpcServerOptions,
+    owner: string,
+    mode: OpenMode,
+  ) {
     super(checkContract(contract, "rpc", owner));
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
     const missing = Object.keys(contract.methods).filter((m) => typeof Reflect.get(handlers ?? {}, m) !== "function");
@@ -269,11 +277,10 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       );
     }
     this.#handlers = handlers;
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
-    this.#config = resolveOptions(options ?? {}, owner);
+    this.#config = resolveServerOptions(owner, options);
     this.#steps = stepsFor(contract);
     this.#pool = new HandlerPool(this.#config.concurrency);
-    this.#connectMode = owner === "RpcServer.connect";
+    this.#connectMode = mode === "connect";
     this.#socket = new zmq.Router({
       linger: this.#config.lingerMs,
       sendHighWaterMark: this.#config.sendHighWaterMark,
@@ -305,7 +312,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     handlers: RpcHandlers<TContract>,
     options: RpcServerOptions = {},
   ): Promise<RpcServer<TContract>> {
-    return RpcServer.#open(new RpcServer(contract, handlers, options, "RpcServer.bind"), endpoint, "bind");
+    return RpcServer.#open(endpoint, contract, handlers, options, "bind");
   }
 
   /**
@@ -320,28 +327,37 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     handlers: RpcHandlers<TContract>,
     options: RpcServerOptions = {},
   ): Promise<RpcServer<TContract>> {
-    return RpcServer.#open(new RpcServer(contract, handlers, options, "RpcServer.connect"), endpoint, "connect");
+    return RpcServer.#open(endpoint, contract, handlers, options, "connect");
   }
 
-  static async #open<TContract extends RpcContract>(
-    server: RpcServer<TContract>,
+  static #open<TContract extends RpcContract>(
     endpoint: string | readonly string[],
-    mode: "bind" | "connect",
+    contract: TContract,
+    handlers: RpcHandlers<TContract>,
+    options: RpcServerOptions,
+    mode: OpenMode,
   ): Promise<RpcServer<TContract>> {
-    const owner = mode === "bind" ? "RpcServer.bind" : "RpcServer.connect";
-    await server.attach(server.#socket, endpoint, mode, { owner, multicast: false });
-    server.#readLoop = readLoop(server.#socket, (frames) => server.#handle(frames), {
-      room: () => server.#pool.slot(),
-      onError: (err) =>
-        server.#report({
-          code: ErrorCode.MALFORMED,
-          message: `receive failed: ${toError(err).message}`,
-          method: undefined,
-          replied: false,
-          cause: err,
-        }),
-    });
-    return server;
+    return openPattern(
+      {
+        create: (owner) => new RpcServer(contract, handlers, options, owner, mode),
+        attach: (server, use) => server.attach(server.#socket, endpoint, mode, use),
+        start: (server) => {
+          server.#readLoop = readLoop(server.#socket, (frames) => server.#handle(frames), {
+            room: () => server.#pool.slot(),
+            onError: (err) =>
+              server.#report({
+                code: ErrorCode.MALFORMED,
+                message: `receive failed: ${toError(err).message}`,
+                method: undefined,
+                replied: false,
+                cause: err,
+              }),
+          });
+        },
+      },
+      "RpcServer",
+      mode,
+    );
   }
 
   /** A snapshot of the counters. */

@@ -130,12 +130,17 @@ const DROP_REASONS: readonly SubscriberDropReason[] = ["malformed", "unknown-top
  * Leaving a `for await` loop early does not close the subscriber; `close()` ends every loop.
  *
  * @example
+ * ```ts
  * await using sub = await Subscriber.connect(pub.endpoint, Sports, { topics: ["football.Arsenal"] });
  * for await (const msg of sub) {
  *   if (msg.declared === "football") console.log(`${msg.data.team}: ${msg.data.event}`);
  * }
+ * ```
  */
-export class Subscriber<TContract extends TopicContract> extends PatternBase<TContract> implements AsyncIterable<TopicMessage<TContract>> {
+export class Subscriber<TContract extends TopicContract>
+  extends PatternBase<TContract>
+  implements AsyncIterable<TopicMessage<TContract>>
+{
   readonly #socket: zmq.Subscriber;
   readonly #stream: MessageStream<TopicMessage<TContract>, SubscriberDropReason, SubscriberDropInfo>;
   readonly #resolve: (topic: string) => string | null;
@@ -195,7 +200,12 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
 
   /** A snapshot of the counters. */
   get stats(): SubscriberStats {
-    return { received: this.#stream.received, delivered: this.#delivered, dropped: this.#stream.dropped, filtered: this.#filtered };
+    return {
+      received: this.#stream.received,
+      delivered: this.#delivered,
+      dropped: this.#stream.dropped,
+      filtered: this.#filtered,
+    };
   }
 
   /**
@@ -233,11 +243,16 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
 
   #matchOf(what: string, prefix: unknown, options: SubscribeOptions | undefined): TopicMatch {
     if (typeof prefix !== "string") {
-      throw new InvalidArgumentError(`Subscriber("${this.contract.name}").${what}(): \`prefix\` must be a string (a wire topic or prefix, or "" for everything).`);
+      throw new InvalidArgumentError(
+        `Subscriber("${this.contract.name}").${what}(): \`prefix\` must be a string (a wire topic or prefix, or "" for everything).`,
+      );
     }
     const match = options?.match ?? this.#config.match;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
     if (match !== "boundary" && match !== "prefix") {
-      throw new InvalidArgumentError(`Subscriber("${this.contract.name}").${what}(): \`match\` must be "boundary" or "prefix", got ${JSON.stringify(match)}.`);
+      throw new InvalidArgumentError(
+        `Subscriber("${this.contract.name}").${what}(): \`match\` must be "boundary" or "prefix", got ${JSON.stringify(match)}.`,
+      );
     }
     return match;
   }
@@ -295,7 +310,6 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
     };
   }
 
-
   /** Iterates valid messages until `close()`. Leaving the loop early does not close the subscriber. */
   [Symbol.asyncIterator](): AsyncIterableIterator<TopicMessage<TContract>> {
     return this.#stream.iterator();
@@ -307,7 +321,12 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
     }
   }
 
-  #drop(reason: SubscriberDropReason, topic: string | undefined, message: string, issues?: readonly ValidationIssue[]): typeof SKIP {
+  #drop(
+    reason: SubscriberDropReason,
+    topic: string | undefined,
+    message: string,
+    issues?: readonly ValidationIssue[],
+  ): typeof SKIP {
     return this.#stream.drop(issues === undefined ? { reason, topic, message } : { reason, topic, message, issues });
   }
 
@@ -358,7 +377,6 @@ export class Subscriber<TContract extends TopicContract> extends PatternBase<TCo
     // `data` was just parsed by the schema of `declared`, which is what TopicMessage says.
     return { topic, declared, data: parsed.data } as TopicMessage<TContract>;
   }
-
 
   /** Closes the socket; every `for await` loop ends, `receive()` rejects, and messages not yet taken are discarded. Idempotent. */
   protected override async shutdown(): Promise<void> {

@@ -76,15 +76,24 @@ describe.each(TRANSPORTS)("batching and no-drop over %s", (transport) => {
     const drops: SubscriberDropInfo[] = [];
     try {
       await raw.bind(endpointFor(transport));
-      await using sub = await Subscriber.connect(raw.lastEndpoint ?? "", Feed, { topics: ["price"], onDrop: (d) => drops.push(d) });
+      await using sub = await Subscriber.connect(raw.lastEndpoint ?? "", Feed, {
+        topics: ["price"],
+        onDrop: (d) => drops.push(d),
+      });
       const good = (n: number): Buffer => Buffer.from(JSON.stringify({ n, symbol: "X" }));
       const bodies = [good(1), Buffer.from(JSON.stringify({ n: -5, symbol: "X" })), Buffer.from("{nope"), good(2)];
-      const batch = pack(bodies, bodies.reduce((a, b) => a + b.length, 0));
+      const batch = pack(
+        bodies,
+        bodies.reduce((a, b) => a + b.length, 0),
+      );
       // A plain PUB cannot see the subscription arrive: send until the first batch gets through (bounded).
       let first: number | undefined;
       for (let attempt = 0; attempt < 200 && first === undefined; attempt++) {
         await raw.send(["price", "", batch]);
-        first = await sub.receive({ timeoutMs: 20 }).then((m) => m.data.n, () => undefined);
+        first = await sub.receive({ timeoutMs: 20 }).then(
+          (m) => m.data.n,
+          () => undefined,
+        );
       }
       expect(first).toBe(1);
       expect((await sub.receive({ timeoutMs: WAIT_MS })).data.n).toBe(2);
@@ -128,7 +137,10 @@ describe.each(TRANSPORTS)("batching and no-drop over %s", (transport) => {
   test("close() flushes a partly filled batch", async () => {
     await using sink = await PipelineSink.bind(endpointFor(transport), Jobs);
     const source = await PipelineSource.bind(endpointFor(transport), Jobs, { batch: { maxMessages: 1000, maxDelayMs: 60_000 } });
-    await using _worker = await PipelineWorker.connect({ tasks: source.endpoint, results: sink.endpoint }, Jobs, ({ n }) => ({ n, double: 2 * n }));
+    await using _worker = await PipelineWorker.connect({ tasks: source.endpoint, results: sink.endpoint }, Jobs, ({ n }) => ({
+      n,
+      double: 2 * n,
+    }));
     for (let n = 0; n < 7; n++) await source.push({ n });
     await source.close();
     const outcomes = await sink.collect(7, { timeoutMs: WAIT_MS });

@@ -57,7 +57,12 @@ describe("openPattern", () => {
     await expect(
       openPattern(
         {
-          create: (owner) => ({ owner, close: async () => void closed++ }),
+          create: (owner) => ({
+            owner,
+            close: async () => {
+              closed++;
+            },
+          }),
           attach: async () => Promise.reject(failure),
           start: () => expect.unreachable("start must not run after a failed attach"),
         },

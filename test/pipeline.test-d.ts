@@ -190,7 +190,11 @@ async function workerTypes(): Promise<void> {
   // @ts-expect-error the handler declares `id` as a string, but the task output has a number
   await PipelineWorker.connect(endpoints, Thumbs, (task: { id: string }) => ({ id: Number(task.id), bytes: 1, tookMs: 1 }));
   // @ts-expect-error the handler requires a field the task does not have
-  await PipelineWorker.connect(endpoints, Thumbs, (task: TaskOut & { priority: number }) => ({ id: task.id, bytes: 1, tookMs: 1 }));
+  await PipelineWorker.connect(endpoints, Thumbs, (task: TaskOut & { priority: number }) => ({
+    id: task.id,
+    bytes: 1,
+    tookMs: 1,
+  }));
   const wrongTask = (task: { url: number }) => ({ id: task.url, bytes: 1, tookMs: 1 });
   // @ts-expect-error a non-literal handler with the wrong task type is rejected as well
   await PipelineWorker.connect(endpoints, Thumbs, wrongTask);
@@ -241,7 +245,7 @@ async function sinkTypes(): Promise<void> {
     expectTypeOf(outcome).toEqualTypeOf<JobOutcome<Thumbs>>();
     // @ts-expect-error `result` exists only once `ok` is narrowed to true
     void outcome.result;
-    if (outcome.ok === true) {
+    if (outcome.ok) {
       // The sink receives the result schema's OUTPUT (with the transform's `kb`).
       expectTypeOf(outcome.result).toEqualTypeOf<ResultOut>();
       expectTypeOf(outcome.result.kb).toEqualTypeOf<number>();

@@ -95,7 +95,12 @@ describe.each(TRANSPORTS)("pipeline over %s", (transport) => {
     for (const name of ["w1", "w2", "w3"]) {
       const ran = perWorker.get(name) ?? [];
       expect(ran.length, `tasks run by ${name}`).toBeGreaterThan(0);
-      expect(results.filter((r) => r.worker === name).map((r) => r.id).sort((a, b) => a - b)).toEqual([...ran].sort((a, b) => a - b));
+      expect(
+        results
+          .filter((r) => r.worker === name)
+          .map((r) => r.id)
+          .sort((a, b) => a - b),
+      ).toEqual([...ran].sort((a, b) => a - b));
     }
     expect(peaks.get("w1")).toBeLessThanOrEqual(4);
     expect(peaks.get("w2")).toBeLessThanOrEqual(2);
@@ -131,7 +136,11 @@ describe.each(TRANSPORTS)("pipeline over %s", (transport) => {
 
     for (const id of range(30)) await source.push({ id });
     const outcomes = await sink.collect(30, { timeoutMs: WAIT_MS });
-    const ok = outcomes.filter((o) => o.ok).map(resultOf).map((r) => r.id).sort((a, b) => a - b);
+    const ok = outcomes
+      .filter((o) => o.ok)
+      .map(resultOf)
+      .map((r) => r.id)
+      .sort((a, b) => a - b);
     expect(ok).toEqual(range(30).filter((id) => id % 10 > 3 || id % 10 === 0));
 
     const failures = outcomes.flatMap((o) => (o.ok ? [] : [o.error]));
@@ -142,12 +151,19 @@ describe.each(TRANSPORTS)("pipeline over %s", (transport) => {
     expect(unexpected).toHaveLength(6);
     for (const failure of unexpected) {
       const { errorId } = failure.details as { errorId: string };
-      expect(failure.message).toBe(`the handler of "jobs.v1" failed unexpectedly (error id ${errorId}). The server's log has the details under this id.`);
-      expect(errors.find((e) => e.errorId === errorId)?.message).toMatch(/^the handler of "jobs\.v1" threw(?: a non-Error value)?: (boom|plain) \d+ \(error id /);
+      expect(failure.message).toBe(
+        `the handler of "jobs.v1" failed unexpectedly (error id ${errorId}). The server's log has the details under this id.`,
+      );
+      expect(errors.find((e) => e.errorId === errorId)?.message).toMatch(
+        /^the handler of "jobs\.v1" threw(?: a non-Error value)?: (boom|plain) \d+ \(error id /,
+      );
     }
-    for (const id of [1, 11, 21]) expect(errors.map((e) => e.message)).toContainEqual(expect.stringContaining(`threw: boom ${id} (error id`));
+    for (const id of [1, 11, 21])
+      expect(errors.map((e) => e.message)).toContainEqual(expect.stringContaining(`threw: boom ${id} (error id`));
     for (const id of [2, 12, 22]) {
-      expect(errors.map((e) => e.message)).toContainEqual(expect.stringContaining(`threw a non-Error value: plain ${id} (error id`));
+      expect(errors.map((e) => e.message)).toContainEqual(
+        expect.stringContaining(`threw a non-Error value: plain ${id} (error id`),
+      );
     }
     for (const id of [3, 13, 23]) {
       expect(failures).toContainEqual({ code: "OUT_OF_STOCK", message: `item ${id} is out of stock`, details: { id } });
@@ -239,7 +255,10 @@ describe.each(TRANSPORTS)("pipeline over %s", (transport) => {
     await source.push({ id: 1 });
     await source.push({ id: 2 });
     const [bad, good] = await sink.collect(2, { timeoutMs: WAIT_MS });
-    expect(bad).toMatchObject({ ok: false, error: { code: "INVALID_RESULT", details: { issues: [expect.objectContaining({ path: ["worker"] })] } } });
+    expect(bad).toMatchObject({
+      ok: false,
+      error: { code: "INVALID_RESULT", details: { issues: [expect.objectContaining({ path: ["worker"] })] } },
+    });
     expect(bad?.ok === false && bad.error.message).toMatch(/Result of "jobs\.v1\/result" does not match the result schema/);
     expect(good).toEqual({ ok: true, result: { id: 2, worker: "w" } });
     expect(worker.stats.failed).toEqual({ INVALID_RESULT: 1 });
@@ -312,7 +331,12 @@ describe.each(TRANSPORTS)("pipeline over %s", (transport) => {
 
     for (const id of range(5)) gates.open(`t${id}`);
     const outcomes = await sink.collect(5, { timeoutMs: WAIT_MS });
-    expect(outcomes.map(resultOf).map((r) => r.id).sort((a, b) => a - b)).toEqual(range(5));
+    expect(
+      outcomes
+        .map(resultOf)
+        .map((r) => r.id)
+        .sort((a, b) => a - b),
+    ).toEqual(range(5));
     expect(peak).toBe(2);
   });
 
@@ -418,7 +442,7 @@ describe.each(TRANSPORTS)("pipeline over %s", (transport) => {
 
   test("worker close() gives up on a stuck handler after drainTimeoutMs and aborts its signal", async () => {
     const aborted = deferred<unknown>();
-    const started = deferred<void>();
+    const started = deferred();
     await using sink = await PipelineSink.bind(endpointFor(transport), Jobs);
     await using source = await PipelineSource.bind(endpointFor(transport), Jobs);
     const worker = await PipelineWorker.connect(
@@ -447,7 +471,10 @@ describe.each(TRANSPORTS)("pipeline over %s", (transport) => {
     const sink = await PipelineSink.bind(endpointFor(transport), Jobs);
     try {
       await using source = await PipelineSource.bind(endpointFor(transport), Jobs);
-      await using _worker = await PipelineWorker.connect({ tasks: source.endpoint, results: sink.endpoint }, Jobs, ({ id }) => ({ id, worker: "w" }));
+      await using _worker = await PipelineWorker.connect({ tasks: source.endpoint, results: sink.endpoint }, Jobs, ({ id }) => ({
+        id,
+        worker: "w",
+      }));
       await ready(source, 1);
       const first = deferred<Outcome>();
       const loop = (async () => {
@@ -459,7 +486,10 @@ describe.each(TRANSPORTS)("pipeline over %s", (transport) => {
         return seen;
       })();
       await source.push({ id: 3 });
-      await expect(within(first.promise, WAIT_MS, "the first outcome in the loop")).resolves.toEqual({ ok: true, result: { id: 3, worker: "w" } });
+      await expect(within(first.promise, WAIT_MS, "the first outcome in the loop")).resolves.toEqual({
+        ok: true,
+        result: { id: 3, worker: "w" },
+      });
       await sink.close();
       await expect(within(loop, WAIT_MS, "the loop to end")).resolves.toHaveLength(1);
       await expect(sink.receive()).rejects.toBeInstanceOf(ClosedError);
@@ -474,7 +504,11 @@ describe.each(TRANSPORTS)("pipeline over %s", (transport) => {
     try {
       const pending = source.push({ id: 1 });
       await within(source.close(), WAIT_MS, "the source to close");
-      const err: unknown = await within(pending.catch((e: unknown) => e), WAIT_MS, "the pending push");
+      const err: unknown = await within(
+        pending.catch((e: unknown) => e),
+        WAIT_MS,
+        "the pending push",
+      );
       expect(err).toBeInstanceOf(ClosedError);
       expect(source.stats.pushed).toBe(0);
       await expect(source.push({ id: 2 })).rejects.toBeInstanceOf(ClosedError);
@@ -527,11 +561,15 @@ describe("pipeline: failures are classified by stage, and put-back outcomes reac
     await using source = await PipelineSource.bind(endpointFor("inproc"), Jobs);
     // A second stage the handler feeds; the handler pushes a task that breaks its schema.
     await using downstream = await PipelineSource.bind(endpointFor("inproc"), Jobs);
-    await using _worker = await PipelineWorker.connect({ tasks: source.endpoint, results: sink.endpoint }, Jobs, async ({ id }) => {
-      // @ts-expect-error a bug in the handler: id must be a number
-      await downstream.push({ id: `next-${id}` });
-      return { id, worker: "stage-1" };
-    });
+    await using _worker = await PipelineWorker.connect(
+      { tasks: source.endpoint, results: sink.endpoint },
+      Jobs,
+      async ({ id }) => {
+        // @ts-expect-error a bug in the handler: id must be a number
+        await downstream.push({ id: `next-${id}` });
+        return { id, worker: "stage-1" };
+      },
+    );
     await source.push({ id: 1 });
     const outcome = await sink.receive({ timeoutMs: WAIT_MS });
     expect(outcome).toMatchObject({ ok: false, error: { code: "HANDLER_ERROR" } });
@@ -572,12 +610,14 @@ describe.each(TRANSPORTS)("pipeline protocol 1.1 headers over %s", (transport) =
     const push = new zmq.Push({ linger: 0 });
     const H = JSON.stringify({ traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", unknownKey: 1 });
     const result = (id: number): string => JSON.stringify({ id, worker: "raw" });
-    const packed = Buffer.concat([3, 4].flatMap((id) => {
-      const body = Buffer.from(result(id));
-      const length = Buffer.alloc(4);
-      length.writeUInt32BE(body.length);
-      return [length, body];
-    }));
+    const packed = Buffer.concat(
+      [3, 4].flatMap((id) => {
+        const body = Buffer.from(result(id));
+        const length = Buffer.alloc(4);
+        length.writeUInt32BE(body.length);
+        return [length, body];
+      }),
+    );
     try {
       push.connect(sink.endpoint);
       await within(push.send([result(1), H]), WAIT_MS, "the first raw send");
@@ -598,7 +638,10 @@ describe.each(TRANSPORTS)("pipeline protocol 1.1 headers over %s", (transport) =
         { ok: true, result: { id: 7, worker: "raw" } },
       ]);
       expect(drops).toHaveLength(1);
-      expect(drops[0]).toMatchObject({ reason: "malformed", message: expect.stringMatching(/got 2 frames whose last is not a headers frame/) });
+      expect(drops[0]).toMatchObject({
+        reason: "malformed",
+        message: expect.stringMatching(/got 2 frames whose last is not a headers frame/),
+      });
     } finally {
       push.close();
     }

@@ -32,7 +32,11 @@ describe("parsePipeline: every malformed shape", () => {
   test.each([
     ["no frames", [], /got 0 frames/],
     ["four frames", [E, PACKED, H, H], /got 4 frames/],
-    ["two frames, the second not headers", [b("two"), b("frames")], /got 2 frames whose last is not a headers frame \(the headers frame is not a JSON object in UTF-8\)/],
+    [
+      "two frames, the second not headers",
+      [b("two"), b("frames")],
+      /got 2 frames whose last is not a headers frame \(the headers frame is not a JSON object in UTF-8\)/,
+    ],
     ["two frames, headers a JSON array", [BODY, b("[]")], /not a JSON object/],
     ["'ERROR' is not the failure marker", [b("ERROR"), b("x")], /got 2 frames whose last is not a headers frame/],
     ["three frames, first not a marker", [b("a"), b("b"), b("c")], /got 3 frames whose first is neither "" nor "error"/],

@@ -167,8 +167,12 @@ async function publishTypes(wildTopic: `football.${string}`, tennisTopic: `tenni
   await pub.publish("tennis", { player: "Nadal" });
   await pub.publish("tennis.Wimbledon", { player: "Nadal", set: 3 });
   await pub.publish(tennisTopic, { player: "Nadal" });
-  expectTypeOf(pub.publish<"tennis">).parameter(1).toEqualTypeOf<TennisIn>();
-  expectTypeOf(pub.publish<"football.Arsenal">).parameter(1).toEqualTypeOf<Football>();
+  expectTypeOf(pub.publish<"tennis">)
+    .parameter(1)
+    .toEqualTypeOf<TennisIn>();
+  expectTypeOf(pub.publish<"football.Arsenal">)
+    .parameter(1)
+    .toEqualTypeOf<Football>();
 
   // Undeclared topics.
   // @ts-expect-error "cricket" is not covered by any declared topic

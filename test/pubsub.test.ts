@@ -96,7 +96,7 @@ function subscriptionLog(): {
     },
     next(subscribed, prefix) {
       const d = deferred<SubscriptionEvent>();
-      waiters.push({ subscribed, prefix, resolve: d.resolve });
+      waiters.push({ subscribed, prefix, resolve: (value) => d.resolve(value) });
       return within(d.promise, WAIT_MS, `${subscribed ? "subscription" : "unsubscription"} "${prefix}" to reach the publisher`);
     },
   };
@@ -107,10 +107,16 @@ const arsenalGoal = { topic: "football.Arsenal", data: { team: "Arsenal", event:
 const wimbledon = { topic: "tennis.Wimbledon", data: { player: "Alcaraz", score: "15-0" } } as const satisfies Sent;
 const chelseaGoal = { topic: "football.Chelsea", data: { team: "Chelsea", event: "goal", minute: 30 } } as const satisfies Sent;
 const leagueNews = { topic: "football", data: { team: "league", event: "red card", minute: 40 } } as const satisfies Sent;
-const arsenalRed = { topic: "football.Arsenal", data: { team: "Arsenal", event: "red card", minute: 55 } } as const satisfies Sent;
+const arsenalRed = {
+  topic: "football.Arsenal",
+  data: { team: "Arsenal", event: "red card", minute: 55 },
+} as const satisfies Sent;
 const tennisNews = { topic: "tennis", data: { player: "Swiatek", score: "30-15" } } as const satisfies Sent;
 // End markers: the last message each subscriber can receive, published after everything else.
-const footballEnd = { topic: "football.Arsenal", data: { team: "Arsenal", event: "final whistle", minute: 90 } } as const satisfies Sent;
+const footballEnd = {
+  topic: "football.Arsenal",
+  data: { team: "Arsenal", event: "final whistle", minute: 90 },
+} as const satisfies Sent;
 const tennisEnd = { topic: "tennis", data: { player: "-", score: "end" } } as const satisfies Sent;
 
 describe.each(TRANSPORTS)("publish-subscribe over %s", (transport) => {
@@ -121,7 +127,13 @@ describe.each(TRANSPORTS)("publish-subscribe over %s", (transport) => {
     await using football = await Subscriber.connect(pub.endpoint, Sports, { topics: ["football"] });
     await using tennis = await Subscriber.connect(pub.endpoint, Sports, { topics: ["tennis"] });
     await pub.waitForSubscribers(3, { timeoutMs: WAIT_MS });
-    expect(pub.subscriptions).toEqual(new Map([["football.Arsenal", 1], ["football", 1], ["tennis", 1]]));
+    expect(pub.subscriptions).toEqual(
+      new Map([
+        ["football.Arsenal", 1],
+        ["football", 1],
+        ["tennis", 1],
+      ]),
+    );
 
     await pub.publish(arsenalGoal.topic, arsenalGoal.data);
     await pub.publish(wimbledon.topic, wimbledon.data);
@@ -142,8 +154,17 @@ describe.each(TRANSPORTS)("publish-subscribe over %s", (transport) => {
     expect(sent(await receiveN(football, 1))).toEqual([footballEnd]);
     expect(sent(await receiveN(tennis, 1))).toEqual([tennisEnd]);
 
-    for (const [sub, count] of [[arsenal, 3], [football, 5], [tennis, 3]] as const) {
-      expect(sub.stats).toEqual({ received: count, delivered: count, dropped: { malformed: 0, "unknown-topic": 0, undecodable: 0, invalid: 0 }, filtered: 0 });
+    for (const [sub, count] of [
+      [arsenal, 3],
+      [football, 5],
+      [tennis, 3],
+    ] as const) {
+      expect(sub.stats).toEqual({
+        received: count,
+        delivered: count,
+        dropped: { malformed: 0, "unknown-topic": 0, undecodable: 0, invalid: 0 },
+        filtered: 0,
+      });
     }
   });
 
@@ -229,7 +250,10 @@ describe.each(TRANSPORTS)("publish-subscribe over %s", (transport) => {
       let joined = false;
       while (!joined && Date.now() < deadline) {
         await pub.send(["tennis", probe]);
-        joined = await sub.receive({ timeoutMs: 25 }).then(() => true, () => false);
+        joined = await sub.receive({ timeoutMs: 25 }).then(
+          () => true,
+          () => false,
+        );
       }
       expect(joined).toBe(true);
       await pub.send(["tennis.Wimbledon", JSON.stringify({ player: "Ada", score: "6-0" })]);
@@ -360,15 +384,28 @@ describe.each(TRANSPORTS)("publish-subscribe over %s", (transport) => {
     await using sub = await Subscriber.connect(pub.endpoint, Sports, { topics: [""] });
     await pub.waitForSubscribers(1, { timeoutMs: WAIT_MS });
 
-    // @ts-expect-error minute must be a number: checks the run-time validation for untyped callers
-    const bad: unknown = await pub.publish("football.Arsenal", { team: "Arsenal", event: "goal", minute: "12" }).catch((e: unknown) => e);
+    const publishing = pub.publish(
+      "football.Arsenal",
+      // @ts-expect-error minute must be a number: checks the run-time validation for untyped callers
+      { team: "Arsenal", event: "goal", minute: "12" },
+    );
+    const bad: unknown = await publishing.catch((e: unknown) => e);
     expect(bad).toBeInstanceOf(ContractValidationError);
-    expect(bad).toMatchObject({ code: "VALIDATION_FAILED", direction: "outgoing", contract: "sports.v1", method: "football.Arsenal" });
+    expect(bad).toMatchObject({
+      code: "VALIDATION_FAILED",
+      direction: "outgoing",
+      contract: "sports.v1",
+      method: "football.Arsenal",
+    });
     expect((bad as ContractValidationError).issues.map((i) => i.path)).toEqual([["minute"]]);
-    expect((bad as Error).message).toMatch(/Message for "sports\.v1\/football\.Arsenal" does not match the "football" topic schema[\s\S]*Nothing was published/);
+    expect((bad as Error).message).toMatch(
+      /Message for "sports\.v1\/football\.Arsenal" does not match the "football" topic schema[\s\S]*Nothing was published/,
+    );
 
     for (const topic of ["cricket", "footballer", ".football", ""]) {
-      const unknown: unknown = await pub.publish(topic as never, { team: "x", event: "goal", minute: 1 } as never).catch((e: unknown) => e);
+      const unknown: unknown = await pub
+        .publish(topic as never, { team: "x", event: "goal", minute: 1 } as never)
+        .catch((e: unknown) => e);
       expect(unknown).toBeInstanceOf(UnknownTopicError);
       expect(unknown).toMatchObject({ code: "UNKNOWN_TOPIC", contract: "sports.v1", topic });
     }
@@ -513,7 +550,13 @@ describe.each(TRANSPORTS)("publish-subscribe over %s", (transport) => {
     await using everything = await Subscriber.connect(pub.endpoint, Sports, { topics: [""] });
     await pub.waitForSubscribers(3, { timeoutMs: WAIT_MS });
     expect(pub.stats.subscriptions).toBe(3);
-    expect(pub.subscriptions).toEqual(new Map([["football", 1], ["tennis", 1], ["", 1]]));
+    expect(pub.subscriptions).toEqual(
+      new Map([
+        ["football", 1],
+        ["tennis", 1],
+        ["", 1],
+      ]),
+    );
 
     // Already satisfied: resolves without waiting, even with a signal that has already fired.
     const fired = AbortSignal.abort();
@@ -560,7 +603,10 @@ describe.each(TRANSPORTS)("publish-subscribe over %s", (transport) => {
     await using pub = await Publisher.bind(endpointFor(transport), Files, { codec: msgpackCodec });
     await using sub = await Subscriber.connect(pub.endpoint, Files, { topics: ["chunk"], codec: msgpackCodec });
     const dropped = deferred<SubscriberDropInfo>();
-    await using json = await Subscriber.connect(pub.endpoint, Files, { topics: ["chunk"], onDrop: (info) => dropped.resolve(info) });
+    await using json = await Subscriber.connect(pub.endpoint, Files, {
+      topics: ["chunk"],
+      onDrop: (info) => dropped.resolve(info),
+    });
     await pub.waitForSubscribers(2, { timeoutMs: WAIT_MS });
 
     await pub.publish("chunk.part1", { name: "photo.jpg", bytes });
@@ -694,8 +740,11 @@ describe.each(TRANSPORTS)("topic matching and protocol 1.1 headers over %s", (tr
     }
   });
 
-  test("a batching publisher with headers sends [topic, \"\", packed, H]; seq counts the messages of each batch", async () => {
-    await using pub = await Publisher.bind(endpointFor(transport), Prices, { headers: true, batch: { maxMessages: 2, maxDelayMs: 1_000 } });
+  test('a batching publisher with headers sends [topic, "", packed, H]; seq counts the messages of each batch', async () => {
+    await using pub = await Publisher.bind(endpointFor(transport), Prices, {
+      headers: true,
+      batch: { maxMessages: 2, maxDelayMs: 1_000 },
+    });
     await using sub = await Subscriber.connect(pub.endpoint, Prices, { topics: [""] });
     const raw = new zmq.Subscriber({ linger: 0, receiveTimeout: WAIT_MS });
     try {

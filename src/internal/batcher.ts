@@ -4,9 +4,8 @@
  * (`protocol/batch.ts`) and hands each full or timed-out batch to a send function.
  * @internal
  */
-import type { BatchOptions } from "../batch.js";
 import { pack } from "../protocol/batch.js";
-import { resolveOptions, type OptionReader } from "./options.js";
+import type { OptionReader } from "./options.js";
 
 /** Limits of a batch, resolved from {@link BatchOptions}. @internal */
 export interface Limits {
@@ -16,8 +15,8 @@ export interface Limits {
 }
 
 /**
- * Reads a `batch` option (`BatchOptions | boolean`) into frozen limits; undefined when batching is off.
- * Messages name the full option: `Publisher.bind: \`batch.maxMessages\` must be a positive integer, got 0.`
+ * Reads a `batch` option (`BatchOptions` or a boolean) into frozen limits; undefined when batching is off.
+ * Messages name the full option, for example: Publisher.bind: `batch.maxMessages` must be a positive integer, got 0.
  * @internal
  */
 export function readBatch(read: OptionReader, key: string): Limits | undefined {
@@ -84,12 +83,4 @@ export class Batcher<TKey> {
     void sending.finally(() => this.#inFlight.delete(sending)).catch(() => undefined);
     return sending;
   }
-}
-
-/**
- * {@link readBatch} for a class that has not moved to `resolveOptions` yet: reads `options` as the option `key`.
- * @internal
- */
-export function batchLimits(options: BatchOptions | boolean | undefined, owner: string, key = "batch"): Limits | undefined {
-  return resolveOptions(owner, { [key]: options }, (read) => ({ limits: readBatch(read, key) })).limits;
 }

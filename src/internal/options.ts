@@ -2,7 +2,7 @@
  * @packageDocumentation
  * Option resolution, written once for every pattern class: a factory turns the user's options into a FROZEN config
  * object *before any socket exists*, so that bad options throw without leaving anything open. Every message names
- * its owner and the option: `Publisher.bind: \`batch.maxMessages\` must be a positive integer, got 0.`
+ * its owner and the option, for example: Publisher.bind: `batch.maxMessages` must be a positive integer, got 0.
  *
  * Use:
  * ```ts
@@ -31,7 +31,7 @@ export function checkPositiveInt(value: number | undefined, fallback: number, op
   return value;
 }
 
-/** Returns `value` (or `fallback` when undefined) after checking it is a finite number of milliseconds >= 0. */
+/** Returns `value` (or `fallback` when undefined) after checking it is a finite number of milliseconds \>= 0. */
 export function checkNonNegative(value: number | undefined, fallback: number, option: string, owner: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !(value >= 0) || !Number.isFinite(value)) {
@@ -79,7 +79,7 @@ export class OptionReader {
     return value === undefined ? undefined : checkPositiveInt(value, 0, this.name(key), this.owner);
   }
 
-  /** A finite number of milliseconds >= 0 (a linger, a drain timeout). */
+  /** A finite number of milliseconds \>= 0 (a linger, a drain timeout). */
   nonNegativeMs(key: string, fallback: number): number {
     return checkNonNegative(this.#number(key), fallback, this.name(key), this.owner);
   }
@@ -111,6 +111,7 @@ export class OptionReader {
   }
 
   /** A user callback (`onError`, `onDrop`), or undefined when absent. The caller names its type. */
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the callback's type
   hook<F extends (...args: never[]) => unknown>(key: string): F | undefined {
     const value = this.raw(key);
     if (value === undefined) return undefined;
@@ -143,7 +144,7 @@ export class OptionReader {
     return Object.freeze(read(new OptionReader(this.owner, inner, `${this.name(key)}.`)));
   }
 
-  /** A TypeError naming the owner and the option: `Publisher.bind: \`noDrop\` must be true or false, got "yes".` */
+  /** A TypeError naming the owner and the option, for example: Publisher.bind: `noDrop` must be true or false, got "yes". */
   fail(key: string, expected: string, got: unknown): TypeError {
     return this.#typeError(key, expected, got);
   }
@@ -163,6 +164,7 @@ function describe(value: unknown): string {
   if (typeof value === "function") return "a function";
   if (Array.isArray(value)) return "an array";
   if (value === null) return "null";
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- only primitives (and functions) reach String() here
   return typeof value === "object" ? "an object" : String(value);
 }
 

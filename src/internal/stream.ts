@@ -232,7 +232,9 @@ export class MessageStream<T, TReason extends string, TInfo extends DropReport<T
    */
   async receive(options: WaitOptions | undefined, place: () => DeadlinePlace, closed: () => ClosedError): Promise<T> {
     const bounded = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
-    const result = await this.#inbox.take(bounded ? { timeoutMs: options.timeoutMs, signal: options.signal, place: place() } : undefined);
+    const result = await this.#inbox.take(
+      bounded ? { timeoutMs: options.timeoutMs, signal: options.signal, place: place() } : undefined,
+    );
     if (result.done === true) throw closed();
     return result.value;
   }

@@ -34,7 +34,8 @@ function isErrorMarker(frame: Buffer): boolean {
   return frame.length === ERROR_BYTES && frame.equals(STATUS_ERROR_FRAME);
 }
 
-const SHAPES = 'a message ([body]), a failure (["error", body]) or a batch (["", packed]), each optionally followed by a headers frame';
+const SHAPES =
+  'a message ([body]), a failure (["error", body]) or a batch (["", packed]), each optionally followed by a headers frame';
 
 /** Parses one pipeline message (a task, a result or a failure result). Never throws. */
 export function parsePipeline(frames: readonly Buffer[]): PipelineFrames {
@@ -51,13 +52,17 @@ export function parsePipeline(frames: readonly Buffer[]): PipelineFrames {
   if (count === 3 || marked === undefined) {
     const parsed = parseHeaders(frames[count - 1]!);
     if (parsed.kind === "malformed") {
-      return { kind: "malformed", reason: `expected ${SHAPES}, got ${count} frames whose last is not a headers frame (${parsed.reason})` };
+      return {
+        kind: "malformed",
+        reason: `expected ${SHAPES}, got ${count} frames whose last is not a headers frame (${parsed.reason})`,
+      };
     }
     headers = parsed.headers;
   }
   if (marked === undefined) return { kind: "message", body: first, headers: headers! };
   const payload = frames[1]!;
-  if (marked === "failure") return headers === undefined ? { kind: "failure", body: payload } : { kind: "failure", body: payload, headers };
+  if (marked === "failure")
+    return headers === undefined ? { kind: "failure", body: payload } : { kind: "failure", body: payload, headers };
   const bodies = unpack(payload);
   if (bodies === undefined) return { kind: "malformed", reason: "a batch has lengths that do not add up to its size" };
   return headers === undefined ? { kind: "batch", bodies } : { kind: "batch", bodies, headers };

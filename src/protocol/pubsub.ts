@@ -24,7 +24,7 @@ export type PubSubFrames =
   /** `topic` is set when the topic frame could be read. */
   | { readonly kind: "malformed"; readonly topic?: string; readonly reason: string };
 
-const SHAPES = "[topic, body] or [topic, \"\", packed], each optionally followed by a headers frame";
+const SHAPES = '[topic, body] or [topic, "", packed], each optionally followed by a headers frame';
 
 /** Parses one pub-sub message. Never throws. */
 export function parsePubSub(frames: readonly Buffer[]): PubSubFrames {
@@ -38,7 +38,7 @@ export function parsePubSub(frames: readonly Buffer[]): PubSubFrames {
   }
   let topic: string;
   try {
-    topic = strictUtf8.decode(frames[0]!);
+    topic = strictUtf8.decode(frames[0]);
   } catch {
     return { kind: "malformed", reason: "the topic frame is not valid UTF-8" };
   }
@@ -46,12 +46,18 @@ export function parsePubSub(frames: readonly Buffer[]): PubSubFrames {
   if (count === 4 || (count === 3 && !batched)) {
     const parsed = parseHeaders(frames[count - 1]!);
     if (parsed.kind === "malformed") {
-      return { kind: "malformed", topic, reason: `got ${count} frames on "${topic}", and the last is not a headers frame: ${parsed.reason}` };
+      return {
+        kind: "malformed",
+        topic,
+        reason: `got ${count} frames on "${topic}", and the last is not a headers frame: ${parsed.reason}`,
+      };
     }
     headers = parsed.headers;
   }
   if (!batched) {
-    return headers === undefined ? { kind: "message", topic, body: frames[1]! } : { kind: "message", topic, body: frames[1]!, headers };
+    return headers === undefined
+      ? { kind: "message", topic, body: frames[1]! }
+      : { kind: "message", topic, body: frames[1]!, headers };
   }
   const bodies = unpack(frames[2]!);
   if (bodies === undefined) {

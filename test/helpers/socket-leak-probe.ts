@@ -27,10 +27,22 @@ async function expectRefused(open: () => Promise<{ close(): Promise<void> }>, me
 try {
   const holder = await Publisher.bind("tcp://127.0.0.1:0", Topics); // 1 socket held throughout
   for (let i = 0; i < 10; i++) {
-    await expectRefused(() => Publisher.bind("tcp://127.0.0.1:0", Topics, { batch: { maxMessages: 0 } }), /^Publisher\.bind: `batch\.maxMessages` must be a positive integer, got 0\./);
-    await expectRefused(() => PipelineSource.connect("tcp://127.0.0.1:1", Jobs, { batch: { maxDelayMs: -1 } }), /^PipelineSource\.connect: `batch\.maxDelayMs`/);
-    await expectRefused(() => Subscriber.connect("tcp://127.0.0.1:1", Topics, { match: "exact" as never }), /^Subscriber\.connect: `match` must be one of/);
-    await expectRefused(() => PipelineSink.bind("tcp://127.0.0.1:0", Jobs, { onDrop: 5 as never }), /^PipelineSink\.bind: `onDrop` must be a function/);
+    await expectRefused(
+      () => Publisher.bind("tcp://127.0.0.1:0", Topics, { batch: { maxMessages: 0 } }),
+      /^Publisher\.bind: `batch\.maxMessages` must be a positive integer, got 0\./,
+    );
+    await expectRefused(
+      () => PipelineSource.connect("tcp://127.0.0.1:1", Jobs, { batch: { maxDelayMs: -1 } }),
+      /^PipelineSource\.connect: `batch\.maxDelayMs`/,
+    );
+    await expectRefused(
+      () => Subscriber.connect("tcp://127.0.0.1:1", Topics, { match: "exact" as never }),
+      /^Subscriber\.connect: `match` must be one of/,
+    );
+    await expectRefused(
+      () => PipelineSink.bind("tcp://127.0.0.1:0", Jobs, { onDrop: 5 as never }),
+      /^PipelineSink\.bind: `onDrop` must be a function/,
+    );
     // Constructed, then the bind fails: the factory must close the socket.
     await expectRefused(() => Publisher.bind(holder.endpoint, Topics), /in use|EADDRINUSE/i);
     await expectRefused(() => PipelineSink.bind(holder.endpoint, Jobs), /in use|EADDRINUSE/i);
