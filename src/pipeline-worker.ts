@@ -7,10 +7,11 @@
  * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts` and `internal/`.
  */
 import * as zmq from "zeromq";
-import { checkCodec, jsonCodec, type Codec } from "./codec.js";
+import { jsonCodec, type Codec } from "./codec.js";
+import { checkCodec } from "./internal/codec-io.js";
 import type { InferHandlerResult, InferHandlerTask, JobContract } from "./contract.js";
-import { ClosedError, ErrorCode, toError } from "./errors.js";
-import { InvalidArgumentError } from "./errors/index.js";
+import { ClosedError, ErrorCode, InvalidArgumentError } from "./errors/index.js";
+import { toError } from "./internal/zmq-errors.js";
 import {
   decodeInput,
   encodeError,
@@ -28,7 +29,7 @@ import { STATUS_ERROR_FRAME } from "./internal/wire.js";
 import type { BatchOptions } from "./batch.js";
 import { Batcher, batchLimits } from "./internal/batcher.js";
 import { parsePipeline } from "./protocol/pipeline.js";
-import { PatternBase, checkContract } from "./lifecycle.js";
+import { PatternBase, checkContract } from "./internal/lifecycle.js";
 
 /** The dispatch step of a job contract: task in, result out. */
 function jobStep(contract: JobContract): DispatchStep {

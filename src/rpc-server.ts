@@ -8,10 +8,11 @@
  * backend, where it also speaks the broker handshake: control traffic exists only on that link).
  */
 import * as zmq from "zeromq";
-import { checkCodec, jsonCodec, type Codec } from "./codec.js";
+import { jsonCodec, type Codec } from "./codec.js";
+import { checkCodec } from "./internal/codec-io.js";
 import { type InferHandlerRequest, type InferHandlerResponse, type MethodName, type RpcContract } from "./contract.js";
-import { ClosedError, ErrorCode, fromZmqError, toError, type RpcErrorBody } from "./errors.js";
-import { InvalidArgumentError } from "./errors/index.js";
+import { ClosedError, ErrorCode, InvalidArgumentError, type RpcErrorBody } from "./errors/index.js";
+import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import {
   decodeInput,
   encodeError,
@@ -27,7 +28,7 @@ import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { settleWithin, signalled } from "./internal/timing.js";
-import { PatternBase, checkContract } from "./lifecycle.js";
+import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { encodeHeaders, type MessageHeaders } from "./protocol/headers.js";
 import { encodeReady, encodeReply, parseBrokerControl, parseRequest } from "./protocol/rpc.js";
 

@@ -9,9 +9,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type * as z from "zod";
-import { decodeBody, encodeBody, type Codec } from "../codec.js";
-import { validationError, type PayloadPlace } from "../contract.js";
-import { ApplicationError, ErrorCode, toError, type RpcErrorBody } from "../errors.js";
+import type { Codec } from "../codec.js";
+import { ApplicationError, ErrorCode, type RpcErrorBody } from "../errors/index.js";
+import { decodeBody, encodeBody } from "./codec-io.js";
+import { validationError, type PayloadPlace } from "./contract-check.js";
+import { toError } from "./zmq-errors.js";
 import { isThenable } from "./hooks.js";
 
 /** A failed dispatch: the error body for the peer, and what the owner reports locally. */

@@ -7,8 +7,9 @@
  * @internal
  */
 import type * as zmq from "zeromq";
-import { ClosedError } from "../errors.js";
-import { watchDeadline, type DeadlinePlace, type WaitOptions } from "../signal.js";
+import { ClosedError } from "../errors/index.js";
+import type { WaitOptions } from "../signal.js";
+import { watchDeadline, type DeadlinePlace } from "./deadline.js";
 import { callHook } from "./hooks.js";
 
 /** Returned by a parser to skip a message (it has been counted and reported). */
@@ -232,7 +233,9 @@ export class MessageStream<T, TReason extends string, TInfo extends DropReport<T
    */
   async receive(options: WaitOptions | undefined, place: () => DeadlinePlace, closed: () => ClosedError): Promise<T> {
     const bounded = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
-    const result = await this.#inbox.take(bounded ? { timeoutMs: options.timeoutMs, signal: options.signal, place: place() } : undefined);
+    const result = await this.#inbox.take(
+      bounded ? { timeoutMs: options.timeoutMs, signal: options.signal, place: place() } : undefined,
+    );
     if (result.done === true) throw closed();
     return result.value;
   }
