@@ -2,11 +2,10 @@
  * @packageDocumentation
  * Codecs turn values into message bodies and back; validation is a separate step (see `contract.ts`).
  *
- * Depends on `errors.ts` and `@msgpack/msgpack`. JSON (UTF-8) is the default; {@link msgpackCodec} carries binary
+ * Depends on `errors/` and `@msgpack/msgpack`. JSON (UTF-8) is the default; {@link msgpackCodec} carries binary
  * fields (`Uint8Array`) intact. Any object with `encode` and `decode` is a codec.
  */
 import { decode as msgpackDecode, encode as msgpackEncode } from "@msgpack/msgpack";
-import { MalformedMessageError, toError } from "./errors.js";
 import { InvalidArgumentError } from "./errors/index.js";
 
 /**
@@ -60,53 +59,3 @@ export const msgpackCodec: Codec = {
     return msgpackDecode(bytes);
   },
 };
-
-/**
- * Decodes a body, turning any codec failure into a {@link MalformedMessageError} that says where it came from.
- * @internal
- */
-export function decodeBody(codec: Codec, bytes: Uint8Array, where: string): unknown {
-  try {
-    return codec.decode(bytes);
-  } catch (err) {
-    const cause = toError(err);
-    throw new MalformedMessageError(
-      `${where}: the body (${bytes.length} bytes) is not valid ${codec.name}: ${cause.message}. ` +
-        `Check that both sides use the same codec.`,
-      { cause },
-    );
-  }
-}
-
-/**
- * Encodes a body; a codec failure becomes a `TypeError` that names the codec and the place.
- * @internal
- */
-export function encodeBody(codec: Codec, value: unknown, where: string): Uint8Array {
-  try {
-    return codec.encode(value);
-  } catch (err) {
-    const cause = toError(err);
-    throw new InvalidArgumentError(`${where}: the ${codec.name} codec could not encode the value: ${cause.message}.`, { cause });
-  }
-}
-
-/**
- * Checks that a value is usable as a codec, so a wrong option fails at construction with a clear message.
- * @internal
- */
-export function checkCodec(codec: unknown, option: string): Codec {
-  const c = codec as Partial<Codec> | null | undefined;
-  if (
-    typeof c !== "object" ||
-    c === null ||
-    typeof c.encode !== "function" ||
-    typeof c.decode !== "function" ||
-    typeof c.name !== "string"
-  ) {
-    throw new InvalidArgumentError(
-      `\`${option}\` must be a codec: an object with \`name\`, \`encode(value)\` and \`decode(bytes)\`, such as jsonCodec or msgpackCodec.`,
-    );
-  }
-  return c as Codec;
-}

@@ -2,11 +2,10 @@
  * @packageDocumentation
  * Message contracts: zod schemas written once and shared by both ends, with the types inferred from them.
  *
- * Depends on zod (a peer dependency) and `errors.ts`. `defineRpc` makes an RPC contract; the `Infer*` helpers give the
+ * Depends on zod (a peer dependency) and `errors/`. `defineRpc` makes an RPC contract; the `Infer*` helpers give the
  * types each side sees (callers pass `z.input` and receive `z.output`; handlers the other way round).
  */
 import * as z from "zod";
-import { ContractValidationError, type ValidationIssue } from "./errors.js";
 import { InvalidArgumentError } from "./errors/index.js";
 import { RESERVED_METHODS } from "./protocol/rpc.js";
 
@@ -128,71 +127,6 @@ function isZodSchema(value: unknown): value is z.ZodType {
   return typeof value === "object" && value !== null && typeof Reflect.get(value, "safeParse") === "function";
 }
 
-/**
- * True when `method` is declared by the contract (an own property, so `toString` and friends never match).
- * @internal
- */
-export function hasMethod<TContract extends RpcContract>(contract: TContract, method: string): method is MethodName<TContract> {
-  return Object.prototype.hasOwnProperty.call(contract.methods, method);
-}
-
-/**
- * Converts zod issues to plain, JSON-safe issues.
- * @internal
- */
-export function toIssues(error: z.ZodError): ValidationIssue[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map((key) => (typeof key === "number" ? key : String(key))),
-    code: issue.code,
-    message: issue.message,
-  }));
-}
-
-/**
- * One line listing issues as `path: message`, for drop reports.
- * @internal
- */
-export function formatIssues(issues: readonly ValidationIssue[]): string {
-  return issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
-}
-
-/** What {@link checkPayload} is checking, for the error message. @internal */
-export interface PayloadPlace {
-  readonly direction: "outgoing" | "incoming";
-  readonly contract: string;
-  readonly method: string;
-  /** For example `Request to` or `Reply from`. */
-  readonly what: string;
-  /** For example `request` or `response`. */
-  readonly schema: string;
-  /** What to do about it. */
-  readonly hint: string;
-}
-
-/**
- * The {@link ContractValidationError} for a failed parse at `place`.
- * @internal
- */
-export function validationError(error: z.ZodError, place: PayloadPlace): ContractValidationError {
-  return new ContractValidationError(
-    `${place.what} "${place.contract}/${place.method}" does not match the ${place.schema} schema:\n` +
-      `${z.prettifyError(error)}\n${place.hint}`,
-    { issues: toIssues(error), direction: place.direction, contract: place.contract, method: place.method },
-    { cause: error },
-  );
-}
-
-/**
- * Parses `value` with `schema`; returns the parsed output or throws a {@link ContractValidationError}.
- * Hot paths call `schema.safeParse` themselves and build the place only on failure.
- * @internal
- */
-export function checkPayload(schema: z.ZodType, value: unknown, place: PayloadPlace): unknown {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  throw validationError(result.error, place);
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Publish-subscribe topics
 
@@ -303,21 +237,6 @@ export function defineTopics<const TTopics extends TopicMap>(name: string, topic
   return Object.freeze({ kind: "topics" as const, name, topics: Object.freeze({ ...topics }) });
 }
 
-/**
- * Finds the declared topic that governs a wire topic: the longest declared topic equal to it or followed by a dot.
- * Returns undefined for an undeclared topic.
- * @internal
- */
-export function resolveTopic(contract: TopicContract, topic: string): string | undefined {
-  let candidate = topic;
-  for (;;) {
-    if (Object.prototype.hasOwnProperty.call(contract.topics, candidate)) return candidate;
-    const dot = candidate.lastIndexOf(".");
-    if (dot <= 0) return undefined;
-    candidate = candidate.slice(0, dot);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Pipelines
 
@@ -370,21 +289,4 @@ export function defineJobs<const TTask extends z.ZodType, const TResult extends 
     }
   }
   return Object.freeze({ kind: "jobs" as const, name, task: schemas.task, result: schemas.result });
-}
-
-/**
- * A cached {@link resolveTopic} for one contract: wire topic to declared topic (null when undeclared).
- * @internal
- */
-export function topicResolver(contract: TopicContract): (topic: string) => string | null {
-  const cache = new Map<string, string | null>();
-  return (topic) => {
-    let declared = cache.get(topic);
-    if (declared === undefined) {
-      declared = resolveTopic(contract, topic) ?? null;
-      if (cache.size >= 1024) cache.clear();
-      cache.set(topic, declared);
-    }
-    return declared;
-  };
 }

@@ -4,11 +4,12 @@
  * types from them. This barrel lists every public export by name.
  *
  * Intentionally not exported:
- * - `Closable` and `PatternBase` (`lifecycle.ts`), the base classes of the pattern classes: their constructors and
- *   `shutdown()` are internal, so a subclass outside the package could not work. Use the pattern classes; every one
- *   has `close()`, `closed` and `Symbol.asyncDispose`.
- * - Everything under `internal/` (socket mechanics, `IsUnion` and other type helpers) and `tools/` (the PGM addon
- *   build, run by the `typed-zmq build-zmq-system` command).
+ * - `src/protocol/` (pure framing) and `src/internal/` (socket mechanics, `IsUnion` and other type helpers) are
+ *   internal: a file's location decides its visibility, and the public files hold only public names.
+ * - `Closable` and `PatternBase` (`internal/lifecycle.ts`), the base classes of the pattern classes: their
+ *   constructors and `shutdown()` are internal, so a subclass outside the package could not work. Use the pattern
+ *   classes; every one has `close()`, `closed` and `Symbol.asyncDispose`.
+ * - `tools/` (the PGM addon build, run by the `typed-zmq build-zmq-system` command).
  * - The CLI (`cli.ts`): it is the package's `bin`, not a module to import.
  */
 export { jsonCodec, msgpackCodec } from "./codec.js";

@@ -2,9 +2,8 @@
  * @packageDocumentation
  * Settings for reliable multicast (`pgm://`, `epgm://`), shared by `Publisher` and `Subscriber`.
  *
- * Depends on `internal/options.ts`. PGM needs a libzmq built with it: see `doctor()` and `npm run build:zmq-system`.
+ * PGM needs a libzmq built with it: see `doctor()` and `npm run build:zmq-system`.
  */
-import { checkPositiveInt } from "./internal/options.js";
 
 /** Multicast settings of a publisher or subscriber; libzmq applies them to `pgm://` and `epgm://` endpoints. */
 export interface MulticastOptions {
@@ -24,22 +23,4 @@ export interface MulticastOptions {
    * @defaultValue 1
    */
   readonly hops?: number;
-}
-
-/**
- * zeromq.js socket options for the given multicast settings (only those that were set).
- * @internal
- */
-export function multicastSocketOptions(
-  options: MulticastOptions | undefined,
-  owner: string,
-): { rate?: number; recoveryInterval?: number; multicastHops?: number } {
-  if (options === undefined) return {};
-  const result: { rate?: number; recoveryInterval?: number; multicastHops?: number } = {};
-  if (options.rateKbps !== undefined) result.rate = checkPositiveInt(options.rateKbps, 0, "multicast.rateKbps", owner);
-  if (options.recoveryIntervalMs !== undefined) {
-    result.recoveryInterval = checkPositiveInt(options.recoveryIntervalMs, 0, "multicast.recoveryIntervalMs", owner);
-  }
-  if (options.hops !== undefined) result.multicastHops = checkPositiveInt(options.hops, 0, "multicast.hops", owner);
-  return result;
 }

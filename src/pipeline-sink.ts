@@ -2,22 +2,23 @@
  * @packageDocumentation
  * `PipelineSink`: pulls typed results (and failure results) from pipeline workers over a PULL socket; iterate them
  * or await a given number.
- *
- * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts`, `signal.ts` and `internal/`.
  */
 import * as zmq from "zeromq";
-import { decodeBody, type Codec } from "./codec.js";
-import { formatIssues, toIssues, type InferResult, type JobContract } from "./contract.js";
-import type { EndpointUse } from "./endpoint.js";
-import { ClosedError, TimeoutError, toError, type RpcErrorBody, type ValidationIssue } from "./errors.js";
-import { OutOfRangeError } from "./errors/index.js";
+import type { Codec } from "./codec.js";
+import type { InferResult, JobContract } from "./contract.js";
+import { ClosedError, OutOfRangeError, TimeoutError, type RpcErrorBody, type ValidationIssue } from "./errors/index.js";
+import type { EndpointUse } from "./internal/attach.js";
+import { decodeBody } from "./internal/codec-io.js";
+import { formatIssues, toIssues } from "./internal/contract-check.js";
+import { checkTimeout, timeoutFor, type DeadlinePlace } from "./internal/deadline.js";
+import { toError } from "./internal/zmq-errors.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
 import { MessageStream, Many, SKIP } from "./internal/stream.js";
 import { asErrorBody } from "./internal/wire.js";
-import { PatternBase, checkContract } from "./lifecycle.js";
+import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { parsePipeline } from "./protocol/pipeline.js";
-import { checkTimeout, timeoutFor, type DeadlinePlace, type WaitOptions } from "./signal.js";
+import type { WaitOptions } from "./signal.js";
 
 const DROP_REASONS: readonly SinkDropReason[] = ["malformed", "undecodable", "invalid"];
 

@@ -2,26 +2,27 @@
  * @packageDocumentation
  * `PipelineSource` (the ventilator): pushes typed tasks to pipeline workers over a PUSH socket, spread round-robin
  * over the connected workers. Wire: one frame, the encoded task (docs/protocol.md).
- *
- * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts`, `signal.ts` and `internal/`.
  */
 import * as zmq from "zeromq";
-import { encodeBody, type Codec } from "./codec.js";
-import { validationError, type InferTask, type JobContract } from "./contract.js";
-import { parseEndpoint, type EndpointUse } from "./endpoint.js";
-import { ClosedError, fromZmqError } from "./errors.js";
-import { toError } from "./internal/zmq-errors.js";
-import { InvalidArgumentError, OutOfRangeError } from "./errors/index.js";
+import type { Codec } from "./codec.js";
+import type { InferTask, JobContract } from "./contract.js";
+import { parseEndpoint } from "./endpoint.js";
+import { ClosedError, InvalidArgumentError, OutOfRangeError } from "./errors/index.js";
+import type { EndpointUse } from "./internal/attach.js";
+import { encodeBody } from "./internal/codec-io.js";
+import { validationError } from "./internal/contract-check.js";
+import { checkTimeout, watchDeadline } from "./internal/deadline.js";
+import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
 import { Outbox, readSendOptions } from "./internal/outbox.js";
 import type { CancelToken } from "./internal/send-queue.js";
 import { Waiters } from "./internal/waiters.js";
 import type { BatchOptions } from "./batch.js";
-import { PatternBase, checkContract } from "./lifecycle.js";
+import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { encodeHeaders } from "./protocol/headers.js";
 import { encodePipelineBatch, encodePipelineMessage } from "./protocol/pipeline.js";
-import { checkTimeout, watchDeadline, type WaitOptions } from "./signal.js";
+import type { WaitOptions } from "./signal.js";
 
 /** Options of {@link PipelineSource.bind} and {@link PipelineSource.connect}. */
 export interface PipelineSourceOptions {

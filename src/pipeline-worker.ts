@@ -3,19 +3,18 @@
  * `PipelineWorker`: pulls typed tasks from a source, runs a handler on each (several at once, up to a limit), and
  * pushes typed results to a sink. Bad tasks and failing handlers are counted, reported, optionally sent on as
  * failure results, and never stop the worker.
- *
- * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts` and `internal/`.
  */
 import * as zmq from "zeromq";
 import type { Codec } from "./codec.js";
 import type { InferHandlerResult, InferHandlerTask, JobContract } from "./contract.js";
-import { ClosedError, ErrorCode, toError } from "./errors.js";
-import { InvalidArgumentError } from "./errors/index.js";
+import { ClosedError, ErrorCode, InvalidArgumentError } from "./errors/index.js";
+import { toError } from "./internal/zmq-errors.js";
 import {
   decodeInput,
   encodeError,
   runHandler,
   type DispatchPolicy,
+  readDispatchPolicy,
   type DispatchStep,
   type Failure,
 } from "./internal/dispatch.js";
@@ -29,7 +28,7 @@ import { STATUS_ERROR_FRAME } from "./internal/wire.js";
 import type { BatchOptions } from "./batch.js";
 import { Batcher, readBatch, type Limits as BatchLimits } from "./internal/batcher.js";
 import { parsePipeline } from "./protocol/pipeline.js";
-import { PatternBase, checkContract } from "./lifecycle.js";
+import { PatternBase, checkContract } from "./internal/lifecycle.js";
 
 /** Options resolved and checked before any socket exists. */
 interface WorkerConfig {
@@ -45,14 +44,8 @@ interface WorkerConfig {
 
 function resolveWorkerOptions(owner: string, options: PipelineWorkerOptions): WorkerConfig {
   return resolveOptions(owner, options, (read) => {
-    const exposeStack = read.flag("exposeStack", false);
     return {
-      policy: Object.freeze({
-        codec: read.codec(),
-        maxMessageBytes: Infinity,
-        exposeErrors: read.flag("exposeErrors", false) || exposeStack,
-        exposeStack,
-      }),
+      policy: readDispatchPolicy(read, Infinity),
       concurrency: read.positiveInt("concurrency", 1),
       sendFailures: read.flag("sendFailures", true),
       drainTimeoutMs: read.nonNegativeMs("drainTimeoutMs", 5_000),

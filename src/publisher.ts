@@ -2,33 +2,26 @@
  * @packageDocumentation
  * `Publisher`: publishes typed messages under dot-separated topics on an XPUB socket (wire: `[topic, body]`,
  * docs/protocol.md), and sees the subscriptions that arrive so callers can wait for subscribers instead of sleeping.
- *
- * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts`, `signal.ts` and `internal/`.
  */
 import { randomUUID } from "node:crypto";
 import * as zmq from "zeromq";
-import { encodeBody, type Codec } from "./codec.js";
-import type { EndpointUse } from "./endpoint.js";
-import {
-  topicResolver,
-  validationError,
-  type InferPublish,
-  type TopicContract,
-  type TypeLevelError,
-  type WireTopic,
-} from "./contract.js";
+import type { Codec } from "./codec.js";
+import type { EndpointUse } from "./internal/attach.js";
+import { encodeBody } from "./internal/codec-io.js";
+import { topicResolver, validationError } from "./internal/contract-check.js";
+import type { InferPublish, TopicContract, TypeLevelError, WireTopic } from "./contract.js";
 import type { IsUnion } from "./internal/types.js";
-import { ClosedError, UnknownTopicError, fromZmqError } from "./errors.js";
-import { toError } from "./internal/zmq-errors.js";
-import { OutOfRangeError } from "./errors/index.js";
+import { ClosedError, OutOfRangeError, UnknownTopicError } from "./errors/index.js";
+import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import { callHook } from "./internal/hooks.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
 import { Outbox, readSendOptions } from "./internal/outbox.js";
 import { Waiters } from "./internal/waiters.js";
 import type { BatchOptions } from "./batch.js";
-import { PatternBase, checkContract } from "./lifecycle.js";
-import { multicastSocketOptions, type MulticastOptions } from "./multicast.js";
+import { PatternBase, checkContract } from "./internal/lifecycle.js";
+import { multicastSocketOptions } from "./internal/multicast.js";
+import type { MulticastOptions } from "./multicast.js";
 import { encodeHeaders } from "./protocol/headers.js";
 import { encodePubSubBatch, encodePubSubMessage } from "./protocol/pubsub.js";
 import type { WaitOptions } from "./signal.js";

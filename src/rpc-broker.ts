@@ -6,8 +6,9 @@
  * scheduler in `internal/rpc-scheduler.ts`; this file owns the sockets, the read loops and shutdown.
  */
 import * as zmq from "zeromq";
-import { checkCodec, jsonCodec, type Codec } from "./codec.js";
-import { ClosedError } from "./errors.js";
+import { jsonCodec, type Codec } from "./codec.js";
+import { ClosedError } from "./errors/index.js";
+import { checkCodec } from "./internal/codec-io.js";
 import { callHook } from "./internal/hooks.js";
 import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { RpcScheduler, type SchedulerAction } from "./internal/rpc-scheduler.js";

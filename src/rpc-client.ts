@@ -5,25 +5,12 @@
  * `internal/pending-calls.ts`.
  */
 import * as zmq from "zeromq";
-import { decodeBody, encodeBody, type Codec } from "./codec.js";
-import {
-  checkPayload,
-  hasMethod,
-  type InferRequest,
-  type InferResponse,
-  type MethodName,
-  type RpcContract,
-  type TypeLevelError,
-} from "./contract.js";
+import type { Codec } from "./codec.js";
+import type { InferRequest, InferResponse, MethodName, RpcContract, TypeLevelError } from "./contract.js";
 import type { IsUnion } from "./internal/types.js";
-import {
-  ClosedError,
-  MalformedMessageError,
-  MessageTooLargeError,
-  RemoteCallError,
-  UnknownMethodError,
-  fromZmqError,
-} from "./errors.js";
+import { ClosedError, MalformedMessageError, MessageTooLargeError, RemoteCallError, UnknownMethodError } from "./errors/index.js";
+import { decodeBody, encodeBody } from "./internal/codec-io.js";
+import { checkPayload, hasMethod } from "./internal/contract-check.js";
 import { callHook } from "./internal/hooks.js";
 import { openPattern } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
@@ -31,11 +18,12 @@ import { PendingCalls, type PendingCall } from "./internal/pending-calls.js";
 import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { asErrorBody } from "./internal/wire.js";
-import { toError } from "./internal/zmq-errors.js";
-import { PatternBase, checkContract } from "./lifecycle.js";
+import { fromZmqError, toError } from "./internal/zmq-errors.js";
+import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { PROTOCOL_VERSION } from "./protocol/headers.js";
 import { encodeRequest, parseReply } from "./protocol/rpc.js";
-import { checkTimeout, watchDeadline, type WaitOptions } from "./signal.js";
+import { checkTimeout, watchDeadline } from "./internal/deadline.js";
+import type { WaitOptions } from "./signal.js";
 
 /** Options of one {@link RpcClient.call}. */
 export type CallOptions = WaitOptions;

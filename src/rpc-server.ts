@@ -10,13 +10,14 @@
 import * as zmq from "zeromq";
 import type { Codec } from "./codec.js";
 import { type InferHandlerRequest, type InferHandlerResponse, type MethodName, type RpcContract } from "./contract.js";
-import { ClosedError, ErrorCode, fromZmqError, toError, type RpcErrorBody } from "./errors.js";
-import { InvalidArgumentError } from "./errors/index.js";
+import { ClosedError, ErrorCode, InvalidArgumentError, type RpcErrorBody } from "./errors/index.js";
+import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import {
   decodeInput,
   encodeError,
   runHandler,
   type DispatchPolicy,
+  readDispatchPolicy,
   type DispatchStep,
   type Failure,
   type Outcome,
@@ -28,7 +29,7 @@ import { resolveOptions } from "./internal/options.js";
 import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { settleWithin, signalled } from "./internal/timing.js";
-import { PatternBase, checkContract } from "./lifecycle.js";
+import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { encodeHeaders, type MessageHeaders } from "./protocol/headers.js";
 import { encodeReady, encodeReply, parseBrokerControl, parseRequest } from "./protocol/rpc.js";
 
@@ -165,14 +166,8 @@ interface ServerConfig {
 
 function resolveServerOptions(owner: string, options: RpcServerOptions): ServerConfig {
   return resolveOptions(owner, options, (read) => {
-    const exposeStack = read.flag("exposeStack", false);
     return {
-      policy: Object.freeze({
-        codec: read.codec(),
-        maxMessageBytes: read.optionalPositiveInt("maxMessageBytes") ?? Infinity,
-        exposeErrors: read.flag("exposeErrors", false) || exposeStack,
-        exposeStack,
-      }),
+      policy: readDispatchPolicy(read, read.optionalPositiveInt("maxMessageBytes") ?? Infinity),
       concurrency: read.positiveInt("concurrency", 100),
       drainTimeoutMs: read.nonNegativeMs("drainTimeoutMs", 5_000),
       lingerMs: read.nonNegativeMs("lingerMs", 1_000),

@@ -1,11 +1,8 @@
 /**
  * @packageDocumentation
- * Deadlines for calls that wait: a timeout and an optional `AbortSignal`, mapped to typed errors.
- *
- * Depends on `errors.ts`.
+ * The options of calls that wait: a timeout and an optional `AbortSignal`, mapped to typed errors. The mechanics
+ * are in `internal/deadline.ts`.
  */
-import { AbortedError, TimeoutError, type TypedZmqError } from "./errors.js";
-import { OutOfRangeError } from "./errors/index.js";
 
 /** Options every waiting call accepts. */
 export interface WaitOptions {
@@ -13,75 +10,4 @@ export interface WaitOptions {
   readonly signal?: AbortSignal | undefined;
   /** Gives up after this many milliseconds with a {@link TimeoutError}. */
   readonly timeoutMs?: number | undefined;
-}
-
-/**
- * Checks a `timeoutMs` option and returns it (or the fallback).
- * @internal
- */
-export function checkTimeout(value: number | undefined, fallback: number, option: string): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !(value > 0) || value > 2_147_483_647) {
-    throw new OutOfRangeError(`\`${option}\` must be a number of milliseconds from 1 to 2147483647, got ${String(value)}.`);
-  }
-  return value;
-}
-
-/** What {@link watchDeadline} reports in error messages. @internal */
-export interface DeadlinePlace {
-  /** For example `RpcClient.call("orders.v1/getOrder")`. */
-  readonly what: string;
-  /** Where the awaited message is expected from. */
-  readonly endpoint: string;
-  /** What is awaited, for the timeout message (default: a reply from `endpoint`). */
-  readonly waitingFor?: string;
-  /** What to do about a timeout (default: check a server is bound there, or raise `timeoutMs`). */
-  readonly hint?: string;
-}
-
-/**
- * Builds the {@link TimeoutError} for a place, with an optional note on the `what` (for example how many arrived).
- * @internal
- */
-export function timeoutFor(place: DeadlinePlace, timeoutMs: number, note = ""): TimeoutError {
-  const options = {
-    ...(place.waitingFor !== undefined && { waitingFor: place.waitingFor }),
-    ...(place.hint !== undefined && { hint: place.hint }),
-  };
-  return new TimeoutError(`${place.what}${note}`, timeoutMs, place.endpoint, options);
-}
-
-/**
- * Arms a timer and a signal listener; calls `fail` once with a {@link TimeoutError} or {@link AbortedError}.
- * Returns a function that disarms both; call it as soon as the wait ends another way.
- * If the signal has already fired, `fail` runs synchronously.
- * @internal
- */
-export function watchDeadline(
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-  place: DeadlinePlace,
-  fail: (error: TypedZmqError) => void,
-): () => void {
-  let done = false;
-  const onAbort = (): void => {
-    if (done) return;
-    disarm();
-    fail(new AbortedError(place.what, { cause: signal?.reason }));
-  };
-  const timer = setTimeout(() => {
-    if (done) return;
-    disarm();
-    fail(timeoutFor(place, timeoutMs));
-  }, timeoutMs);
-  function disarm(): void {
-    done = true;
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
-  }
-  if (signal !== undefined) {
-    if (signal.aborted) onAbort();
-    else signal.addEventListener("abort", onAbort, { once: true });
-  }
-  return disarm;
 }

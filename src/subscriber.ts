@@ -2,22 +2,23 @@
  * @packageDocumentation
  * `Subscriber`: receives typed messages of a topic contract on a SUB socket, as an async iterable. Subscriptions
  * are ZeroMQ's own prefix filters, applied inside libzmq.
- *
- * Depends on zeromq, `contract.ts`, `codec.ts`, `endpoint.ts`, `errors.ts`, `lifecycle.ts`, `signal.ts` and `internal/`.
  */
 import * as zmq from "zeromq";
-import { decodeBody, type Codec } from "./codec.js";
-import { formatIssues, toIssues, topicResolver, type TopicContract, type TopicMessage, type WireTopic } from "./contract.js";
-import type { EndpointUse } from "./endpoint.js";
-import { ClosedError, MalformedMessageError, type ValidationIssue } from "./errors.js";
-import { InvalidArgumentError } from "./errors/index.js";
+import type { Codec } from "./codec.js";
+import type { TopicContract, TopicMessage, WireTopic } from "./contract.js";
+import { ClosedError, InvalidArgumentError, MalformedMessageError, type ValidationIssue } from "./errors/index.js";
+import type { EndpointUse } from "./internal/attach.js";
+import { decodeBody } from "./internal/codec-io.js";
+import { formatIssues, toIssues, topicResolver } from "./internal/contract-check.js";
+import type { DeadlinePlace } from "./internal/deadline.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
 import { MessageStream, Many, SKIP } from "./internal/stream.js";
-import { PatternBase, checkContract } from "./lifecycle.js";
-import { multicastSocketOptions, type MulticastOptions } from "./multicast.js";
+import { PatternBase, checkContract } from "./internal/lifecycle.js";
+import { multicastSocketOptions } from "./internal/multicast.js";
+import type { MulticastOptions } from "./multicast.js";
 import { matchesAtBoundary, parsePubSub } from "./protocol/pubsub.js";
-import type { DeadlinePlace, WaitOptions } from "./signal.js";
+import type { WaitOptions } from "./signal.js";
 
 /** Why a {@link Subscriber} dropped a message. */
 export type SubscriberDropReason =

@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { z } from "zod";
 import { ErrorCode, MalformedMessageError, isMalformedMessageError, jsonCodec, msgpackCodec } from "../src/index.js";
 import type { Codec } from "../src/index.js";
-import { checkCodec, decodeBody, encodeBody } from "../src/codec.js";
+import { checkCodec, decodeBody, encodeBody } from "../src/internal/codec-io.js";
 
 const codecs = [jsonCodec, msgpackCodec] as const;
 

@@ -17,8 +17,8 @@ import {
   parseEndpoint,
 } from "../src/index.js";
 import type { ParsedEndpoint } from "../src/index.js";
-import { bindEndpoint, connectEndpoint, endpointList } from "../src/endpoint.js";
-import type { EndpointUse } from "../src/endpoint.js";
+import { bindEndpoint, connectEndpoint, endpointList } from "../src/internal/attach.js";
+import type { EndpointUse } from "../src/internal/attach.js";
 import { within } from "./helpers/deferred.js";
 import { endpointFor } from "./helpers/endpoints.js";
 

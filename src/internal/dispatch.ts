@@ -9,10 +9,13 @@
  */
 import { randomUUID } from "node:crypto";
 import type * as z from "zod";
-import { decodeBody, encodeBody, type Codec } from "../codec.js";
-import { validationError, type PayloadPlace } from "../contract.js";
-import { ApplicationError, ErrorCode, toError, type RpcErrorBody } from "../errors.js";
+import type { Codec } from "../codec.js";
+import { ApplicationError, ErrorCode, type RpcErrorBody } from "../errors/index.js";
+import { decodeBody, encodeBody } from "./codec-io.js";
+import { validationError, type PayloadPlace } from "./contract-check.js";
+import { toError } from "./zmq-errors.js";
 import { isThenable } from "./hooks.js";
+import type { OptionReader } from "./options.js";
 
 /** A failed dispatch: the error body for the peer, and what the owner reports locally. */
 export interface Failure {
@@ -50,6 +53,20 @@ export interface DispatchPolicy {
   readonly exposeErrors: boolean;
   /** Send the stack too (`details.stack`), when messages are exposed. */
   readonly exposeStack: boolean;
+}
+
+/**
+ * Reads the options every dispatching class shares (`codec`, `exposeErrors`, `exposeStack`) into a frozen policy.
+ * `exposeStack` implies `exposeErrors`.
+ */
+export function readDispatchPolicy(read: OptionReader, maxMessageBytes: number): DispatchPolicy {
+  const exposeStack = read.flag("exposeStack", false);
+  return Object.freeze({
+    codec: read.codec(),
+    maxMessageBytes,
+    exposeErrors: read.flag("exposeErrors", false) || exposeStack,
+    exposeStack,
+  });
 }
 
 /** Decoded and validated input, or a failure to send back. */

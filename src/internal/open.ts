@@ -18,7 +18,7 @@
  * with nothing open. A constructor that throws after creating a socket must close it itself.
  * @internal
  */
-import type { EndpointUse } from "../endpoint.js";
+import type { EndpointUse } from "./attach.js";
 
 /** How a socket joins its endpoints. @internal */
 export type OpenMode = "bind" | "connect";

@@ -20,7 +20,8 @@
  * @internal
  */
 import { InvalidArgumentError, OutOfRangeError } from "../errors/index.js";
-import { checkCodec, jsonCodec, type Codec } from "../codec.js";
+import { jsonCodec, type Codec } from "../codec.js";
+import { checkCodec } from "./codec-io.js";
 
 /** Returns `value` (or `fallback` when undefined) after checking it is a positive integer. */
 export function checkPositiveInt(value: number | undefined, fallback: number, option: string, owner: string): number {

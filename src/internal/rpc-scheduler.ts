@@ -10,7 +10,7 @@
  * @internal
  */
 import type { Codec } from "../codec.js";
-import { ErrorCode, type RpcErrorBody } from "../errors.js";
+import { ErrorCode, type RpcErrorBody } from "../errors/index.js";
 import type { RpcBrokerEvent, RpcBrokerStats } from "../rpc-broker.js";
 import { DELIMITER, READY_FRAME, STATUS_ERROR, STATUS_ERROR_FRAME, STATUS_READY, delimiterIndex } from "./wire.js";
 

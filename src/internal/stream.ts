@@ -7,8 +7,9 @@
  * @internal
  */
 import type * as zmq from "zeromq";
-import { ClosedError } from "../errors.js";
-import { watchDeadline, type DeadlinePlace, type WaitOptions } from "../signal.js";
+import { ClosedError } from "../errors/index.js";
+import type { WaitOptions } from "../signal.js";
+import { watchDeadline, type DeadlinePlace } from "./deadline.js";
 import { callHook } from "./hooks.js";
 
 /** Returned by a parser to skip a message (it has been counted and reported). */

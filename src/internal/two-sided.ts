@@ -4,8 +4,8 @@
  * endpoints they were bound to. Not exported from the package: users make these objects with their factories.
  */
 import type * as zmq from "zeromq";
-import { attachEndpoints } from "../endpoint.js";
-import { Closable } from "../lifecycle.js";
+import { attachEndpoints } from "./attach.js";
+import { Closable } from "./lifecycle.js";
 
 /** Where a broker or device listens, as given to its factory. */
 export interface TwoEndpoints {

@@ -3,8 +3,9 @@
  * Waiting until a condition holds (enough subscribers, workers or servers), with a timeout and a signal.
  * @internal
  */
-import { TimeoutError } from "../errors.js";
-import { checkTimeout, timeoutFor, watchDeadline, type DeadlinePlace, type WaitOptions } from "../signal.js";
+import { TimeoutError } from "../errors/index.js";
+import type { WaitOptions } from "../signal.js";
+import { checkTimeout, timeoutFor, watchDeadline, type DeadlinePlace } from "./deadline.js";
 import { toError } from "./zmq-errors.js";
 
 interface Waiter {

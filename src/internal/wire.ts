@@ -5,7 +5,7 @@
  * A pipeline worker's failure result is `["error", body]`, with the same status frame and error body as an RPC reply.
  * @internal
  */
-import type { RpcErrorBody } from "../errors.js";
+import type { RpcErrorBody } from "../errors/index.js";
 
 export {
   DELIMITER,

@@ -2,11 +2,12 @@
  * @packageDocumentation
  * The shared resource lifecycle: idempotent, awaitable `close()` and `await using` support.
  *
- * Depends on zeromq and `endpoint.ts`. Every pattern class extends {@link PatternBase} and implements `shutdown()`.
+ * Every pattern class extends {@link PatternBase} and implements `shutdown()`. Not exported from the package: the
+ * constructors and `shutdown()` are internal, so a subclass outside it could not work.
  */
 import type * as zmq from "zeromq";
-import { attachEndpoints, type EndpointUse } from "./endpoint.js";
-import { InvalidArgumentError } from "./errors/index.js";
+import { InvalidArgumentError } from "../errors/index.js";
+import { attachEndpoints, type EndpointUse } from "./attach.js";
 
 /**
  * Base of every typed-zmq object that owns sockets.
@@ -100,7 +101,6 @@ export abstract class PatternBase<TContract> extends Closable {
 
 /**
  * Returns `contract` when it is of the expected kind; otherwise throws a `TypeError` naming the factory to use.
- * @internal
  */
 export function checkContract<TContract extends { readonly kind: string }>(
   contract: TContract,
