@@ -126,7 +126,15 @@ export type {
   PipelineWorkerStats,
 } from "./pipeline-worker.js";
 export { PipelineSink } from "./pipeline-sink.js";
-export type { JobOutcome, PipelineSinkOptions, PipelineSinkStats, SinkDropInfo, SinkDropReason } from "./pipeline-sink.js";
+export type {
+  JobOutcome,
+  PipelineSinkDropInfo,
+  PipelineSinkDropReason,
+  PipelineSinkOptions,
+  PipelineSinkStats,
+  SinkDropInfo,
+  SinkDropReason,
+} from "./pipeline-sink.js";
 export { RpcBroker } from "./rpc-broker.js";
 export type { BrokerEndpoints, RpcBrokerEvent, RpcBrokerOptions, RpcBrokerStats } from "./rpc-broker.js";
 export { PipelineStreamer, PubSubForwarder } from "./devices.js";

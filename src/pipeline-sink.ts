@@ -20,7 +20,7 @@ import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { parsePipeline } from "./protocol/pipeline.js";
 import type { WaitOptions } from "./signal.js";
 
-const DROP_REASONS: readonly SinkDropReason[] = ["malformed", "undecodable", "invalid"];
+const DROP_REASONS: readonly PipelineSinkDropReason[] = ["malformed", "undecodable", "invalid"];
 
 /** One outcome a sink receives: a result, or a failure result a worker sent for a task that failed. */
 export type JobOutcome<TContract extends JobContract> =
@@ -38,12 +38,12 @@ export type JobOutcome<TContract extends JobContract> =
     };
 
 /** Why a {@link PipelineSink} dropped a message. */
-export type SinkDropReason = "malformed" | "undecodable" | "invalid";
+export type PipelineSinkDropReason = "malformed" | "undecodable" | "invalid";
 
 /** A message a {@link PipelineSink} dropped, as reported to `onDrop`. */
-export interface SinkDropInfo {
+export interface PipelineSinkDropInfo {
   /** Why it was dropped. */
-  readonly reason: SinkDropReason;
+  readonly reason: PipelineSinkDropReason;
   /** What was wrong, in words. */
   readonly message: string;
   /** For `invalid`: the schema problems. */
@@ -59,7 +59,7 @@ export interface PipelineSinkStats {
   /** Failure results sent by workers. */
   readonly failures: number;
   /** Messages dropped, by reason. */
-  readonly dropped: Readonly<Record<SinkDropReason, number>>;
+  readonly dropped: Readonly<Record<PipelineSinkDropReason, number>>;
 }
 
 /** Options of {@link PipelineSink.bind} and {@link PipelineSink.connect}. */
@@ -72,7 +72,7 @@ export interface PipelineSinkOptions {
   /** `ZMQ_RCVHWM`. @defaultValue 1000 */
   readonly receiveHighWaterMark?: number;
   /** Called for every dropped message (also counted in {@link PipelineSink.stats}). Errors it throws are ignored. */
-  readonly onDrop?: (info: SinkDropInfo) => void;
+  readonly onDrop?: (info: PipelineSinkDropInfo) => void;
 }
 
 /**
@@ -92,7 +92,7 @@ export class PipelineSink<TContract extends JobContract>
   implements AsyncIterable<JobOutcome<TContract>>
 {
   readonly #socket: zmq.Pull;
-  readonly #stream: MessageStream<JobOutcome<TContract>, SinkDropReason, SinkDropInfo>;
+  readonly #stream: MessageStream<JobOutcome<TContract>, PipelineSinkDropReason, PipelineSinkDropInfo>;
   readonly #config: SinkConfig;
   #results = 0;
   #failures = 0;
@@ -206,7 +206,7 @@ export class PipelineSink<TContract extends JobContract>
     return this.#stream.iterator();
   }
 
-  #drop(reason: SinkDropReason, message: string, issues?: readonly ValidationIssue[]): typeof SKIP {
+  #drop(reason: PipelineSinkDropReason, message: string, issues?: readonly ValidationIssue[]): typeof SKIP {
     return this.#stream.drop(issues === undefined ? { reason, message } : { reason, message, issues });
   }
 
@@ -278,6 +278,11 @@ function resolveSinkOptions(owner: string, options: PipelineSinkOptions) {
   return resolveOptions(owner, options, (read) => ({
     codec: read.codec(),
     receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
-    onDrop: read.hook<(info: SinkDropInfo) => void>("onDrop"),
+    onDrop: read.hook<(info: PipelineSinkDropInfo) => void>("onDrop"),
   }));
 }
+
+/** @deprecated Use {@link PipelineSinkDropInfo} instead (one vocabulary per pattern). */
+export type SinkDropInfo = PipelineSinkDropInfo;
+/** @deprecated Use {@link PipelineSinkDropReason} instead (one vocabulary per pattern). */
+export type SinkDropReason = PipelineSinkDropReason;

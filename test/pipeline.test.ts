@@ -15,7 +15,7 @@ import {
   type JobContract,
   type JobOutcome,
   type PipelineWorkerErrorInfo,
-  type SinkDropInfo,
+  type PipelineSinkDropInfo,
 } from "../src/index.js";
 import { deferred, within } from "./helpers/deferred.js";
 import { TRANSPORTS, endpointFor } from "./helpers/endpoints.js";
@@ -265,7 +265,7 @@ describe.each(TRANSPORTS)("pipeline over %s", (transport) => {
   });
 
   test("the sink drops bad messages from a raw PUSH socket, counts them by reason and reports them", async () => {
-    const drops: SinkDropInfo[] = [];
+    const drops: PipelineSinkDropInfo[] = [];
     await using sink = await PipelineSink.bind(endpointFor(transport), Jobs, { onDrop: (info) => void drops.push(info) });
     const push = new zmq.Push({ linger: 0 });
     try {
@@ -605,7 +605,7 @@ describe("pipeline: failures are classified by stage, and put-back outcomes reac
 
 describe.each(TRANSPORTS)("pipeline protocol 1.1 headers over %s", (transport) => {
   test("the sink accepts results, failures and batches with a trailing headers frame, and still every v1 shape", async () => {
-    const drops: SinkDropInfo[] = [];
+    const drops: PipelineSinkDropInfo[] = [];
     await using sink = await PipelineSink.bind(endpointFor(transport), Jobs, { onDrop: (info) => void drops.push(info) });
     const push = new zmq.Push({ linger: 0 });
     const H = JSON.stringify({ traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", unknownKey: 1 });
