@@ -282,7 +282,13 @@ function resolveSinkOptions(owner: string, options: PipelineSinkOptions) {
   }));
 }
 
-/** @deprecated Use {@link PipelineSinkDropInfo} instead (one vocabulary per pattern). */
+/**
+ * The former name of {@link PipelineSinkDropInfo}.
+ * @deprecated Use {@link PipelineSinkDropInfo} instead (one vocabulary per pattern).
+ */
 export type SinkDropInfo = PipelineSinkDropInfo;
-/** @deprecated Use {@link PipelineSinkDropReason} instead (one vocabulary per pattern). */
+/**
+ * The former name of {@link PipelineSinkDropReason}.
+ * @deprecated Use {@link PipelineSinkDropReason} instead (one vocabulary per pattern).
+ */
 export type SinkDropReason = PipelineSinkDropReason;
