@@ -358,6 +358,47 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
   });
 });
 
+describe("RpcClient protocol 1.1 headers", () => {
+  test('sends [id, "", method, body] by default, and a headers frame with { headers: true }', async () => {
+    const router = new zmq.Router({ linger: 0, receiveTimeout: 3_000 });
+    try {
+      await router.bind("tcp://127.0.0.1:0");
+      await using plain = await RpcClient.connect(router.lastEndpoint ?? "", Orders, { timeoutMs: 3_000 });
+      await using withHeaders = await RpcClient.connect(router.lastEndpoint ?? "", Orders, { timeoutMs: 2_000, headers: true });
+      const calls = [plain.call("echo", { text: "a" }), withHeaders.call("echo", { text: "b" })];
+      const seen: Buffer[][] = [await router.receive(), await router.receive()];
+      const v1 = seen.find((frames) => frames.length === 5)!;
+      const v11 = seen.find((frames) => frames.length === 6)!;
+      expect(v1.slice(2).map(String)).toEqual(["", "echo", JSON.stringify({ text: "a" })]);
+      const before = Date.now();
+      const headers = JSON.parse(String(v11[5])) as Record<string, unknown>;
+      expect(headers).toMatchObject({ version: "1.1", contract: "orders.v1", remainingMs: 2_000 });
+      expect(headers["deadline"]).toBeGreaterThan(before);
+      expect(headers["deadline"]).toBeLessThanOrEqual(before + 2_000);
+      // Answer both, the second with a headers frame of its own: the client accepts it.
+      await router.send([...v1.slice(0, 3), "ok", JSON.stringify({ text: "a" })]);
+      await router.send([...v11.slice(0, 3), "ok", JSON.stringify({ text: "b" }), JSON.stringify({ correlationId: "x" })]);
+      await expect(Promise.all(calls)).resolves.toEqual([{ text: "a" }, { text: "b" }]);
+    } finally {
+      router.close();
+    }
+  });
+
+  test("with { headers: true }, a server for another contract answers CONTRACT_MISMATCH", async () => {
+    const Other = defineRpc("orders.v2", { echo: Orders.methods.echo });
+    await using server = await RpcServer.bind("tcp://127.0.0.1:0", Other, { echo: ({ text }) => ({ text }) });
+    await using client = await RpcClient.connect(server.endpoint, Orders, { timeoutMs: 3_000, headers: true });
+    await expect(client.call("echo", { text: "x" })).rejects.toMatchObject({
+      name: "RemoteCallError",
+      code: "CONTRACT_MISMATCH",
+      details: { expected: "orders.v2", received: "orders.v1" },
+    });
+    // Without headers the same call is served: the server cannot tell (the 1.0 behaviour).
+    await using plain = await RpcClient.connect(server.endpoint, Orders, { timeoutMs: 3_000 });
+    await expect(plain.call("echo", { text: "x" })).resolves.toEqual({ text: "x" });
+  });
+});
+
 describe("RPC factories refuse misuse with errors that name the option", () => {
   test.each(["ok", "error"])("defineRpc refuses the reserved method name %s", (method) => {
     const schemas = { request: z.object({}), response: z.object({}) };
