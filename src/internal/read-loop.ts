@@ -34,7 +34,6 @@ export async function readLoop(
       // A closed socket rejects receive(): that ends the loop.
       frames = await socket.receive();
     } catch (err) {
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- `closed` changed while receive() waited
       if (socket.closed) return;
       policy.onError?.(err);
       continue;
