@@ -48,7 +48,10 @@ export interface RpcBrokerStats {
   readonly servers: number;
   /** Requests in flight at servers. */
   readonly inFlight: number;
-  /** Requests answered `UNAVAILABLE` by the broker itself (queue full, closing, server gone, drain timeout). */
+  /**
+   * Requests the broker answered itself: `UNAVAILABLE` (queue full, closing, server gone, drain timeout), or
+   * `MALFORMED` for a request whose method frame is `ok` or `error`.
+   */
   readonly rejected: number;
   /** Messages that could not be passed on: malformed, a reply to no request in flight, or the peer was gone. */
   readonly dropped: number;

@@ -388,6 +388,32 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
     expect(server.stats.received).toBe(2);
   });
 
+  test("answers a request whose method frame is ok or error MALFORMED itself, and keeps the server's slot free", async () => {
+    await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 500 });
+    await using server = await RpcServer.connect(broker.backend, Orders, handlers("A"), { ...SERVER, concurrency: 1 });
+    await broker.waitForServers(1, { timeoutMs: WAIT_MS });
+    const dealer = new zmq.Dealer({ linger: 0, receiveTimeout: WAIT_MS });
+    try {
+      dealer.connect(broker.frontend);
+      for (const status of ["ok", "error"]) {
+        await dealer.send(["", status, "{}"]);
+        const [delimiter, replyStatus, body] = await dealer.receive();
+        expect([String(delimiter), String(replyStatus)]).toEqual(["", "error"]);
+        expect(JSON.parse(String(body))).toMatchObject({
+          code: "MALFORMED",
+          message: expect.stringContaining("a server never answers a reply"),
+        });
+      }
+    } finally {
+      dealer.close();
+    }
+    // The server's only slot is still free: a real call goes through.
+    await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
+    await expect(client.call("echo", { text: "after" })).resolves.toEqual({ text: "after" });
+    expect(server.stats.received).toBe(1);
+    expect(broker.stats).toMatchObject({ inFlight: 0, queued: 0, rejected: 2 });
+  });
+
   test("registers a server that connected before the broker bound", async () => {
     const backend = await unboundEndpoint(transport);
     const log = eventLog();

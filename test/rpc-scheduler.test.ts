@@ -29,6 +29,8 @@ const hex = (id: string): string => Buffer.from(id).toString("hex");
 /** The broker's own error reply to a request with this envelope. */
 const refusal = (envelope: string, why: string): string =>
   `to-client ${envelope}||error|${JSON.stringify({ code: "UNAVAILABLE", message: `Broker: ${why}` })}`;
+const STRAY = (status: string): string =>
+  `the method frame is "${status}", a reply status; a server never answers a reply. Send [method, body] after the delimiter.`;
 const rejected = (why: string): string => `event request:rejected ${JSON.stringify({ reason: why })}`;
 
 function show(action: SchedulerAction): string {
@@ -78,10 +80,24 @@ const scenarios: readonly Scenario[] = [
       [{ server: ["A", "", "ready", "5"] }, [`event server:ready {"server":"${hex("A")}","capacity":5}`]],
       [{ client: ["c1", ""] }, ["dispatch A c1|"]],
       [{ client: ["c2", "", "ready", "3"] }, ["dispatch A c2||ready|3"]],
-      [{ client: ["c3", "", "ok", "{}"] }, ["dispatch A c3||ok|{}"]],
       [{ server: ["A", "c2", "", "error", "{}"] }, ["to-client c2||error|{}"]],
     ],
-    stats: { servers: 1, forwarded: 3, inFlight: 2 },
+    stats: { servers: 1, forwarded: 2, inFlight: 1 },
+  },
+  {
+    name: "answers a client's request whose method frame is ok or error MALFORMED itself: a server would never answer it",
+    steps: [
+      [{ server: ["A", "", "ready", "1"] }, [`event server:ready {"server":"${hex("A")}","capacity":1}`]],
+      [
+        { client: ["c3", "", "ok", "{}"] },
+        [
+          rejected(STRAY("ok")),
+          `to-client c3||error|${JSON.stringify({ code: "MALFORMED", message: `Broker: ${STRAY("ok")}` })}`,
+        ],
+      ],
+      [{ client: ["c4", "", "m", "1"] }, ["dispatch A c4||m|1"]],
+    ],
+    stats: { servers: 1, forwarded: 1, inFlight: 1, rejected: 1 },
   },
   {
     name: "picks the least busy server with a free slot, then the least recently used; queues when all are full",

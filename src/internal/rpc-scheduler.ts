@@ -12,7 +12,15 @@
 import type { Codec } from "../codec.js";
 import { ErrorCode, type RpcErrorBody } from "../errors/index.js";
 import type { RpcBrokerEvent, RpcBrokerStats } from "../rpc-broker.js";
-import { DELIMITER, READY_FRAME, STATUS_ERROR, STATUS_ERROR_FRAME, STATUS_READY, delimiterIndex } from "./wire.js";
+import {
+  DELIMITER,
+  READY_FRAME,
+  STATUS_ERROR,
+  STATUS_ERROR_FRAME,
+  STATUS_OK_FRAME,
+  STATUS_READY,
+  delimiterIndex,
+} from "./wire.js";
 
 /** A request sent to a server and not answered yet. Opaque to the broker, which hands it back on a failed send. */
 export interface Ticket {
@@ -121,6 +129,16 @@ export class RpcScheduler {
   fromClient(frames: Buffer[]): SchedulerAction[] {
     const d = delimiterIndex(frames);
     if (d < 1) return this.#drop(`a ${frames.length}-frame request with no envelope delimiter`);
+    const method = frames[d + 1];
+    if (method !== undefined && (method.equals(STATUS_OK_FRAME) || method.equals(STATUS_ERROR_FRAME))) {
+      // A reply sent as a request: a server never answers one (no loops), so passing it on would hold a server's slot
+      // for ever. The client gets the MALFORMED reply a server would give to any other bad request.
+      return this.#reject(
+        frames,
+        `the method frame is "${method.toString("latin1")}", a reply status; a server never answers a reply. Send [method, body] after the delimiter.`,
+        ErrorCode.MALFORMED,
+      );
+    }
     if (this.#closing) return this.#reject(frames, REASONS.closing);
     if (this.#queue.length >= this.#maxQueued) return this.#reject(frames, REASONS.queueFull(this.#maxQueued));
     this.#queue.push(frames);
@@ -318,10 +336,10 @@ export class RpcScheduler {
     return actions;
   }
 
-  /** The broker's own reply: `[...envelope, "", "error", {code: UNAVAILABLE, message}]`, the RPC reply shape. */
-  #reject(request: readonly Buffer[], why: string): SchedulerAction[] {
+  /** The broker's own reply: `[...envelope, "", "error", {code, message}]` (UNAVAILABLE by default), the RPC reply shape. */
+  #reject(request: readonly Buffer[], why: string, code: string = ErrorCode.UNAVAILABLE): SchedulerAction[] {
     this.#rejected++;
-    const body: RpcErrorBody = { code: ErrorCode.UNAVAILABLE, message: `Broker: ${why}` };
+    const body: RpcErrorBody = { code, message: `Broker: ${why}` };
     const envelope = request.slice(0, delimiterIndex(request) + 1);
     return [
       { kind: "event", event: { type: "request:rejected", reason: why } },
