@@ -144,6 +144,11 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
       expect(lines).toEqual([
         `typed-zmq: RpcServer("orders.v1"): the handler of "orders.v1/getOrder" threw: database is down (error id ${errorId})\n`,
       ]);
+      // A handler that returns data breaking the contract is a server bug too: never silent either.
+      await client.call("getOrder", { id: 502 }).catch(() => undefined);
+      expect(
+        write.mock.calls.filter(([chunk]) => /INVALID_RESPONSE|does not match the response schema/.test(String(chunk))),
+      ).toHaveLength(1);
       // Application errors are expected outcomes, not failures to log.
       await client.call("getOrder", { id: 404 }).catch(() => undefined);
       expect(write.mock.calls.filter(([chunk]) => String(chunk).includes("404"))).toEqual([]);

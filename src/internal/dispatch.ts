@@ -26,6 +26,11 @@ export interface Failure {
   readonly cause?: unknown;
   /** Set for an unexpected handler error: the id sent to the peer and written to the local report. */
   readonly errorId?: string;
+  /**
+   * A bug on this side (the handler threw unexpectedly, or returned data that breaks the contract): reported on stderr
+   * when the owner has no `onError`, so it is never silent.
+   */
+  readonly local?: boolean;
 }
 
 /** The result of one dispatch: the encoded output, or a failure. */
@@ -76,6 +81,11 @@ function fail(body: RpcErrorBody, cause?: unknown): { readonly ok: false; readon
   return { ok: false, failure: cause === undefined ? { body, message: body.message } : { body, message: body.message, cause } };
 }
 
+/** A failure that is this side's bug (the handler's output breaks the contract): never silent. */
+function localFail(body: RpcErrorBody, cause: unknown): { readonly ok: false; readonly failure: Failure } {
+  return { ok: false, failure: { body, message: body.message, cause, local: true } };
+}
+
 function tooLarge(
   step: DispatchStep,
   what: string,
@@ -109,13 +119,13 @@ export function encodeOutput(step: DispatchStep, policy: DispatchPolicy, value: 
   const parsed = step.output.safeParse(value);
   if (!parsed.success) {
     const error = validationError(parsed.error, step.outputPlace);
-    return fail({ code: step.invalidOutput, message: error.message, details: { issues: error.issues } }, error);
+    return localFail({ code: step.invalidOutput, message: error.message, details: { issues: error.issues } }, error);
   }
   let body: Uint8Array;
   try {
     body = encodeBody(policy.codec, value, `${step.outputPlace.what} "${step.label}"`);
   } catch (err) {
-    return fail({ code: step.invalidOutput, message: toError(err).message }, err);
+    return localFail({ code: step.invalidOutput, message: toError(err).message }, err);
   }
   if (body.length > policy.maxMessageBytes) return tooLarge(step, step.outputPlace.schema, body.length, policy.maxMessageBytes);
   return { ok: true, body };
@@ -145,6 +155,7 @@ export function handlerFailure(step: DispatchStep, policy: DispatchPolicy, throw
       message: `${real} (error id ${errorId})`,
       cause: thrown,
       errorId,
+      local: true,
     };
   }
   const generic = `the handler of "${step.label}" failed unexpectedly (error id ${errorId}). The server's log has the details under this id.`;
@@ -153,6 +164,7 @@ export function handlerFailure(step: DispatchStep, policy: DispatchPolicy, throw
     message: `${real} (error id ${errorId})`,
     cause: thrown,
     errorId,
+    local: true,
   };
 }
 
