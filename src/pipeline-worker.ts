@@ -374,8 +374,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       ...(failure.cause !== undefined && { cause: failure.cause }),
       ...(failure.errorId !== undefined && { errorId: failure.errorId }),
     };
-    if (failure.local === true)
-      callHookOrLog(this.#onError, info, `PipelineWorker("${this.contract.name}"): ${info.message}`);
+    if (failure.local === true) callHookOrLog(this.#onError, info, `PipelineWorker("${this.contract.name}"): ${info.message}`);
     else callHook(this.#onError, info);
     if (!this.#sendFailures || this.#queue === undefined) return;
     await this.#queue.send([STATUS_ERROR_FRAME, encodeError(this.#policy.codec, body)]).catch(() => undefined);

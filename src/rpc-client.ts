@@ -22,7 +22,7 @@ import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { PROTOCOL_VERSION } from "./protocol/headers.js";
 import { encodeRequest, parseReply } from "./protocol/rpc.js";
-import { checkTimeout, watchDeadline } from "./internal/deadline.js";
+import { checkSignal, checkTimeout, watchDeadline } from "./internal/deadline.js";
 import type { WaitOptions } from "./signal.js";
 
 /** Options of one {@link RpcClient.call}. */
@@ -107,7 +107,7 @@ function resolveClientOptions(owner: string, options: RpcClientOptions): ClientC
   return resolveOptions(owner, options, (read) => ({
     codec: read.codec(),
     // A timeout must be at least 1 ms (0 would time out every call): the same check as call()'s.
-    timeoutMs: checkTimeout(read.raw("timeoutMs") as number | undefined, 5_000, "timeoutMs"),
+    timeoutMs: checkTimeout(read.raw("timeoutMs") as number | undefined, 5_000, "timeoutMs", owner),
     maxMessageBytes: read.optionalPositiveInt("maxMessageBytes") ?? Infinity,
     lingerMs: read.nonNegativeMs("lingerMs", 0),
     sendHighWaterMark: read.positiveInt("sendHighWaterMark", 1000),
@@ -240,7 +240,8 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       if (!hasMethod(this.contract, method)) {
         throw new UnknownMethodError(this.contract.name, String(method), Object.keys(this.contract.methods));
       }
-      timeoutMs = checkTimeout(options?.timeoutMs, this.#timeoutMs, "timeoutMs");
+      timeoutMs = checkTimeout(options?.timeoutMs, this.#timeoutMs, "timeoutMs", where);
+      checkSignal(options?.signal, where);
       checkPayload(this.contract.methods[method]!.request, request, {
         direction: "outgoing",
         contract: this.contract.name,

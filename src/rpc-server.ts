@@ -497,8 +497,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       ...(failure?.cause !== undefined && { cause: failure.cause }),
       ...(failure?.errorId !== undefined && { errorId: failure.errorId }),
     };
-    if (failure?.local === true)
-      callHookOrLog(this.#config.onError, info, `RpcServer("${this.contract.name}"): ${info.message}`);
+    if (failure?.local === true) callHookOrLog(this.#config.onError, info, `RpcServer("${this.contract.name}"): ${info.message}`);
     else this.#report(info);
     this.#send(encodeReply(envelope, false, encodeError(this.#config.policy.codec, body), replyHeaders), method);
   }

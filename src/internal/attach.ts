@@ -151,10 +151,20 @@ export function connectEndpoint(socket: zmq.Socket, endpoint: string, use: Endpo
  * Accepts one endpoint or a non-empty list, for the factories.
  */
 export function endpointList(endpoints: string | readonly string[], owner: string): readonly string[] {
-  const list = typeof endpoints === "string" ? [endpoints] : [...endpoints];
-  if (list.length === 0)
-    throw new InvalidArgumentError(`${owner}: \`endpoint\` must be an endpoint string or a non-empty array of them.`);
-  return list;
+  const given: unknown = endpoints;
+  const list: unknown[] = typeof given === "string" ? [given] : Array.isArray(given) ? [...(given as unknown[])] : [given];
+  const strings = list.filter((e): e is string => typeof e === "string");
+  if (strings.length !== list.length || strings.length === 0) {
+    throw new InvalidArgumentError(
+      `${owner}: \`endpoint\` must be an endpoint string or a non-empty array of them, got ${describeGiven(given)}.`,
+    );
+  }
+  return strings;
+}
+
+function describeGiven(value: unknown): string {
+  if (Array.isArray(value)) return `an array of ${value.length}${value.length > 0 ? " with a non-string in it" : ""}`;
+  return value === null ? "null" : typeof value;
 }
 
 /**

@@ -3,15 +3,16 @@
  * Deadlines for calls that wait: checking a `timeoutMs` option, and arming a timer and an `AbortSignal` listener
  * that fail the wait with a {@link TimeoutError} or an {@link AbortedError}.
  */
-import { AbortedError, OutOfRangeError, TimeoutError, type TypedZmqError } from "../errors/index.js";
+import { AbortedError, InvalidArgumentError, OutOfRangeError, TimeoutError, type TypedZmqError } from "../errors/index.js";
 
 /**
  * Checks a `timeoutMs` option and returns it (or the fallback).
  */
-export function checkTimeout(value: number | undefined, fallback: number, option: string): number {
+export function checkTimeout(value: number | undefined, fallback: number, option: string, owner?: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !(value > 0) || value > 2_147_483_647) {
-    throw new OutOfRangeError(`\`${option}\` must be a number of milliseconds from 1 to 2147483647, got ${String(value)}.`);
+    const who = owner === undefined ? "" : `${owner}: `;
+    throw new OutOfRangeError(`${who}\`${option}\` must be a number of milliseconds from 1 to 2147483647, got ${String(value)}.`);
   }
   return value;
 }
@@ -40,6 +41,25 @@ export function timeoutFor(place: DeadlinePlace, timeoutMs: number, note = ""): 
 }
 
 /**
+ * Refuses a `signal` that is not an AbortSignal before anything is armed: a bad one would otherwise throw later, from a
+ * timer, where nothing can catch it.
+ */
+export function checkSignal(signal: unknown, what: string): void {
+  if (signal === undefined) return;
+  const ok =
+    typeof signal === "object" &&
+    signal !== null &&
+    typeof Reflect.get(signal, "aborted") === "boolean" &&
+    typeof Reflect.get(signal, "addEventListener") === "function" &&
+    typeof Reflect.get(signal, "removeEventListener") === "function";
+  if (!ok) {
+    throw new InvalidArgumentError(
+      `${what}: \`signal\` must be an AbortSignal (for example AbortSignal.timeout(ms) or an AbortController's signal).`,
+    );
+  }
+}
+
+/**
  * Arms a timer and a signal listener; calls `fail` once with a {@link TimeoutError} or {@link AbortedError}.
  * Returns a function that disarms both; call it as soon as the wait ends another way.
  * If the signal has already fired, `fail` runs synchronously.
@@ -50,6 +70,7 @@ export function watchDeadline(
   place: DeadlinePlace,
   fail: (error: TypedZmqError) => void,
 ): () => void {
+  checkSignal(signal, place.what);
   let done = false;
   const onAbort = (): void => {
     if (done) return;

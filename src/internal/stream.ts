@@ -9,7 +9,8 @@
 import type * as zmq from "zeromq";
 import { ClosedError } from "../errors/index.js";
 import type { WaitOptions } from "../signal.js";
-import { watchDeadline, type DeadlinePlace } from "./deadline.js";
+import { checkSignal, checkTimeout, watchDeadline, type DeadlinePlace } from "./deadline.js";
+import { toError } from "./zmq-errors.js";
 import { callHook } from "./hooks.js";
 
 /** Returned by a parser to skip a message (it has been counted and reported). */
@@ -61,6 +62,11 @@ export class Inbox<T> {
     if (this.#stash.length > 0) return Promise.resolve({ value: this.#stash.shift() as T, done: false });
     const bounded = deadline !== undefined && (deadline.timeoutMs !== undefined || deadline.signal !== undefined);
     if (!bounded && !this.#pumping && this.#waiters.length === 0) return this.#direct();
+    try {
+      checkSignal(deadline?.signal, deadline?.place.what ?? "receive()");
+    } catch (err) {
+      return Promise.reject(toError(err));
+    }
     return new Promise((resolve, reject) => {
       let disarm: (() => void) | undefined;
       const waiter: Waiter<T> = {
@@ -233,9 +239,8 @@ export class MessageStream<T, TReason extends string, TInfo extends DropReport<T
    */
   async receive(options: WaitOptions | undefined, place: () => DeadlinePlace, closed: () => ClosedError): Promise<T> {
     const bounded = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
-    const result = await this.#inbox.take(
-      bounded ? { timeoutMs: options.timeoutMs, signal: options.signal, place: place() } : undefined,
-    );
+    const timeoutMs = bounded ? checkTimeout(options.timeoutMs, 2_147_483_647, "timeoutMs") : undefined;
+    const result = await this.#inbox.take(bounded ? { timeoutMs, signal: options.signal, place: place() } : undefined);
     if (result.done === true) throw closed();
     return result.value;
   }

@@ -5,7 +5,7 @@
  */
 import { TimeoutError } from "../errors/index.js";
 import type { WaitOptions } from "../signal.js";
-import { checkTimeout, timeoutFor, watchDeadline, type DeadlinePlace } from "./deadline.js";
+import { checkSignal, checkTimeout, timeoutFor, watchDeadline, type DeadlinePlace } from "./deadline.js";
 import { toError } from "./zmq-errors.js";
 
 interface Waiter {
@@ -36,7 +36,8 @@ export class Waiters {
     if (ready()) return Promise.resolve();
     let timeoutMs: number;
     try {
-      timeoutMs = checkTimeout(options.timeoutMs, defaultTimeoutMs, "timeoutMs");
+      timeoutMs = checkTimeout(options.timeoutMs, defaultTimeoutMs, "timeoutMs", place.what);
+      checkSignal(options.signal, place.what);
     } catch (err) {
       return Promise.reject(toError(err));
     }
