@@ -2,7 +2,7 @@
  * @packageDocumentation
  * Settings for reliable multicast (`pgm://`, `epgm://`), shared by `Publisher` and `Subscriber`.
  *
- * PGM needs a libzmq built with it: see `doctor()` and `npm run build:zmq-system`.
+ * PGM needs a libzmq built with it: see `doctor()` and `npx typed-zmq build-zmq-system`.
  */
 
 /** Multicast settings of a publisher or subscriber; libzmq applies them to `pgm://` and `epgm://` endpoints. */

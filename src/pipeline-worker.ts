@@ -21,13 +21,13 @@ import {
 import { HandlerPool } from "./internal/handler-pool.js";
 import { callHook, callHookOrLog, isThenable } from "./internal/hooks.js";
 import { openPattern } from "./internal/open.js";
+import { readLoop } from "./internal/read-loop.js";
 import { resolveOptions } from "./internal/options.js";
 import { settleWithin } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
-import { STATUS_ERROR_FRAME } from "./internal/wire.js";
 import type { BatchOptions } from "./batch.js";
 import { Batcher, readBatch, type Limits as BatchLimits } from "./internal/batcher.js";
-import { parsePipeline } from "./protocol/pipeline.js";
+import { encodePipelineBatch, encodePipelineFailure, encodePipelineMessage, parsePipeline } from "./protocol/pipeline.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
 
 /** Options resolved and checked before any socket exists. */
@@ -83,8 +83,6 @@ function jobStep(contract: JobContract): DispatchStep {
     invalidOutput: ErrorCode.INVALID_RESULT,
   };
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** What a pipeline handler gets besides the task. */
 export interface JobContext<TContract extends JobContract> {
@@ -246,7 +244,8 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       const queue = new SendQueue(this.#results);
       this.#queue = queue;
       const limits = config.batchResults;
-      this.#batcher = limits === undefined ? undefined : new Batcher<"">(limits, (_key, packed) => queue.send([EMPTY, packed]));
+      this.#batcher =
+        limits === undefined ? undefined : new Batcher<"">(limits, (_key, packed) => queue.send(encodePipelineBatch(packed)));
     }
   }
 
@@ -277,7 +276,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
           await worker.attach(worker.#tasks, endpoints.tasks, "connect", use);
         },
         start: (worker) => {
-          worker.#readLoop = worker.#read();
+          worker.#readLoop = readLoop(worker.#tasks, (frames) => worker.#task(frames), { room: () => worker.#room() });
         },
       },
       "PipelineWorker",
@@ -290,38 +289,38 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     return { received: this.#received, completed: this.#completed, failed: { ...this.#failed }, inFlight: this.#pool.running };
   }
 
-  async #read(): Promise<void> {
+  /**
+   * Room for the next read: none while the pool is full; tasks unpacked from a batch start first, in order, as slots
+   * free up, and only then is the next message read.
+   */
+  #room(): Promise<void> | undefined {
     for (;;) {
-      for (let wait = this.#pool.slot(); wait !== undefined && !this.#tasks.closed; wait = this.#pool.slot()) await wait;
+      const wait = this.#pool.slot();
+      if (wait !== undefined) return wait;
       const next = this.#backlog.shift();
-      if (next !== undefined) {
-        void this.#run(next);
-        continue;
-      }
-      let frames: Buffer[];
-      try {
-        frames = await this.#tasks.receive();
-      } catch {
-        return; // closed
-      }
-      this.#received++;
-      const task = parsePipeline(frames);
-      switch (task.kind) {
-        case "batch":
-          // A batch of tasks, ["", packed] (+ headers): run them one by one, in order, as slots free up.
-          this.#received += task.bodies.length - 1;
-          this.#backlog = [...task.bodies];
-          continue;
-        case "message":
-          void this.#run(task.body);
-          continue;
-        case "failure":
-        case "malformed": {
-          const why = task.kind === "failure" ? 'a failure result (["error", body]) is not a task' : task.reason;
-          const message = `${this.contract.name}: a task must be [body] (or a batch, each optionally with headers): ${why}.`;
-          void this.#fail({ body: { code: ErrorCode.MALFORMED, message }, message });
-          continue;
-        }
+      if (next === undefined) return undefined;
+      void this.#run(next);
+    }
+  }
+
+  #task(frames: Buffer[]): void {
+    this.#received++;
+    const task = parsePipeline(frames);
+    switch (task.kind) {
+      case "batch":
+        // A batch of tasks, ["", packed] (+ headers): run them one by one, in order, as slots free up.
+        this.#received += task.bodies.length - 1;
+        this.#backlog = [...task.bodies];
+        return;
+      case "message":
+        void this.#run(task.body);
+        return;
+      case "failure":
+      case "malformed": {
+        const why = task.kind === "failure" ? 'a failure result (["error", body]) is not a task' : task.reason;
+        const message = `${this.contract.name}: a task must be [body] (or a batch, each optionally with headers): ${why}.`;
+        void this.#fail({ body: { code: ErrorCode.MALFORMED, message }, message });
+        return;
       }
     }
   }
@@ -347,7 +346,10 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
         return;
       }
       if (this.#queue !== undefined) {
-        const sending = this.#batcher === undefined ? this.#queue.send([outcome.body]) : this.#batcher.add("", outcome.body);
+        const sending =
+          this.#batcher === undefined
+            ? this.#queue.send(encodePipelineMessage(outcome.body))
+            : this.#batcher.add("", outcome.body);
         const sent = await Promise.resolve(sending).then(
           () => true,
           (err: unknown) => {
@@ -377,7 +379,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     if (failure.local === true) callHookOrLog(this.#onError, info, `PipelineWorker("${this.contract.name}"): ${info.message}`);
     else callHook(this.#onError, info);
     if (!this.#sendFailures || this.#queue === undefined) return;
-    await this.#queue.send([STATUS_ERROR_FRAME, encodeError(this.#policy.codec, body)]).catch(() => undefined);
+    await this.#queue.send(encodePipelineFailure(encodeError(this.#policy.codec, body))).catch(() => undefined);
   }
 
   /**

@@ -16,6 +16,7 @@ import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import { callHook } from "./internal/hooks.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
+import { readLoop } from "./internal/read-loop.js";
 import { Outbox, readSendOptions } from "./internal/outbox.js";
 import { Waiters } from "./internal/waiters.js";
 import type { BatchOptions } from "./batch.js";
@@ -303,24 +304,20 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     return total;
   }
 
-  async #readSubscriptions(): Promise<void> {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await this.#socket.receive();
-      } catch {
-        return; // closed
-      }
-      const frame = frames[0];
-      if (frame === undefined || frame.length === 0 || (frame[0] !== 0 && frame[0] !== 1)) continue;
-      const subscribed = frame[0] === 1;
-      const prefix = frame.subarray(1).toString("utf8");
-      const n = (this.#subscriptions.get(prefix) ?? 0) + (subscribed ? 1 : -1);
-      if (n > 0) this.#subscriptions.set(prefix, n);
-      else this.#subscriptions.delete(prefix);
-      callHook(this.#config.onSubscription, { subscribed, prefix });
-      this.#waiters.check();
-    }
+  #readSubscriptions(): Promise<void> {
+    return readLoop(this.#socket, (frames) => this.#subscription(frames));
+  }
+
+  #subscription(frames: Buffer[]): void {
+    const frame = frames[0];
+    if (frame === undefined || frame.length === 0 || (frame[0] !== 0 && frame[0] !== 1)) return;
+    const subscribed = frame[0] === 1;
+    const prefix = frame.subarray(1).toString("utf8");
+    const n = (this.#subscriptions.get(prefix) ?? 0) + (subscribed ? 1 : -1);
+    if (n > 0) this.#subscriptions.set(prefix, n);
+    else this.#subscriptions.delete(prefix);
+    callHook(this.#config.onSubscription, { subscribed, prefix });
+    this.#waiters.check();
   }
 
   /**

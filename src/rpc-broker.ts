@@ -14,6 +14,7 @@ import { checkNonNegative, checkPositiveInt } from "./internal/options.js";
 import { RpcScheduler, type SchedulerAction } from "./internal/rpc-scheduler.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { settleWithin, signalled } from "./internal/timing.js";
+import { readLoop } from "./internal/read-loop.js";
 import { TwoSided } from "./internal/two-sided.js";
 import { Waiters } from "./internal/waiters.js";
 import type { WaitOptions } from "./signal.js";
@@ -161,7 +162,10 @@ export class RpcBroker extends TwoSided {
   static override async bind(endpoints: BrokerEndpoints, options: RpcBrokerOptions = {}): Promise<RpcBroker> {
     const broker = new RpcBroker(resolveOptions(options));
     await broker.bindBoth(broker.#front, broker.#back, endpoints, OWNER);
-    broker.#loops = [broker.#read(broker.#front, "client"), broker.#read(broker.#back, "server")];
+    broker.#loops = [
+      readLoop(broker.#front, (frames) => broker.#perform(broker.#scheduler.fromClient(frames))),
+      readLoop(broker.#back, (frames) => broker.#perform(broker.#scheduler.fromServer(frames))),
+    ];
     return broker;
   }
 
@@ -193,19 +197,7 @@ export class RpcBroker extends TwoSided {
     );
   }
 
-  /** One read loop per socket: every message goes to the scheduler, whose actions are then carried out. */
-  async #read(socket: zmq.Router, from: "client" | "server"): Promise<void> {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await socket.receive();
-      } catch {
-        return; // closed
-      }
-      this.#perform(from === "client" ? this.#scheduler.fromClient(frames) : this.#scheduler.fromServer(frames));
-    }
-  }
-
+  /** Carries out what the scheduler decided for one message (one read loop per socket feeds it). */
   #perform(actions: readonly SchedulerAction[]): void {
     for (const action of actions) {
       switch (action.kind) {

@@ -172,6 +172,12 @@ describe("RpcServer fuzz", () => {
           replies.set(id, [...(replies.get(id) ?? []), reply.slice(1)]);
         }
 
+        // Every reply answers a message that was sent, and one that the spec says gets a reply.
+        for (const id of replies.keys()) {
+          const frames = sent[id - 1];
+          expect(frames, `a reply tagged #${id}, which matches no message sent`).toBeDefined();
+          expect(expectation(frames!).reply, `message #${id} got a reply it should not have`).toBe(true);
+        }
         let answered = 0;
         for (const [i, frames] of sent.entries()) {
           const want = expectation(frames);

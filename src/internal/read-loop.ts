@@ -36,6 +36,8 @@ export async function readLoop(
     } catch (err) {
       if (socket.closed) return;
       policy.onError?.(err);
+      // Yield to the event loop before the next try, so a failure that repeats cannot starve everything else.
+      await new Promise((resolve) => setImmediate(resolve));
       continue;
     }
     handle(frames);

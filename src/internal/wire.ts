@@ -18,8 +18,7 @@ export {
   delimiterIndex,
 } from "../protocol/rpc.js";
 
-/** Decodes UTF-8, refusing invalid byte sequences. */
-export const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+export { strictUtf8 } from "../protocol/headers.js";
 
 /** Narrows a decoded error body to `{ code, message, details? }`, or returns undefined. */
 export function asErrorBody(value: unknown): RpcErrorBody | undefined {

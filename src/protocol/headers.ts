@@ -64,7 +64,8 @@ export const MAX_HEADERS_BYTES = 8_192;
 export type HeadersParse =
   { readonly kind: "headers"; readonly headers: MessageHeaders } | { readonly kind: "malformed"; readonly reason: string };
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+/** Decodes UTF-8, refusing invalid byte sequences (every text frame of the protocol is strict UTF-8). */
+export const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Reads a headers frame: a JSON object in UTF-8 whose reserved keys have their documented types. */
 export function parseHeaders(frame: Uint8Array): HeadersParse {

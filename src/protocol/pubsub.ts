@@ -13,9 +13,8 @@
  * empty batch marker: a body is never empty.
  * @internal
  */
-import { strictUtf8 } from "../internal/wire.js";
 import { unpack } from "./batch.js";
-import { parseHeaders, type MessageHeaders } from "./headers.js";
+import { parseHeaders, strictUtf8, type MessageHeaders } from "./headers.js";
 
 /** What {@link parsePubSub} found in one ZeroMQ message. */
 export type PubSubFrames =

@@ -10,7 +10,7 @@
  * by {@link parseBrokerControl} only on a server's link to a broker (connect mode), never by {@link parseRequest}.
  * @internal
  */
-import { parseHeaders, type MessageHeaders } from "./headers.js";
+import { parseHeaders, strictUtf8, type MessageHeaders } from "./headers.js";
 
 /** The empty delimiter frame between the envelope and the payload frames. */
 export const DELIMITER = Buffer.alloc(0);
@@ -27,8 +27,6 @@ export const RESERVED_METHODS: readonly string[] = [STATUS_OK, STATUS_ERROR];
 /** Status of the 1.0 broker handshake: `[...envelope, "", "ready", capacity]` (replaced by Majordomo next). */
 export const STATUS_READY = "ready";
 export const READY_FRAME = Buffer.from(STATUS_READY);
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Index of the first empty frame, or -1. */
 export function delimiterIndex(frames: readonly Uint8Array[]): number {
