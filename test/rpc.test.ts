@@ -151,7 +151,7 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
       ).toHaveLength(1);
       // Application errors are expected outcomes, not failures to log.
       await client.call("getOrder", { id: 404 }).catch(() => undefined);
-      expect(write.mock.calls.filter(([chunk]) => String(chunk).includes("404"))).toEqual([]);
+      expect(write.mock.calls.filter(([chunk]) => String(chunk).includes("order 404 does not exist"))).toEqual([]);
     } finally {
       write.mockRestore();
     }
