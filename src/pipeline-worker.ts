@@ -79,6 +79,8 @@ function jobStep(contract: JobContract): DispatchStep {
       schema: "result",
       hint: "The handler returned data that breaks the contract; fix the handler.",
     },
+    inputWhere: `Task for "${contract.name}"`,
+    outputWhere: `Result of "${contract.name}"`,
     invalidInput: ErrorCode.INVALID_TASK,
     invalidOutput: ErrorCode.INVALID_RESULT,
   };

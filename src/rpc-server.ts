@@ -203,6 +203,8 @@ function stepsFor(contract: RpcContract): ReadonlyMap<string, DispatchStep> {
         schema: "response",
         hint: "The handler returned data that breaks the contract; fix the handler.",
       },
+      inputWhere: `Request to "${label}"`,
+      outputWhere: `Response from the handler of "${label}"`,
       invalidInput: ErrorCode.INVALID_REQUEST,
       invalidOutput: ErrorCode.INVALID_RESPONSE,
     });

@@ -44,6 +44,9 @@ export interface DispatchStep {
   readonly label: string;
   readonly inputPlace: PayloadPlace;
   readonly outputPlace: PayloadPlace;
+  /** `Request to "contract/method"` and the like, for codec failures: built once, not per message. */
+  readonly inputWhere: string;
+  readonly outputWhere: string;
   /** Wire codes for a bad input and a bad output (`INVALID_REQUEST`/`INVALID_RESPONSE`, `INVALID_TASK`/`INVALID_RESULT`). */
   readonly invalidInput: string;
   readonly invalidOutput: string;
@@ -104,7 +107,7 @@ export function decodeInput(step: DispatchStep, policy: DispatchPolicy, bytes: U
   if (bytes.length > policy.maxMessageBytes) return tooLarge(step, step.inputPlace.schema, bytes.length, policy.maxMessageBytes);
   let decoded: unknown;
   try {
-    decoded = decodeBody(policy.codec, bytes, `${step.inputPlace.what} "${step.label}"`);
+    decoded = decodeBody(policy.codec, bytes, step.inputWhere);
   } catch (err) {
     return fail({ code: ErrorCode.MALFORMED, message: toError(err).message }, err);
   }
@@ -123,7 +126,7 @@ export function encodeOutput(step: DispatchStep, policy: DispatchPolicy, value: 
   }
   let body: Uint8Array;
   try {
-    body = encodeBody(policy.codec, value, `${step.outputPlace.what} "${step.label}"`);
+    body = encodeBody(policy.codec, value, step.outputWhere);
   } catch (err) {
     return localFail({ code: step.invalidOutput, message: toError(err).message }, err);
   }
