@@ -33,6 +33,13 @@ export interface MethodSchemas<TRequest extends z.ZodType = z.ZodType, TResponse
   readonly request: TRequest;
   /** Schema of what the handler answers. */
   readonly response: TResponse;
+  /**
+   * The method may run more than once with the same effect as once (a read, or a write keyed by the request). Only
+   * idempotent methods are retried by `RpcClient` (on a timeout, `UNAVAILABLE` or a lost connection) and sent to
+   * another worker by `RpcBroker` when theirs dies. The flag travels in the request's `idempotent` header.
+   * @defaultValue false
+   */
+  readonly idempotent?: boolean;
 }
 
 /** The methods of an RPC contract, by name. */
@@ -112,6 +119,10 @@ export function defineRpc<const TMethods extends MethodMap>(name: string, method
       );
     }
     const entry = methods[method];
+    const idempotent: unknown = entry === undefined ? undefined : Reflect.get(entry, "idempotent");
+    if (idempotent !== undefined && typeof idempotent !== "boolean") {
+      throw new InvalidArgumentError(`defineRpc("${name}"): \`${method}.idempotent\` must be true or false when given.`);
+    }
     for (const part of ["request", "response"] as const) {
       if (!isZodSchema(entry?.[part])) {
         throw new InvalidArgumentError(

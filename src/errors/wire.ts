@@ -30,10 +30,20 @@ export const WireErrorCode = {
   HANDLER_ERROR: "HANDLER_ERROR",
   /** A message exceeded the configured `maxMessageBytes`. */
   MESSAGE_TOO_LARGE: "MESSAGE_TOO_LARGE",
-  /** The server is shutting down and did not run (or finish) the request. */
+  /**
+   * The request was not answered: the server is shutting down and did not run (or finish) it, or a broker lost the
+   * worker running it (a method not marked idempotent is not run again).
+   */
   UNAVAILABLE: "UNAVAILABLE",
   /** The request's `contract` header names another contract (or version) than the one the server serves. */
   CONTRACT_MISMATCH: "CONTRACT_MISMATCH",
+  /**
+   * The request's deadline (its `deadline` or `remainingMs` header) had passed before a server or broker could start
+   * it, so it was not started: the caller has given up on it.
+   */
+  DEADLINE_EXCEEDED: "DEADLINE_EXCEEDED",
+  /** A broker had no worker for the requested service within its wait limit (or the request's deadline). */
+  SERVICE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
 } as const;
 
 /** One of the codes in {@link WireErrorCode}. */
