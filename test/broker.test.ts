@@ -131,8 +131,8 @@ function range(n: number): number[] {
 let workerCount = 0;
 
 /**
- * A raw MDP worker serving Orders the way a typed worker does (`[method, body, headers?]` in, `[status, body,
- * {correlationId}?]` out): `whoami` answers `name`, `wait` holds on `gates` (when given) under its key.
+ * A raw MDP worker serving Orders the way a typed worker does (`[method, body, headers?]` in,
+ * `[status, body, headers?]` out, echoing the correlationId): `whoami` answers `name`, `wait` holds on `gates`.
  * These stand in for `RpcServer.connect` workers until worker mode lands (see the todo below).
  */
 function ordersWorker(backend: string, name: string, options: { gates?: Gates; capacity?: number } = {}): Promise<RawWorker> {
@@ -291,7 +291,10 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
     expect(err).toBeInstanceOf(RemoteError);
     expect(err).toMatchObject({ code: "UNAVAILABLE", method: "wait" });
     expect((err as RemoteError).remoteMessage).toMatch(/^Broker: 1 requests already wait at the broker \(maxQueued\)/);
-    expect(await log.next("request:rejected")).toMatchObject({ code: "UNAVAILABLE", reason: expect.stringContaining("maxQueued") });
+    expect(await log.next("request:rejected")).toMatchObject({
+      code: "UNAVAILABLE",
+      reason: expect.stringContaining("maxQueued"),
+    });
     expect(broker.stats).toMatchObject({ rejected: 1, queued: 1, inFlight: 1 });
 
     gates.open("running");
@@ -473,7 +476,11 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
   test("passes request and reply bodies through with every trailing frame", async () => {
     await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 100 });
     const text = (frames: readonly Buffer[]): string[] => frames.map((f) => f.toString("utf8"));
-    await using worker = await RawWorker.start(broker.backend, { service: "echo" }, (body) => ["ok", ...body.slice(1), "trailing"]);
+    await using worker = await RawWorker.start(broker.backend, { service: "echo" }, (body) => [
+      "ok",
+      ...body.slice(1),
+      "trailing",
+    ]);
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
     const client = new zmq.Dealer({ linger: 0, receiveTimeout: WAIT_MS });
     try {
@@ -483,7 +490,16 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
         traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
       });
       await client.send(["", "MDPC01", "echo", "echo", '{"text":"hi"}', headers, "a frame after the headers"]);
-      expect(text(await client.receive())).toEqual(["", "MDPC01", "echo", "ok", '{"text":"hi"}', headers, "a frame after the headers", "trailing"]);
+      expect(text(await client.receive())).toEqual([
+        "",
+        "MDPC01",
+        "echo",
+        "ok",
+        '{"text":"hi"}',
+        headers,
+        "a frame after the headers",
+        "trailing",
+      ]);
       expect(worker.requests).toEqual([["echo", '{"text":"hi"}', headers, "a frame after the headers"]]);
       expect(broker.stats).toMatchObject({ forwarded: 1, returned: 1, inFlight: 0, workers: 1, dropped: 0 });
     } finally {

@@ -6,8 +6,8 @@
  * failed send, `tick(now)`, close) returns the actions the broker must take, in order; `rpc-broker.ts` performs them
  * and reports failed sends back. docs/protocol.md, "Majordomo", describes the wire.
  *
- * Bodies are opaque. The only frame ever read is the protocol 1.1 headers frame, at body index 2 (`[method, body,
- * headers]`), and only when it starts with `{` and parses: its `deadline`, `remainingMs`, `idempotent` and
+ * Bodies are opaque. The only frame ever read is the protocol 1.1 headers frame, at body index 2
+ * (`[method, body, headers]`), and only when it starts with an opening brace and parses: its `deadline`, `remainingMs`, `idempotent` and
  * `correlationId` keys. A plain MDP body without it passes through untouched and has no deadline.
  *
  * The client-address frame of a REQUEST is not the client's routing id but an 8-byte token, unique per dispatch,
@@ -66,8 +66,8 @@ export interface MdpBrokerConfig {
   /** Honour the absolute `deadline` header (false: `remainingMs` only). */
   readonly absoluteDeadlines: boolean;
   /**
-   * How often the owner calls {@link MdpBroker.tick}. An unserved request whose deadline is nearer than this is
-   * answered at the tick before it, so the answer reaches the caller before it gives up.
+   * How often the owner calls {@link MdpBroker.tick}. An unserved request is answered two ticks before its deadline
+   * at the latest, so the answer reaches the caller before it gives up.
    */
   readonly tickMs: number;
 }
@@ -191,6 +191,7 @@ export class MdpBroker {
       forwarded: this.#forwarded,
       returned: this.#returned,
       queued: this.#queued,
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- the old name is still filled in for its readers
       servers: workers,
       workers,
       inFlight: this.#inFlight.size,
@@ -392,7 +393,10 @@ export class MdpBroker {
     switch (command.kind) {
       case "ready":
         // RFC 7: a second READY is a protocol error.
-        return [this.#toWorker(worker, encodeDisconnect()), ...this.#lose(worker, { type: "worker:gone", how: "sent a second READY" }, now)];
+        return [
+          this.#toWorker(worker, encodeDisconnect()),
+          ...this.#lose(worker, { type: "worker:gone", how: "sent a second READY" }, now),
+        ];
       case "reply":
         return this.#reply(worker, command.client, command.body, now);
       case "heartbeat":
@@ -496,7 +500,8 @@ export class MdpBroker {
     const actions: BrokerAction[] = [];
     if (unreachable) actions.push(...this.#lose(worker, { type: "worker:gone", how: "became unreachable" }, now));
     else worker.stalled = true;
-    if (this.#closing) return [...actions, ...this.#answer(pending, WireErrorCode.UNAVAILABLE, `Broker: ${REASONS.closedQueued}`)];
+    if (this.#closing)
+      return [...actions, ...this.#answer(pending, WireErrorCode.UNAVAILABLE, `Broker: ${REASONS.closedQueued}`)];
     this.#requeue(pending);
     return [...actions, ...this.#dispatch(pending.service, now)];
   }
@@ -525,7 +530,10 @@ export class MdpBroker {
       } else if (silent >= this.#silenceMs) {
         this.#evicted++;
         const how = `missed its heartbeats (silent ${silent} ms, limit ${this.#c.heartbeatMs} ms × ${this.#c.liveness})`;
-        actions.push(this.#toWorker(worker, encodeDisconnect()), ...this.#lose(worker, { type: "worker:evicted", how }, now, silent));
+        actions.push(
+          this.#toWorker(worker, encodeDisconnect()),
+          ...this.#lose(worker, { type: "worker:evicted", how }, now, silent),
+        );
       } else if (now - worker.sentAt >= this.#c.heartbeatMs) {
         actions.push(this.#toWorker(worker, encodeHeartbeat()));
         worker.sentAt = now;
@@ -564,7 +572,8 @@ export class MdpBroker {
     const since = p.service.unservedSince;
     if (since === undefined) return Infinity;
     const waited = Math.max(p.queuedAt, since) + this.#c.serviceWaitMs;
-    return p.deadline === undefined ? waited : Math.min(waited, p.deadline.expiresAt - this.#c.tickMs);
+    // Two ticks early: the timer may fire up to one tick late, and the answer must still beat the caller's own timer.
+    return p.deadline === undefined ? waited : Math.min(waited, p.deadline.expiresAt - 2 * this.#c.tickMs);
   }
 
   #noteDue(p: Pending): void {
@@ -596,7 +605,8 @@ export class MdpBroker {
     this.#closing = true;
     const actions: BrokerAction[] = [];
     for (const service of this.#services.values()) {
-      for (const p of service.queue) actions.push(...this.#answer(p, WireErrorCode.UNAVAILABLE, `Broker: ${REASONS.closedQueued}`));
+      for (const p of service.queue)
+        actions.push(...this.#answer(p, WireErrorCode.UNAVAILABLE, `Broker: ${REASONS.closedQueued}`));
       service.queue = [];
     }
     this.#queued = 0;
@@ -735,7 +745,13 @@ export class MdpBroker {
         again.push(p);
       } else {
         lost++;
-        actions.push(...this.#answer(p, WireErrorCode.UNAVAILABLE, `Broker: ${REASONS.workerLost(worker.name, worker.service.name, loss.how)}`));
+        actions.push(
+          ...this.#answer(
+            p,
+            WireErrorCode.UNAVAILABLE,
+            `Broker: ${REASONS.workerLost(worker.name, worker.service.name, loss.how)}`,
+          ),
+        );
       }
     }
     for (let i = again.length - 1; i >= 0; i--) this.#requeue(again[i]!);

@@ -10,7 +10,10 @@ import {
 } from "../../src/protocol/mdp.js";
 
 /** What a raw worker's handler returns: the reply body, or undefined to never answer (the request stays held). */
-export type RawHandler = (body: Buffer[], client: Buffer) => Array<string | Uint8Array> | undefined | Promise<Array<string | Uint8Array> | undefined>;
+export type RawHandler = (
+  body: Buffer[],
+  client: Buffer,
+) => Array<string | Uint8Array> | undefined | Promise<Array<string | Uint8Array> | undefined>;
 
 export interface RawWorkerOptions {
   readonly service: string;
@@ -69,7 +72,14 @@ export class RawWorker implements AsyncDisposable {
       const { client, body } = command;
       void Promise.resolve(handler(body, client)).then((out) => {
         if (out !== undefined && !this.#muted && !this.socket.closed) {
-          this.socket.send(encodeWorkerReply(client, out.map((x) => (typeof x === "string" ? Buffer.from(x) : x)))).catch(() => undefined);
+          this.socket
+            .send(
+              encodeWorkerReply(
+                client,
+                out.map((x) => (typeof x === "string" ? Buffer.from(x) : x)),
+              ),
+            )
+            .catch(() => undefined);
         }
       });
     }
@@ -112,9 +122,7 @@ export class RawWorker implements AsyncDisposable {
 }
 
 /** An RPC handler for raw workers: `[method, body, headers?]` in, `["ok", body, {correlationId}?]` out. */
-export function rpcReply(
-  answer: (method: string, body: unknown) => unknown,
-): (body: Buffer[]) => Array<string | Uint8Array> {
+export function rpcReply(answer: (method: string, body: unknown) => unknown): (body: Buffer[]) => Array<string | Uint8Array> {
   return (body) => {
     const [method, payload, headers] = body;
     const result = answer(method?.toString("utf8") ?? "", JSON.parse(payload?.toString("utf8") || "null"));
@@ -129,5 +137,8 @@ export function rpcReply(
 
 /** An MDP client request from a DEALER: `["", "MDPC01", service, ...body]`. */
 export function clientRequest(service: string, body: Array<string | Uint8Array>): Uint8Array[] {
-  return encodeClientRequest(Buffer.from(service), body.map((x) => (typeof x === "string" ? Buffer.from(x) : x)));
+  return encodeClientRequest(
+    Buffer.from(service),
+    body.map((x) => (typeof x === "string" ? Buffer.from(x) : x)),
+  );
 }

@@ -34,7 +34,7 @@ function firstEvent(): { onEvent: (e: RpcBrokerEvent) => void; next: (type: RpcB
       const already = seen.find((e) => e.type === type);
       if (already !== undefined) return Promise.resolve(already);
       const d = deferred<RpcBrokerEvent>();
-      waiters.push({ type, resolve: d.resolve });
+      waiters.push({ type, resolve: (e) => d.resolve(e) });
       return within(d.promise, WAIT_MS, `the broker event ${type}`);
     },
   };
@@ -107,9 +107,18 @@ describe("MDP broker over tcp", () => {
   test("heartbeats both ways; a silent worker is evicted within heartbeatMs × liveness, idempotent work goes elsewhere", async () => {
     const log = firstEvent();
     const heartbeatMs = 100;
-    await using broker = await RpcBroker.bind(ends("tcp"), { heartbeatMs, liveness: 3, drainTimeoutMs: 100, onEvent: log.onEvent });
+    await using broker = await RpcBroker.bind(ends("tcp"), {
+      heartbeatMs,
+      liveness: 3,
+      drainTimeoutMs: 100,
+      onEvent: log.onEvent,
+    });
     // "stuck" takes requests and never answers, like a process stopped with SIGSTOP; it heartbeats until muted.
-    await using stuck = await RawWorker.start(broker.backend, { service: "s", name: "stuck", capacity: 2, heartbeatMs }, () => undefined);
+    await using stuck = await RawWorker.start(
+      broker.backend,
+      { service: "s", name: "stuck", capacity: 2, heartbeatMs },
+      () => undefined,
+    );
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
     await stuck.waitFor("heartbeat", 2); // the broker heartbeats a worker it has nothing to send
     const client = new zmq.Dealer({ linger: 0, receiveTimeout: WAIT_MS });
@@ -192,9 +201,9 @@ describe("MDP broker over tcp", () => {
       expect(took).toBeLessThan(1_500);
       // A deadline nearer than serviceWaitMs is honoured: the answer comes before it.
       const t = Date.now();
-      await req.send(["MDPC01", "nobody.v1", "hello", "{}", JSON.stringify({ remainingMs: 150 })]);
+      await req.send(["MDPC01", "nobody.v1", "hello", "{}", JSON.stringify({ remainingMs: 250 })]);
       expect(text(await req.receive())[2]).toBe("error");
-      expect(Date.now() - t).toBeLessThan(150);
+      expect(Date.now() - t).toBeLessThan(250);
     } finally {
       req.close();
     }

@@ -47,7 +47,7 @@ function showFrames(frames: readonly Uint8Array[], from: number): string[] {
     const f = frames[i]!;
     const prev = frames[i - 1];
     if (prev !== undefined && text(prev) === "error" && i === frames.length - 1 - (isJsonHeaders(frames[i + 1]) ? 1 : 0)) {
-      out.push(String((jsonCodec.decode(f) as { code: string }).code));
+      out.push((jsonCodec.decode(f) as { code: string }).code);
     } else {
       out.push(text(f));
     }
@@ -257,10 +257,10 @@ describe("MdpBroker: deadlines and unserved services", () => {
     const h = harness({ serviceWaitMs: 500 });
     h.client(request("c", "nobody", "m", "{}", headers({ correlationId: "w" })));
     h.client(request("c", "nobody", "m", "{}", headers({ correlationId: "d", remainingMs: 300 })));
-    // The deadline is nearer than serviceWaitMs: answered one tick (50 ms) before it, so it arrives in time.
-    expect(h.tick(249)).toEqual([]);
+    // The deadline is nearer than serviceWaitMs: answered two ticks (2 × 50 ms) before it, so it arrives in time.
+    expect(h.tick(199)).toEqual([]);
     expect(wire(h.tick(1))).toEqual([`C c||MDPC01|nobody|error|SERVICE_UNAVAILABLE|{"correlationId":"d"}`]);
-    expect(h.tick(249)).toEqual([]);
+    expect(h.tick(299)).toEqual([]);
     const [event, answer] = h.core.tick(h.advance(1));
     expect(event).toMatchObject({ kind: "event", event: { type: "request:rejected", code: "SERVICE_UNAVAILABLE" } });
     const body = jsonCodec.decode((answer as { frames: Uint8Array[] }).frames[5]!);
@@ -319,7 +319,9 @@ describe("MdpBroker: RFC 7 rules", () => {
       `C c||MDPC01|s|error|UNAVAILABLE|{"correlationId":"1"}`,
     ]);
     expect(h.core.stats.workers).toBe(0);
-    expect(h.worker(buf(["A", "", "MDPW01", "\x09"]))).toEqual([expect.stringMatching(/^E message:dropped .*unknown command 0x09/)]);
+    expect(h.worker(buf(["A", "", "MDPW01", "\x09"]))).toEqual([
+      expect.stringMatching(/^E message:dropped .*unknown command 0x09/),
+    ]);
   });
 
   test("a malformed MDP request is answered MALFORMED; one with no delimiter is dropped", () => {

@@ -45,7 +45,11 @@ describe("readServiceName", () => {
 describe("parseClientMessage (frontend, after the routing id)", () => {
   test.each([
     ["an MDP request", f("", "MDPC01", "echo", "a", "b"), { kind: "request", service: "echo", body: ["a", "b"], envelope: [] }],
-    ["an MDP request behind a proxy hop", f("hop", "", "MDPC01", "s", "x"), { kind: "request", service: "s", body: ["x"], envelope: ["hop"] }],
+    [
+      "an MDP request behind a proxy hop",
+      f("hop", "", "MDPC01", "s", "x"),
+      { kind: "request", service: "s", body: ["x"], envelope: ["hop"] },
+    ],
     ["a v1 request", f("", "getOrder", "{}"), { kind: "legacy", body: ["getOrder", "{}"], envelope: [] }],
     ["no body", f("", "MDPC01", "s"), { kind: "malformed", service: "s", envelope: [] }],
     ["an empty service", f("", "MDPC01", "", "x"), { kind: "malformed", service: undefined, envelope: [] }],
@@ -116,8 +120,18 @@ describe("requestDeadline", () => {
     ["no deadline keys", {}, true, undefined],
     ["remainingMs only", { remainingMs: 500 }, true, { expiresAt: now + 500, by: "remainingMs" }],
     ["deadline only", { deadline: now + 200 }, true, { expiresAt: now + 200, by: "deadline" }],
-    ["deadline earlier (time spent in queues)", { deadline: now - 5, remainingMs: 500 }, true, { expiresAt: now - 5, by: "deadline" }],
-    ["deadline a little later (within tolerance)", { deadline: now + 600, remainingMs: 500 }, true, { expiresAt: now + 500, by: "remainingMs" }],
+    [
+      "deadline earlier (time spent in queues)",
+      { deadline: now - 5, remainingMs: 500 },
+      true,
+      { expiresAt: now - 5, by: "deadline" },
+    ],
+    [
+      "deadline a little later (within tolerance)",
+      { deadline: now + 600, remainingMs: 500 },
+      true,
+      { expiresAt: now + 500, by: "remainingMs" },
+    ],
     [
       "sender's clock ahead",
       { deadline: now + 500 + CLOCK_SKEW_TOLERANCE_MS + 1, remainingMs: 500 },
