@@ -98,7 +98,14 @@ export type {
 } from "./errors/index.js";
 export type { WaitOptions } from "./signal.js";
 export { RpcClient } from "./rpc-client.js";
-export type { CallOptions, RpcClientDropInfo, RpcClientOptions, RpcClientStats } from "./rpc-client.js";
+export type {
+  CallOptions,
+  RetryOptions,
+  RpcClientDropInfo,
+  RpcClientEvent,
+  RpcClientOptions,
+  RpcClientStats,
+} from "./rpc-client.js";
 export { RpcServer } from "./rpc-server.js";
 export type {
   HandlerContext,
