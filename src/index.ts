@@ -93,6 +93,7 @@ export type {
   RpcHandler,
   RpcHandlers,
   RpcServerErrorInfo,
+  RpcServerEvent,
   RpcServerOptions,
   RpcServerStats,
 } from "./rpc-server.js";

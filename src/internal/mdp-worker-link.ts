@@ -105,6 +105,8 @@ export class MdpWorkerLink {
   #leftAck: (() => void) | undefined;
   #heartbeat: Buffer[];
   #ipv6 = false;
+  /** Sockets whose handshake completed before their session existed. */
+  readonly #handshaken = new WeakSet<zmq.Dealer>();
 
   constructor(config: WorkerLinkConfig, hooks: WorkerLinkHooks) {
     this.#config = config;
@@ -184,13 +186,20 @@ export class MdpWorkerLink {
 
   #newSocket(): zmq.Dealer {
     const config = this.#config;
-    return new zmq.Dealer({
+    const socket = new zmq.Dealer({
       routingId: `${config.name}-${randomBytes(2).toString("hex")}`,
       linger: config.lingerMs,
       sendHighWaterMark: config.sendHighWaterMark,
       receiveHighWaterMark: config.receiveHighWaterMark,
       ...config.connection,
     });
+    // Watched before it connects, so that a fast handshake is not missed.
+    socket.events.on("handshake", () => {
+      const session = this.#session;
+      if (session?.socket === socket) this.#up(session);
+      else this.#handshaken.add(socket);
+    });
+    return socket;
   }
 
   /** A reconnection: a new socket (a new routing id) to the endpoint the first one validated. */
@@ -219,7 +228,7 @@ export class MdpWorkerLink {
     };
     this.#session = session;
     this.#lastHeard = Date.now();
-    socket.events.on("handshake", () => this.#up(session));
+    if (this.#handshaken.delete(socket)) this.#up(session);
     session.loop = readLoop(socket, (frames) => this.#receive(session, frames), {
       onError: (err) => this.#hooks.failed(err),
     });
