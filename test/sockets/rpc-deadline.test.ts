@@ -64,6 +64,15 @@ const handlers = (gates?: Gates, ran?: string[]) => ({
   whoami: () => ({ server: "s" }),
 });
 
+/** Handlers whose `whoami` records the deadline its context shows. */
+const recordingDeadlines = (seen: Array<number | undefined>) => ({
+  ...handlers(),
+  whoami: (_request: object, { deadline }: { deadline: number | undefined }) => {
+    seen.push(deadline);
+    return { server: "s" };
+  },
+});
+
 describe("RpcServer deadlines (bound)", () => {
   test("a request whose deadline has passed is answered DEADLINE_EXCEEDED and never started", async () => {
     const ran: string[] = [];
@@ -83,13 +92,7 @@ describe("RpcServer deadlines (bound)", () => {
 
   test("requests with and without headers are both served; the handler sees its deadline, or undefined", async () => {
     const seen: Array<number | undefined> = [];
-    await using server = await RpcServer.bind(endpointFor("tcp"), Orders, {
-      ...handlers(),
-      whoami: (_request, { deadline }) => {
-        seen.push(deadline);
-        return { server: "s" };
-      },
-    });
+    await using server = await RpcServer.bind(endpointFor("tcp"), Orders, recordingDeadlines(seen));
     await using client = RawClient.connect(server.endpoint);
     await client.send(1, "whoami", {});
     expect(await client.reply()).toMatchObject({ id: 1, status: "ok", headers: undefined });
@@ -130,13 +133,7 @@ describe("RpcServer deadlines (bound)", () => {
 
   test("a deadline implausibly far ahead of remainingMs counts as clock skew, and remainingMs governs", async () => {
     const deadlines: Array<number | undefined> = [];
-    await using server = await RpcServer.bind(endpointFor("tcp"), Orders, {
-      ...handlers(),
-      whoami: (_request, { deadline }) => {
-        deadlines.push(deadline);
-        return { server: "s" };
-      },
-    });
+    await using server = await RpcServer.bind(endpointFor("tcp"), Orders, recordingDeadlines(deadlines));
     await using client = RawClient.connect(server.endpoint);
     await client.send(1, "whoami", {}, { deadline: Date.now() + 3_600_000, remainingMs: 1_000 });
     expect(await client.reply()).toMatchObject({ status: "ok" });
