@@ -16,15 +16,6 @@ export {
   delimiterIndex,
 } from "../protocol/rpc.js";
 
-/**
- * The 1.0 broker handshake's status (`[...envelope, "", "ready", capacity]`), kept here only for the 1.0 broker
- * scheduler until it is replaced by the Majordomo broker: delete with `rpc-scheduler.ts`.
- * @deprecated The 1.0 broker handshake is gone from `RpcServer`; brokers speak MDP 0.1.
- */
-export const STATUS_READY = "ready";
-/** @deprecated See {@link STATUS_READY}. */
-export const READY_FRAME = Buffer.from(STATUS_READY);
-
 export { strictUtf8 } from "../protocol/headers.js";
 
 /** Narrows a decoded error body to `{ code, message, details? }`, or returns undefined. */
