@@ -644,7 +644,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     }
     const { envelope, method, headers } = message;
     const replyHeaders = replyHeadersFor(headers);
-    if (this.#closing) {
+    if (this.#closing || route?.link.left === true) {
       this.#replyError(envelope, route, method, replyHeaders, {
         code: ErrorCode.UNAVAILABLE,
         message: `${name}: the server is shutting down and takes no new requests. Retry on another server.`,

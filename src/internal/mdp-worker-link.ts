@@ -105,6 +105,7 @@ export class MdpWorkerLink {
   #leftAck: (() => void) | undefined;
   #heartbeat: Buffer[];
   #ipv6 = false;
+  #left = false;
   /** Sockets whose handshake completed before their session existed. */
   readonly #handshaken = new WeakSet<zmq.Dealer>();
 
@@ -122,6 +123,14 @@ export class MdpWorkerLink {
   /** The current socket's routing id (empty once closed). */
   get routingId(): string {
     return this.#session?.routingId ?? "";
+  }
+
+  /**
+   * True once the broker acknowledged this worker's departure (set in the same turn as the acknowledgement is read,
+   * so a REQUEST read after it is seen as coming after it).
+   */
+  get left(): boolean {
+    return this.#left;
   }
 
   /** True while the current socket has heard from (or completed a handshake with) the broker. */
@@ -252,7 +261,8 @@ export class MdpWorkerLink {
         this.#hooks.request(this, session.generation, command.client, command.body);
         return;
       case "heartbeat":
-        if (command.leaving) {
+        if (command.leaving && this.#leftAck !== undefined) {
+          this.#left = true;
           const ack = this.#leftAck;
           this.#leftAck = undefined;
           ack?.();

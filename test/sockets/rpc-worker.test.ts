@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "vitest";
 import * as zmq from "zeromq";
-import { RpcServer, type RpcServerEvent } from "../../src/index.js";
+import { RpcBroker, RpcClient, RpcServer, type RpcServerEvent } from "../../src/index.js";
 import { Orders } from "../helpers/contracts.js";
 import { deferred, within } from "../helpers/deferred.js";
 import { TRANSPORTS, endpointFor } from "../helpers/endpoints.js";
@@ -293,6 +293,7 @@ describe("RpcServer worker mode", () => {
       expect(broker.seen.indexOf(disconnect)).toBeGreaterThan(broker.seen.indexOf(running));
       await within(closing, 2_000, "close()");
     } finally {
+      gates.open("running");
       await server.close();
     }
   });
@@ -362,5 +363,90 @@ describe("RpcServer worker mode", () => {
     expect(String(replies.rest[0])).toBe("tok-9");
     expect(server.stats).toMatchObject({ cancelled: 1, received: 3 });
     expect(broker.seen.filter((m) => m.command === REPLY)).toHaveLength(1);
+  });
+});
+
+describe("RpcServer worker mode with typed-zmq's RpcBroker and a typed client", () => {
+  const brokerEndpoints = () => ({ frontend: endpointFor("tcp"), backend: endpointFor("tcp") });
+
+  test("serves calls through the broker, many in flight, with the worker's name in the broker's view", async () => {
+    await using broker = await RpcBroker.bind(brokerEndpoints(), { drainTimeoutMs: 500 });
+    await using server = await RpcServer.connect(broker.backend, Orders, handlers(), { name: "typed-w", concurrency: 5 });
+    await broker.waitForServers(1, { service: Orders.name });
+    expect(broker.services()).toMatchObject([{ service: "orders.v1", workers: [{ capacity: 5 }] }]);
+    expect(broker.services()[0]!.workers[0]!.name).toMatch(/^typed-w-[0-9a-f]{4}$/);
+    await using client = await RpcClient.connect(broker.frontend, Orders, { service: Orders.name, timeoutMs: 3_000 });
+    const replies = await Promise.all(Array.from({ length: 50 }, (_, id) => client.call("getOrder", { id })));
+    expect(replies.map((r) => r.total)).toEqual(Array.from({ length: 50 }, (_, id) => id * 2));
+    expect(server.stats).toMatchObject({ received: 50, succeeded: 50, failed: {} });
+  });
+
+  test("a closing worker loses no request: 30 rounds of join, call, close while another worker serves", async () => {
+    await using broker = await RpcBroker.bind(brokerEndpoints(), { drainTimeoutMs: 500 });
+    await using steady = await RpcServer.connect(broker.backend, Orders, handlers(), { name: "steady" });
+    await broker.waitForServers(1, { service: Orders.name });
+    await using client = await RpcClient.connect(broker.frontend, Orders, { service: Orders.name, timeoutMs: 3_000 });
+    let unavailable = 0;
+    for (let round = 0; round < 30; round++) {
+      const leaving = await RpcServer.connect(broker.backend, Orders, handlers(), { name: `leaving-${round}` });
+      const calls = Array.from({ length: 4 }, (_, i) => client.call("echo", { text: `${round}-${i}` }));
+      const closing = leaving.close();
+      const settled = await Promise.allSettled([...calls, closing]);
+      for (const result of settled.slice(0, 4)) {
+        if (result.status === "rejected") {
+          expect(result.reason).toMatchObject({ code: "UNAVAILABLE" });
+          unavailable++;
+        }
+      }
+    }
+    // The acknowledged departure means a closing worker answers everything it was sent; nothing times out.
+    expect(unavailable).toBe(0);
+    expect(steady.closed).toBe(false);
+  });
+
+  test("a call the client aborts sends a cancel notice that aborts the worker's handler signal", async () => {
+    await using broker = await RpcBroker.bind(brokerEndpoints(), { drainTimeoutMs: 500 });
+    const aborted = deferred<unknown>();
+    const started = deferred();
+    await using server = await RpcServer.connect(broker.backend, Orders, {
+      ...handlers(),
+      wait: async ({ key }, { signal }) => {
+        started.resolve();
+        await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+        aborted.resolve(signal.reason);
+        return { key };
+      },
+    });
+    await broker.waitForServers(1, { service: Orders.name });
+    await using client = await RpcClient.connect(broker.frontend, Orders, { service: Orders.name, timeoutMs: 3_000 });
+    const controller = new AbortController();
+    const call = client.call("wait", { key: "k" }, { signal: controller.signal });
+    await within(started.promise, 2_000, "the handler to start");
+    controller.abort();
+    await expect(call).rejects.toMatchObject({ code: "ABORTED" });
+    expect(await within(aborted.promise, 2_000, "the cancel notice to abort the handler")).toMatchObject({ name: "AbortError" });
+    expect(server.stats.cancelled).toBe(1);
+  });
+
+  test("the handler sees the deadline the client's call carried through the broker, and its signal fires at it", async () => {
+    await using broker = await RpcBroker.bind(brokerEndpoints(), { drainTimeoutMs: 500 });
+    const fired = deferred<{ reason: unknown; deadline: number | undefined; at: number }>();
+    await using _server = await RpcServer.connect(broker.backend, Orders, {
+      ...handlers(),
+      wait: async ({ key }, { signal, deadline }) => {
+        await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+        fired.resolve({ reason: signal.reason, deadline, at: Date.now() });
+        return { key };
+      },
+    });
+    await broker.waitForServers(1, { service: Orders.name });
+    await using client = await RpcClient.connect(broker.frontend, Orders, { service: Orders.name });
+    const sent = Date.now();
+    await expect(client.call("wait", { key: "k" }, { timeoutMs: 300 })).rejects.toMatchObject({ code: "TIMEOUT" });
+    const got = await within(fired.promise, 2_000, "the handler's signal at the deadline");
+    expect(got.reason).toMatchObject({ name: "TimeoutError" });
+    expect(got.deadline).toBeGreaterThanOrEqual(sent + 200);
+    expect(got.deadline).toBeLessThanOrEqual(sent + 400);
+    expect(got.at).toBeGreaterThanOrEqual(got.deadline! - 5);
   });
 });
