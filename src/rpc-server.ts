@@ -296,7 +296,8 @@ function readWorkerOptions(read: OptionReader, contract: RpcContract): WorkerCon
   const service = read.optionalString("service") ?? contract.name;
   const checked = readServiceName(Buffer.from(service, "utf8"));
   if (typeof checked !== "string") throw read.fail("service", `an MDP service name (${checked.error})`, service);
-  if (service.startsWith(MMI_PREFIX)) throw read.fail("service", `a name outside the broker's own "${MMI_PREFIX}" namespace`, service);
+  if (service.startsWith(MMI_PREFIX))
+    throw read.fail("service", `a name outside the broker's own "${MMI_PREFIX}" namespace`, service);
   const name = read.optionalString("name") ?? `${hostname()}-${process.pid}`;
   // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (Buffer.byteLength(name) > 200 || /[\u0000-\u001f\u007f]/.test(name)) {
@@ -566,7 +567,12 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       request: this.#onWorkerRequest,
       event: (event) => callHook(config.onEvent, event),
       invalid: (reason) =>
-        this.#report({ code: ErrorCode.MALFORMED, message: `${this.contract.name}: ${reason}; ignored.`, method: undefined, replied: false }),
+        this.#report({
+          code: ErrorCode.MALFORMED,
+          message: `${this.contract.name}: ${reason}; ignored.`,
+          method: undefined,
+          replied: false,
+        }),
       failed: (err) => this.#receiveFailed(err),
     });
   }
@@ -761,8 +767,12 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     const correlationId = headers?.correlationId;
     for (const job of this.#jobs) {
       if (job.settled) continue;
-      if (route === undefined ? job.route !== undefined || !sameFrames(job.envelope, envelope) : job.route?.link !== route.link) continue;
-      if (route !== undefined && (!job.envelope[0]!.equals(envelope[0]!) || (correlationId !== undefined && job.correlationId !== correlationId))) {
+      if (route === undefined ? job.route !== undefined || !sameFrames(job.envelope, envelope) : job.route?.link !== route.link)
+        continue;
+      if (
+        route !== undefined &&
+        (!job.envelope[0]!.equals(envelope[0]!) || (correlationId !== undefined && job.correlationId !== correlationId))
+      ) {
         continue;
       }
       this.#cancelled++;
@@ -798,7 +808,13 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     });
   }
 
-  #fail(envelope: Buffer[], route: WorkerRoute | undefined, method: string, replyHeaders: Uint8Array | undefined, failure: Failure): void {
+  #fail(
+    envelope: Buffer[],
+    route: WorkerRoute | undefined,
+    method: string,
+    replyHeaders: Uint8Array | undefined,
+    failure: Failure,
+  ): void {
     this.#replyError(envelope, route, method, replyHeaders, failure.body, failure);
   }
 

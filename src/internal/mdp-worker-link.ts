@@ -18,13 +18,7 @@
  */
 import { randomBytes } from "node:crypto";
 import * as zmq from "zeromq";
-import {
-  encodeDisconnect,
-  encodeHeartbeat,
-  encodeReady,
-  encodeWorkerReply,
-  parseWorkerCommand,
-} from "../protocol/mdp.js";
+import { encodeDisconnect, encodeHeartbeat, encodeReady, encodeWorkerReply, parseWorkerCommand } from "../protocol/mdp.js";
 import type { ConnectionSocketOptions } from "./connection-options.js";
 import { readLoop } from "./read-loop.js";
 import { SendQueue } from "./send-queue.js";
@@ -265,7 +259,7 @@ export class MdpWorkerLink {
           this.#left = true;
           const ack = this.#leftAck;
           this.#leftAck = undefined;
-          ack?.();
+          ack();
         }
         return;
       case "disconnect":
@@ -274,7 +268,9 @@ export class MdpWorkerLink {
         return;
       case "ready":
       case "reply":
-        this.#hooks.invalid(`the broker at ${this.#config.endpoint} sent a ${command.kind.toUpperCase()}, which only workers send`);
+        this.#hooks.invalid(
+          `the broker at ${this.#config.endpoint} sent a ${command.kind.toUpperCase()}, which only workers send`,
+        );
         return;
       case "invalid":
         this.#hooks.invalid(`the broker at ${this.#config.endpoint} sent an invalid MDP/Worker command: ${command.reason}`);

@@ -76,7 +76,11 @@ export function parseRequest(frames: Buffer[]): RequestParse {
  * Parses the payload `[method, body, headers?, ...ignored]` that starts at `frames[start]`; `envelope` is what a
  * reply goes back to (a ROUTER's envelope with its delimiter, or a worker's client-address frame). Never throws.
  */
-export function parsePayload(frames: Buffer[], start: number, envelope: Buffer[]): Exclude<RequestParse, { kind: "unanswerable" }> {
+export function parsePayload(
+  frames: Buffer[],
+  start: number,
+  envelope: Buffer[],
+): Exclude<RequestParse, { kind: "unanswerable" }> {
   const methodFrame = frames[start];
   if (methodFrame === undefined) {
     return {
@@ -194,7 +198,6 @@ export function encodeRequest(id: number, method: Buffer, body: Uint8Array, head
 
 // ---------------------------------------------------------------------------------------------------------------
 // The cancel notice, and RPC inside MDP as a typed client (a DEALER) speaks it to a broker's frontend.
-
 
 /** A direct cancel notice, best effort and never answered: `[id, "", "$cancel", ""]`, the envelope of the call. */
 export function encodeCancel(id: number): Uint8Array[] {

@@ -80,7 +80,11 @@ describe("RpcServer deadlines (bound)", () => {
     await using client = RawClient.connect(server.endpoint);
     await client.send(1, "echo", { text: "absolute" }, { deadline: Date.now() - 2_000, remainingMs: 5_000 });
     const first = await client.reply();
-    expect(first).toMatchObject({ id: 1, status: "error", body: { code: "DEADLINE_EXCEEDED", details: { expiredBy: "deadline" } } });
+    expect(first).toMatchObject({
+      id: 1,
+      status: "error",
+      body: { code: "DEADLINE_EXCEEDED", details: { expiredBy: "deadline" } },
+    });
     expect(first.body["message"]).toMatch(/orders\.v1\/echo: not started: its absolute deadline passed \d+ ms before/);
     await client.send(2, "echo", { text: "relative" }, { remainingMs: 0, correlationId: "c-2" });
     const second = await client.reply();
@@ -119,7 +123,9 @@ describe("RpcServer deadlines (bound)", () => {
     await new Promise((resolve) => setTimeout(resolve, 250));
     gates.open("busy");
     const replies = [await client.reply(), await client.reply()];
-    expect(replies.find((r) => r.id === 2)).toMatchObject({ body: { code: "DEADLINE_EXCEEDED", details: { expiredBy: "deadline" } } });
+    expect(replies.find((r) => r.id === 2)).toMatchObject({
+      body: { code: "DEADLINE_EXCEEDED", details: { expiredBy: "deadline" } },
+    });
     expect(ran).toEqual([]);
   });
 
@@ -154,7 +160,10 @@ describe("RpcServer deadlines (bound)", () => {
     });
     await using client = RawClient.connect(server.endpoint);
     await client.send(1, "wait", { key: "k" }, { remainingMs: 150 });
-    const got = (await within(reason.promise, 2_000, "the signal to abort at the deadline")) as { reason: unknown; after: number };
+    const got = (await within(reason.promise, 2_000, "the signal to abort at the deadline")) as {
+      reason: unknown;
+      after: number;
+    };
     expect(got.reason).toMatchObject({ name: "TimeoutError" });
     expect(got.after).toBeGreaterThanOrEqual(100);
     expect(await client.reply()).toMatchObject({ id: 1, status: "ok" });
@@ -212,7 +221,17 @@ describe("RpcServer deadlines (worker mode)", () => {
       });
       const [id] = await router.receive();
       const request = (client: string, method: string, body: unknown, headers?: unknown): Promise<void> =>
-        router.send([id!, "", "MDPW01", "\x02", client, "", method, json(body), ...(headers === undefined ? [] : [json(headers)])]);
+        router.send([
+          id!,
+          "",
+          "MDPW01",
+          "\x02",
+          client,
+          "",
+          method,
+          json(body),
+          ...(headers === undefined ? [] : [json(headers)]),
+        ]);
       await request("a", "wait", { key: "busy" });
       await gates.arrived("busy");
       // Read at once (a worker never stops reading), queued behind the busy handler, expired by the time it is due.

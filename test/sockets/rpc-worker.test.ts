@@ -93,7 +93,9 @@ class MiniBroker implements AsyncDisposable {
   }
 
   describe(): string {
-    return this.seen.map((m) => `${String(m.id)}:${m.command.charCodeAt(0)}[${m.rest.map(String).join("|")}]`).join(" ") || "nothing";
+    return (
+      this.seen.map((m) => `${String(m.id)}:${m.command.charCodeAt(0)}[${m.rest.map(String).join("|")}]`).join(" ") || "nothing"
+    );
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -137,7 +139,9 @@ describe("RpcServer worker mode", () => {
   });
 
   test("refuses a service name in the broker's mmi. namespace before opening anything", async () => {
-    await expect(RpcServer.connect("tcp://127.0.0.1:1", Orders, handlers(), { service: "mmi.service" })).rejects.toThrow(/`service`/);
+    await expect(RpcServer.connect("tcp://127.0.0.1:1", Orders, handlers(), { service: "mmi.service" })).rejects.toThrow(
+      /`service`/,
+    );
   });
 
   test("echoes correlationId in the reply headers, and answers a plain opaque body MALFORMED or UNKNOWN_METHOD", async () => {
@@ -151,10 +155,7 @@ describe("RpcServer worker mode", () => {
     await broker.request(id, "tok-4");
     const replies = new Map<string, string[]>();
     for (let n = 0; n < 4; n++) {
-      const reply = await broker.next(
-        (m) => m.command === REPLY && !replies.has(String(m.rest[0])),
-        `reply ${n + 1} of 4`,
-      );
+      const reply = await broker.next((m) => m.command === REPLY && !replies.has(String(m.rest[0])), `reply ${n + 1} of 4`);
       replies.set(String(reply.rest[0]), reply.rest.slice(2).map(String));
     }
     expect(replies.get("tok-1")).toEqual(["ok", json({ text: "hi" }), json({ correlationId: "c-17" })]);
