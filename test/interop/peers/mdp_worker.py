@@ -94,6 +94,9 @@ def main():
             if len(frames) < 3 or frames[0] != b"" or frames[1] != MDPW01:
                 fail(f"the broker sent something that is not MDP/Worker: {text(frames)}")
             code = frames[2]
+            if code in (HEARTBEAT, DISCONNECT) and len(frames) != 3:
+                # RFC 7: exactly 3 frames. (typed-zmq's "leaving" answer only follows a worker's own "leaving".)
+                fail(f"a HEARTBEAT or DISCONNECT that is not exactly [\"\", MDPW01, command]: {text(frames)}")
             if code == REQUEST:
                 if len(frames) < 6 or frames[4] != b"":
                     fail(f"a REQUEST that is not [\"\", MDPW01, 0x02, client, \"\", ...body]: {text(frames)}")
