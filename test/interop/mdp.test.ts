@@ -486,7 +486,7 @@ function eventLog<E extends { readonly type: string }>(): {
       const seen = events.find((e) => e.type === type);
       if (seen !== undefined) return Promise.resolve(seen);
       const d = deferred<E>();
-      waiters.push({ type, resolve: d.resolve });
+      waiters.push({ type, resolve: (event) => d.resolve(event) });
       return within(d.promise, timeoutMs, `the broker event "${type}" (seen: ${events.map((e) => e.type).join(", ") || "none"})`);
     },
   };
