@@ -21,6 +21,9 @@ function findPython(): { python?: string; tried: string[] } {
 
 const found = findPython();
 
+/** The Python that has pyzmq, or undefined (see {@link missingPython}). */
+export const pythonPath: string | undefined = found.python;
+
 /** Why the interop suite cannot run here, or undefined when it can. */
 export const missingPython: string | undefined =
   found.python === undefined
