@@ -275,7 +275,7 @@ function noop(): void {
  * Calls the methods of an RPC contract on one or more {@link RpcServer}s (or any peer speaking the protocol), or on
  * a service behind Majordomo brokers.
  *
- * Uses one DEALER socket per endpoint (`ZMQ_IMMEDIATE`, ZMTP heartbeats): a call goes round-robin to an endpoint
+ * Uses one DEALER socket per endpoint (ZMTP heartbeats; calls only on completed handshakes): a call goes round-robin to an endpoint
  * whose connection is up, never into the queue of one that is down. Each request carries a correlation id, so any
  * number of calls may be pending at once and replies may arrive in any order. A call made while no server is
  * connected waits for one within its timeout, then fails with {@link NoServerError}. A call whose connection is lost
