@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, test } from "vitest";
+import { setTimeout as sleep } from "node:timers/promises";
+import { count, callsOf, execsOf, expectSound, printCounts } from "./harness/counts.js";
+import { RoleSet, is } from "./harness/role.js";
+import { clientDone, startClient, startServer } from "./harness/scenario.js";
+
+// A direct server stopped with SIGSTOP for 3 s under load, with 1 s call deadlines. ZMTP heartbeats are off on the
+// client, so its connection stays up and the calls made during the stop wait in kernel buffers and time out at the
+// client (TIMEOUT). After SIGCONT the server reads them all: it must not start one whose deadline has passed (it is
+// caught by the absolute deadline, whatever the remaining time says). The load goes on after SIGCONT, and those
+// calls succeed.
+
+const roles = new RoleSet();
+afterEach(() => roles.killAll());
+
+const STOP_MS = 3_000;
+
+describe("server stopped with SIGSTOP for 3 s", () => {
+  test("calls whose deadline passed are not executed after SIGCONT; none hangs", async () => {
+    // Heartbeats off on both sides: the connection must survive the stop, so that the requests wait in its buffers.
+    const a = await startServer(roles, "A", { heartbeatIntervalMs: 0 });
+    const settings = {
+      endpoints: [a.endpoint],
+      method: "workOnce",
+      retry: false,
+      rate: 500,
+      handlerMs: 20,
+      durationMs: 6_000,
+      timeoutMs: 1_000,
+      heartbeatIntervalMs: 0,
+    } as const;
+    const client = await startClient(roles, settings);
+    await client.waitFor(is.made(500), 10_000, "500 calls made");
+    const stoppedAt = a.role.signal("SIGSTOP");
+    await sleep(STOP_MS); // the fault itself lasts 3 s: this is the fault, not a wait for an event
+    const continuedAt = a.role.signal("SIGCONT");
+    await clientDone(client, settings);
+    a.role.send("stop");
+    const stats = await a.role.waitFor(is.stats, 10_000, "server stats");
+
+    const counts = count(client, [a.role]);
+    const calls = callsOf(client);
+    const expiredDuringStop = calls.filter((c) => c.deadline > stoppedAt && c.deadline < continuedAt);
+    const execsAfterCont = execsOf(a.role).filter((e) => e.t >= continuedAt);
+    printCounts("direct SIGSTOP 3 s", counts, {
+      "deadlines that passed during the stop": expiredDuringStop.length,
+      "executions after SIGCONT": execsAfterCont.length,
+      "succeeded after SIGCONT": calls.filter((c) => c.outcome === "ok" && c.sent >= continuedAt).length,
+      "server stats": stats.stats,
+    });
+    expectSound(counts);
+    expect(
+      expiredDuringStop.filter((c) => c.outcome !== "ok").length,
+      "calls failed during the stop (the test measures nothing without them)",
+    ).toBeGreaterThan(500);
+    expect(
+      calls.filter((c) => c.outcome === "ok" && c.sent >= continuedAt).length,
+      "the server serves again after SIGCONT",
+    ).toBeGreaterThan(0);
+  }, 40_000);
+});
