@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, test } from "vitest";
-import { count, callsOf, expectSound, printCounts } from "./harness/counts.js";
+import { count, callsOf, execsOf, expectSound, printCounts } from "./harness/counts.js";
 import { RoleSet, is } from "./harness/role.js";
 import { clientDone, inFlightAt, maxOf, startClient, startServer } from "./harness/scenario.js";
 
@@ -66,6 +67,38 @@ describe("direct server killed with SIGKILL at steady load", () => {
     expect(counts.failed, "idempotent calls failed although server B was up").toEqual({});
     expect(counts.succeeded).toBe(counts.made);
     expect(maxOf(inFlight, (c) => c.settled - killedAt)).toBeLessThanOrEqual(2 * heartbeats.heartbeatTimeoutMs + load.handlerMs);
+  }, 40_000);
+
+  test("a server restarted after a 2 s outage executes no call whose caller already gave up", async () => {
+    // The measurement behind the issue: 6,606 calls that had failed TIMEOUT were executed by the restarted server.
+    const first = await startServer(roles, "A1");
+    const settings = {
+      endpoints: [first.endpoint],
+      method: "workOnce",
+      retry: false,
+      rate: 500,
+      handlerMs: 20,
+      durationMs: 5_000,
+      timeoutMs: 1_000,
+      ...heartbeats,
+    } as const;
+    const client = await startClient(roles, settings);
+    await client.waitFor(is.made(500), 10_000, "500 calls made");
+    const killedAt = await first.role.kill();
+    await sleep(2_000); // the outage itself: the fault, not a wait for an event
+    const second = await startServer(roles, "A2", { endpoint: first.endpoint });
+    const restartedAt = second.role.messages[0]?.t ?? Date.now();
+    await clientDone(client, settings);
+
+    const counts = count(client, [first.role, second.role]);
+    const calls = callsOf(client);
+    printCounts("direct SIGKILL and restart after 2 s", counts, {
+      "outage (ms)": restartedAt - killedAt,
+      "executions by the restarted server": execsOf(second.role).length,
+      "succeeded after the restart": calls.filter((c) => c.server === "A2").length,
+    });
+    expectSound(counts);
+    expect(calls.filter((c) => c.server === "A2").length, "the restarted server was not used").toBeGreaterThan(0);
   }, 40_000);
 });
 
