@@ -5,7 +5,7 @@ import { aboutWorker, clientDone, inFlightAt, startBroker, startClient, startWor
 
 // An MDP broker with two workers, both at capacity (25 handlers each, 100 ms a call, 550 calls/s offered: more than
 // the 500/s they can serve, so every credit is in use and a few requests queue), and one worker killed with SIGKILL.
-// The broker must evict it within heartbeatMs × liveness + 1 s, and re-dispatch its idempotent requests to the
+// The broker must evict it within heartbeatMs × liveness + 1 s (or drop it sooner, when its connection is seen gone), and re-dispatch its idempotent requests to the
 // other worker: every call succeeds, none hangs.
 
 const roles = new RoleSet();
@@ -32,8 +32,14 @@ describe("broker with two workers at capacity, one killed with SIGKILL", () => {
     } as const;
     const client = await startClient(roles, settings);
     await client.waitFor(is.made(800), 10_000, "800 calls made");
+    // At capacity: every credit of both workers in use when w1 dies (the broker's own view, just before the kill).
+    broker.role.send("services");
+    const services = await broker.role.waitFor(is.stats, 5_000, "broker.services()");
     const killedAt = await w1.kill();
-    const evicted = await broker.role.waitFor(is.event("worker:evicted", aboutWorker("w1")), 10_000, "w1 evicted");
+    // The broker removes a dead worker at the latest when it has been silent for heartbeatMs × liveness
+    // (`worker:evicted`), or earlier, when a send to it fails because its connection is gone (`worker:gone`).
+    const removed = is.event(["worker:evicted", "worker:gone"], aboutWorker("w1"));
+    const evicted = await broker.role.waitFor(removed, 10_000, "w1 evicted or gone");
     await clientDone(client, settings);
 
     const counts = count(client, [w1, w2]);
@@ -47,7 +53,16 @@ describe("broker with two workers at capacity, one killed with SIGKILL", () => {
       "in flight at the kill": inFlight.length,
       "started on w1 and answered by w2": calls.filter((c) => ranOnW1.has(c.id) && c.server === "w2").length,
       "broker event": evicted.event,
+      "broker.services() before the kill": services.stats,
     });
+    const workers = (services.stats as Array<{ workers: Array<{ capacity: number; inFlight: number }> }>).flatMap(
+      (s) => s.workers,
+    );
+    expect(workers.length).toBe(2);
+    expect(
+      workers.every((w) => w.inFlight === w.capacity),
+      "the workers were not at capacity before the kill",
+    ).toBe(true);
     expectSound(counts);
     expect(evicted.t - killedAt, "eviction after the kill (ms)").toBeLessThanOrEqual(bound);
     expect(inFlight.length).toBeGreaterThanOrEqual(20);

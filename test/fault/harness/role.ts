@@ -212,8 +212,9 @@ export const is = {
     (n: number) =>
     (m: RoleMessage): boolean =>
       (m.type === "progress" || m.type === "stopped") && m.made >= n,
+  /** An `event` line of one of `types` (one type or several) that `test` accepts. */
   event:
-    (type: string, test: (event: Readonly<Record<string, unknown>>) => boolean = () => true) =>
+    (types: string | readonly string[], test: (event: Readonly<Record<string, unknown>>) => boolean = () => true) =>
     (m: RoleMessage): m is Extract<RoleMessage, { type: "event" }> =>
-      m.type === "event" && m.event["type"] === type && test(m.event),
+      m.type === "event" && [types].flat().includes(String(m.event["type"])) && test(m.event),
 };
