@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { setTimeout as sleep } from "node:timers/promises";
 import { count, callsOf, execsOf, expectSound, printCounts } from "./harness/counts.js";
 import { RoleSet, is } from "./harness/role.js";
-import { clientDone, startClient, startServer } from "./harness/scenario.js";
+import { aboutWorker, clientDone, startBroker, startClient, startServer, startWorker } from "./harness/scenario.js";
 
 // A direct server stopped with SIGSTOP for 3 s under load, with 1 s call deadlines. ZMTP heartbeats are off on the
 // client, so its connection stays up and the calls made during the stop wait in kernel buffers and time out at the
@@ -58,4 +58,53 @@ describe("server stopped with SIGSTOP for 3 s", () => {
       "the server serves again after SIGCONT",
     ).toBeGreaterThan(0);
   }, 40_000);
+
+  test("a worker stopped for 3 s: evicted on silence, its expired requests never run after SIGCONT, re-admitted", async () => {
+    const heartbeatMs = 500;
+    const liveness = 3;
+    const service = "fault.v1";
+    const broker = await startBroker(roles, { heartbeatMs, liveness });
+    const worker = { broker: broker.backend, service, heartbeatMs, liveness, concurrency: 20 };
+    const w1 = await startWorker(roles, broker.role, { name: "w1", ...worker });
+    const w2 = await startWorker(roles, broker.role, { name: "w2", ...worker });
+    const settings = {
+      endpoints: [broker.frontend],
+      service,
+      method: "work",
+      rate: 300,
+      handlerMs: 50,
+      durationMs: 7_000,
+      timeoutMs: 1_000,
+    } as const;
+    const client = await startClient(roles, settings);
+    await client.waitFor(is.made(300), 10_000, "300 calls made");
+    const stoppedAt = w1.signal("SIGSTOP");
+    const evicted = await broker.role.waitFor(is.event("worker:evicted", aboutWorker("w1")), 10_000, "w1 evicted");
+    const holdFor = STOP_MS - (Date.now() - stoppedAt);
+    if (holdFor > 0) await sleep(holdFor); // the fault itself lasts 3 s
+    const continuedAt = w1.signal("SIGCONT");
+    const readmitted = await broker.role.waitFor(
+      (m) => is.event("worker:ready", aboutWorker("w1"))(m) && m.t >= continuedAt,
+      10_000,
+      "w1 ready again after SIGCONT",
+    );
+    await clientDone(client, settings);
+
+    const counts = count(client, [w1, w2]);
+    const calls = callsOf(client);
+    const stuck = calls.filter((c) => c.outcome !== "ok" && c.sent >= stoppedAt - settings.handlerMs && c.sent < continuedAt);
+    const bound = heartbeatMs * liveness + 1_000;
+    printCounts("worker SIGSTOP 3 s through the broker", counts, {
+      "evicted after the stop (ms)": evicted.t - stoppedAt,
+      "bound (ms)": bound,
+      "re-admitted after SIGCONT (ms)": readmitted.t - continuedAt,
+      "calls made during the stop that failed": stuck.length,
+      "w1 executions after SIGCONT": execsOf(w1).filter((e) => e.t >= continuedAt).length,
+      "w1 executions after re-admission": execsOf(w1).filter((e) => e.t >= readmitted.t).length,
+      "broker event": evicted.event,
+    });
+    expectSound(counts);
+    expect(evicted.t - stoppedAt, "eviction after the stop (ms)").toBeLessThanOrEqual(bound);
+    expect(execsOf(w1).filter((e) => e.t >= readmitted.t).length, "w1 re-admitted but got no work").toBeGreaterThan(0);
+  }, 60_000);
 });
