@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { count, callsOf, execsOf, expectSound, printCounts } from "./harness/counts.js";
 import { RoleSet, is } from "./harness/role.js";
-import { aboutWorker, clientDone, inFlightAt, startBroker, startClient, startWorker } from "./harness/scenario.js";
+import { SERVICE, aboutWorker, clientDone, inFlightAt, startBrokerPool, startClient } from "./harness/scenario.js";
 
 // An MDP broker with two workers, both at capacity (25 handlers each, 100 ms a call, 550 calls/s offered: more than
 // the 500/s they can serve, so every credit is in use and a few requests queue), and one worker killed with SIGKILL.
@@ -13,17 +13,13 @@ afterEach(() => roles.killAll());
 
 const heartbeatMs = 500;
 const liveness = 3;
-const service = "fault.v1";
 
 describe("broker with two workers at capacity, one killed with SIGKILL", () => {
   test("the dead worker is evicted in time, its idempotent requests succeed on the other, none hangs", async () => {
-    const broker = await startBroker(roles, { heartbeatMs, liveness });
-    const worker = { broker: broker.backend, service, heartbeatMs, liveness, concurrency: 25 };
-    const w1 = await startWorker(roles, broker.role, { name: "w1", ...worker });
-    const w2 = await startWorker(roles, broker.role, { name: "w2", ...worker });
+    const { broker, frontend, w1, w2 } = await startBrokerPool(roles, { heartbeatMs, liveness, concurrency: 25 });
     const settings = {
-      endpoints: [broker.frontend],
-      service,
+      endpoints: [frontend],
+      service: SERVICE,
       method: "work",
       rate: 550,
       handlerMs: 100,
@@ -33,13 +29,13 @@ describe("broker with two workers at capacity, one killed with SIGKILL", () => {
     const client = await startClient(roles, settings);
     await client.waitFor(is.made(800), 10_000, "800 calls made");
     // At capacity: every credit of both workers in use when w1 dies (the broker's own view, just before the kill).
-    broker.role.send("services");
-    const services = await broker.role.waitFor(is.stats, 5_000, "broker.services()");
+    broker.send("services");
+    const services = await broker.waitFor(is.stats, 5_000, "broker.services()");
     const killedAt = await w1.kill();
     // The broker removes a dead worker at the latest when it has been silent for heartbeatMs × liveness
     // (`worker:evicted`), or earlier, when a send to it fails because its connection is gone (`worker:gone`).
     const removed = is.event(["worker:evicted", "worker:gone"], aboutWorker("w1"));
-    const evicted = await broker.role.waitFor(removed, 10_000, "w1 evicted or gone");
+    const evicted = await broker.waitFor(removed, 10_000, "w1 evicted or gone");
     await clientDone(client, settings);
 
     const counts = count(client, [w1, w2]);

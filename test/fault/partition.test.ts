@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { count, callsOf, execsOf, expectSound, printCounts } from "./harness/counts.js";
 import { Network, netnsMissing } from "./harness/netns.js";
 import { RoleSet, is } from "./harness/role.js";
-import { aboutWorker, clientDone, startBroker, startClient, startWorker } from "./harness/scenario.js";
+import { SERVICE, aboutWorker, clientDone, startBrokerPool, startClient } from "./harness/scenario.js";
 
 // A worker's host cut off from the network. Broker, two workers and a client each run in their own network
 // namespace (a host), joined by veth pairs to a bridge in a fifth namespace (the switch), with private test
@@ -24,7 +24,6 @@ afterEach(async () => {
 
 const heartbeatMs = 500;
 const liveness = 3;
-const service = "fault.v1";
 const CUT_MS = 3_000;
 
 describe(`a worker's host cut off from the network${missing === undefined ? "" : ` [skipped: ${missing}]`}`, () => {
@@ -33,19 +32,16 @@ describe(`a worker's host cut off from the network${missing === undefined ? "" :
     async () => {
       expect(missing, "REQUIRE_FAULT=1 but network namespaces cannot be made here").toBeUndefined();
       network = Network.create(["broker", "w1", "w2", "client"]);
-      const at = (host: string): { netns: string } => ({ netns: network!.host(host).netns });
-      const brokerAddress = network.host("broker").address;
-      const broker = await startBroker(
+      const net = network;
+      const at = (host: string): { netns: string } => ({ netns: net.host(host).netns });
+      const { broker, frontend, w1, w2 } = await startBrokerPool(
         roles,
-        { heartbeatMs, liveness, frontend: `tcp://${brokerAddress}:0`, backend: `tcp://${brokerAddress}:0` },
-        at("broker"),
+        { heartbeatMs, liveness, concurrency: 20, bind: `tcp://${network.host("broker").address}:0` },
+        at,
       );
-      const worker = { broker: broker.backend, service, heartbeatMs, liveness, concurrency: 20 };
-      const w1 = await startWorker(roles, broker.role, { name: "w1", ...worker }, at("w1"));
-      const w2 = await startWorker(roles, broker.role, { name: "w2", ...worker }, at("w2"));
       const settings = {
-        endpoints: [broker.frontend],
-        service,
+        endpoints: [frontend],
+        service: SERVICE,
         method: "work",
         rate: 200,
         handlerMs: 50,
@@ -56,11 +52,11 @@ describe(`a worker's host cut off from the network${missing === undefined ? "" :
       await client.waitFor(is.made(300), 10_000, "300 calls made");
 
       const cutAt = network.cut("w1");
-      const evicted = await broker.role.waitFor(is.event("worker:evicted", aboutWorker("w1")), 10_000, "w1 evicted");
+      const evicted = await broker.waitFor(is.event("worker:evicted", aboutWorker("w1")), 10_000, "w1 evicted");
       const holdFor = CUT_MS - (Date.now() - cutAt);
       if (holdFor > 0) await sleep(holdFor); // the partition itself lasts CUT_MS: the fault, not a wait for an event
       const restoredAt = network.restore("w1");
-      const readmitted = await broker.role.waitFor(
+      const readmitted = await broker.waitFor(
         (m) => is.event("worker:ready", aboutWorker("w1"))(m) && m.t >= restoredAt - heartbeatMs,
         15_000,
         "w1 ready again after the link returned",

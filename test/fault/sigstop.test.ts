@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { setTimeout as sleep } from "node:timers/promises";
 import { count, callsOf, execsOf, expectSound, printCounts } from "./harness/counts.js";
 import { RoleSet, is } from "./harness/role.js";
-import { aboutWorker, clientDone, startBroker, startClient, startServer, startWorker } from "./harness/scenario.js";
+import { SERVICE, aboutWorker, clientDone, startBrokerPool, startClient, startServer } from "./harness/scenario.js";
 
 // A direct server stopped with SIGSTOP for 3 s under load, with 1 s call deadlines. ZMTP heartbeats are off on the
 // client, so its connection stays up and the calls made during the stop wait in kernel buffers and time out at the
@@ -62,14 +62,10 @@ describe("server stopped with SIGSTOP for 3 s", () => {
   test("a worker stopped for 3 s: evicted on silence, its expired requests never run after SIGCONT, re-admitted", async () => {
     const heartbeatMs = 500;
     const liveness = 3;
-    const service = "fault.v1";
-    const broker = await startBroker(roles, { heartbeatMs, liveness });
-    const worker = { broker: broker.backend, service, heartbeatMs, liveness, concurrency: 20 };
-    const w1 = await startWorker(roles, broker.role, { name: "w1", ...worker });
-    const w2 = await startWorker(roles, broker.role, { name: "w2", ...worker });
+    const { broker, frontend, w1, w2 } = await startBrokerPool(roles, { heartbeatMs, liveness, concurrency: 20 });
     const settings = {
-      endpoints: [broker.frontend],
-      service,
+      endpoints: [frontend],
+      service: SERVICE,
       method: "work",
       rate: 300,
       handlerMs: 50,
@@ -79,11 +75,11 @@ describe("server stopped with SIGSTOP for 3 s", () => {
     const client = await startClient(roles, settings);
     await client.waitFor(is.made(300), 10_000, "300 calls made");
     const stoppedAt = w1.signal("SIGSTOP");
-    const evicted = await broker.role.waitFor(is.event("worker:evicted", aboutWorker("w1")), 10_000, "w1 evicted");
+    const evicted = await broker.waitFor(is.event("worker:evicted", aboutWorker("w1")), 10_000, "w1 evicted");
     const holdFor = STOP_MS - (Date.now() - stoppedAt);
     if (holdFor > 0) await sleep(holdFor); // the fault itself lasts 3 s
     const continuedAt = w1.signal("SIGCONT");
-    const readmitted = await broker.role.waitFor(
+    const readmitted = await broker.waitFor(
       (m) => is.event("worker:ready", aboutWorker("w1"))(m) && m.t >= continuedAt,
       10_000,
       "w1 ready again after SIGCONT",

@@ -104,3 +104,32 @@ export function inFlightAt(calls: readonly CallRecord[], t: number): CallRecord[
 export function maxOf<T>(items: readonly T[], f: (item: T) => number): number {
   return items.reduce((max, item) => Math.max(max, f(item)), 0);
 }
+
+/** The service every broker test uses: the contract's name. */
+export const SERVICE = "fault.v1";
+
+/** A broker and two workers, w1 and w2, registered with it (see {@link startBrokerPool}). */
+export interface BrokerPool {
+  readonly broker: Role;
+  readonly frontend: string;
+  readonly w1: Role;
+  readonly w2: Role;
+}
+
+/**
+ * Starts a broker with MDP heartbeats every `heartbeatMs` and `liveness`, and two workers of {@link SERVICE} with the
+ * same heartbeat and `concurrency` handlers each; resolves once the broker reports both ready. `placement` says where
+ * each role runs (a network namespace), and `bind` where the broker binds (both faces).
+ */
+export async function startBrokerPool(
+  roles: RoleSet,
+  settings: { heartbeatMs: number; liveness: number; concurrency: number; bind?: string },
+  placement: (role: "broker" | "w1" | "w2") => StartOptions = () => ({}),
+): Promise<BrokerPool> {
+  const { heartbeatMs, liveness, concurrency, bind = "tcp://127.0.0.1:0" } = settings;
+  const broker = await startBroker(roles, { heartbeatMs, liveness, frontend: bind, backend: bind }, placement("broker"));
+  const worker = { broker: broker.backend, service: SERVICE, heartbeatMs, liveness, concurrency };
+  const w1 = await startWorker(roles, broker.role, { name: "w1", ...worker }, placement("w1"));
+  const w2 = await startWorker(roles, broker.role, { name: "w2", ...worker }, placement("w2"));
+  return { broker: broker.role, frontend: broker.frontend, w1, w2 };
+}
