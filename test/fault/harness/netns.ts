@@ -24,7 +24,7 @@ function ip(...args: string[]): void {
     execFileSync("ip", args, { stdio: "pipe", timeout: 5_000 });
   } catch (err) {
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim() ?? "";
-    throw new Error(`ip ${args.join(" ")} failed: ${stderr || String(err)}`);
+    throw new Error(`ip ${args.join(" ")} failed: ${stderr || String(err)}`, { cause: err });
   }
 }
 

@@ -118,8 +118,14 @@ export function startRole(role: RoleName, label: string, settings: object, optio
         const check = (): void => {
           for (; seen < messages.length; seen++) {
             const m = messages[seen]!;
-            if (m.type === "error") return finish(new Error(`${label} failed: ${m.message}\n${transcript()}`));
-            if (match(m)) return finish(m);
+            if (m.type === "error") {
+              finish(new Error(`${label} failed: ${m.message}\n${transcript()}`));
+              return;
+            }
+            if (match(m)) {
+              finish(m);
+              return;
+            }
           }
           if (!running) finish(new Error(`${label} exited before ${what}\n${transcript()}`));
         };

@@ -9,7 +9,7 @@ import { RpcBroker } from "../../../src/index.js";
 import type { BrokerSettings } from "../harness/contract.js";
 import { control, emit, fail, settings } from "../harness/emit.js";
 
-const config = settings<BrokerSettings>();
+const config = settings() as BrokerSettings;
 try {
   const broker = await RpcBroker.bind(
     { frontend: config.frontend, backend: config.backend },

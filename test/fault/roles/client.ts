@@ -11,7 +11,7 @@ import { Fault, type ClientSettings } from "../harness/contract.js";
 import { control, emit, fail, settings } from "../harness/emit.js";
 import { heartbeatOptions } from "./handlers.js";
 
-const config = settings<ClientSettings>();
+const config = settings() as ClientSettings;
 /** How long after the last call's deadline a call still unsettled counts as hung. */
 const HANG_MARGIN_MS = 2_000;
 

@@ -8,7 +8,7 @@ import { Fault, type ServerSettings } from "../harness/contract.js";
 import { fail, settings } from "../harness/emit.js";
 import { faultHandlers, heartbeatOptions, serveUntilStopped } from "./handlers.js";
 
-const config = settings<ServerSettings>();
+const config = settings() as ServerSettings;
 try {
   const server = await RpcServer.bind(config.endpoint, Fault, faultHandlers(config.name), {
     concurrency: config.concurrency ?? 200,

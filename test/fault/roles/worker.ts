@@ -9,7 +9,7 @@ import { Fault, type WorkerSettings } from "../harness/contract.js";
 import { emit, fail, settings } from "../harness/emit.js";
 import { faultHandlers, heartbeatOptions, serveUntilStopped } from "./handlers.js";
 
-const config = settings<WorkerSettings>();
+const config = settings() as WorkerSettings;
 try {
   const server = await RpcServer.connect(config.broker, Fault, faultHandlers(config.name), {
     service: config.service,
