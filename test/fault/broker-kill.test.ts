@@ -3,7 +3,7 @@ import { count, callsOf, execsOf, expectSound, printCounts } from "./harness/cou
 import { RoleSet, is } from "./harness/role.js";
 import { SERVICE, aboutWorker, clientDone, inFlightAt, startBrokerPool, startClient } from "./harness/scenario.js";
 
-// An MDP broker with two workers, both at capacity (25 handlers each, 100 ms a call, 550 calls/s offered: more than
+// An MDP broker with two workers, both at capacity (25 handlers each, 100 ms a call, 600 calls/s offered: more than
 // the 500/s they can serve, so every credit is in use and a few requests queue), and one worker killed with SIGKILL.
 // The broker must evict it within heartbeatMs × liveness + 1 s (or drop it sooner, when its connection is seen gone), and re-dispatch its idempotent requests to the
 // other worker: every call succeeds, none hangs.
@@ -21,7 +21,7 @@ describe("broker with two workers at capacity, one killed with SIGKILL", () => {
       endpoints: [frontend],
       service: SERVICE,
       method: "work",
-      rate: 550,
+      rate: 600,
       handlerMs: 100,
       durationMs: 3_500,
       timeoutMs: 8_000,
