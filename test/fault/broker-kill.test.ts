@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { count, callsOf, execsOf, expectSound, printCounts } from "./harness/counts.js";
-import { RoleSet, is } from "./harness/role.js";
+import { KILL_ALL_MS, RoleSet, is } from "./harness/role.js";
 import { SERVICE, aboutWorker, clientDone, inFlightAt, startBrokerPool, startClient } from "./harness/scenario.js";
 
 // An MDP broker with two workers, both at capacity (25 handlers each, 100 ms a call, 600 calls/s offered: more than
@@ -9,7 +9,7 @@ import { SERVICE, aboutWorker, clientDone, inFlightAt, startBrokerPool, startCli
 // other worker: every call succeeds, none hangs.
 
 const roles = new RoleSet();
-afterEach(() => roles.killAll());
+afterEach(() => roles.killAll(), KILL_ALL_MS);
 
 const heartbeatMs = 500;
 const liveness = 3;

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, test } from "vitest";
 import { count, callsOf, execsOf, expectSound, printCounts } from "./harness/counts.js";
-import { RoleSet, is } from "./harness/role.js";
+import { KILL_ALL_MS, RoleSet, is } from "./harness/role.js";
 import { clientDone, inFlightAt, maxOf, startClient, startServer } from "./harness/scenario.js";
 
 // A direct server (RpcServer.bind) killed with SIGKILL under steady load: 1,000 calls/s of 100 ms each, so about
@@ -9,7 +9,7 @@ import { clientDone, inFlightAt, maxOf, startClient, startServer } from "./harne
 // calls in flight must settle within twice the heartbeat timeout of the kill, not at the call timeout.
 
 const roles = new RoleSet();
-afterEach(() => roles.killAll());
+afterEach(() => roles.killAll(), KILL_ALL_MS);
 
 const heartbeats = { heartbeatIntervalMs: 300, heartbeatTimeoutMs: 1_000 };
 const load = { rate: 1_000, handlerMs: 100, timeoutMs: 5_000, ...heartbeats };

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { count, callsOf, expectSound, printCounts } from "./harness/counts.js";
-import { RoleSet } from "./harness/role.js";
+import { KILL_ALL_MS, RoleSet } from "./harness/role.js";
 import { clientDone, deadEndpoint, startClient, startServer } from "./harness/scenario.js";
 
 // Connection awareness: a client given one live and one dead endpoint sends nothing to the dead one, and a client
@@ -8,7 +8,7 @@ import { clientDone, deadEndpoint, startClient, startServer } from "./harness/sc
 // The method is not idempotent and retries are off, so no retry can hide a call sent to the dead endpoint.
 
 const roles = new RoleSet();
-afterEach(() => roles.killAll());
+afterEach(() => roles.killAll(), KILL_ALL_MS);
 
 describe("a client's view of its endpoints", () => {
   test("given [up, down], every call succeeds on the live server", async () => {

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import { setTimeout as sleep } from "node:timers/promises";
 import { count, callsOf, execsOf, expectSound, printCounts } from "./harness/counts.js";
 import { Network, netnsMissing } from "./harness/netns.js";
-import { RoleSet, is } from "./harness/role.js";
+import { KILL_ALL_MS, RoleSet, is } from "./harness/role.js";
 import { SERVICE, aboutWorker, clientDone, startBrokerPool, startClient } from "./harness/scenario.js";
 
 // A worker's host cut off from the network. Broker, two workers and a client each run in their own network
@@ -17,10 +17,13 @@ const skip = missing !== undefined && process.env["REQUIRE_FAULT"] !== "1";
 const roles = new RoleSet();
 let network: Network | undefined;
 afterEach(async () => {
-  await roles.killAll();
-  network?.remove();
-  network = undefined;
-});
+  try {
+    await roles.killAll();
+  } finally {
+    network?.remove();
+    network = undefined;
+  }
+}, KILL_ALL_MS);
 
 const heartbeatMs = 500;
 const liveness = 3;

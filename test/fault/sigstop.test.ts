@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { setTimeout as sleep } from "node:timers/promises";
 import { count, callsOf, execsOf, expectSound, printCounts } from "./harness/counts.js";
-import { RoleSet, is } from "./harness/role.js";
+import { KILL_ALL_MS, RoleSet, is } from "./harness/role.js";
 import { SERVICE, aboutWorker, clientDone, startBrokerPool, startClient, startServer } from "./harness/scenario.js";
 
 // A direct server stopped with SIGSTOP for 3 s under load, with 1 s call deadlines. ZMTP heartbeats are off on the
@@ -11,7 +11,7 @@ import { SERVICE, aboutWorker, clientDone, startBrokerPool, startClient, startSe
 // calls succeed.
 
 const roles = new RoleSet();
-afterEach(() => roles.killAll());
+afterEach(() => roles.killAll(), KILL_ALL_MS);
 
 const STOP_MS = 3_000;
 

@@ -187,6 +187,9 @@ export async function bounded<T>(promise: Promise<T>, ms: number, what: string):
   }
 }
 
+/** Timeout of the `afterEach` hook that calls {@link RoleSet.killAll}: above its own bound of 5 s. */
+export const KILL_ALL_MS = 10_000;
+
 /**
  * The roles a test started, killed together: call {@link RoleSet.killAll} in `afterEach`. A stopped (SIGSTOP)
  * role dies on SIGKILL too.
