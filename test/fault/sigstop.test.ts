@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, test } from "vitest";
-import { setTimeout as sleep } from "node:timers/promises";
 import { count, callsOf, execsOf, expectSound, printCounts } from "./harness/counts.js";
 import { KILL_ALL_MS, RoleSet, is } from "./harness/role.js";
-import { SERVICE, aboutWorker, clientDone, startBrokerPool, startClient, startServer } from "./harness/scenario.js";
+import { SERVICE, aboutWorker, clientDone, holdFault, startBrokerPool, startClient, startServer } from "./harness/scenario.js";
 
 // A direct server stopped with SIGSTOP for 3 s under load, with 1 s call deadlines. ZMTP heartbeats are off on the
 // client, so its connection stays up and the calls made during the stop wait in kernel buffers and time out at the
@@ -32,7 +31,7 @@ describe("server stopped with SIGSTOP for 3 s", () => {
     const client = await startClient(roles, settings);
     await client.waitFor(is.made(500), 10_000, "500 calls made");
     const stoppedAt = a.role.signal("SIGSTOP");
-    await sleep(STOP_MS); // the fault itself lasts 3 s: this is the fault, not a wait for an event
+    await holdFault(stoppedAt, STOP_MS);
     const continuedAt = a.role.signal("SIGCONT");
     await clientDone(client, settings);
     a.role.send("stop");
@@ -76,8 +75,7 @@ describe("server stopped with SIGSTOP for 3 s", () => {
     await client.waitFor(is.made(300), 10_000, "300 calls made");
     const stoppedAt = w1.signal("SIGSTOP");
     const evicted = await broker.waitFor(is.event("worker:evicted", aboutWorker("w1")), 10_000, "w1 evicted");
-    const holdFor = STOP_MS - (Date.now() - stoppedAt);
-    if (holdFor > 0) await sleep(holdFor); // the fault itself lasts 3 s
+    await holdFault(stoppedAt, STOP_MS);
     const continuedAt = w1.signal("SIGCONT");
     const readmitted = await broker.waitFor(
       (m) => is.event("worker:ready", aboutWorker("w1"))(m) && m.t >= continuedAt,

@@ -4,6 +4,7 @@
  * kills in `afterEach`.
  */
 import { createServer } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { BrokerSettings, ClientSettings, ServerSettings, WorkerSettings } from "./contract.js";
 import type { CallRecord } from "./counts.js";
 import { is, type Role, type RoleSet, type StartOptions } from "./role.js";
@@ -132,4 +133,13 @@ export async function startBrokerPool(
   const w1 = await startWorker(roles, broker.role, { name: "w1", ...worker }, placement("w1"));
   const w2 = await startWorker(roles, broker.role, { name: "w2", ...worker }, placement("w2"));
   return { broker: broker.role, frontend: broker.frontend, w1, w2 };
+}
+
+/**
+ * Keeps a fault on until `ms` after `since` (the time it began), however long the test spent waiting for what the
+ * fault caused in the meantime: the fault's own duration, not a wait for an event.
+ */
+export async function holdFault(since: number, ms: number): Promise<void> {
+  const left = ms - (Date.now() - since);
+  if (left > 0) await sleep(left);
 }
