@@ -9,12 +9,10 @@ import type { RpcErrorBody } from "../errors/index.js";
 
 export {
   DELIMITER,
-  READY_FRAME,
   STATUS_ERROR,
   STATUS_ERROR_FRAME,
   STATUS_OK,
   STATUS_OK_FRAME,
-  STATUS_READY,
   delimiterIndex,
 } from "../protocol/rpc.js";
 
