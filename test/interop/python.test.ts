@@ -13,8 +13,7 @@ import {
 } from "../../src/index.js";
 import { Orders } from "../helpers/contracts.js";
 import { within } from "../helpers/deferred.js";
-import { killAll } from "../helpers/programs.js";
-import { missingPython, startPeer, type Peer } from "./python.js";
+import { missingPython, withPeers } from "./python.js";
 
 // The typed classes against foreign peers: small pyzmq programs (./peers) written from docs/protocol.md alone, each
 // in its own process, over real tcp on 127.0.0.1 with ephemeral ports. The typed side binds port 0 and passes its
@@ -41,20 +40,6 @@ const Squares = defineJobs("squares.v1", {
   task: z.object({ n: z.number().int() }),
   result: z.object({ n: z.number().int(), square: z.number().int(), worker: z.string() }),
 });
-
-/** Runs `body` with the peers it starts, and kills whatever is still running afterwards. */
-async function withPeers(body: (start: typeof startPeer) => Promise<void>): Promise<void> {
-  const peers: Peer[] = [];
-  try {
-    await body((script, args) => {
-      const peer = startPeer(script, args);
-      peers.push(peer);
-      return peer;
-    });
-  } finally {
-    await killAll(peers.map((p) => p.program));
-  }
-}
 
 /** One reply as a Python client saw it: exactly [status, body], the body decoded as JSON. */
 function reply(frames: string[]): { status: string; body: unknown } {

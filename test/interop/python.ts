@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { startProcess, type Program } from "../helpers/programs.js";
+import { within } from "../helpers/deferred.js";
+import { killAll, startProcess, type Program } from "../helpers/programs.js";
 
 // Finds a Python that has pyzmq and starts the peers in ./peers as their own processes.
 
@@ -31,6 +32,22 @@ export interface Peer {
   readonly program: Program;
   /** Resolves with the first printed object that has `key` (already printed or still to come); rejects on exit. */
   waitFor<T = unknown>(key: string, timeoutMs?: number): Promise<T>;
+  /** Resolves with the first printed `key` object (already printed or still to come) that `accept` takes. */
+  waitUntil<T = unknown>(key: string, accept: (value: T) => boolean, timeoutMs?: number): Promise<T>;
+  /** Every `key` object printed so far, in order. */
+  printed<T = unknown>(key: string): T[];
+  /** Writes `command` to the peer's stdin as one JSON line. */
+  tell(command: Record<string, unknown>): void;
+}
+
+/** The `key` field of a printed JSON line, if the line is a JSON object with it. */
+function field(line: string, key: string): { value: unknown } | undefined {
+  if (!line.startsWith(`{"${key}": `)) return undefined;
+  try {
+    return { value: (JSON.parse(line) as Record<string, unknown>)[key] };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Starts `peers/<script>.py` with `args`. */
@@ -53,5 +70,59 @@ export function startPeer(script: string, args: readonly (string | number)[]): P
       }
       return parsed[key] as T;
     },
+    waitUntil<T>(key: string, accept: (value: T) => boolean, timeoutMs = 4_500): Promise<T> {
+      let checked = 0;
+      const scan = (): { value: T } | undefined => {
+        for (; checked < program.lines.length; checked++) {
+          const found = field(program.lines[checked]!, key);
+          if (found !== undefined && accept(found.value as T)) return { value: found.value as T };
+        }
+        return undefined;
+      };
+      const now = scan();
+      if (now !== undefined) return Promise.resolve(now.value);
+      // programs.ts splits lines in its own "data" listener, registered first, so they are in `lines` by now.
+      let onData = (): void => {};
+      const found = new Promise<T>((resolve) => {
+        onData = () => {
+          const hit = scan();
+          if (hit !== undefined) resolve(hit.value);
+        };
+      });
+      program.child.stdout?.on("data", onData);
+      const ended = program.exited.then((code): never => {
+        throw new Error(
+          `${program.name} exited (${code}) before printing the ${key} awaited; its output:\n${program.lines.join("\n")}`,
+        );
+      });
+      return within(
+        Promise.race([found, ended]),
+        timeoutMs,
+        `${program.name} to print the ${key} awaited; output so far:\n${program.lines.join("\n")}`,
+      ).finally(() => program.child.stdout?.off("data", onData));
+    },
+    printed<T>(key: string): T[] {
+      return program.lines.flatMap((line) => {
+        const found = field(line, key);
+        return found === undefined ? [] : [found.value as T];
+      });
+    },
+    tell(command: Record<string, unknown>): void {
+      program.child.stdin?.write(`${JSON.stringify(command)}\n`);
+    },
   };
+}
+
+/** Runs `body` with the peers it starts, and kills whatever is still running afterwards. */
+export async function withPeers(body: (start: typeof startPeer) => Promise<void>): Promise<void> {
+  const peers: Peer[] = [];
+  try {
+    await body((script, args) => {
+      const peer = startPeer(script, args);
+      peers.push(peer);
+      return peer;
+    });
+  } finally {
+    await killAll(peers.map((p) => p.program));
+  }
 }

@@ -59,4 +59,5 @@ def main():
     ctx.destroy()
 
 
-main()
+if __name__ == "__main__":
+    main()

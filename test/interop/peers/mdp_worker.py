@@ -1,0 +1,129 @@
+"""A plain MDP 0.1 worker (rfc.zeromq.org 7/MDP), written from the RFC, that serves through a typed-zmq RpcBroker.
+
+usage: mdp_worker.py ENDPOINT SERVICE MODE [--heartbeat-ms MS] [--liveness N] [--lifetime-s S]
+
+One DEALER connected to the broker's backend, as the RFC says. It sends READY for SERVICE, then answers each REQUEST
+["", "MDPW01", 0x02, client, "", ...body] with REPLY ["", "MDPW01", 0x03, client, "", ...reply], echoing the client
+address frame whatever it holds. It sends HEARTBEAT every --heartbeat-ms when it sent nothing else in that interval;
+any command from the broker counts as life, and a broker silent for liveness x heartbeat, or a DISCONNECT from it,
+makes it close its socket and open a new one with a new READY.
+
+MODE says what a reply is:
+- reverse: an opaque body, not typed-zmq RPC: every body frame with its bytes reversed, in the same order.
+- rpc: typed-zmq's RPC inside MDP (docs/protocol.md): the body is [method, body(, headers)], the reply
+  [status, body(, headers)], with the request's correlationId echoed in the reply headers. The methods are those of
+  rpc_server.py (the test's orders.v1 contract: getOrder returns {id, total: id * 1.5}, NOT_FOUND for id 404).
+  A "$cancel" notice is never answered.
+
+Events, one JSON line each: ready {socket, service} (each READY sent), served {count, frames} (frames: how many
+body frames the request had), heartbeat {count} (HEARTBEATs received), disconnected {socket} (the broker's
+DISCONNECT), lost {socket, silentMs} (broker silent), done {served}.
+"""
+import argparse
+import json
+
+import zmq
+
+from common import context, emit, fail, text
+from rpc_server import answer as answer_order
+from mdp_common import DISCONNECT, HEARTBEAT, MDPW01, READY, REPLY, REQUEST, Lifetime, command, now_ms
+
+
+def rpc_reply(body):
+    """typed-zmq RPC inside MDP: [method, body(, headers)] in, [status, body(, headers)] out; None for no reply."""
+    if len(body) not in (2, 3):
+        return [b"error", json.dumps({"code": "MALFORMED", "message": f"expected [method, body, headers?], got {len(body)} frames"}).encode()]
+    method = body[0].decode("utf-8", "replace")
+    headers = {}
+    if len(body) == 3:
+        try:
+            headers = json.loads(body[2])
+        except ValueError:
+            headers = {}
+    if method == "$cancel":
+        return None
+    try:
+        status, answer = answer_order(method, json.loads(body[1]))
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        status, answer = "error", {"code": "MALFORMED", "message": str(err)}
+    frames = [status.encode(), json.dumps(answer).encode()]
+    if isinstance(headers, dict) and "correlationId" in headers:
+        frames.append(json.dumps({"correlationId": headers["correlationId"]}).encode())
+    return frames
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("endpoint")
+    parser.add_argument("service")
+    parser.add_argument("mode", choices=["reverse", "rpc"])
+    parser.add_argument("--heartbeat-ms", type=int, default=250)
+    parser.add_argument("--liveness", type=int, default=3)
+    parser.add_argument("--lifetime-s", type=float, default=20)
+    args = parser.parse_args()
+    life = Lifetime(args.lifetime_s)
+    ctx = context()
+    state = {"socket": None, "number": 0, "sent": 0.0, "heard": 0.0}
+    served = 0
+    heartbeats = 0
+
+    def send(*frames):
+        state["socket"].send_multipart(list(frames))
+        state["sent"] = now_ms()
+
+    def open_socket():
+        if state["socket"] is not None:
+            state["socket"].close(linger=0)
+        sock = ctx.socket(zmq.DEALER)
+        sock.connect(args.endpoint)
+        state["socket"], state["number"], state["heard"] = sock, state["number"] + 1, now_ms()
+        send(*command(READY, args.service.encode("utf-8")))
+        emit(ready={"socket": state["number"], "service": args.service})
+
+    open_socket()
+    while not life.over():
+        poller = zmq.Poller()
+        poller.register(state["socket"], zmq.POLLIN)
+        poller.register(life.fileno(), zmq.POLLIN)
+        events = dict(poller.poll(min(max(10, args.heartbeat_ms // 4), life.remaining_ms())))
+        if life.fileno() in events:
+            life.lines()
+        if state["socket"] in events:
+            frames = state["socket"].recv_multipart()
+            state["heard"] = now_ms()
+            if len(frames) < 3 or frames[0] != b"" or frames[1] != MDPW01:
+                fail(f"the broker sent something that is not MDP/Worker: {text(frames)}")
+            code = frames[2]
+            if code in (HEARTBEAT, DISCONNECT) and len(frames) != 3:
+                # RFC 7: exactly 3 frames. (typed-zmq's "leaving" answer only follows a worker's own "leaving".)
+                fail(f"a HEARTBEAT or DISCONNECT that is not exactly [\"\", MDPW01, command]: {text(frames)}")
+            if code == REQUEST:
+                if len(frames) < 6 or frames[4] != b"":
+                    fail(f"a REQUEST that is not [\"\", MDPW01, 0x02, client, \"\", ...body]: {text(frames)}")
+                client, body = frames[3], frames[5:]
+                reply = [frame[::-1] for frame in body] if args.mode == "reverse" else rpc_reply(body)
+                if reply is not None:
+                    send(*command(REPLY, client, b"", *reply))
+                    served += 1
+                emit(served={"count": served, "frames": len(body)})
+            elif code == HEARTBEAT:
+                heartbeats += 1
+                emit(heartbeat={"count": heartbeats})
+            elif code == DISCONNECT:
+                emit(disconnected={"socket": state["number"]})
+                open_socket()
+                continue
+            else:
+                fail(f"the broker sent an unexpected command: {text(frames)}")
+        at = now_ms()
+        if at - state["heard"] > args.heartbeat_ms * args.liveness:
+            emit(lost={"socket": state["number"], "silentMs": int(at - state["heard"])})
+            open_socket()
+        elif at - state["sent"] >= args.heartbeat_ms:
+            send(*command(HEARTBEAT))
+    send(*command(DISCONNECT))
+    emit(done={"served": served})
+    ctx.destroy(linger=200)
+
+
+main()
