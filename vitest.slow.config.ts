@@ -4,12 +4,15 @@ import { inlineProjects, shared } from "./vitest.config.js";
 // Slow suites, kept out of `npm test`: each has its own npm script, and .ci/run runs them one at a time.
 //   pgm      PGM/EPGM between two processes in a network namespace (root, a PGM-enabled libzmq)   npm run test:pgm
 //   interop  typed classes against real Python (pyzmq) peers, each peer its own process       npm run test:interop
-// The next suites (faults, floods) get a project here and a script of their own.
+//   fault    SIGKILL, SIGSTOP and network partitions across real processes (one role each) and   npm run test:fault
+//            network namespaces; one file at a time (--no-file-parallelism)
+// The next suites (floods) get a project here and a script of their own.
 
 /** The slow projects, each with the test files that belong to it. */
 export const slowProjects = {
   pgm: ["test/pgm/**/*.test.ts", "test/pgm.test.ts"],
   interop: ["test/interop/**/*.test.ts"],
+  fault: ["test/fault/**/*.test.ts"],
 } as const satisfies Record<string, readonly string[]>;
 
 export default defineConfig({
