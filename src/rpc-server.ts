@@ -704,12 +704,15 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       settled: false,
     };
     this.#jobs.add(job);
-    if (this.#pool.free) this.#start(job);
-    else this.#pool.run(() => this.#startQueued(job));
+    if (this.#pool.free) this.#startIfWanted(job);
+    else this.#pool.run(() => this.#startIfWanted(job));
   }
 
-  /** A request that waited in the local queue: started only if still wanted. */
-  #startQueued(job: Job): void {
+  /**
+   * Starts a job only if it is still wanted: checked again right before the handler runs, because decoding and
+   * validating (or a wait in the local queue) take time, and a request must never start after its deadline.
+   */
+  #startIfWanted(job: Job): void {
     if (job.settled) return;
     const deadline = job.deadline;
     if (deadline !== undefined) {
