@@ -14,6 +14,8 @@ export interface Variant {
   readonly batch: boolean;
   /** RPC: straight to the server, or through an `RpcBroker` running in a third process. */
   readonly via: Via;
+  /** Typed RPC client: the `headers` option (undefined: the library's default). */
+  readonly headers?: boolean;
   readonly label: string;
 }
 
@@ -34,6 +36,8 @@ const BROKERED: Variant = {
 const DIRECT: Variant = { ...TYPED, label: "typed RpcClient → RpcServer.bind (two processes)" };
 const UNVALIDATED: Variant = { ...TYPED, validate: false, label: "typed, z.unknown() schemas" };
 const MSGPACK: Variant = { ...TYPED, codec: "msgpack", label: "typed, msgpackCodec" };
+const HEADERS: Variant = { ...TYPED, headers: true, label: "typed, RpcClient { headers: true }" };
+const NO_HEADERS: Variant = { ...TYPED, headers: false, label: "typed, RpcClient { headers: false }" };
 const BATCHED_VARIANT: Variant = {
   ...TYPED,
   batch: true,
@@ -170,6 +174,23 @@ export function buildPlan(): CaseDef[] {
     count: RPC_IN_FLIGHT,
     rows: [
       { title: "validation cost: rpc tcp 100 in flight (typed=schema, raw=z.unknown())", unit: "calls/s", metric: "throughput" },
+    ],
+  });
+  cases.push({
+    pattern: "rpc",
+    transport: "tcp",
+    payload: "small",
+    inFlight: 100,
+    a: HEADERS,
+    b: NO_HEADERS,
+    count: RPC_IN_FLIGHT,
+    cost: true,
+    rows: [
+      {
+        title: "headers cost: rpc tcp 100 in flight (typed=headers frame, raw=headers: false)",
+        unit: "calls/s",
+        metric: "throughput",
+      },
     ],
   });
   cases.push({

@@ -39,6 +39,8 @@ export const RoleSpec = z.object({
   backend: z.string().optional(),
   /** RPC server and client: direct, or through the broker (the server then connects to the broker's backend). */
   via: Via,
+  /** Typed RPC client: the `headers` option (absent: the library's default). */
+  headers: z.boolean().optional(),
   /** RPC through an MDP broker: the service the worker registers and the client addresses. */
   service: z.string().optional(),
   payload: PayloadKind,

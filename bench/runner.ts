@@ -71,6 +71,7 @@ export async function runOnce(peers: Peers, c: CaseDef, v: Variant, options: Run
     impl: v.impl,
     transport: c.transport,
     via: v.via,
+    ...(v.headers === undefined ? {} : { headers: v.headers }),
     ...(v.via === "broker" && features.broker === "mdp" ? { service: BENCH_SERVICE } : {}),
     payload: c.payload,
     count,

@@ -121,6 +121,7 @@ async function openTypedClient(spec: RoleSpec): Promise<RoleHandle> {
   const options: RpcClientOptions & FutureServiceOption = {
     codec: codecFor(spec.codec),
     timeoutMs: 30_000,
+    ...(spec.headers === undefined ? {} : { headers: spec.headers }),
     ...serviceOption(spec.service),
   };
   const client = await RpcClient.connect(spec.endpoint, rpcContract(spec.payload, spec.validate), options);
