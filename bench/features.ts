@@ -125,11 +125,11 @@ async function probeBroker(notes: string[]): Promise<BrokerMode> {
     closers.unshift(() => client.close());
     const answer = await client.call("which", null);
     if (answer === "bench.probe.b") return "mdp";
-    notes.push(`a client with { service: "bench.probe.b" } reached the worker of ${answer}: the broker-hop rows are skipped.`);
+    notes.push(`broker-hop rows skipped: a client with { service: "bench.probe.b" } reached the worker of ${answer}.`);
     return "none";
   } catch (err) {
     notes.push(
-      `a typed worker and client cannot meet through RpcBroker with { service }: ${describe(err)}; the broker-hop rows are skipped.`,
+      `broker-hop rows skipped: a typed worker and client cannot meet through RpcBroker with { service }: ${describe(err)}`,
     );
     return "none";
   } finally {
