@@ -35,7 +35,6 @@ export const projects = {
     "test/unit/**/*.test.ts",
     "test/codec.test.ts",
     "test/protocol-rpc.test.ts",
-    "test/rpc-scheduler.test.ts",
     "test/protocol-pubsub.test.ts",
     "test/protocol-pipeline.test.ts",
     "test/internal-options.test.ts",

@@ -136,7 +136,15 @@ export type {
   SinkDropReason,
 } from "./pipeline-sink.js";
 export { RpcBroker } from "./rpc-broker.js";
-export type { BrokerEndpoints, RpcBrokerEvent, RpcBrokerOptions, RpcBrokerStats } from "./rpc-broker.js";
+export type {
+  BrokerEndpoints,
+  RpcBrokerEvent,
+  RpcBrokerOptions,
+  RpcBrokerStats,
+  ServiceInfo,
+  WaitForServersOptions,
+  WorkerInfo,
+} from "./rpc-broker.js";
 export { PipelineStreamer, PubSubForwarder } from "./devices.js";
 export type { DeviceOptions } from "./devices.js";
 export { Broker } from "./broker.js";

@@ -13,41 +13,23 @@ import {
   Publisher,
   RemoteError,
   RpcClient,
-  RpcServer,
   Subscriber,
   TimeoutError,
   defineJobs,
   defineTopics,
   type RpcBrokerEvent,
   type JobOutcome,
-  type RpcHandlers,
   type TopicMessage,
 } from "../src/index.js";
 import { Orders } from "./helpers/contracts.js";
 import { deferred, within } from "./helpers/deferred.js";
 import { TRANSPORTS, endpointFor, type TestTransport } from "./helpers/endpoints.js";
 import { Gates } from "./helpers/gates.js";
+import { RawWorker } from "./helpers/mdp-peers.js";
+import { encodeDisconnect, encodeHeartbeat } from "../src/protocol/mdp.js";
 
 /** Upper bound for any single wait on an event in this file. */
 const WAIT_MS = 3_000;
-
-/** Server options for every test: a failed test must not hold its handlers (and the file) for 5 s at close. */
-const SERVER = { drainTimeoutMs: 200 } as const;
-
-/**
- * Handlers of a server called `name`: `whoami` answers the name, `wait` holds on `gates` (when given) under its key.
- */
-function handlers(name: string, gates?: Gates): RpcHandlers<typeof Orders> {
-  return {
-    echo: ({ text }) => ({ text }),
-    getOrder: ({ id }) => ({ id, total: id * 2 }),
-    wait: async ({ key }) => {
-      if (gates !== undefined) await gates.enter(key);
-      return { key };
-    },
-    whoami: () => ({ server: name }),
-  };
-}
 
 /**
  * Yields to the event loop (setImmediate, not a timer) until `condition` holds, for state that has no event of its
@@ -145,27 +127,73 @@ function range(n: number): number[] {
   return Array.from({ length: n }, (_, i) => i);
 }
 
+/** Routing ids must be unique per broker; each test makes its own broker, so a readable prefix is enough. */
+let workerCount = 0;
+
+/**
+ * A raw MDP worker serving Orders the way a typed worker does (`[method, body, headers?]` in,
+ * `[status, body, headers?]` out, echoing the correlationId): `whoami` answers `name`, `wait` holds on `gates`.
+ * These stand in for `RpcServer.connect` workers until worker mode lands (see the todo below).
+ */
+function ordersWorker(backend: string, name: string, options: { gates?: Gates; capacity?: number } = {}): Promise<RawWorker> {
+  const { gates, capacity = 100 } = options;
+  return RawWorker.start(
+    backend,
+    { service: Orders.name, name: `orders-${name}-${++workerCount}`, capacity, heartbeatMs: 1_000 },
+    async (body) => {
+      const method = body[0]?.toString("utf8") ?? "";
+      const input = JSON.parse(body[1]?.toString("utf8") || "{}") as Record<string, unknown>;
+      let status = "ok";
+      let out: unknown;
+      if (method === "echo") out = { text: input["text"] };
+      else if (method === "getOrder") out = { id: input["id"], total: Number(input["id"]) * 2 };
+      else if (method === "whoami") out = { server: name };
+      else if (method === "wait") {
+        if (gates !== undefined) await gates.enter(String(input["key"]));
+        out = { key: input["key"] };
+      } else {
+        status = "error";
+        out = { code: "UNKNOWN_METHOD", message: `no method ${method}` };
+      }
+      const reply: string[] = [status, JSON.stringify(out)];
+      const headers = body[2];
+      if (headers !== undefined && headers[0] === 0x7b) {
+        const { correlationId } = JSON.parse(headers.toString("utf8")) as { correlationId?: string };
+        if (correlationId !== undefined) reply.push(JSON.stringify({ correlationId }));
+      }
+      return reply;
+    },
+  );
+}
+
 describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
   const endpoints = (): { frontend: string; backend: string } => ({
     frontend: endpointFor(transport),
     backend: endpointFor(transport),
   });
 
-  test("spreads sequential calls over two servers and correlates 50 concurrent calls finishing out of order", async () => {
+  test.todo(
+    "once RpcServer worker mode lands, restore with typed workers: a closing RpcServer loses no request (200 rounds " +
+      "of join, call, close), a draining RpcServer gets no new work, and server-side stats (received, inFlight) " +
+      "match the broker's counts",
+  );
+
+  test("spreads sequential calls over two workers and correlates 50 concurrent calls finishing out of order", async () => {
     const log = eventLog();
     await using broker = await RpcBroker.bind(endpoints(), { onEvent: log.onEvent, drainTimeoutMs: 500 });
     expect(broker.kind).toBe("rpc");
     expect(broker.frontend).not.toMatch(/:0$|:\*$/);
     expect(broker.backend).not.toMatch(/:0$|:\*$/);
     const gates = new Gates();
-    await using a = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), SERVER);
-    await using b = await RpcServer.connect(broker.backend, Orders, handlers("B", gates), SERVER);
+    await using a = await ordersWorker(broker.backend, "A", { gates });
+    await using b = await ordersWorker(broker.backend, "B", { gates });
     await broker.waitForServers(2, { timeoutMs: WAIT_MS });
-    expect(broker.stats.servers).toBe(2);
-    expect(log.events.filter((e) => e.type === "server:ready")).toEqual([
-      expect.objectContaining({ capacity: 100 }),
-      expect.objectContaining({ capacity: 100 }),
+    expect(broker.stats.workers).toBe(2);
+    expect(log.events.filter((e) => e.type === "worker:ready")).toEqual([
+      expect.objectContaining({ service: "orders.v1", capacity: 100 }),
+      expect.objectContaining({ service: "orders.v1", capacity: 100 }),
     ]);
+    // A typed-zmq v1 client (no MDPC01 frame) reaches the only service.
     await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
 
     const answeredBy = new Map<string, number>();
@@ -174,8 +202,6 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
       answeredBy.set(server, (answeredBy.get(server) ?? 0) + 1);
     }
     expect([...answeredBy.keys()].sort()).toEqual(["A", "B"]);
-    expect(answeredBy.get("A")).toBeGreaterThan(0);
-    expect(answeredBy.get("B")).toBeGreaterThan(0);
     expect((answeredBy.get("A") ?? 0) + (answeredBy.get("B") ?? 0)).toBe(20);
 
     // 50 calls at once; the handlers are released in reverse order, so replies come back out of order and must
@@ -183,7 +209,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
     const keys = range(50).map((i) => `k${i}`);
     const calls = keys.map((key) => pending(client.call("wait", { key })));
     await within(gates.entered(50), WAIT_MS, "50 handlers to start");
-    expect(a.stats.inFlight + b.stats.inFlight).toBe(50);
+    expect(broker.stats.inFlight).toBe(50);
     for (const key of [...keys].reverse()) gates.open(key);
     const replies = await Promise.all(calls);
     expect(replies.map((r) => r.key)).toEqual(keys);
@@ -191,62 +217,56 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
     expect(orders).toEqual(range(50).map((id) => ({ id, total: id * 2 })));
     expect(client.stats).toMatchObject({ sent: 120, pending: 0, lateReplies: 0, malformedReplies: 0 });
     expect(broker.stats).toMatchObject({ forwarded: 120, returned: 120, queued: 0, inFlight: 0, rejected: 0, dropped: 0 });
-    expect(a.stats.received + b.stats.received).toBe(120);
+    expect(a.requests.length + b.requests.length).toBe(120);
   });
 
-  test("sends a busy server no new work: everything goes to the free one until the busy one answers", async () => {
+  test("sends a busy worker no new work: everything goes to the free one until the busy one answers", async () => {
     await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 500 });
     const gates = new Gates();
-    await using a = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { ...SERVER, concurrency: 1 });
+    await using a = await ordersWorker(broker.backend, "A", { gates, capacity: 1 });
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
-    expect(broker.stats.servers).toBe(1);
     await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
-    // A is the only server, so this call takes A's only slot.
     const held = pending(client.call("wait", { key: "held" }));
     await within(gates.arrived("held"), WAIT_MS, "A's handler to start");
 
-    await using b = await RpcServer.connect(broker.backend, Orders, handlers("B"), SERVER);
+    await using b = await ordersWorker(broker.backend, "B");
     await broker.waitForServers(2, { timeoutMs: WAIT_MS });
     for (let i = 0; i < 10; i++) {
       await expect(client.call("whoami", {})).resolves.toEqual({ server: "B" });
     }
     const concurrent = await Promise.all(range(10).map(() => client.call("whoami", {})));
     expect(concurrent).toEqual(range(10).map(() => ({ server: "B" })));
-    expect(a.stats.received).toBe(1);
-    expect(b.stats.received).toBe(20);
-    expect(broker.stats).toMatchObject({ servers: 2, inFlight: 1, queued: 0 });
-    expect(client.stats.pending).toBe(1);
+    expect(a.requests.length).toBe(1);
+    expect(b.requests.length).toBe(20);
+    expect(broker.stats).toMatchObject({ workers: 2, inFlight: 1, queued: 0 });
 
     gates.open("held");
     await expect(held).resolves.toEqual({ key: "held" });
     expect(broker.stats.inFlight).toBe(0);
-    // A is free again and gets work again.
     const names = new Set<string>();
     for (let i = 0; i < 4; i++) names.add((await client.call("whoami", {})).server);
     expect([...names].sort()).toEqual(["A", "B"]);
   });
 
-  test("holds requests in the broker while every server is busy and dispatches them when a slot frees", async () => {
+  test("holds requests in the broker while every worker is busy and dispatches them when credit frees", async () => {
     await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 500 });
     const gates = new Gates();
-    await using a = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { ...SERVER, concurrency: 1 });
-    await using b = await RpcServer.connect(broker.backend, Orders, handlers("B", gates), { ...SERVER, concurrency: 1 });
+    await using a = await ordersWorker(broker.backend, "A", { gates, capacity: 1 });
+    await using b = await ordersWorker(broker.backend, "B", { gates, capacity: 1 });
     await broker.waitForServers(2, { timeoutMs: WAIT_MS });
     await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
     const first = pending(client.call("wait", { key: "first" }));
     const second = pending(client.call("wait", { key: "second" }));
-    await within(gates.entered(2), WAIT_MS, "both servers' handlers to start");
-    // One each: a server with concurrency 1 is never sent a second request.
-    expect([a.stats.inFlight, b.stats.inFlight]).toEqual([1, 1]);
+    await within(gates.entered(2), WAIT_MS, "both workers' handlers to start");
+    expect([a.requests.length, b.requests.length]).toEqual([1, 1]);
 
     const third = pending(client.call("wait", { key: "third" }));
     await until(() => broker.stats.queued === 1, "the third request to wait in the broker");
     expect(broker.stats).toMatchObject({ queued: 1, inFlight: 2, forwarded: 2 });
-    expect(a.stats.received + b.stats.received).toBe(2);
 
     gates.open("first");
     await expect(first).resolves.toEqual({ key: "first" });
-    await within(gates.arrived("third"), WAIT_MS, "the queued request to reach the freed server");
+    await within(gates.arrived("third"), WAIT_MS, "the queued request to reach the freed worker");
     expect(broker.stats).toMatchObject({ queued: 0, inFlight: 2, forwarded: 3 });
     gates.open("second");
     gates.open("third");
@@ -259,7 +279,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
     const log = eventLog();
     await using broker = await RpcBroker.bind(endpoints(), { maxQueued: 1, onEvent: log.onEvent, drainTimeoutMs: 500 });
     const gates = new Gates();
-    await using server = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { ...SERVER, concurrency: 1 });
+    await using worker = await ordersWorker(broker.backend, "A", { gates, capacity: 1 });
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
     await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
     const running = pending(client.call("wait", { key: "running" }));
@@ -270,104 +290,50 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
     const err = await rejectionOf(client.call("wait", { key: "overflow" }));
     expect(err).toBeInstanceOf(RemoteError);
     expect(err).toMatchObject({ code: "UNAVAILABLE", method: "wait" });
-    expect((err as RemoteError).remoteMessage).toMatch(/^Broker: every server is busy and 1 requests already wait .*maxQueued/);
-    const rejected = await log.next("request:rejected");
-    expect(rejected).toMatchObject({ type: "request:rejected", reason: expect.stringContaining("maxQueued") });
+    expect((err as RemoteError).remoteMessage).toMatch(/^Broker: 1 requests already wait at the broker \(maxQueued\)/);
+    expect(await log.next("request:rejected")).toMatchObject({
+      code: "UNAVAILABLE",
+      reason: expect.stringContaining("maxQueued"),
+    });
     expect(broker.stats).toMatchObject({ rejected: 1, queued: 1, inFlight: 1 });
-    expect(server.stats.received).toBe(1);
 
     gates.open("running");
     gates.open("waiting");
     await expect(running).resolves.toEqual({ key: "running" });
     await expect(waiting).resolves.toEqual({ key: "waiting" });
-    expect(server.stats.received).toBe(2);
+    expect(worker.requests.length).toBe(2);
   });
 
-  test("forgets a server that leaves (close() tells the broker) and answers every later call from the other one", async () => {
+  test("a departing worker (HEARTBEAT leaving) is acknowledged, gets no new work, and its last reply still passes", async () => {
     const log = eventLog();
     await using broker = await RpcBroker.bind(endpoints(), { onEvent: log.onEvent, drainTimeoutMs: 100 });
-    await using a = await RpcServer.connect(broker.backend, Orders, handlers("A"), SERVER);
-    await using b = await RpcServer.connect(broker.backend, Orders, handlers("B"), SERVER);
-    await broker.waitForServers(2, { timeoutMs: WAIT_MS });
-    await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
-    // Sequential calls alternate (least recently used first); stop after one answered by B, so A is next in line.
-    let last = "";
-    for (let i = 0; i < 4 && (i < 2 || last !== "B"); i++) last = (await client.call("whoami", {})).server;
-    expect(last).toBe("B");
-
-    // A announces its departure (capacity 0) and waits for the broker's acknowledgement before closing.
-    await a.close();
-    expect(await log.next("server:gone")).toMatchObject({ type: "server:gone", server: expect.stringMatching(/^[0-9a-f]+$/) });
-    expect(broker.stats).toMatchObject({ servers: 1, inFlight: 0 });
-
-    for (let i = 0; i < 6; i++) {
-      await expect(client.call("whoami", {})).resolves.toEqual({ server: "B" });
-    }
-    expect(log.events.filter((e) => e.type === "server:gone")).toHaveLength(1);
-    expect(broker.stats).toMatchObject({ servers: 1, inFlight: 0, dropped: 0 });
-    expect(b.stats.received).toBeGreaterThanOrEqual(7);
-  });
-
-  // A closing server tells the broker it is leaving and waits for the acknowledgement, so a request the broker sent
-  // just before is answered UNAVAILABLE by the server and sent to another one: nothing is lost, however the race goes.
-  test("never loses a request to a server that has just closed (200 rounds)", async () => {
-    await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 100 });
-    await using b = await RpcServer.connect(broker.backend, Orders, handlers("B"), SERVER);
-    await broker.waitForServers(1, { timeoutMs: WAIT_MS });
-    await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: 250 });
-    await expect(client.call("whoami", {})).resolves.toEqual({ server: "B" }); // B has been used: a newcomer goes first
-    for (let round = 0; round < 200; round++) {
-      const a = await RpcServer.connect(broker.backend, Orders, handlers(`A${round}`), SERVER);
-      try {
-        await broker.waitForServers(2, { timeoutMs: WAIT_MS });
-        // A newcomer has never been used, so it is the least recently used server and takes the next call; then
-        // calls alternate, so after B's turn A is next in line.
-        await expect(client.call("whoami", {})).resolves.toEqual({ server: `A${round}` });
-        await expect(client.call("whoami", {})).resolves.toEqual({ server: "B" });
-      } finally {
-        await a.close();
-      }
-      // This call is routed to A first: the send must fail there and the request go on to B.
-      await expect(client.call("whoami", {})).resolves.toEqual({ server: "B" });
-      expect(broker.stats.servers).toBe(1);
-    }
-    expect(b.stats.received).toBe(401);
-  });
-
-  // A server draining its handlers gets no new work; what reached it anyway is retried on another server.
-  test("sends no new work to a server that is shutting down", async () => {
-    await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 500 });
     const gates = new Gates();
-    await using a = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), {
-      concurrency: 2,
-      drainTimeoutMs: WAIT_MS,
-    });
+    await using a = await ordersWorker(broker.backend, "A", { gates, capacity: 2 });
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
     await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
-    const heldA = pending(client.call("wait", { key: "a" })); // A is the only server
+    const held = pending(client.call("wait", { key: "a" })); // A is the only worker
     await within(gates.arrived("a"), WAIT_MS, "A's handler to start");
-    await using b = await RpcServer.connect(broker.backend, Orders, handlers("B", gates), { ...SERVER, concurrency: 2 });
+    await using b = await ordersWorker(broker.backend, "B");
     await broker.waitForServers(2, { timeoutMs: WAIT_MS });
-    const heldB = pending(client.call("wait", { key: "b" })); // B is less busy (0/2 against 1/2)
-    await within(gates.arrived("b"), WAIT_MS, "B's handler to start");
-    const closingA = a.close(); // A now drains its running call and takes nothing new
-    try {
-      for (let i = 0; i < 4; i++) {
-        await expect(client.call("whoami", {})).resolves.toEqual({ server: "B" });
-      }
-    } finally {
-      gates.open("a");
-      gates.open("b");
-      await closingA;
-    }
-    await expect(heldA).resolves.toEqual({ key: "a" });
-    await expect(heldB).resolves.toEqual({ key: "b" });
-    expect(b.stats.received).toBe(5);
+
+    await a.send(encodeHeartbeat(true));
+    expect(await log.next("worker:left")).toMatchObject({ service: "orders.v1", inFlight: 1 });
+    await a.waitFor("heartbeat"); // the acknowledgement (HEARTBEAT "leaving")
+    expect(broker.stats.workers).toBe(1);
+    for (let i = 0; i < 4; i++) await expect(client.call("whoami", {})).resolves.toEqual({ server: "B" });
+    gates.open("a");
+    await expect(held).resolves.toEqual({ key: "a" });
+    await a.send(encodeDisconnect());
+    await until(() => broker.services()[0]?.workers.length === 1, "A to be forgotten");
+    expect(log.events.filter((e) => e.type === "worker:gone" || e.type === "worker:evicted")).toEqual([]);
+    expect(a.requests.length).toBe(1);
+    expect(b.requests.length).toBe(4);
+    expect(broker.stats).toMatchObject({ workers: 1, inFlight: 0, dropped: 0 });
   });
 
-  test("serves a plain zeromq REQ socket: [method, body] in, [status, body] out", async () => {
+  test("serves a plain zeromq REQ socket speaking the v1 RPC frames: [method, body] in, [status, body] out", async () => {
     await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 500 });
-    await using server = await RpcServer.connect(broker.backend, Orders, handlers("A"), SERVER);
+    await using worker = await ordersWorker(broker.backend, "A");
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
     const req = new zmq.Request({ linger: 0, receiveTimeout: WAIT_MS, sendTimeout: WAIT_MS });
     try {
@@ -385,12 +351,12 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
     } finally {
       req.close();
     }
-    expect(server.stats.received).toBe(2);
+    expect(worker.requests.length).toBe(2);
   });
 
-  test("answers a request whose method frame is ok or error MALFORMED itself, and keeps the server's slot free", async () => {
+  test("answers a v1 request whose method frame is ok or error MALFORMED itself, and keeps the worker's credit free", async () => {
     await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 500 });
-    await using server = await RpcServer.connect(broker.backend, Orders, handlers("A"), { ...SERVER, concurrency: 1 });
+    await using worker = await ordersWorker(broker.backend, "A", { capacity: 1 });
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
     const dealer = new zmq.Dealer({ linger: 0, receiveTimeout: WAIT_MS });
     try {
@@ -401,32 +367,31 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
         expect([String(delimiter), String(replyStatus)]).toEqual(["", "error"]);
         expect(JSON.parse(String(body))).toMatchObject({
           code: "MALFORMED",
-          message: expect.stringContaining("a server never answers a reply"),
+          message: expect.stringContaining("a worker never answers a reply"),
         });
       }
     } finally {
       dealer.close();
     }
-    // The server's only slot is still free: a real call goes through.
     await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
     await expect(client.call("echo", { text: "after" })).resolves.toEqual({ text: "after" });
-    expect(server.stats.received).toBe(1);
+    expect(worker.requests.length).toBe(1);
     expect(broker.stats).toMatchObject({ inFlight: 0, queued: 0, rejected: 2 });
   });
 
-  test("registers a server that connected before the broker bound", async () => {
+  test("registers a worker that connected before the broker bound", async () => {
     const backend = await unboundEndpoint(transport);
     const log = eventLog();
-    await using server = await RpcServer.connect(backend, Orders, handlers("early"), SERVER);
+    await using worker = await ordersWorker(backend, "early");
     await using broker = await RpcBroker.bind(
       { frontend: endpointFor(transport), backend },
       { onEvent: log.onEvent, drainTimeoutMs: 500 },
     );
     await broker.waitForServers(1, { timeoutMs: WAIT_MS });
-    expect(await log.next("server:ready")).toMatchObject({ capacity: 100 });
+    expect(await log.next("worker:ready")).toMatchObject({ capacity: 100, worker: expect.stringMatching(/^orders-early-/) });
     await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
     await expect(client.call("whoami", {})).resolves.toEqual({ server: "early" });
-    expect(server.stats.received).toBe(1);
+    expect(worker.requests.length).toBe(1);
   });
 
   test("close() answers queued requests UNAVAILABLE, drains the one in flight, refuses new ones, and is idempotent", async () => {
@@ -435,7 +400,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
     const broker = await RpcBroker.bind(endpoints(), { onEvent: log.onEvent, drainTimeoutMs: 4_000 });
     try {
       const gates = new Gates();
-      await using server = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), { ...SERVER, concurrency: 1 });
+      await using worker = await ordersWorker(broker.backend, "A", { gates, capacity: 1 });
       await broker.waitForServers(1, { timeoutMs: WAIT_MS });
       await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
       const inFlight = pending(client.call("wait", { key: "in-flight" }));
@@ -449,7 +414,7 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
       const queuedErr = await rejectionOf(queued);
       expect(queuedErr).toBeInstanceOf(RemoteError);
       expect(queuedErr).toMatchObject({ code: "UNAVAILABLE" });
-      expect((queuedErr as RemoteError).remoteMessage).toMatch(/^Broker: the broker closed before a server took the request/);
+      expect((queuedErr as RemoteError).remoteMessage).toMatch(/^Broker: the broker closed before a worker took the request/);
 
       // While it drains, the broker still answers, but takes nothing new.
       const late = await rejectionOf(client.call("echo", { text: "late" }));
@@ -461,18 +426,18 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
       await expect(inFlight).resolves.toEqual({ key: "in-flight" });
       await within(closing, 1_000, "close() to finish once the last request was answered");
       expect(log.events.filter((e) => e.type === "request:rejected")).toHaveLength(2);
-      expect(server.stats.received).toBe(1);
+      expect(worker.requests.length).toBe(1);
+      await worker.waitFor("disconnect"); // every worker is told DISCONNECT at the end
 
       // The frontend is gone: a call can only time out.
       await expect(client.call("echo", { text: "after" }, { timeoutMs: 100 })).rejects.toBeInstanceOf(TimeoutError);
       await expect(broker.close()).resolves.toBeUndefined();
-      expect(broker.closed).toBe(true);
     } finally {
       await broker.close();
     }
   });
 
-  test("close() with no server at all still answers the requests waiting in it", async () => {
+  test("close() with no worker at all still answers the requests waiting in it", async () => {
     const broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 500 });
     try {
       await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
@@ -487,124 +452,73 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
     }
   });
 
-  test("close() gives up after drainTimeoutMs on a server that never answers", async () => {
+  test("close() answers a request still in flight after drainTimeoutMs with UNAVAILABLE, and gives up in time", async () => {
     const broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 100 });
     const gates = new Gates();
     try {
-      await using server = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), SERVER);
+      await using worker = await ordersWorker(broker.backend, "A", { gates });
       await broker.waitForServers(1, { timeoutMs: WAIT_MS });
       await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
-      const stuck = pending(client.call("wait", { key: "stuck" }, { timeoutMs: 200 }));
+      const stuck = pending(client.call("wait", { key: "stuck" }));
       await within(gates.arrived("stuck"), WAIT_MS, "the handler to start");
       await within(broker.close(), 1_000, "close() to give up after drainTimeoutMs");
-      expect(broker.closed).toBe(true);
-      expect(server.stats.inFlight).toBe(1);
-      gates.open("stuck");
-      // Whatever the client gets, it is not a reply: the broker is gone.
-      await expect(stuck).rejects.toBeInstanceOf(Error);
-    } finally {
-      gates.open("stuck");
-      await broker.close();
-    }
-  });
-
-  // The broker keeps each request's envelope while it is at a server, so close() can answer it after drainTimeoutMs.
-  test("close() answers a request still in flight after drainTimeoutMs with UNAVAILABLE, as documented", async () => {
-    const broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 100 });
-    const gates = new Gates();
-    try {
-      await using server = await RpcServer.connect(broker.backend, Orders, handlers("A", gates), SERVER);
-      await broker.waitForServers(1, { timeoutMs: WAIT_MS });
-      await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
-      const stuck = pending(client.call("wait", { key: "stuck" }, { timeoutMs: 200 }));
-      await within(gates.arrived("stuck"), WAIT_MS, "the handler to start");
-      await broker.close();
-      expect(server.stats.inFlight).toBe(1);
-      gates.open("stuck");
       const err = await rejectionOf(stuck);
       expect(err).toMatchObject({ name: "RemoteCallError", code: "UNAVAILABLE" });
+      expect((err as RemoteError).remoteMessage).toMatch(/drainTimeoutMs 100/);
+      expect(worker.requests.length).toBe(1);
     } finally {
       gates.open("stuck");
       await broker.close();
     }
   });
 
-  // Protocol 1.1: an optional headers frame after the body, and a must-ignore rule for anything after it. A raw
-  // DEALER plays the server, so the test sees exactly what the broker passes on.
-  test("passes requests and replies through with every trailing frame, and never takes a client's message for control", async () => {
+  // Protocol 1.1 inside MDP: the broker reads the headers frame but passes every body frame through untouched.
+  test("passes request and reply bodies through with every trailing frame", async () => {
     await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 100 });
-    const server = new zmq.Dealer({ linger: 0, receiveTimeout: WAIT_MS });
-    const client = new zmq.Dealer({ linger: 0, receiveTimeout: WAIT_MS });
     const text = (frames: readonly Buffer[]): string[] => frames.map((f) => f.toString("utf8"));
+    await using worker = await RawWorker.start(broker.backend, { service: "echo" }, (body) => [
+      "ok",
+      ...body.slice(1),
+      "trailing",
+    ]);
+    await broker.waitForServers(1, { timeoutMs: WAIT_MS });
+    const client = new zmq.Dealer({ linger: 0, receiveTimeout: WAIT_MS });
     try {
-      server.connect(broker.backend);
-      expect(text(await server.receive())).toEqual([""]); // the broker's greeting (ZMQ_PROBE_ROUTER)
-      await server.send(["", "ready", "4"]);
-      await broker.waitForServers(1, { timeoutMs: WAIT_MS });
       client.connect(broker.frontend);
-
       const headers = JSON.stringify({
         correlationId: "c-1",
         traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
       });
-      await client.send(["", "echo", '{"text":"hi"}', headers, "a frame after the headers"]);
-      const [envelope, ...request] = await server.receive();
-      expect(envelope?.length).toBeGreaterThan(0); // the client's routing id
-      expect(text(request)).toEqual(["", "echo", '{"text":"hi"}', headers, "a frame after the headers"]);
-      await server.send([envelope!, "", "ok", '{"text":"hi"}', headers, "trailing"]);
-      expect(text(await client.receive())).toEqual(["", "ok", '{"text":"hi"}', headers, "trailing"]);
-
-      // `[""]` (what a ZMQ_PROBE_ROUTER peer sends on connect) and a request for a method named `ready` are data:
-      // both go to a server as requests, and neither makes the client a server.
-      await client.send([""]);
-      expect(text((await server.receive()).slice(1))).toEqual([""]);
-      await client.send(["", "ready", "5"]);
-      const [readyEnvelope, ...ready] = await server.receive();
-      expect(text(ready)).toEqual(["", "ready", "5"]);
-      expect(broker.stats.servers).toBe(1);
-      // A reply whose status is `error` is data too: it reaches the client unchanged.
-      await server.send([readyEnvelope!, "", "error", '{"code":"UNKNOWN_METHOD","message":"no ready"}']);
-      expect(text(await client.receive())).toEqual(["", "error", '{"code":"UNKNOWN_METHOD","message":"no ready"}']);
-      expect(broker.stats).toMatchObject({ forwarded: 3, returned: 2, inFlight: 1, servers: 1, dropped: 0 });
+      await client.send(["", "MDPC01", "echo", "echo", '{"text":"hi"}', headers, "a frame after the headers"]);
+      expect(text(await client.receive())).toEqual([
+        "",
+        "MDPC01",
+        "echo",
+        "ok",
+        '{"text":"hi"}',
+        headers,
+        "a frame after the headers",
+        "trailing",
+      ]);
+      expect(worker.requests).toEqual([["echo", '{"text":"hi"}', headers, "a frame after the headers"]]);
+      expect(broker.stats).toMatchObject({ forwarded: 1, returned: 1, inFlight: 0, workers: 1, dropped: 0 });
     } finally {
-      server.close();
       client.close();
     }
   });
 
-  test("a closing server's UNAVAILABLE reply with a headers frame still sends the request to another server", async () => {
-    await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 100 });
-    const leaving = new zmq.Dealer({ linger: 0, receiveTimeout: WAIT_MS });
-    try {
-      leaving.connect(broker.backend);
-      await leaving.receive();
-      await leaving.send(["", "ready", "1"]);
-      await broker.waitForServers(1, { timeoutMs: WAIT_MS });
-      await using client = await RpcClient.connect(broker.frontend, Orders, { timeoutMs: WAIT_MS });
-      const call = pending(client.call("whoami", {}));
-      const [envelope, ...rest] = await leaving.receive();
-      const d = rest.findIndex((f) => f.length === 0);
-      expect(rest[d + 1]?.toString("utf8")).toBe("whoami");
-      await using b = await RpcServer.connect(broker.backend, Orders, handlers("B"), SERVER);
-      await broker.waitForServers(2, { timeoutMs: WAIT_MS });
-      await leaving.send([envelope!, ...rest.slice(0, d + 1), "error", '{"code":"UNAVAILABLE","message":"closing"}', "{}"]);
-      await expect(call).resolves.toEqual({ server: "B" });
-      expect(b.stats.received).toBe(1);
-    } finally {
-      leaving.close();
-    }
-  });
-
-  test("waitForServers times out with TimeoutError when no server joins, and rejects with ClosedError on close", async () => {
+  test("waitForServers times out with TimeoutError when no worker joins, and rejects with ClosedError on close", async () => {
     const broker = await RpcBroker.bind(endpoints());
     try {
       const err = await rejectionOf(broker.waitForServers(1, { timeoutMs: 100 }));
       expect(err).toBeInstanceOf(TimeoutError);
       expect(err).toMatchObject({ code: "TIMEOUT", timeoutMs: 100 });
       expect((err as Error).message).toMatch(
-        /^RpcBroker\.waitForServers\(1\) \(0 ready\) timed out after 100 ms waiting for servers to connect to .*RpcServer\.connect\(\)/,
+        /^RpcBroker\.waitForServers\(1\) \(0 ready\) timed out after 100 ms waiting for workers to connect to .*RpcServer\.connect\(\)/,
       );
       await expect(broker.waitForServers(0)).resolves.toBeUndefined();
+      const other = await rejectionOf(broker.waitForServers(1, { service: "x.v1", timeoutMs: 50 }));
+      expect((other as Error).message).toMatch(/waiting for workers of "x\.v1"/);
 
       const waiting = broker.waitForServers(1);
       const closing = broker.close();

@@ -174,9 +174,9 @@ describe.each(["tcp", "ipc"] as const)("demo programs over %s", (transport) => {
           ),
         );
         // Two distinct servers announced themselves to the broker.
-        const [first] = await groups(broker, /^broker: server (\S+) ready for \d+ requests at once$/);
+        const [first] = await groups(broker, /^broker: worker (\S+) of \S+ ready for \d+ requests at once$/);
         if (first === undefined) throw new Error(outputOf(broker));
-        await groups(broker, new RegExp(`^broker: server (?!${escaped(first)} )(\\S+) ready for \\d+ requests at once$`));
+        await groups(broker, new RegExp(`^broker: worker (?!${escaped(first)} )(\\S+) of \\S+ ready for \\d+ requests at once$`));
 
         const client = run.start("client", "examples/request-reply/client.ts", {
           RPC_CONNECT: front,

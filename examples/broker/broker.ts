@@ -2,11 +2,40 @@
  * Broker demo: an RPC queue between clients and servers (or, with BROKER_KIND, a pub-sub forwarder or a pipeline
  * streamer); runs until SIGINT/SIGTERM.
  *
+ * The RPC broker speaks Majordomo (MDP 0.1): workers register for a service (RpcServer.connect), clients address one.
+ *
  * Environment: BROKER_FRONTEND_BIND (default tcp://*:5559); BROKER_BACKEND_BIND (default tcp://*:5560);
- * BROKER_KIND rpc | pubsub | pipeline (default rpc).
+ * BROKER_KIND rpc | pubsub | pipeline (default rpc); HEARTBEAT_MS, the MDP heartbeat interval (default 2500; a
+ * worker silent for three intervals is evicted).
  */
-import { PipelineStreamer, PubSubForwarder, RpcBroker, type BrokerEndpoints } from "typed-zmq";
-import { isMain, output, runAsCommand, setting, stopped, type DemoOptions } from "../shared/cli.js";
+import { PipelineStreamer, PubSubForwarder, RpcBroker, type BrokerEndpoints, type RpcBrokerEvent } from "typed-zmq";
+import { intSetting, isMain, output, runAsCommand, setting, stopped, type DemoOptions } from "../shared/cli.js";
+
+/** One log line per broker event, naming the service and the worker. */
+function describe(event: RpcBrokerEvent): string {
+  switch (event.type) {
+    case "worker:ready":
+      return `worker ${event.worker} of ${event.service} ready for ${event.capacity} requests at once`;
+    case "worker:evicted":
+      return (
+        `worker ${event.worker} of ${event.service} evicted after ${event.silentMs} ms of silence ` +
+        `(${event.redispatched} requests sent elsewhere, ${event.lost} answered UNAVAILABLE)`
+      );
+    case "worker:left":
+      return `worker ${event.worker} of ${event.service} leaving (${event.inFlight} requests still running)`;
+    case "worker:gone":
+      return (
+        `worker ${event.worker} of ${event.service} gone: ${event.reason} ` +
+        `(${event.redispatched} requests sent elsewhere, ${event.lost} answered UNAVAILABLE)`
+      );
+    case "request:expired":
+      return `request for ${event.service} expired in the queue: ${event.reason}`;
+    case "request:rejected":
+      return `request rejected (${event.code}): ${event.reason}`;
+    case "message:dropped":
+      return `message dropped: ${event.reason}`;
+  }
+}
 
 /** Runs the broker until `signal` aborts; returns the number of requests it forwarded (0 for the devices, which keep no counts). */
 export async function main(options: DemoOptions = {}): Promise<number> {
@@ -28,11 +57,8 @@ export async function main(options: DemoOptions = {}): Promise<number> {
     return 0;
   }
   await using broker = await RpcBroker.bind(endpoints, {
-    onEvent: (event) => {
-      if (event.type === "server:ready") log(`broker: server ${event.server} ready for ${event.capacity} requests at once`);
-      else if (event.type === "server:gone") log(`broker: server ${event.server} gone (${event.lost} requests lost)`);
-      else log(`broker: ${event.type}: ${event.reason}`);
-    },
+    heartbeatMs: Math.max(1, intSetting(options, "HEARTBEAT_MS", 2_500)),
+    onEvent: (event) => log(`broker: ${describe(event)}`),
   });
   log(`broker: ${kind} frontend ${broker.frontend}, backend ${broker.backend}`);
   await stopped(options.signal);
