@@ -15,6 +15,7 @@ import {
   RpcBroker,
   RpcClient,
   RpcServer,
+  RemoteCallError,
   defineRpc,
   type PipelineSourceOptions,
   type PublisherOptions,
@@ -96,8 +97,9 @@ async function probeSourceBatch(notes: string[]): Promise<boolean> {
 const ProbeContract = defineRpc("bench.probe.v1", { which: { request: z.null(), response: z.string() } });
 
 /**
- * `v1` when RpcBroker has no `services()` (the broker before Majordomo); otherwise `mdp` when two workers registered
- * for two services are both admitted and a client with `{ service }` reaches the one it names, `none` when not.
+ * `v1` when RpcBroker has no `services()` (the broker before Majordomo). Otherwise two workers register for two
+ * services: `mdp` when both are admitted and a client with `{ service }` reaches the one it names; `mdp-worker` when
+ * both are admitted but the client's requests name no service (it has no MDP mode yet); `none` when not admitted.
  */
 async function probeBroker(notes: string[]): Promise<BrokerMode> {
   if (typeof Reflect.get(RpcBroker.prototype, "services") !== "function") {
@@ -123,7 +125,17 @@ async function probeBroker(notes: string[]): Promise<BrokerMode> {
     const options: RpcClientOptions & FutureServiceOption = { service: "bench.probe.b", timeoutMs: 3_000 };
     const client = await RpcClient.connect(broker.frontend, ProbeContract, options);
     closers.unshift(() => client.close());
-    const answer = await client.call("which", null);
+    const answer = await client.call("which", null).catch((err: unknown) => {
+      // Both services have a worker, so "no worker for the service" means the request named none: a v1 client.
+      if (err instanceof RemoteCallError && err.code === "SERVICE_UNAVAILABLE") return undefined;
+      throw err;
+    });
+    if (answer === undefined) {
+      notes.push(
+        "RpcClient has no { service } (MDP) mode yet: in the broker-hop rows its plain v1 requests reach the broker's only service.",
+      );
+      return "mdp-worker";
+    }
     if (answer === "bench.probe.b") return "mdp";
     notes.push(`broker-hop rows skipped: a client with { service: "bench.probe.b" } reached the worker of ${answer}.`);
     return "none";

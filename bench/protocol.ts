@@ -22,10 +22,11 @@ export type Via = z.infer<typeof Via>;
 
 /**
  * Which broker the built package has: `mdp` (Majordomo: workers register with `{ service }`, clients address it),
- * `v1` (the load-balancing broker before it: no `service` option anywhere), or `none` (parts of the MDP change are
- * in and parts are not, so a typed worker and client cannot meet through the broker).
+ * `mdp-worker` (workers register with `{ service }` but the client has no MDP mode yet: its plain v1 requests reach
+ * the broker's only service), `v1` (the load-balancing broker before Majordomo: no `service` option anywhere), or
+ * `none` (a typed worker and client cannot meet through this broker).
  */
-export const BrokerMode = z.enum(["mdp", "v1", "none"]);
+export const BrokerMode = z.enum(["mdp", "mdp-worker", "v1", "none"]);
 export type BrokerMode = z.infer<typeof BrokerMode>;
 
 /** Everything one side of one run needs to know. */
@@ -41,8 +42,10 @@ export const RoleSpec = z.object({
   via: Via,
   /** Typed RPC client: the `headers` option (absent: the library's default). */
   headers: z.boolean().optional(),
-  /** RPC through an MDP broker: the service the worker registers and the client addresses. */
+  /** RPC through an MDP broker: the service the worker registers (and the broker waits for). */
   service: z.string().optional(),
+  /** RPC through an MDP broker: the service the client addresses (absent: plain v1 requests). */
+  clientService: z.string().optional(),
   payload: PayloadKind,
   /** Messages (or calls) to send; receivers use it only for soak sampling. */
   count: z.number().int().nonnegative(),

@@ -122,7 +122,7 @@ async function openTypedClient(spec: RoleSpec): Promise<RoleHandle> {
     codec: codecFor(spec.codec),
     timeoutMs: 30_000,
     ...(spec.headers === undefined ? {} : { headers: spec.headers }),
-    ...serviceOption(spec.service),
+    ...serviceOption(spec.clientService),
   };
   const client = await RpcClient.connect(spec.endpoint, rpcContract(spec.payload, spec.validate), options);
   const probe = new RssProbe(spec.soakWarmup);
