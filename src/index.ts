@@ -45,6 +45,7 @@ export {
   AbortedError,
   ApplicationError,
   ClosedError,
+  ConnectionLostError,
   ContractValidationError,
   EndpointInUseError,
   ErrorCode,
@@ -52,6 +53,7 @@ export {
   InvalidEndpointError,
   MalformedMessageError,
   MessageTooLargeError,
+  NoServerError,
   OutOfRangeError,
   RemoteCallError,
   RemoteError,
@@ -66,12 +68,14 @@ export {
   isAbortedError,
   isApplicationError,
   isClosedError,
+  isConnectionLostError,
   isContractValidationError,
   isEndpointInUseError,
   isInvalidArgumentError,
   isInvalidEndpointError,
   isMalformedMessageError,
   isMessageTooLargeError,
+  isNoServerError,
   isOutOfRangeError,
   isRemoteCallError,
   isRemoteError,
@@ -83,10 +87,25 @@ export {
   isUnknownMethodError,
   isUnknownTopicError,
 } from "./errors/index.js";
-export type { RpcErrorBody, TimeoutErrorOptions, TypedZmqErrorOptions, ValidationIssue } from "./errors/index.js";
+export type {
+  CallAttempt,
+  EndpointState,
+  EndpointStatus,
+  RpcErrorBody,
+  TimeoutErrorOptions,
+  TypedZmqErrorOptions,
+  ValidationIssue,
+} from "./errors/index.js";
 export type { WaitOptions } from "./signal.js";
 export { RpcClient } from "./rpc-client.js";
-export type { CallOptions, RpcClientDropInfo, RpcClientOptions, RpcClientStats } from "./rpc-client.js";
+export type {
+  CallOptions,
+  RetryOptions,
+  RpcClientDropInfo,
+  RpcClientEvent,
+  RpcClientOptions,
+  RpcClientStats,
+} from "./rpc-client.js";
 export { RpcServer } from "./rpc-server.js";
 export type {
   HandlerContext,

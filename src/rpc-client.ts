@@ -1,28 +1,47 @@
 /**
  * @packageDocumentation
- * `RpcClient`: typed calls over one DEALER socket, many in flight, correlated by an envelope frame
- * (RPC protocol 1.1, docs/protocol.md). Framing comes from `protocol/rpc.ts`, the pending-call table from
- * `internal/pending-calls.ts`.
+ * `RpcClient`: typed calls, many in flight, over one DEALER link per endpoint (RPC protocol 1.1, docs/protocol.md),
+ * or through Majordomo brokers (`service` option). The policy lives here: which live link a call goes to, waiting
+ * for a server within the deadline, retrying idempotent methods. The mechanics come from `internal/`: a link's
+ * socket and liveness from `rpc-link.ts`, the backoff and the attempt record from `retry.ts`, the pending-call table
+ * from `pending-calls.ts`; the framing from `protocol/rpc.ts` and `protocol/mdp.ts`.
  */
-import * as zmq from "zeromq";
 import type { Codec } from "./codec.js";
 import type { InferRequest, InferResponse, MethodName, RpcContract, TypeLevelError } from "./contract.js";
 import type { IsUnion } from "./internal/types.js";
-import { ClosedError, MalformedMessageError, MessageTooLargeError, RemoteCallError, UnknownMethodError } from "./errors/index.js";
+import {
+  AbortedError,
+  ClosedError,
+  ConnectionLostError,
+  ErrorCode,
+  MalformedMessageError,
+  MessageTooLargeError,
+  NoServerError,
+  OutOfRangeError,
+  RemoteCallError,
+  TimeoutError,
+  TypedZmqError,
+  UnknownMethodError,
+  type EndpointState,
+} from "./errors/index.js";
+import { endpointList } from "./internal/attach.js";
 import { decodeBody, encodeBody } from "./internal/codec-io.js";
+import { readConnectionOptions, type ConnectionOptions } from "./internal/connection-options.js";
 import { checkPayload, hasMethod } from "./internal/contract-check.js";
+import { checkSignal, checkTimeout, watchDeadline } from "./internal/deadline.js";
 import { callHook } from "./internal/hooks.js";
+import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { openPattern } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
 import { PendingCalls, type PendingCall } from "./internal/pending-calls.js";
-import { readLoop } from "./internal/read-loop.js";
-import { SendQueue } from "./internal/send-queue.js";
+import { Waiters } from "./internal/waiters.js";
+import { AttemptLog, backoffDelay, isRetryable, readRetryPolicy, type RetryPolicy } from "./internal/retry.js";
+import { RpcLink, type LinkListener, type LinkSocketOptions } from "./internal/rpc-link.js";
 import { asErrorBody } from "./internal/wire.js";
 import { fromZmqError, toError } from "./internal/zmq-errors.js";
-import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { PROTOCOL_VERSION } from "./protocol/headers.js";
-import { encodeRequest, parseReply } from "./protocol/rpc.js";
-import { checkSignal, checkTimeout, watchDeadline } from "./internal/deadline.js";
+import { encodeClientRequest, parseClientReply } from "./protocol/mdp.js";
+import { cancelBody, encodeCancel, encodeRequest, parseReply, parseServiceReply, type ReplyParse } from "./protocol/rpc.js";
 import type { WaitOptions } from "./signal.js";
 
 /** Options of one {@link RpcClient.call}. */
@@ -31,8 +50,9 @@ export type CallOptions = WaitOptions;
 /** A reply the client dropped, as reported to `onDrop`. */
 export interface RpcClientDropInfo {
   /**
-   * `late-reply`: a reply for a call that had already timed out, been aborted or never existed;
-   * `malformed-reply`: a message that does not follow the reply layout and matches no pending call.
+   * `late-reply`: a reply for a call that had already timed out, been aborted, been retried (the reply of an earlier
+   * attempt) or never existed; `malformed-reply`: a message that does not follow the reply layout and matches no
+   * pending call.
    */
   readonly reason: "late-reply" | "malformed-reply";
   /** What happened, in words. */
@@ -41,25 +61,74 @@ export interface RpcClientDropInfo {
 
 /** Counters of an {@link RpcClient}; read them through {@link RpcClient.stats}. */
 export interface RpcClientStats {
-  /** Calls handed to the socket. */
+  /** Attempts handed to a socket (a retried call counts once per attempt). */
   readonly sent: number;
-  /** Calls waiting for a reply now. */
+  /** Calls not settled yet: waiting for a reply, for a server, or for their next attempt. */
   readonly pending: number;
-  /** Replies that arrived for calls no longer waiting (timed out or aborted); dropped, never given to another call. */
+  /** Replies that arrived for calls (or attempts) no longer waiting; dropped, never given to another call. */
   readonly lateReplies: number;
   /** Messages that could not be matched to a call because their frames were wrong; dropped. */
   readonly malformedReplies: number;
+  /** Attempts made again after a retryable failure (idempotent methods only). */
+  readonly retries: number;
+  /** Live connections that were lost (each fails or retries the calls in flight on it). */
+  readonly connectionsLost: number;
+}
+
+/** What {@link RpcClientOptions.onEvent} is told about connections and retries. */
+export type RpcClientEvent =
+  /** The handshake with the server at `endpoint` is done: calls go there from now on. */
+  | { readonly type: "connected"; readonly endpoint: string }
+  /**
+   * The connection to `endpoint` was lost; `inFlight` calls were awaiting a reply on it. Those whose reply had not
+   * arrived yet are retried (idempotent methods) or fail with {@link ConnectionLostError}.
+   */
+  | { readonly type: "disconnected"; readonly endpoint: string; readonly inFlight: number }
+  /** libzmq is trying to (re)connect to `endpoint`; `attempt` counts since it was last connected. */
+  | { readonly type: "reconnecting"; readonly endpoint: string; readonly attempt: number; readonly state: EndpointState }
+  /** A peer at `endpoint` accepted the connection but the ZMTP handshake failed (wrong socket type, security). */
+  | { readonly type: "handshake-failed"; readonly endpoint: string; readonly reason: string }
+  /**
+   * A call of an idempotent method is being tried again: attempt number `attempt` (2 for the first retry), after
+   * the previous one, at `endpoint`, ended with `code`; it starts after `delayMs`.
+   */
+  | {
+      readonly type: "retried";
+      readonly method: string;
+      readonly attempt: number;
+      readonly code: string;
+      readonly endpoint: string;
+      readonly delayMs: number;
+    };
+
+/**
+ * Retries of calls to methods marked `idempotent: true` in the contract (the Lazy Pirate pattern). An attempt is
+ * made again when it ends with `UNAVAILABLE`, a lost connection, no server, or its own timeout
+ * (`attemptTimeoutMs`); each new attempt has a new correlation id (a late reply to an earlier one is dropped, so a
+ * call never gets two results), goes to another connected server when there is one, waits a full-jitter backoff
+ * first, and stays inside the call's `timeoutMs`. Methods not marked idempotent are never retried.
+ */
+export interface RetryOptions {
+  /** Attempts in all, the first included. @defaultValue 3 */
+  readonly attempts?: number;
+  /** Ceiling of the first backoff, doubling with each attempt (the wait is drawn between 0 and it). @defaultValue 50 */
+  readonly backoffMs?: number;
+  /** Largest backoff ceiling. @defaultValue 1000 */
+  readonly maxBackoffMs?: number;
+  /** Longest wait for one attempt's reply before trying again. @defaultValue the whole time the call has left */
+  readonly attemptTimeoutMs?: number;
 }
 
 /** Options of {@link RpcClient.connect}. */
-export interface RpcClientOptions {
+export interface RpcClientOptions extends ConnectionOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
    */
   readonly codec?: Codec;
   /**
-   * Default time a call waits for its reply, in milliseconds; `call(…, { timeoutMs })` overrides it per call.
+   * Default time a call waits for its reply, in milliseconds; `call(…, { timeoutMs })` overrides it per call. It is
+   * the whole budget of the call: waiting for a server, every attempt and every backoff.
    * @defaultValue 5000
    */
   readonly timeoutMs?: number;
@@ -75,20 +144,31 @@ export interface RpcClientOptions {
    * @defaultValue 0
    */
   readonly lingerMs?: number;
-  /** `ZMQ_SNDHWM` of the DEALER socket. @defaultValue 1000 */
+  /** `ZMQ_SNDHWM` of each DEALER socket. @defaultValue 1000 */
   readonly sendHighWaterMark?: number;
-  /** `ZMQ_RCVHWM` of the DEALER socket. @defaultValue 1000 */
+  /** `ZMQ_RCVHWM` of each DEALER socket. @defaultValue 1000 */
   readonly receiveHighWaterMark?: number;
   /** Called for every reply the client drops (they are counted in {@link RpcClient.stats} too). Errors it throws are ignored. */
   readonly onDrop?: (info: RpcClientDropInfo) => void;
+  /** Called on connection changes and retries. Errors it throws are ignored. */
+  readonly onEvent?: (event: RpcClientEvent) => void;
   /**
    * Send protocol 1.1's headers frame with every request: the protocol version, the contract's name (a server for
-   * another contract answers `CONTRACT_MISMATCH` instead of misreading the call) and the call's deadline
-   * (`deadline`, `remainingMs`). Off by default: the extra frame and its JSON cost about 15 % of RPC throughput with
-   * 100 calls in flight (`npm run bench`), and a foreign 1.0 server may insist on exactly `[method, body]`.
-   * @defaultValue false
+   * another contract answers `CONTRACT_MISMATCH` instead of misreading the call), the call's deadline (`deadline`,
+   * `remainingMs`: a server never starts a request whose deadline has passed) and `idempotent: true` for idempotent
+   * methods. `false` sends exactly `[method, body]`, for a foreign 1.0 server; then no deadline travels. Always on in
+   * broker mode (`service`).
+   * @defaultValue true
    */
   readonly headers?: boolean;
+  /** Retries of idempotent methods; `false` turns them off. @defaultValue `{ attempts: 3, backoffMs: 50, maxBackoffMs: 1000 }` */
+  readonly retry?: RetryOptions | boolean;
+  /**
+   * Call the service of this name through Majordomo (MDP 0.1) brokers: the endpoints are broker frontends, and
+   * requests travel as `["", "MDPC01", service, method, body, headers]`, correlated by their `correlationId` header.
+   * @defaultValue direct calls to servers
+   */
+  readonly service?: string;
 }
 
 /** Options resolved and checked before any socket exists. */
@@ -96,33 +176,110 @@ interface ClientConfig {
   readonly codec: Codec;
   readonly timeoutMs: number;
   readonly maxMessageBytes: number;
-  readonly lingerMs: number;
-  readonly sendHighWaterMark: number;
-  readonly receiveHighWaterMark: number;
   readonly headers: boolean;
+  readonly retry: RetryPolicy | undefined;
+  readonly service: string | undefined;
+  readonly socket: LinkSocketOptions;
   readonly onDrop: ((info: RpcClientDropInfo) => void) | undefined;
+  readonly onEvent: ((event: RpcClientEvent) => void) | undefined;
 }
 
 function resolveClientOptions(owner: string, options: RpcClientOptions): ClientConfig {
-  return resolveOptions(owner, options, (read) => ({
-    codec: read.codec(),
-    // A timeout must be at least 1 ms (0 would time out every call): the same check as call()'s.
-    timeoutMs: checkTimeout(read.raw("timeoutMs") as number | undefined, 5_000, "timeoutMs", owner),
-    maxMessageBytes: read.optionalPositiveInt("maxMessageBytes") ?? Infinity,
-    lingerMs: read.nonNegativeMs("lingerMs", 0),
-    sendHighWaterMark: read.positiveInt("sendHighWaterMark", 1000),
-    receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
-    headers: read.flag("headers", false),
-    onDrop: read.hook<(info: RpcClientDropInfo) => void>("onDrop"),
-  }));
+  return resolveOptions(owner, options, (read) => {
+    const service = read.optionalString("service");
+    return {
+      codec: read.codec(),
+      // A timeout must be at least 1 ms (0 would time out every call): the same check as call()'s.
+      timeoutMs: checkTimeout(read.raw("timeoutMs") as number | undefined, 5_000, "timeoutMs", owner),
+      maxMessageBytes: read.optionalPositiveInt("maxMessageBytes") ?? Infinity,
+      headers: service !== undefined || read.flag("headers", true),
+      retry: readRetryPolicy(read),
+      service,
+      socket: {
+        linger: read.nonNegativeMs("lingerMs", 0),
+        sendHighWaterMark: read.positiveInt("sendHighWaterMark", 1000),
+        receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
+        ...readConnectionOptions(read),
+      },
+      onDrop: read.hook<(info: RpcClientDropInfo) => void>("onDrop"),
+      onEvent: read.hook<(event: RpcClientEvent) => void>("onEvent"),
+    };
+  });
+}
+
+/** What a method sends besides its body, built once per method. */
+interface MethodWire {
+  readonly frame: Buffer;
+  /** The end of its headers frame: `}` or `,"idempotent":true}`. */
+  readonly headersEnd: string;
+  /** The attempts of its calls are recorded and may be retried. */
+  readonly retried: boolean;
+}
+
+/** What a {@link Call} is made of. */
+interface CallInit {
+  readonly method: string;
+  readonly wire: MethodWire;
+  readonly body: Uint8Array;
+  readonly where: string;
+  /** Local time (`Date.now()`) of the call's overall deadline. */
+  readonly deadlineAt: number;
+  /** The record of its attempts; only for calls that may be retried. */
+  readonly log: AttemptLog | undefined;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** One call, across its attempts. */
+interface Call extends CallInit, PendingCall {
+  /** Correlation id of the current attempt. */
+  id: number;
+  /** The link of the current (or last) attempt; undefined until one was sent. */
+  link: RpcLink | undefined;
+  /** Which of `link`'s connections the attempt was sent on. */
+  connection: number;
+  /** `sent`: on `link`, awaiting its reply; `waiting`: for a live link (since `waitingSince`); `backoff`: before its next attempt. */
+  state: "waiting" | "sent" | "backoff";
+  waitingSince: number;
+  /** The attempt timer or the backoff timer. */
+  timer: ReturnType<typeof setTimeout> | undefined;
+  disarmDeadline: () => void;
+}
+
+function newCall(init: CallInit): Call {
+  return {
+    ...init,
+    id: 0,
+    link: undefined,
+    connection: 0,
+    state: "waiting",
+    waitingSince: 0,
+    timer: undefined,
+    disarmDeadline: noop,
+    disarm: disarmCall,
+  };
+}
+
+/** Clears every timer and listener of the call (as `call.disarm()`). */
+function disarmCall(this: Call): void {
+  this.disarmDeadline();
+  if (this.timer !== undefined) clearTimeout(this.timer);
+  this.timer = undefined;
+}
+
+function noop(): void {
+  // Nothing to disarm yet.
 }
 
 /**
- * Calls the methods of an RPC contract on one or more {@link RpcServer}s (or any peer speaking the protocol).
+ * Calls the methods of an RPC contract on one or more {@link RpcServer}s (or any peer speaking the protocol), or on
+ * a service behind Majordomo brokers.
  *
- * Uses one DEALER socket; each request carries a 4-byte correlation frame in its envelope, so any number of calls
- * may be pending at once and replies may arrive in any order. With several endpoints, calls are spread round-robin
- * over the connected servers.
+ * Uses one DEALER socket per endpoint (`ZMQ_IMMEDIATE`, ZMTP heartbeats): a call goes round-robin to an endpoint
+ * whose connection is up, never into the queue of one that is down. Each request carries a correlation id, so any
+ * number of calls may be pending at once and replies may arrive in any order. A call made while no server is
+ * connected waits for one within its timeout, then fails with {@link NoServerError}. A call whose connection is lost
+ * fails with {@link ConnectionLostError}, or is retried when its method is marked `idempotent`.
  *
  * @example
  * ```ts
@@ -131,41 +288,68 @@ function resolveClientOptions(owner: string, options: RpcClientOptions): ClientC
  * ```
  */
 export class RpcClient<TContract extends RpcContract> extends PatternBase<TContract> {
-  readonly #socket: zmq.Dealer;
-  readonly #queue: SendQueue;
+  readonly #links: readonly RpcLink[];
+  /** The live links, in the order they came up; calls go round-robin over them. */
+  readonly #live: RpcLink[] = [];
+  #next = 0;
   readonly #codec: Codec;
   readonly #timeoutMs: number;
   readonly #maxMessageBytes: number;
+  readonly #retry: RetryPolicy | undefined;
   readonly #onDrop: ((info: RpcClientDropInfo) => void) | undefined;
-  /** The fixed start of every headers frame, or undefined when headers are off. */
-  readonly #headersPrefix: string | undefined;
-  readonly #pending = new PendingCalls();
-  readonly #methodFrames = new Map<string, Buffer>();
-  #readLoop: Promise<void> = Promise.resolve();
+  readonly #onEvent: ((event: RpcClientEvent) => void) | undefined;
+  /** The fixed start of every headers frame (after the correlation id, in broker mode), or undefined when off. */
+  readonly #headersStart: string | undefined;
+  /** The service frame in broker mode. */
+  readonly #service: Buffer | undefined;
+  readonly #pending = new PendingCalls<Call>();
+  /** Calls waiting for a live link, in arrival order. */
+  readonly #waiting = new Set<Call>();
+  readonly #methods = new Map<string, MethodWire>();
+  readonly #connectWaiters = new Waiters();
   #sent = 0;
   #late = 0;
   #malformed = 0;
+  #retries = 0;
+  #lost = 0;
 
-  private constructor(contract: TContract, config: ClientConfig, owner: string) {
+  private constructor(contract: TContract, config: ClientConfig, owner: string, endpoints: readonly string[]) {
     super(checkContract(contract, "rpc", owner));
     this.#codec = config.codec;
     this.#timeoutMs = config.timeoutMs;
     this.#maxMessageBytes = config.maxMessageBytes;
+    this.#retry = config.retry;
     this.#onDrop = config.onDrop;
-    this.#headersPrefix = config.headers
-      ? `{"version":"${PROTOCOL_VERSION}","contract":${JSON.stringify(contract.name)},"deadline":`
+    this.#onEvent = config.onEvent;
+    this.#service = config.service === undefined ? undefined : Buffer.from(config.service, "utf8");
+    this.#headersStart = config.headers
+      ? `"version":"${PROTOCOL_VERSION}","contract":${JSON.stringify(contract.name)},"deadline":`
       : undefined;
-    for (const method of Object.keys(contract.methods)) this.#methodFrames.set(method, Buffer.from(method, "utf8"));
-    const { lingerMs: linger, sendHighWaterMark, receiveHighWaterMark } = config;
-    this.#socket = new zmq.Dealer({ linger, sendHighWaterMark, receiveHighWaterMark });
-    this.#queue = new SendQueue(this.#socket);
+    for (const [method, schemas] of Object.entries(contract.methods)) {
+      const idempotent = schemas.idempotent === true;
+      this.#methods.set(method, {
+        frame: Buffer.from(method, "utf8"),
+        headersEnd: idempotent ? ',"idempotent":true}' : "}",
+        retried: idempotent && config.retry !== undefined,
+      });
+    }
+    const listener: LinkListener = {
+      message: (link, frames) => this.#receive(link, frames),
+      live: (link) => this.#linkLive(link),
+      lost: (link) => this.#linkDown(link),
+      drained: (link, connection) => this.#linkLost(link, connection),
+      retrying: (link, attempt) =>
+        this.#emit({ type: "reconnecting", endpoint: link.endpoint, attempt, state: link.status.state }),
+      handshakeFailed: (link, reason) => this.#emit({ type: "handshake-failed", endpoint: link.endpoint, reason }),
+    };
+    this.#links = endpoints.map((endpoint) => new RpcLink(endpoint, config.socket, listener));
   }
 
   /**
-   * Creates a client connected to one or more servers. Resolves at once: libzmq connects in the background, so
-   * calls made before a server is up wait (within their timeout) until it is.
+   * Creates a client connected to one or more servers (or broker frontends, with `service`). Resolves at once:
+   * libzmq connects in the background, so calls made before a server is up wait (within their timeout) until one is.
    *
-   * @param endpoint - One endpoint, or several to spread calls over (round-robin).
+   * @param endpoint - One endpoint, or several to spread calls over (round-robin over those connected).
    * @param contract - The same contract the server uses.
    * @throws {@link InvalidEndpointError} for a malformed endpoint; `TypeError`/`RangeError` for bad options.
    */
@@ -176,10 +360,12 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   ): Promise<RpcClient<TContract>> {
     return openPattern(
       {
-        create: (owner) => new RpcClient(contract, resolveClientOptions(owner, options), owner),
-        attach: (client, use) => client.attach(client.#socket, endpoint, "connect", use),
+        create: (owner) => new RpcClient(contract, resolveClientOptions(owner, options), owner, endpointList(endpoint, owner)),
+        attach: async (client, use) => {
+          for (const link of client.#links) await client.attach(link.socket, link.endpoint, "connect", use);
+        },
         start: (client) => {
-          client.#readLoop = readLoop(client.#socket, (frames) => client.#receive(frames));
+          for (const link of client.#links) link.start();
         },
       },
       "RpcClient",
@@ -189,7 +375,44 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
 
   /** A snapshot of the counters. */
   get stats(): RpcClientStats {
-    return { sent: this.#sent, pending: this.#pending.size, lateReplies: this.#late, malformedReplies: this.#malformed };
+    return {
+      sent: this.#sent,
+      pending: this.#pending.size,
+      lateReplies: this.#late,
+      malformedReplies: this.#malformed,
+      retries: this.#retries,
+      connectionsLost: this.#lost,
+    };
+  }
+
+  /** The endpoints whose connection is up now (their handshake done), in the order they came up. */
+  get connected(): readonly string[] {
+    return this.#live.map((link) => link.endpoint);
+  }
+
+  /**
+   * Resolves once at least `count` endpoints are connected (see {@link RpcClient.connected}). Calls need not wait
+   * for this (a call waits for a server by itself); it is for spreading the first calls over several servers, and
+   * for readiness checks.
+   * @param count - Connected endpoints to wait for, from 1 to the number of endpoints. @defaultValue 1
+   * @param options - `timeoutMs` (default: the client's `timeoutMs`) and `signal`.
+   * @throws {@link TimeoutError} when fewer are connected in time; {@link AbortedError}; {@link ClosedError}.
+   */
+  waitForConnected(count = 1, options: WaitOptions = {}): Promise<void> {
+    const what = `RpcClient.waitForConnected(${count})`;
+    if (!Number.isInteger(count) || count < 1 || count > this.#links.length) {
+      return Promise.reject(
+        new OutOfRangeError(`${what}: \`count\` must be an integer from 1 to ${this.#links.length} (the number of endpoints).`),
+      );
+    }
+    if (this.closed) return Promise.reject(new ClosedError(`${what} rejected: the client is closed.`));
+    return this.#connectWaiters.until(
+      () => this.#live.length >= count,
+      options,
+      { what, endpoint: this.endpointText, waitingFor: `${count} connected endpoint${count === 1 ? "" : "s"}` },
+      this.#timeoutMs,
+      () => ` (${this.#live.length} connected: ${this.#links.map((l) => `${l.endpoint}: ${l.status.detail}`).join("; ")})`,
+    );
   }
 
   /**
@@ -200,17 +423,21 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
    *
    * @param method - Contract method name.
    * @param request - Payload; its type is the request schema's input type.
-   * @param options - `signal` cancels the call; `timeoutMs` overrides the client's default.
+   * @param options - `signal` cancels the call (a cancel notice is sent to the server, best effort); `timeoutMs`
+   *   overrides the client's default.
    * @returns The reply, parsed by the response schema.
    * @throws {@link ContractValidationError} when the request (`direction: "outgoing"`) or the reply
    *   (`"incoming"`) breaks the contract.
-   * @throws {@link RemoteCallError} when the server answers with an error (`code`: `INVALID_REQUEST`,
-   *   `HANDLER_ERROR`, an application code, ...).
-   * @throws {@link TimeoutError} when no reply arrives within `timeoutMs`; a reply arriving later is dropped and
-   *   counted in {@link RpcClient.stats}.
+   * @throws {@link RemoteCallError} when the server (or a broker) answers with an error (`code`: `INVALID_REQUEST`,
+   *   `HANDLER_ERROR`, `DEADLINE_EXCEEDED`, `SERVICE_UNAVAILABLE`, an application code, ...).
+   * @throws {@link TimeoutError} when a request was sent and no reply arrived within `timeoutMs`; a reply arriving
+   *   later is dropped and counted in {@link RpcClient.stats}.
+   * @throws {@link NoServerError} when no server was connected at any time before the deadline: nothing was sent.
+   * @throws {@link ConnectionLostError} when the connection carrying the call was lost (the call may have run).
    * @throws {@link AbortedError} when `signal` fires first.
    * @throws {@link ClosedError} when the client is closed before the reply arrives.
    * @throws {@link MessageTooLargeError}, {@link MalformedMessageError}, {@link UnknownMethodError}.
+   * For an idempotent method the final error also carries `attempts`, and its message says how many were made.
    * @example
    * ```ts
    * const { greeting } = await client.call("hello", { name: "Ada" }, { timeoutMs: 1_000 });
@@ -258,33 +485,70 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     } catch (err) {
       return Promise.reject(toError(err));
     }
-    const headers =
-      this.#headersPrefix === undefined
-        ? undefined
-        : Buffer.from(`${this.#headersPrefix}${Date.now() + timeoutMs},"remainingMs":${timeoutMs}}`);
+    const wire = this.#methods.get(method)!;
+    const now = Date.now();
     return new Promise<unknown>((resolve, reject) => {
-      const pending: PendingCall = { method, resolve, reject, disarm: () => undefined };
-      const id = this.#pending.add(pending);
-      pending.disarm = watchDeadline(timeoutMs, options?.signal, { what: where, endpoint: this.endpointText }, (error) => {
-        this.#pending.forget(id);
-        reject(error);
-      });
-      if (!this.#pending.holds(id, pending)) return; // the signal had already fired: nothing is sent
-      this.#sent++;
-      this.#queue.send(encodeRequest(id, this.#methodFrames.get(method)!, body, headers)).catch((err: unknown) => {
-        if (this.#pending.take(id) === undefined) return;
-        reject(fromZmqError(err, where, this.endpointText));
-      });
+      const log = wire.retried ? new AttemptLog(now) : undefined;
+      const call = newCall({ method, wire, body, where, deadlineAt: now + timeoutMs, log, resolve, reject });
+      call.id = this.#pending.add(call);
+      call.disarmDeadline = watchDeadline(timeoutMs, options?.signal, { what: where, endpoint: this.endpointText }, (error) =>
+        this.#expired(call, error),
+      );
+      if (!this.#pending.holds(call.id, call)) return; // the signal had already fired: nothing is sent
+      this.#dispatch(call, now);
     });
   }
 
-  #receive(frames: Buffer[]): void {
-    const reply = parseReply(frames);
+  /** Sends the call's next attempt on a live link (another than its last one when there is a choice), or parks it. */
+  #dispatch(call: Call, now: number): void {
+    const live = this.#live;
+    if (live.length === 0) {
+      call.state = "waiting";
+      call.waitingSince = now;
+      this.#waiting.add(call);
+      return;
+    }
+    let link = live[this.#next++ % live.length]!;
+    if (link === call.link && live.length > 1) link = live[this.#next++ % live.length]!;
+    this.#send(call, link, now);
+  }
+
+  #send(call: Call, link: RpcLink, now: number): void {
+    call.link = link;
+    call.connection = link.connection;
+    call.state = "sent";
+    let remainingMs = call.deadlineAt - now;
+    const attemptMs = this.#retry?.attemptTimeoutMs;
+    if (call.log !== undefined && attemptMs !== undefined && attemptMs < remainingMs) {
+      remainingMs = attemptMs;
+      call.timer = setTimeout(() => this.#attemptTimedOut(call, link, attemptMs), attemptMs);
+    }
+    this.#sent++;
+    const id = call.id;
+    link.send(this.#frames(call, id, now, remainingMs)).catch((err: unknown) => {
+      if (!this.#pending.holds(id, call)) return;
+      this.#finish(call, fromZmqError(err, call.where, link.endpoint));
+    });
+  }
+
+  #frames(call: Call, id: number, now: number, remainingMs: number): Uint8Array[] {
+    const start = this.#headersStart;
+    const service = this.#service;
+    if (start === undefined) return encodeRequest(id, call.wire.frame, call.body);
+    const timing = `${now + remainingMs},"remainingMs":${remainingMs}${call.wire.headersEnd}`;
+    if (service === undefined) return encodeRequest(id, call.wire.frame, call.body, Buffer.from(`{${start}${timing}`));
+    const headers = Buffer.from(`{"correlationId":"${id}",${start}${timing}`);
+    return encodeClientRequest(service, [call.wire.frame, call.body, headers]);
+  }
+
+  #receive(link: RpcLink, frames: Buffer[]): void {
+    const reply: ReplyParse = this.#service === undefined ? parseReply(frames) : this.#parseServiceReply(frames);
     if (reply.kind === "malformed") {
-      const message = `${this.contract.name}: received ${reply.reason}.`;
-      const pending = reply.id === undefined ? undefined : this.#pending.take(reply.id);
-      if (pending !== undefined) {
-        pending.reject(
+      const message = `${this.contract.name}: received ${reply.reason} from ${link.endpoint}.`;
+      const call = reply.id === undefined ? undefined : this.#pending.get(reply.id);
+      if (call !== undefined) {
+        this.#finish(
+          call,
           new MalformedMessageError(`${message} Check that the server speaks typed-zmq RPC protocol 1.1 (docs/protocol.md).`),
         );
         return;
@@ -293,20 +557,32 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       this.#drop({ reason: "malformed-reply", message });
       return;
     }
-    const pending = this.#pending.take(reply.id);
-    if (pending === undefined) {
+    const call = this.#pending.get(reply.id);
+    if (call === undefined) {
       this.#late++;
       this.#drop({
         reason: "late-reply",
-        message: `${this.contract.name}: dropped a reply for call #${reply.id}, which is no longer waiting (timed out, aborted or unknown).`,
+        message: `${this.contract.name}: dropped a reply for call #${reply.id}, which is no longer waiting (timed out, aborted, retried or unknown).`,
       });
       return;
     }
+    let value: unknown;
     try {
-      pending.resolve(this.#settle(pending.method, reply.ok, reply.body));
+      value = this.#settle(call.method, reply.ok, reply.body);
     } catch (err) {
-      pending.reject(err);
+      if (err instanceof RemoteCallError && err.code === ErrorCode.UNAVAILABLE) this.#retryOrFinish(call, err);
+      else this.#finish(call, toError(err));
+      return;
     }
+    this.#pending.take(call.id);
+    call.resolve(value);
+  }
+
+  #parseServiceReply(frames: Buffer[]): ReplyParse {
+    const reply = parseClientReply(frames);
+    return reply.kind === "malformed"
+      ? { kind: "malformed", id: undefined, reason: reply.reason }
+      : parseServiceReply(reply.body);
   }
 
   #settle(method: string, ok: boolean, body: Buffer): unknown {
@@ -330,15 +606,140 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     throw new RemoteCallError(this.contract.name, method, errorBody);
   }
 
+  /** The call's overall deadline passed, or its signal fired (`error` says which). */
+  #expired(call: Call, error: TypedZmqError): void {
+    if (error instanceof AbortedError) this.#cancel(call);
+    const final =
+      error instanceof TimeoutError && call.state === "waiting"
+        ? new NoServerError(
+            call.where,
+            Date.now() - call.waitingSince,
+            this.#links.map((link) => link.status),
+          )
+        : error;
+    this.#finish(call, final);
+  }
+
+  /** The attempt on `link` had no reply within `attemptTimeoutMs`. */
+  #attemptTimedOut(call: Call, link: RpcLink, attemptMs: number): void {
+    call.timer = undefined;
+    if (!this.#pending.holds(call.id, call) || call.state !== "sent") return;
+    this.#cancel(call);
+    this.#retryOrFinish(call, new TimeoutError(`${call.where} (one attempt)`, attemptMs, link.endpoint));
+  }
+
+  /** Retries the call if its method is idempotent, the failure retryable, and attempts and time are left; else fails it. */
+  #retryOrFinish(call: Call, error: TypedZmqError): void {
+    const log = call.log;
+    const policy = this.#retry;
+    const now = Date.now();
+    const failed = (log?.count ?? 0) + 1;
+    const delayMs = policy === undefined ? 0 : backoffDelay(policy, failed);
+    if (
+      log === undefined ||
+      policy === undefined ||
+      !isRetryable(error.code) ||
+      this.closed ||
+      failed >= policy.attempts ||
+      now + delayMs >= call.deadlineAt
+    ) {
+      this.#finish(call, error);
+      return;
+    }
+    const from = this.#attemptEndpoint(call);
+    log.record(from, error.code, now);
+    // A new correlation id: a late reply to the attempt that failed is dropped, never taken for this one's.
+    this.#pending.forget(call.id);
+    call.id = this.#pending.add(call);
+    if (call.timer !== undefined) clearTimeout(call.timer);
+    call.state = "backoff";
+    this.#retries++;
+    this.#emit({ type: "retried", method: call.method, attempt: failed + 1, code: error.code, endpoint: from, delayMs });
+    call.timer = setTimeout(() => {
+      call.timer = undefined;
+      if (this.#pending.holds(call.id, call)) this.#dispatch(call, Date.now());
+    }, delayMs);
+  }
+
+  /**
+   * Settles a call with an error, for good. The error of a call that may be retried records every attempt, this one
+   * last, and its message says how many were made, where, over how long.
+   */
+  #finish(call: Call, error: Error): void {
+    this.#pending.take(call.id);
+    this.#waiting.delete(call);
+    const log = call.log;
+    if (log !== undefined && error instanceof TypedZmqError) {
+      const now = Date.now();
+      log.record(this.#attemptEndpoint(call), error.code, now);
+      log.attach(error, now);
+    }
+    call.reject(error);
+  }
+
+  #attemptEndpoint(call: Call): string {
+    return call.state === "waiting" || call.link === undefined ? this.endpointText : call.link.endpoint;
+  }
+
+  /** The best-effort cancel notice for the attempt in flight, if there is one. */
+  #cancel(call: Call): void {
+    const link = call.link;
+    if (call.state !== "sent" || link === undefined || !link.live) return;
+    const frames =
+      this.#service === undefined
+        ? encodeCancel(call.id)
+        : encodeClientRequest(this.#service, cancelBody(Buffer.from(`{"correlationId":"${call.id}"}`)));
+    link.send(frames).catch(noop);
+  }
+
+  #linkLive(link: RpcLink): void {
+    if (this.closed || this.#live.includes(link)) return;
+    this.#live.push(link);
+    this.#emit({ type: "connected", endpoint: link.endpoint });
+    this.#connectWaiters.check();
+    if (this.#waiting.size === 0) return;
+    const now = Date.now();
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    for (const call of waiting) this.#dispatch(call, now);
+  }
+
+  #linkDown(link: RpcLink): void {
+    const at = this.#live.indexOf(link);
+    if (at >= 0) this.#live.splice(at, 1);
+    if (this.closed) return;
+    this.#lost++;
+    this.#emit({ type: "disconnected", endpoint: link.endpoint, inFlight: this.#inFlightOn(link, link.connection).length });
+  }
+
+  /** Calls still waiting for a reply from `link`'s lost connection get none: retry or fail them. */
+  #linkLost(link: RpcLink, connection: number): void {
+    if (this.closed) return;
+    for (const call of this.#inFlightOn(link, connection)) {
+      const hint = call.wire.retried ? "It was retried as far as its attempts and deadline allowed." : undefined;
+      this.#retryOrFinish(call, new ConnectionLostError(call.where, link.endpoint, hint === undefined ? {} : { hint }));
+    }
+  }
+
+  #inFlightOn(link: RpcLink, connection: number): Call[] {
+    return this.#pending.snapshot().filter((c) => c.state === "sent" && c.link === link && c.connection === connection);
+  }
+
   #drop(info: RpcClientDropInfo): void {
     callHook(this.#onDrop, info);
   }
 
+  #emit(event: RpcClientEvent): void {
+    callHook(this.#onEvent, event);
+  }
+
   /**
-   * Rejects every pending call with {@link ClosedError} and closes the socket. Idempotent.
+   * Rejects every pending call with {@link ClosedError} and closes the sockets. Idempotent.
    * Calls made after `close()` reject with {@link ClosedError} at once.
    */
   protected override async shutdown(): Promise<void> {
+    this.#waiting.clear();
+    this.#connectWaiters.rejectAll(new ClosedError("RpcClient.waitForConnected() rejected: the client was closed."));
     this.#pending.rejectAll(
       (call) =>
         new ClosedError(
@@ -346,7 +747,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
             `Await calls before close(), or pass a signal to cancel them.`,
         ),
     );
-    this.#socket.close();
-    await this.#readLoop;
+    this.#live.length = 0;
+    await Promise.all(this.#links.map((link) => link.close()));
   }
 }

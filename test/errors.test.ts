@@ -13,6 +13,7 @@ import {
   AbortedError,
   ApplicationError,
   ClosedError,
+  ConnectionLostError,
   ContractValidationError,
   EndpointInUseError,
   ErrorCode,
@@ -20,6 +21,7 @@ import {
   InvalidEndpointError,
   MalformedMessageError,
   MessageTooLargeError,
+  NoServerError,
   OutOfRangeError,
   RemoteCallError,
   RemoteError,
@@ -103,6 +105,22 @@ const samples: Readonly<Record<string, Sample>> = {
   TimeoutError: {
     code: "TIMEOUT",
     make: (o) => new TimeoutError('RpcClient.call("orders.v1/getOrder")', 250, "ipc:///tmp/orders.sock", o),
+    takesCause: true,
+  },
+  NoServerError: {
+    code: "NO_SERVER",
+    make: (o) =>
+      new NoServerError(
+        'RpcClient.call("orders.v1/getOrder")',
+        500,
+        [{ endpoint: "tcp://10.0.0.9:5555", state: "refused", detail: "connection refused, retrying" }],
+        o,
+      ),
+    takesCause: true,
+  },
+  ConnectionLostError: {
+    code: "CONNECTION_LOST",
+    make: (o) => new ConnectionLostError('RpcClient.call("orders.v1/placeOrder")', "tcp://10.0.0.9:5555", o),
     takesCause: true,
   },
   AbortedError: {
@@ -518,6 +536,31 @@ describe("messages and fields", () => {
     expect(err.endpoint).toBe("ipc:///tmp/orders.sock");
     expect(err.message).toMatchInlineSnapshot(
       `"RpcClient.call("orders.v1/getOrder") timed out after 250 ms waiting for a reply from ipc:///tmp/orders.sock. Check that a server for this contract is bound there, or raise { timeoutMs }."`,
+    );
+  });
+
+  test("NoServerError says nothing was sent and what each endpoint showed", () => {
+    const err = new NoServerError('RpcClient.call("orders.v1/getOrder")', 500.4, [
+      {
+        endpoint: "tcp://10.0.0.9:5555",
+        state: "refused",
+        detail: "connection refused, retrying, 4 reconnection attempts so far",
+      },
+      { endpoint: "tcp://10.0.0.8:5555", state: "handshake-failed", detail: "connected, but the ZMTP handshake failed" },
+    ]);
+    expect(err.waitedMs).toBe(500.4);
+    expect(err.endpoints.map((e) => e.state)).toEqual(["refused", "handshake-failed"]);
+    expect(err.message).toMatchInlineSnapshot(
+      `"RpcClient.call("orders.v1/getOrder") found no connected server in 500 ms, so nothing was sent (tcp://10.0.0.9:5555: connection refused, retrying, 4 reconnection attempts so far; tcp://10.0.0.8:5555: connected, but the ZMTP handshake failed). Check that a server (or a broker's frontend) of this contract is bound there and reachable, with a ROUTER socket and the same security settings."`,
+    );
+  });
+
+  test("ConnectionLostError says the call may or may not have run, and what to do", () => {
+    const err = new ConnectionLostError('RpcClient.call("orders.v1/placeOrder")', "tcp://10.0.0.9:5555");
+    expect(err.endpoint).toBe("tcp://10.0.0.9:5555");
+    expect(err.attempts).toBeUndefined();
+    expect(err.message).toMatchInlineSnapshot(
+      `"RpcClient.call("orders.v1/placeOrder") lost its connection to tcp://10.0.0.9:5555 before the reply came: the request may or may not have run. Check whether it took effect before calling again, or mark the method \`idempotent: true\` in the contract if running it twice is harmless (it is then retried)."`,
     );
   });
 

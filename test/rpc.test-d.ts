@@ -22,6 +22,11 @@ import {
   type RpcHandler,
   type RpcHandlers,
   type TimeoutError,
+  type CallAttempt,
+  type ConnectionLostError,
+  type NoServerError,
+  type RpcClientEvent,
+  type RpcClientOptions,
 } from "../src/index.js";
 
 // ---------------------------------------------------------------------------------------------------------------------
@@ -279,3 +284,35 @@ export async function unionMethodIsRefused(client: RpcClient<typeof Orders>, m: 
     expectTypeOf(await client.call(m, { id: "x" })).toEqualTypeOf<{ id: string; total: number }>();
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------------
+// Reliable client: options, events, errors
+// ---------------------------------------------------------------------------------------------------------------------
+
+expectTypeOf<NoServerError["code"]>().toEqualTypeOf<"NO_SERVER">();
+expectTypeOf<ConnectionLostError["code"]>().toEqualTypeOf<"CONNECTION_LOST">();
+expectTypeOf<TimeoutError["attempts"]>().toEqualTypeOf<readonly CallAttempt[] | undefined>();
+expectTypeOf<RpcClientEvent["type"]>().toEqualTypeOf<
+  "connected" | "disconnected" | "reconnecting" | "handshake-failed" | "retried"
+>();
+
+export async function reliableClientTypes(): Promise<void> {
+  const options: RpcClientOptions = {
+    service: "orders",
+    retry: { attempts: 5, backoffMs: 20, maxBackoffMs: 500, attemptTimeoutMs: 200 },
+    heartbeatIntervalMs: 500,
+    reconnectIntervalMs: 50,
+    onEvent: (event) => {
+      if (event.type === "retried") expectTypeOf(event.attempt).toEqualTypeOf<number>();
+      if (event.type === "disconnected") expectTypeOf(event.inFlight).toEqualTypeOf<number>();
+    },
+  };
+  const client = await RpcClient.connect(["tcp://127.0.0.1:5555", "tcp://127.0.0.1:5556"], Orders, options);
+  expectTypeOf(client.connected).toEqualTypeOf<readonly string[]>();
+  expectTypeOf(client.stats.retries).toEqualTypeOf<number>();
+  expectTypeOf(client.waitForConnected(2)).toEqualTypeOf<Promise<void>>();
+  // @ts-expect-error retry takes an options object or a boolean
+  await RpcClient.connect("tcp://127.0.0.1:5555", Orders, { retry: 3 });
+  await client.close();
+}
+void reliableClientTypes;

@@ -279,6 +279,7 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     await using one = await RpcServer.bind(endpointFor(transport), Orders, handlers(undefined, "one"));
     await using two = await RpcServer.bind(endpointFor(transport), Orders, handlers(undefined, "two"));
     await using client = await RpcClient.connect([one.endpoint, two.endpoint], Orders);
+    await client.waitForConnected(2); // calls go to connected servers only
     const answers = await Promise.all(Array.from({ length: 20 }, () => client.call("whoami", {})));
     const counts = { one: 0, two: 0 };
     for (const a of answers) counts[a.server as "one" | "two"]++;
@@ -364,12 +365,12 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
 });
 
 describe("RpcClient protocol 1.1 headers", () => {
-  test('sends [id, "", method, body] by default, and a headers frame with { headers: true }', async () => {
+  test('sends a headers frame by default, and [id, "", method, body] with { headers: false }', async () => {
     const router = new zmq.Router({ linger: 0, receiveTimeout: 3_000 });
     try {
       await router.bind("tcp://127.0.0.1:0");
-      await using plain = await RpcClient.connect(router.lastEndpoint ?? "", Orders, { timeoutMs: 3_000 });
-      await using withHeaders = await RpcClient.connect(router.lastEndpoint ?? "", Orders, { timeoutMs: 2_000, headers: true });
+      await using plain = await RpcClient.connect(router.lastEndpoint ?? "", Orders, { timeoutMs: 3_000, headers: false });
+      await using withHeaders = await RpcClient.connect(router.lastEndpoint ?? "", Orders, { timeoutMs: 2_000 });
       const calls = [plain.call("echo", { text: "a" }), withHeaders.call("echo", { text: "b" })];
       const seen: Buffer[][] = [await router.receive(), await router.receive()];
       const v1 = seen.find((frames) => frames.length === 5)!;
@@ -377,7 +378,10 @@ describe("RpcClient protocol 1.1 headers", () => {
       expect(v1.slice(2).map(String)).toEqual(["", "echo", JSON.stringify({ text: "a" })]);
       const before = Date.now();
       const headers = JSON.parse(String(v11[5])) as Record<string, unknown>;
-      expect(headers).toMatchObject({ version: "1.1", contract: "orders.v1", remainingMs: 2_000 });
+      // remainingMs is what was left when the request was sent (it waited for the connection first).
+      expect(headers).toMatchObject({ version: "1.1", contract: "orders.v1" });
+      expect(headers["remainingMs"]).toBeGreaterThan(1_000);
+      expect(headers["remainingMs"]).toBeLessThanOrEqual(2_000);
       expect(headers["deadline"]).toBeGreaterThan(before);
       expect(headers["deadline"]).toBeLessThanOrEqual(before + 2_000);
       // Answer both, the second with a headers frame of its own: the client accepts it.
@@ -389,17 +393,17 @@ describe("RpcClient protocol 1.1 headers", () => {
     }
   });
 
-  test("with { headers: true }, a server for another contract answers CONTRACT_MISMATCH", async () => {
+  test("with headers (the default), a server for another contract answers CONTRACT_MISMATCH", async () => {
     const Other = defineRpc("orders.v2", { echo: Orders.methods.echo });
     await using server = await RpcServer.bind("tcp://127.0.0.1:0", Other, { echo: ({ text }) => ({ text }) });
-    await using client = await RpcClient.connect(server.endpoint, Orders, { timeoutMs: 3_000, headers: true });
+    await using client = await RpcClient.connect(server.endpoint, Orders, { timeoutMs: 3_000 });
     await expect(client.call("echo", { text: "x" })).rejects.toMatchObject({
       name: "RemoteCallError",
       code: "CONTRACT_MISMATCH",
       details: { expected: "orders.v2", received: "orders.v1" },
     });
     // Without headers the same call is served: the server cannot tell (the 1.0 behaviour).
-    await using plain = await RpcClient.connect(server.endpoint, Orders, { timeoutMs: 3_000 });
+    await using plain = await RpcClient.connect(server.endpoint, Orders, { timeoutMs: 3_000, headers: false });
     await expect(plain.call("echo", { text: "x" })).resolves.toEqual({ text: "x" });
   });
 });

@@ -2,7 +2,8 @@
  * Request-reply demo client. Says hello COUNT times, prints each answer, exits 0.
  *
  * Environment: RPC_CONNECT (default tcp://127.0.0.1:5555; a broker's frontend works too); CLIENT_NAME (default
- * client-<host>-<pid>); COUNT (default 10); TIMEOUT_MS per call (default 5000).
+ * client-<host>-<pid>); COUNT (default 10); TIMEOUT_MS per call (default 5000); RPC_SERVICE (unset: call the server
+ * directly, or a broker's default service; set: speak MDP to a broker's frontend and call that service).
  */
 import { hostname } from "node:os";
 import { RpcClient } from "typed-zmq";
@@ -14,10 +15,12 @@ export async function main(options: DemoOptions = {}): Promise<string[]> {
   const name = setting(options, "CLIENT_NAME", `client-${hostname()}-${process.pid}`);
   const endpoint = setting(options, "RPC_CONNECT", "tcp://127.0.0.1:5555");
   const count = intSetting(options, "COUNT", 10);
+  const service = setting(options, "RPC_SERVICE", "");
   await using client = await RpcClient.connect(endpoint, Greeter, {
     timeoutMs: Math.max(1, intSetting(options, "TIMEOUT_MS", 5_000)),
+    ...(service !== "" && { service }),
   });
-  log(`client ${name}: connected to ${endpoint}`);
+  log(`client ${name}: connected to ${endpoint}${service === "" ? "" : ` (service ${service})`}`);
   const greetings: string[] = [];
   for (let i = 1; i <= count; i++) {
     const { greeting } = await client.call("hello", { name }, { signal: options.signal });

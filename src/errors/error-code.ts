@@ -13,6 +13,10 @@ const LocalErrorCode = {
   VALIDATION_FAILED: "VALIDATION_FAILED",
   /** No reply arrived in time. */
   TIMEOUT: "TIMEOUT",
+  /** No server was connected during the call's whole deadline (nothing was sent): see {@link NoServerError}. */
+  NO_SERVER: "NO_SERVER",
+  /** The connection carrying a call was lost before its reply came: it may or may not have run. */
+  CONNECTION_LOST: "CONNECTION_LOST",
   /** The caller's `AbortSignal` fired. */
   ABORTED: "ABORTED",
   /** The object was closed. */

@@ -12,6 +12,7 @@
 export { AbortedError, isAbortedError } from "./aborted-error.js";
 export { ApplicationError, RpcError, isApplicationError, isRpcError } from "./application-error.js";
 export { ClosedError, isClosedError } from "./closed-error.js";
+export { ConnectionLostError, isConnectionLostError } from "./connection-lost-error.js";
 export { ContractValidationError, isContractValidationError } from "./contract-validation-error.js";
 export type { ValidationIssue } from "./contract-validation-error.js";
 export { EndpointInUseError, isEndpointInUseError } from "./endpoint-in-use-error.js";
@@ -20,6 +21,8 @@ export { InvalidArgumentError, isInvalidArgumentError } from "./invalid-argument
 export { InvalidEndpointError, isInvalidEndpointError } from "./invalid-endpoint-error.js";
 export { MalformedMessageError, isMalformedMessageError } from "./malformed-message-error.js";
 export { MessageTooLargeError, isMessageTooLargeError } from "./message-too-large-error.js";
+export { NoServerError, isNoServerError } from "./no-server-error.js";
+export type { EndpointState, EndpointStatus } from "./no-server-error.js";
 export { OutOfRangeError, isOutOfRangeError } from "./out-of-range-error.js";
 export { RemoteCallError, RemoteError, isRemoteCallError, isRemoteError } from "./remote-call-error.js";
 export { TimeoutError, isTimeoutError } from "./timeout-error.js";
@@ -27,7 +30,7 @@ export type { TimeoutErrorOptions } from "./timeout-error.js";
 export { TransportError, isTransportError } from "./transport-error.js";
 export { TransportUnavailableError, isTransportUnavailableError } from "./transport-unavailable-error.js";
 export { TypedZmqError, isTypedZmqError } from "./typed-zmq-error.js";
-export type { TypedZmqErrorOptions } from "./typed-zmq-error.js";
+export type { CallAttempt, TypedZmqErrorOptions } from "./typed-zmq-error.js";
 export { UnknownMethodError, isUnknownMethodError } from "./unknown-method-error.js";
 export { UnknownTopicError, isUnknownTopicError } from "./unknown-topic-error.js";
 export { WireErrorCode } from "./wire.js";

@@ -21,6 +21,12 @@ export abstract class TypedZmqError extends Error {
   abstract readonly code: string;
 
   /**
+   * Set on the final error of a call that `RpcClient` may retry (a method marked `idempotent`): every attempt made,
+   * in order, the last one being the attempt this error comes from. Undefined on every other error.
+   */
+  declare readonly attempts?: readonly CallAttempt[];
+
+  /**
    * `instanceof` as usual, plus, on `TypedZmqError` itself, the misuse errors that extend `TypeError`/`RangeError`.
    * Subclasses (`x instanceof ClosedError`) keep the ordinary prototype check.
    */
@@ -28,6 +34,16 @@ export abstract class TypedZmqError extends Error {
     if (ordinaryHasInstance.call(this, value)) return true;
     return this === TypedZmqError && (value instanceof InvalidArgumentError || value instanceof OutOfRangeError);
   }
+}
+
+/** One attempt of a call, as recorded in {@link TypedZmqError.attempts}. */
+export interface CallAttempt {
+  /** The endpoint the attempt was sent to (or, when no server was connected, every endpoint it waited for). */
+  readonly endpoint: string;
+  /** How the attempt ended: an {@link ErrorCode} (`UNAVAILABLE`, `CONNECTION_LOST`, `TIMEOUT`, `NO_SERVER`, ...). */
+  readonly code: string;
+  /** Milliseconds from the start of the call to the end of this attempt. */
+  readonly elapsedMs: number;
 }
 
 /** Options shared by all error constructors. */

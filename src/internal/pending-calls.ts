@@ -17,8 +17,8 @@ export interface PendingCall {
 const MAX_ID = 0xffff_ffff;
 
 /** Pending calls by correlation id. */
-export class PendingCalls {
-  readonly #calls = new Map<number, PendingCall>();
+export class PendingCalls<TCall extends PendingCall = PendingCall> {
+  readonly #calls = new Map<number, TCall>();
   #nextId = 0;
 
   /** Calls waiting now. */
@@ -27,7 +27,7 @@ export class PendingCalls {
   }
 
   /** Stores `call` under a fresh id and returns the id. */
-  add(call: PendingCall): number {
+  add(call: TCall): number {
     let id = this.#nextId;
     while (this.#calls.has(id)) id = id === MAX_ID ? 0 : id + 1;
     this.#nextId = id === MAX_ID ? 0 : id + 1;
@@ -36,12 +36,22 @@ export class PendingCalls {
   }
 
   /** True while `call` is still the one pending under `id`. */
-  holds(id: number, call: PendingCall): boolean {
+  holds(id: number, call: TCall): boolean {
     return this.#calls.get(id) === call;
   }
 
+  /** The call under `id`, left in place; undefined when none is pending (late or unknown). */
+  get(id: number): TCall | undefined {
+    return this.#calls.get(id);
+  }
+
+  /** A snapshot of the calls pending now, in the order they were added (safe to settle or re-add while iterating). */
+  snapshot(): TCall[] {
+    return [...this.#calls.values()];
+  }
+
   /** Removes the call under `id` and disarms its deadline; undefined when none is pending (late or unknown). */
-  take(id: number): PendingCall | undefined {
+  take(id: number): TCall | undefined {
     const call = this.#calls.get(id);
     if (call === undefined) return undefined;
     this.#calls.delete(id);
@@ -55,7 +65,7 @@ export class PendingCalls {
   }
 
   /** Removes every call and rejects each with the error `reason(call)` makes. */
-  rejectAll(reason: (call: PendingCall) => Error): void {
+  rejectAll(reason: (call: TCall) => Error): void {
     const calls = [...this.#calls.values()];
     this.#calls.clear();
     for (const call of calls) {

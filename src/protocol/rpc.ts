@@ -166,19 +166,24 @@ export function parseReply(frames: Buffer[]): ReplyParse {
   if (id === undefined || frames[1]?.length !== 0 || status === undefined || body === undefined) {
     return { kind: "malformed", id, reason: `a ${frames.length}-frame message that is not [correlation id, "", status, body]` };
   }
+  const tail = parseReplyTail(status, frames[4]);
+  return typeof tail === "string"
+    ? { kind: "malformed", id, reason: tail }
+    : { kind: "reply", id, ok: tail.ok, body, headers: tail.headers };
+}
+
+/** Reads a reply's status and optional headers frame; a string says why they are malformed. */
+function parseReplyTail(
+  status: Buffer,
+  headersFrame: Buffer | undefined,
+): { readonly ok: boolean; readonly headers: MessageHeaders | undefined } | string {
   const ok = isFrame(status, STATUS_OK_FRAME);
   if (!ok && !isFrame(status, STATUS_ERROR_FRAME)) {
-    return {
-      kind: "malformed",
-      id,
-      reason: `unknown status "${status.toString("utf8").slice(0, 40)}"; expected "ok" or "error"`,
-    };
+    return `unknown status "${status.toString("utf8").slice(0, 40)}"; expected "ok" or "error"`;
   }
-  const headersFrame = frames[4];
-  if (headersFrame === undefined) return { kind: "reply", id, ok, body, headers: undefined };
+  if (headersFrame === undefined) return { ok, headers: undefined };
   const parsed = parseHeaders(headersFrame);
-  if (parsed.kind === "malformed") return { kind: "malformed", id, reason: parsed.reason };
-  return { kind: "reply", id, ok, body, headers: parsed.headers };
+  return parsed.kind === "malformed" ? parsed.reason : { ok, headers: parsed.headers };
 }
 
 /** The 4-byte big-endian correlation frame of a typed client's request. */
@@ -193,4 +198,42 @@ export function encodeRequest(id: number, method: Buffer, body: Uint8Array, head
   const frames: Uint8Array[] = [correlationFrame(id), DELIMITER, method, body];
   if (headers !== undefined) frames.push(headers);
   return frames;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The cancel notice, and RPC inside MDP as a typed client (a DEALER) speaks it to a broker's frontend.
+
+/** The method frame of a cancel notice: `$` cannot start a contract's method name, so no contract collides with it. */
+export const CANCEL_METHOD = "$cancel";
+const CANCEL_FRAME = Buffer.from(CANCEL_METHOD);
+
+/** A direct cancel notice, best effort and never answered: `[id, "", "$cancel", ""]`, the envelope of the call. */
+export function encodeCancel(id: number): Uint8Array[] {
+  return [correlationFrame(id), DELIMITER, CANCEL_FRAME, DELIMITER];
+}
+
+/** The RPC body of a cancel notice through a broker: `["$cancel", "", headers{correlationId}]`. */
+export function cancelBody(headers: Uint8Array): Uint8Array[] {
+  return [CANCEL_FRAME, DELIMITER, headers];
+}
+
+/** Largest correlation id a typed client uses (it is a 32-bit counter, written in decimal in MDP mode). */
+const MAX_CORRELATION_ID = 0xffff_ffff;
+
+/**
+ * Parses the RPC reply body of an MDP client reply, `[status, body, headers{correlationId}, ...ignored]` (the frames
+ * after `["", "MDPC01", service]`): the same result as {@link parseReply}, the id coming from the `correlationId`
+ * header (a decimal string). Never throws.
+ */
+export function parseServiceReply(body: readonly Buffer[]): ReplyParse {
+  const [status, payload, headersFrame] = body;
+  if (status === undefined || payload === undefined || headersFrame === undefined) {
+    return { kind: "malformed", id: undefined, reason: `a ${body.length}-frame reply body that is not [status, body, headers]` };
+  }
+  const tail = parseReplyTail(status, headersFrame);
+  const text = typeof tail === "string" ? undefined : tail.headers?.correlationId;
+  const id = text !== undefined && /^\d{1,10}$/.test(text) && Number(text) <= MAX_CORRELATION_ID ? Number(text) : undefined;
+  if (typeof tail === "string") return { kind: "malformed", id, reason: tail };
+  if (id === undefined) return { kind: "malformed", id, reason: "the reply headers carry no correlationId this client sent" };
+  return { kind: "reply", id, ok: tail.ok, body: payload, headers: tail.headers };
 }
