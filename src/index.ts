@@ -112,6 +112,7 @@ export type {
   RpcHandler,
   RpcHandlers,
   RpcServerErrorInfo,
+  RpcServerEvent,
   RpcServerOptions,
   RpcServerStats,
 } from "./rpc-server.js";

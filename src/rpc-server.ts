@@ -4,9 +4,15 @@
  *
  * Thin: framing comes from `protocol/rpc.ts`, validation and error shapes from `internal/dispatch.ts`, the
  * concurrency limit from `internal/handler-pool.ts`. Serves plain REQ peers and pipelining DEALER peers alike by
- * echoing every envelope frame up to the empty delimiter. It binds (the usual case) or connects (to a broker's
- * backend, where it also speaks the broker handshake: control traffic exists only on that link).
+ * echoing every envelope frame up to the empty delimiter. It binds (the usual case), or connects to brokers as an
+ * MDP 0.1 worker (rfc.zeromq.org 7/MDP): one DEALER per broker, kept by `internal/mdp-worker-link.ts`, with the same
+ * dispatch code path for every request, whichever way it arrived. Control traffic (MDP commands) exists only on
+ * those links; a bound server never treats a client's message as control.
+ *
+ * Deadlines travel (protocol 1.1 headers, `protocol/deadline.ts`): a request whose deadline has passed is never
+ * started, at read time and again before a locally queued request starts.
  */
+import { hostname } from "node:os";
 import * as zmq from "zeromq";
 import type { Codec } from "./codec.js";
 import { type InferHandlerRequest, type InferHandlerResponse, type MethodName, type RpcContract } from "./contract.js";
@@ -22,16 +28,28 @@ import {
   type Failure,
   type Outcome,
 } from "./internal/dispatch.js";
-import { HandlerPool } from "./internal/handler-pool.js";
+import { endpointList } from "./internal/attach.js";
+import { readConnectionOptions, type ConnectionOptions, type ConnectionSocketOptions } from "./internal/connection-options.js";
+import { HandlerPool, JobSignal } from "./internal/handler-pool.js";
 import { callHook, callHookOrLog, isThenable } from "./internal/hooks.js";
+import { MdpWorkerLink, type WorkerLinkConfig } from "./internal/mdp-worker-link.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
-import { resolveOptions } from "./internal/options.js";
+import { resolveOptions, type OptionReader } from "./internal/options.js";
 import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
-import { settleWithin, signalled } from "./internal/timing.js";
+import { settleWithin } from "./internal/timing.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
+import { expiredReason, requestDeadline, type RequestDeadline } from "./protocol/deadline.js";
 import { encodeHeaders, type MessageHeaders } from "./protocol/headers.js";
-import { encodeReady, encodeReply, parseBrokerControl, parseRequest } from "./protocol/rpc.js";
+import { MMI_PREFIX, readServiceName } from "./protocol/mdp.js";
+import {
+  STATUS_ERROR_FRAME,
+  STATUS_OK_FRAME,
+  encodeReply,
+  parsePayload,
+  parseRequest,
+  type RequestParse,
+} from "./protocol/rpc.js";
 
 /** What a handler gets besides the request. */
 export interface HandlerContext<TContract extends RpcContract, TMethod extends MethodName<TContract>> {
@@ -40,8 +58,16 @@ export interface HandlerContext<TContract extends RpcContract, TMethod extends M
   /** The method being called. */
   readonly method: TMethod;
   /**
-   * Aborted when the server stops waiting for this handler: on `close()`, once `drainTimeoutMs` has passed.
-   * Pass it on to whatever the handler awaits.
+   * When the caller stops waiting for the answer, in local epoch milliseconds (`Date.now()` scale), from the
+   * request's `deadline`/`remainingMs` headers; undefined when the request carried none (a v1 client).
+   */
+  readonly deadline: number | undefined;
+  /**
+   * Aborted when the answer is no longer wanted: at {@link HandlerContext.deadline} (reason: a `TimeoutError`
+   * `DOMException`), when the caller sends a cancel notice (an `AbortError` `DOMException`), and on `close()` once
+   * `drainTimeoutMs` has passed (a {@link ClosedError}). Pass it on to whatever the handler awaits.
+   *
+   * Built when first read: a handler that never reads it costs no `AbortController` and no timer.
    */
   readonly signal: AbortSignal;
 }
@@ -96,18 +122,51 @@ export interface RpcServerStats {
   readonly undeliverable: number;
   /** Handlers running now. */
   readonly inFlight: number;
+  /** Requests waiting for a free handler slot (worker mode only: a bound server leaves them in ZeroMQ's queues). */
+  readonly queued: number;
+  /** Requests not started because their deadline had passed (also counted in `failed.DEADLINE_EXCEEDED`). */
+  readonly expired: number;
+  /**
+   * Requests whose absolute `deadline` was implausibly late for their `remainingMs`: the sender's clock is ahead of
+   * this host's (the remaining time was used instead; see `absoluteDeadlines`).
+   */
+  readonly clockSkew: number;
+  /** Cancel notices that found their request (running: its signal was aborted; waiting: it was never started). */
+  readonly cancelled: number;
 }
 
-/** Options of {@link RpcServer.bind} and {@link RpcServer.connect}. */
-export interface RpcServerOptions {
+/**
+ * What happened to a worker's link to a broker (worker mode, {@link RpcServer.connect}), reported to `onEvent`.
+ * `endpoint` names the broker.
+ */
+export type RpcServerEvent =
+  /** The link's socket is connected to the broker and has sent READY. `routingId` is the socket's MDP identity. */
+  | { readonly type: "broker:connected"; readonly endpoint: string; readonly routingId: string }
+  /**
+   * The broker sent nothing for `heartbeatMs × liveness`: the socket is closed and a new one will connect (its
+   * requests in flight cannot be answered: the broker has given up on this socket).
+   */
+  | { readonly type: "broker:lost"; readonly endpoint: string; readonly silentMs: number }
+  /** The broker sent DISCONNECT (it evicted this worker, or it is closing): a new socket will connect. */
+  | { readonly type: "broker:disconnected"; readonly endpoint: string }
+  /** A new socket connects to the broker after `delayMs` (backoff from 100 ms to 5 s); `attempt` counts from 1. */
+  | { readonly type: "broker:reconnecting"; readonly endpoint: string; readonly attempt: number; readonly delayMs: number };
+
+/**
+ * Options of {@link RpcServer.bind} and {@link RpcServer.connect}. The connection options (ZMTP heartbeats,
+ * reconnect intervals) apply to every socket: the bound ROUTER and each worker DEALER.
+ */
+export interface RpcServerOptions extends ConnectionOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
    */
   readonly codec?: Codec;
   /**
-   * Most handlers running at once. When reached, the server stops reading new requests (they wait in ZeroMQ's queues)
-   * until one finishes.
+   * Most handlers running at once. When reached, a bound server stops reading new requests (they wait in ZeroMQ's
+   * queues) until one finishes. In worker mode it is the capacity announced to each broker (READY's capacity frame),
+   * shared by all brokers; requests beyond it wait in a local queue (the socket is always read: heartbeats arrive
+   * on it), bounded by that credit.
    * @defaultValue 100
    */
   readonly concurrency?: number;
@@ -151,11 +210,62 @@ export interface RpcServerOptions {
    * failures (`HANDLER_ERROR`) are written to stderr, once each, so that none goes unnoticed.
    */
   readonly onError?: (info: RpcServerErrorInfo) => void;
+  /**
+   * Honour a request's absolute `deadline` header. Set false when the clients' clocks cannot be trusted: only the
+   * time left when the request was sent (`remainingMs`, counted from when this server read it) is used. An absolute
+   * deadline implausibly later than `remainingMs` allows is ignored either way and counted in `stats.clockSkew`.
+   * @defaultValue true
+   */
+  readonly absoluteDeadlines?: boolean;
+  /**
+   * Worker mode only: the MDP service this server registers for.
+   * @defaultValue the contract's name
+   */
+  readonly service?: string;
+  /**
+   * Worker mode only: the readable name brokers show for this worker; each socket's routing id is
+   * `${name}-${4 random hex digits}`, new on every reconnection.
+   * @defaultValue `${hostname}-${pid}`
+   */
+  readonly name?: string;
+  /**
+   * Worker mode only: MDP heartbeat interval. A HEARTBEAT goes to a broker in every interval in which nothing else
+   * was sent to it; a broker silent for `heartbeatMs × liveness` is taken for dead: the socket is closed and a new
+   * one connects (backoff 100 ms doubling to 5 s, with jitter) and sends READY again. Use the broker's value.
+   * @defaultValue 2500
+   */
+  readonly heartbeatMs?: number;
+  /**
+   * Worker mode only: how many heartbeat intervals a broker may stay silent.
+   * @defaultValue 3
+   */
+  readonly liveness?: number;
+  /**
+   * Worker mode only: speak plain MDP 0.1, without typed-zmq's extensions: no capacity frame in READY (the broker
+   * sends one request at a time) and no acknowledged departure on `close()`. For a broker that refuses extra frames.
+   * @defaultValue false
+   */
+  readonly strictMdp?: boolean;
+  /** Worker mode only: called for every {@link RpcServerEvent}. Errors thrown by the callback are ignored. */
+  readonly onEvent?: (event: RpcServerEvent) => void;
+}
+
+/** The worker-mode settings. */
+interface WorkerConfig {
+  readonly service: string;
+  readonly name: string;
+  readonly heartbeatMs: number;
+  readonly liveness: number;
+  readonly strict: boolean;
 }
 
 /** Options resolved and checked before any socket exists. */
 interface ServerConfig {
   readonly policy: DispatchPolicy;
+  readonly absoluteDeadlines: boolean;
+  readonly connection: ConnectionSocketOptions;
+  readonly worker: WorkerConfig | undefined;
+  readonly onEvent: ((event: RpcServerEvent) => void) | undefined;
   readonly concurrency: number;
   readonly drainTimeoutMs: number;
   readonly lingerMs: number;
@@ -164,10 +274,14 @@ interface ServerConfig {
   readonly onError: ((info: RpcServerErrorInfo) => void) | undefined;
 }
 
-function resolveServerOptions(owner: string, options: RpcServerOptions): ServerConfig {
+function resolveServerOptions(owner: string, options: RpcServerOptions, contract: RpcContract, mode: OpenMode): ServerConfig {
   return resolveOptions(owner, options, (read) => {
     return {
       policy: readDispatchPolicy(read, read.optionalPositiveInt("maxMessageBytes") ?? Infinity),
+      absoluteDeadlines: read.flag("absoluteDeadlines", true),
+      connection: readConnectionOptions(read),
+      worker: mode === "connect" ? readWorkerOptions(read, contract) : undefined,
+      onEvent: read.hook<(event: RpcServerEvent) => void>("onEvent"),
       concurrency: read.positiveInt("concurrency", 100),
       drainTimeoutMs: read.nonNegativeMs("drainTimeoutMs", 5_000),
       lingerMs: read.nonNegativeMs("lingerMs", 1_000),
@@ -176,6 +290,22 @@ function resolveServerOptions(owner: string, options: RpcServerOptions): ServerC
       onError: read.hook<(info: RpcServerErrorInfo) => void>("onError"),
     };
   });
+}
+
+function readWorkerOptions(read: OptionReader, contract: RpcContract): WorkerConfig {
+  const service = read.optionalString("service") ?? contract.name;
+  const checked = readServiceName(Buffer.from(service, "utf8"));
+  if (typeof checked !== "string") throw read.fail("service", `an MDP service name (${checked.error})`, service);
+  if (service.startsWith(MMI_PREFIX))
+    throw read.fail("service", `a name outside the broker's own "${MMI_PREFIX}" namespace`, service);
+  const name = read.optionalString("name") ?? `${hostname()}-${process.pid}`;
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  if (Buffer.byteLength(name) > 200 || /[\u0000-\u001f\u007f]/.test(name)) {
+    throw read.fail("name", "printable text of at most 200 bytes (it prefixes the socket's routing id)", name);
+  }
+  const heartbeatMs = read.nonNegativeMs("heartbeatMs", 2_500);
+  if (heartbeatMs < 10) throw read.fail("heartbeatMs", "at least 10 ms", heartbeatMs);
+  return { service, name, heartbeatMs, liveness: read.positiveInt("liveness", 3), strict: read.flag("strictMdp", false) };
 }
 
 /** The dispatch steps of every method, built once. */
@@ -212,22 +342,68 @@ function stepsFor(contract: RpcContract): ReadonlyMap<string, DispatchStep> {
   return steps;
 }
 
-/** A request being handled: settled once answered (by the handler, or by close() with `UNAVAILABLE`). */
-interface Job {
-  readonly envelope: Buffer[];
-  readonly method: string;
-  readonly replyHeaders: Uint8Array | undefined;
-  settled: boolean;
+/** Where a worker-mode request came from: the link, and which of its sockets (a reply goes back only on that one). */
+interface WorkerRoute {
+  readonly link: MdpWorkerLink;
+  readonly generation: number;
+}
+
+/** What a handler gets: a small object whose signal is built only when read. */
+class Context<TContract extends RpcContract> implements HandlerContext<TContract, MethodName<TContract>> {
+  readonly contract: TContract;
+  readonly method: MethodName<TContract>;
+  readonly deadline: number | undefined;
+  readonly #scope: JobSignal;
+
+  constructor(contract: TContract, method: MethodName<TContract>, deadline: number | undefined, scope: JobSignal) {
+    this.contract = contract;
+    this.method = method;
+    this.deadline = deadline;
+    this.#scope = scope;
+  }
+
+  get signal(): AbortSignal {
+    return this.#scope.signal;
+  }
 }
 
 /**
- * Serves an RPC contract over a ROUTER socket.
+ * A request accepted for a handler: settled once answered (by the handler, or early: expired or cancelled while it
+ * waited, or answered `UNAVAILABLE` by close()).
+ */
+interface Job {
+  /** Bound: the ROUTER envelope with its delimiter. Worker: `[client address frame]`. */
+  readonly envelope: Buffer[];
+  readonly route: WorkerRoute | undefined;
+  readonly method: string;
+  readonly replyHeaders: Uint8Array | undefined;
+  readonly correlationId: string | undefined;
+  readonly deadline: RequestDeadline | undefined;
+  readonly scope: JobSignal;
+  readonly step: DispatchStep;
+  readonly input: unknown;
+  started: boolean;
+  settled: boolean;
+}
+
+function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    if (!a[i]!.equals(b[i]!)) return false;
+  }
+  return true;
+}
+
+/**
+ * Serves an RPC contract over a ROUTER socket (bound), or as an MDP 0.1 worker of one or more brokers (connected).
  *
  * Every request is validated against the method's request schema before the handler runs, and every response
  * against the response schema before it is sent. Bad input never stops the server: every message that has an empty
  * delimiter frame gets exactly one reply (`MALFORMED`, `UNKNOWN_METHOD`, `INVALID_REQUEST`, `MESSAGE_TOO_LARGE`, ...).
- * A message with no delimiter cannot be answered, and a reply (`ok`/`error`) sent to a server must not be: both are
- * dropped, counted in {@link RpcServer.stats} and reported to `onError`.
+ * A message with no delimiter cannot be answered, and a reply (`ok`/`error`) sent to a bound server must not be:
+ * both are dropped, counted in {@link RpcServer.stats} and reported to `onError`. A request whose deadline has
+ * passed is answered `DEADLINE_EXCEEDED` and never started; a cancel notice (method `$cancel`) aborts the signal of
+ * the request it names and is never answered.
  *
  * @example
  * ```ts
@@ -238,24 +414,27 @@ interface Job {
  * ```
  */
 export class RpcServer<TContract extends RpcContract> extends PatternBase<TContract> {
-  readonly #socket: zmq.Router;
-  readonly #queue: SendQueue;
+  readonly #socket: zmq.Router | undefined;
+  readonly #queue: SendQueue | undefined;
+  readonly #links: MdpWorkerLink[] = [];
   readonly #handlers: RpcHandlers<TContract>;
   readonly #config: ServerConfig;
   readonly #steps: ReadonlyMap<string, DispatchStep>;
   readonly #pool: HandlerPool;
-  readonly #connectMode: boolean;
   readonly #jobs = new Set<Job>();
+  readonly #onWorkerRequest = (link: MdpWorkerLink, generation: number, client: Buffer, body: Buffer[]): void =>
+    this.#dispatch(parsePayload(body, 0, [client]), { link, generation });
   #readLoop: Promise<void> = Promise.resolve();
+  /** Set once new requests are refused (bound: at close(); worker: once the brokers acknowledged the departure). */
   #closing = false;
-  /** Brokers that greeted this server (connect mode only), by routing id, with the envelope to reach them. */
-  readonly #brokers = new Map<string, Buffer[]>();
-  #departed: (() => void) | undefined;
   #received = 0;
   #succeeded = 0;
   #dropped = 0;
   #strayReplies = 0;
   #undeliverable = 0;
+  #expired = 0;
+  #clockSkew = 0;
+  #cancelled = 0;
   readonly #failed: Record<string, number> = {};
 
   private constructor(
@@ -274,10 +453,10 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       );
     }
     this.#handlers = handlers;
-    this.#config = resolveServerOptions(owner, options);
+    this.#config = resolveServerOptions(owner, options, contract, mode);
     this.#steps = stepsFor(contract);
     this.#pool = new HandlerPool(this.#config.concurrency);
-    this.#connectMode = mode === "connect";
+    if (mode === "connect") return;
     this.#socket = new zmq.Router({
       linger: this.#config.lingerMs,
       sendHighWaterMark: this.#config.sendHighWaterMark,
@@ -286,9 +465,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       // once and is counted as undeliverable, instead of being dropped silently or blocking every other reply.
       mandatory: true,
       sendTimeout: 0,
-      // A server that connects (to a broker's backend) greets its peer with an empty message (ZMQ_PROBE_ROUTER), so
-      // the broker learns about it even when the connection was made before the broker bound (inproc).
-      probeRouter: this.#connectMode,
+      ...this.#config.connection,
     });
     this.#queue = new SendQueue(this.#socket);
   }
@@ -313,10 +490,20 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   }
 
   /**
-   * Connects a server to one or more endpoints (for example a broker's backend) and starts serving.
-   * Resolves at once: libzmq connects in the background and reconnects when the peer restarts.
+   * Joins one or more Majordomo (MDP 0.1) brokers as a worker for `options.service` (default: the contract's name)
+   * and starts serving. One DEALER per broker endpoint, each announcing READY with this server's capacity
+   * (`concurrency`; left out with `strictMdp`). Heartbeats go both ways; a broker that falls silent, or sends
+   * DISCONNECT, is reconnected to by itself, with backoff (see {@link RpcServerEvent}). Works with typed-zmq's
+   * {@link RpcBroker} and with any MDP 0.1 broker. Resolves at once: libzmq connects in the background.
    *
-   * @throws {@link InvalidEndpointError} for a malformed endpoint; `TypeError`/`RangeError` for bad options.
+   * A REQUEST's body is an RPC request after its delimiter, `[method, body, headers?]`, dispatched exactly as a bound
+   * server does; the REPLY's body is `[status, body, headers?]`, echoing the request's `correlationId` header.
+   * `close()` asks each broker for no new work and waits (at most min(1 s, `drainTimeoutMs`)) for its
+   * acknowledgement, drains the handlers, then sends DISCONNECT.
+   *
+   * @param endpoint - The broker backend endpoint(s), for example `tcp://broker:5556`.
+   * @throws {@link InvalidEndpointError} for a malformed endpoint; `TypeError`/`RangeError` for bad options (a
+   *   `service` that is not a printable name of 1 to 255 bytes, or starts with `mmi.`).
    */
   static async connect<TContract extends RpcContract>(
     endpoint: string | readonly string[],
@@ -337,24 +524,67 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     return openPattern(
       {
         create: (owner) => new RpcServer(contract, handlers, options, owner, mode),
-        attach: (server, use) => server.attach(server.#socket, endpoint, mode, use),
+        attach: async (server, use) => {
+          if (server.#socket !== undefined) return server.attach(server.#socket, endpoint, mode, use);
+          for (const brokerEndpoint of endpointList(endpoint, use.owner)) {
+            const link = server.#newLink(brokerEndpoint);
+            server.#links.push(link);
+            await link.open((socket) => server.attach(socket, brokerEndpoint, "connect", use));
+          }
+        },
         start: (server) => {
-          server.#readLoop = readLoop(server.#socket, (frames) => server.#handle(frames), {
+          const socket = server.#socket;
+          if (socket === undefined) return;
+          server.#readLoop = readLoop(socket, (frames) => server.#dispatch(parseRequest(frames), undefined), {
             room: () => server.#pool.slot(),
-            onError: (err) =>
-              server.#report({
-                code: ErrorCode.MALFORMED,
-                message: `receive failed: ${toError(err).message}`,
-                method: undefined,
-                replied: false,
-                cause: err,
-              }),
+            onError: (err) => server.#receiveFailed(err),
           });
         },
       },
       "RpcServer",
       mode,
     );
+  }
+
+  #newLink(endpoint: string): MdpWorkerLink {
+    const config = this.#config;
+    // Only connect mode creates links, and it always has worker settings.
+    const worker = config.worker!;
+    const linkConfig: WorkerLinkConfig = {
+      endpoint,
+      service: worker.service,
+      name: worker.name,
+      capacity: config.concurrency,
+      heartbeatMs: worker.heartbeatMs,
+      liveness: worker.liveness,
+      strict: worker.strict,
+      lingerMs: config.lingerMs,
+      sendHighWaterMark: config.sendHighWaterMark,
+      receiveHighWaterMark: config.receiveHighWaterMark,
+      connection: config.connection,
+    };
+    return new MdpWorkerLink(linkConfig, {
+      request: this.#onWorkerRequest,
+      event: (event) => callHook(config.onEvent, event),
+      invalid: (reason) =>
+        this.#report({
+          code: ErrorCode.MALFORMED,
+          message: `${this.contract.name}: ${reason}; ignored.`,
+          method: undefined,
+          replied: false,
+        }),
+      failed: (err) => this.#receiveFailed(err),
+    });
+  }
+
+  #receiveFailed(err: unknown): void {
+    this.#report({
+      code: ErrorCode.MALFORMED,
+      message: `receive failed: ${toError(err).message}`,
+      method: undefined,
+      replied: false,
+      cause: err,
+    });
   }
 
   /** A snapshot of the counters. */
@@ -366,15 +596,18 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       dropped: this.#dropped,
       strayReplies: this.#strayReplies,
       undeliverable: this.#undeliverable,
-      inFlight: this.#jobs.size,
+      inFlight: this.#pool.running,
+      queued: this.#pool.queued,
+      expired: this.#expired,
+      clockSkew: this.#clockSkew,
+      cancelled: this.#cancelled,
     };
   }
 
-  #handle(frames: Buffer[]): void {
-    if (this.#connectMode && this.#control(frames)) return;
+  /** One code path for every request, bound (`route` undefined) or from a broker. */
+  #dispatch(message: RequestParse, route: WorkerRoute | undefined): void {
     this.#received++;
     const name = this.contract.name;
-    const message = parseRequest(frames);
     switch (message.kind) {
       case "unanswerable":
         this.#dropped++;
@@ -387,6 +620,15 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
         return;
       case "stray-reply":
         this.#strayReplies++;
+        if (route !== undefined) {
+          // Through a broker the sender is a client, not a server, so answering cannot loop; and a broker waits for
+          // an answer to every REQUEST it sent.
+          this.#replyError(message.envelope, route, undefined, undefined, {
+            code: ErrorCode.MALFORMED,
+            message: `${name}: the request's method frame is "${message.status}", a reply status, not a method.`,
+          });
+          return;
+        }
         this.#report({
           code: ErrorCode.MALFORMED,
           message: `${name}: dropped a message whose method frame is "${message.status}": that is a reply, and a server never answers a reply (two servers wired to each other would loop). Connect clients, not servers, to this server.`,
@@ -395,25 +637,28 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
         });
         return;
       case "malformed":
-        this.#replyError(message.envelope, message.method, undefined, {
+        this.#replyError(message.envelope, route, message.method, undefined, {
           code: ErrorCode.MALFORMED,
           message: `${name}: ${message.reason}.`,
         });
+        return;
+      case "cancel":
+        this.#cancel(message.envelope, route, message.headers);
         return;
       case "request":
         break;
     }
     const { envelope, method, headers } = message;
     const replyHeaders = replyHeadersFor(headers);
-    if (this.#closing) {
-      this.#replyError(envelope, method, replyHeaders, {
+    if (this.#closing || route?.link.left === true) {
+      this.#replyError(envelope, route, method, replyHeaders, {
         code: ErrorCode.UNAVAILABLE,
         message: `${name}: the server is shutting down and takes no new requests. Retry on another server.`,
       });
       return;
     }
     if (headers?.contract !== undefined && headers.contract !== name) {
-      this.#replyError(envelope, method, replyHeaders, {
+      this.#replyError(envelope, route, method, replyHeaders, {
         code: ErrorCode.CONTRACT_MISMATCH,
         message: `the request was written for contract "${headers.contract}", but this server serves "${name}". Connect to a server for "${headers.contract}", or use the same contract version on both sides.`,
         details: { expected: name, received: headers.contract },
@@ -423,68 +668,159 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     const step = this.#steps.get(method);
     if (step === undefined) {
       const known = [...this.#steps.keys()];
-      this.#replyError(envelope, method, replyHeaders, {
+      this.#replyError(envelope, route, method, replyHeaders, {
         code: ErrorCode.UNKNOWN_METHOD,
         message: `method "${method}" is not part of contract "${name}"; known methods: ${known.map((m) => `"${m}"`).join(", ")}.`,
         details: { known },
       });
       return;
     }
+    let deadline: RequestDeadline | undefined;
+    if (headers !== undefined) {
+      const now = Date.now();
+      deadline = requestDeadline(headers, now, this.#config.absoluteDeadlines);
+      if (deadline?.senderAheadMs !== undefined) this.#clockSkew++;
+      if (deadline !== undefined && deadline.expiresAt <= now) {
+        this.#replyExpired(envelope, route, method, replyHeaders, step, deadline, now);
+        return;
+      }
+    }
     const input = decodeInput(step, this.#config.policy, message.body);
     if (!input.ok) {
-      this.#fail(envelope, method, replyHeaders, input.failure);
+      this.#fail(envelope, route, method, replyHeaders, input.failure);
       return;
     }
-    const job: Job = { envelope, method, replyHeaders, settled: false };
+    const job: Job = {
+      envelope,
+      route,
+      method,
+      replyHeaders,
+      correlationId: headers?.correlationId,
+      deadline,
+      scope: new JobSignal(this.#pool.signal, deadline?.expiresAt),
+      step,
+      input: input.value,
+      started: false,
+      settled: false,
+    };
     this.#jobs.add(job);
+    if (this.#pool.free) this.#start(job);
+    else this.#pool.run(() => this.#startQueued(job));
+  }
+
+  /** A request that waited in the local queue: started only if still wanted. */
+  #startQueued(job: Job): void {
+    if (job.settled) return;
+    const deadline = job.deadline;
+    if (deadline !== undefined) {
+      const now = Date.now();
+      if (deadline.expiresAt <= now) {
+        this.#settleEarly(job);
+        this.#replyExpired(job.envelope, job.route, job.method, job.replyHeaders, job.step, deadline, now);
+        return;
+      }
+    }
+    this.#start(job);
+  }
+
+  #start(job: Job): void {
+    job.started = true;
     this.#pool.begin();
+    const method = job.method as MethodName<TContract>;
     // The handler map is exhaustive over the contract's methods and `method` is one of them (its step exists).
-    const handler = this.#handlers[method as MethodName<TContract>] as RpcHandler<TContract, MethodName<TContract>>;
-    const outcome = runHandler(step, this.#config.policy, () =>
-      // `input.value` is the output of the method's request schema, which is what the handler is typed to receive.
-      handler(input.value as InferHandlerRequest<TContract, MethodName<TContract>>, {
-        contract: this.contract,
-        method: method,
-        signal: this.#pool.signal,
-      }),
+    const handler = this.#handlers[method] as RpcHandler<TContract, MethodName<TContract>>;
+    const context = new Context(this.contract, method, job.deadline?.expiresAt, job.scope);
+    const outcome = runHandler(job.step, this.#config.policy, () =>
+      // `job.input` is the output of the method's request schema, which is what the handler is typed to receive.
+      handler(job.input as InferHandlerRequest<TContract, MethodName<TContract>>, context),
     );
     if (isThenable(outcome)) void outcome.then((done) => this.#finish(job, done));
     else this.#finish(job, outcome);
   }
 
-  /** The broker handshake, on a connecting server's link to its broker. True when `frames` was control traffic. */
-  #control(frames: Buffer[]): boolean {
-    const control = parseBrokerControl(frames, (id) => this.#brokers.has(id));
-    if (control === undefined) return false;
-    if (control.kind === "greeting") {
-      // The broker said hello (ZMQ_PROBE_ROUTER): tell it how many requests this server takes at once, so it only
-      // sends work this server can start (docs/protocol.md, "Broker").
-      this.#brokers.set(control.broker, control.envelope);
-      if (!this.#closing) this.#send(encodeReady(control.envelope, this.#config.concurrency), undefined);
-    } else {
-      // A broker acknowledged our departure: every request it sent before has arrived.
-      this.#brokers.delete(control.broker);
-      if (this.#brokers.size === 0) this.#departed?.();
-    }
-    return true;
-  }
-
   #finish(job: Job, outcome: Outcome): void {
     this.#jobs.delete(job);
+    job.scope.end();
+    if (!job.settled) {
+      job.settled = true;
+      if (outcome.ok)
+        this.#reply(job.envelope, job.route, true, outcome.body, job.replyHeaders, job.method, () => this.#succeeded++);
+      else this.#fail(job.envelope, job.route, job.method, job.replyHeaders, outcome.failure);
+    }
+    // After the reply: ending may start the next queued request, whose reply then follows this one.
     this.#pool.end();
-    if (job.settled) return;
-    job.settled = true;
-    if (outcome.ok)
-      this.#send(encodeReply(job.envelope, true, outcome.body, job.replyHeaders), job.method, () => this.#succeeded++);
-    else this.#fail(job.envelope, job.method, job.replyHeaders, outcome.failure);
   }
 
-  #fail(envelope: Buffer[], method: string, replyHeaders: Uint8Array | undefined, failure: Failure): void {
-    this.#replyError(envelope, method, replyHeaders, failure.body, failure);
+  /** Settles a job that never started (expired or cancelled while queued). */
+  #settleEarly(job: Job): void {
+    job.settled = true;
+    job.scope.end();
+    this.#jobs.delete(job);
+  }
+
+  /**
+   * A cancel notice: the request sent with this envelope (bound) or from this client with this correlation id
+   * (worker) is no longer wanted. A running handler's signal is aborted (it still answers, and the answer is dropped
+   * by whoever no longer waits for it); a queued request is never started. The notice itself is never answered.
+   */
+  #cancel(envelope: Buffer[], route: WorkerRoute | undefined, headers: MessageHeaders | undefined): void {
+    const correlationId = headers?.correlationId;
+    for (const job of this.#jobs) {
+      if (job.settled) continue;
+      if (route === undefined ? job.route !== undefined || !sameFrames(job.envelope, envelope) : job.route?.link !== route.link)
+        continue;
+      if (
+        route !== undefined &&
+        (!job.envelope[0]!.equals(envelope[0]!) || (correlationId !== undefined && job.correlationId !== correlationId))
+      ) {
+        continue;
+      }
+      this.#cancelled++;
+      const reason = new DOMException(`The caller cancelled the call to "${this.contract.name}/${job.method}".`, "AbortError");
+      if (job.started) {
+        job.scope.abort(reason);
+      } else {
+        // Never started; answered anyway, so that a broker that counts this worker's requests in flight gets it back.
+        this.#settleEarly(job);
+        this.#replyError(job.envelope, job.route, job.method, job.replyHeaders, {
+          code: ErrorCode.UNAVAILABLE,
+          message: `${this.contract.name}/${job.method}: cancelled by its caller before it started; it was not run.`,
+        });
+      }
+      return;
+    }
+  }
+
+  #replyExpired(
+    envelope: Buffer[],
+    route: WorkerRoute | undefined,
+    method: string,
+    replyHeaders: Uint8Array | undefined,
+    step: DispatchStep,
+    deadline: RequestDeadline,
+    now: number,
+  ): void {
+    this.#expired++;
+    this.#replyError(envelope, route, method, replyHeaders, {
+      code: ErrorCode.DEADLINE_EXCEEDED,
+      message: `${step.label}: not started: ${expiredReason(deadline, now)}. The caller had already given up; nothing ran.`,
+      details: { expiredBy: deadline.by, lateMs: Math.max(0, Math.round(now - deadline.expiresAt)) },
+    });
+  }
+
+  #fail(
+    envelope: Buffer[],
+    route: WorkerRoute | undefined,
+    method: string,
+    replyHeaders: Uint8Array | undefined,
+    failure: Failure,
+  ): void {
+    this.#replyError(envelope, route, method, replyHeaders, failure.body, failure);
   }
 
   #replyError(
     envelope: Buffer[],
+    route: WorkerRoute | undefined,
     method: string | undefined,
     replyHeaders: Uint8Array | undefined,
     body: RpcErrorBody,
@@ -501,13 +837,41 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     };
     if (failure?.local === true) callHookOrLog(this.#config.onError, info, `RpcServer("${this.contract.name}"): ${info.message}`);
     else this.#report(info);
-    this.#send(encodeReply(envelope, false, encodeError(this.#config.policy.codec, body), replyHeaders), method);
+    this.#reply(envelope, route, false, encodeError(this.#config.policy.codec, body), replyHeaders, method);
   }
 
-  #send(frames: Uint8Array[], method: string | undefined, onSent?: () => void): void {
-    this.#queue.send(frames).then(onSent, (err: unknown) => {
+  /** Sends a reply: on the ROUTER (bound), or as an MDP REPLY on the link the request came from. */
+  #reply(
+    envelope: Buffer[],
+    route: WorkerRoute | undefined,
+    ok: boolean,
+    body: Uint8Array,
+    replyHeaders: Uint8Array | undefined,
+    method: string | undefined,
+    onSent?: () => void,
+  ): void {
+    let sent: Promise<boolean> | undefined;
+    if (route === undefined) {
+      // Bound mode has a socket and a queue (the constructor makes both when not connecting).
+      sent = this.#queue!.send(encodeReply(envelope, ok, body, replyHeaders));
+    } else {
+      const payload: Uint8Array[] = [ok ? STATUS_OK_FRAME : STATUS_ERROR_FRAME, body];
+      if (replyHeaders !== undefined) payload.push(replyHeaders);
+      sent = route.link.reply(route.generation, envelope[0]!, payload);
+      if (sent === undefined) {
+        this.#undeliverable++;
+        this.#report({
+          code: ErrorCode.UNAVAILABLE,
+          message: `${this.contract.name}: a reply could not be delivered: the link to the broker at ${route.link.endpoint} was replaced since the request arrived (the broker had gone silent or sent DISCONNECT).`,
+          method,
+          replied: false,
+        });
+        return;
+      }
+    }
+    sent.then(onSent, (err: unknown) => {
       this.#undeliverable++;
-      const error = fromZmqError(err, "RpcServer reply", this.endpoint);
+      const error = fromZmqError(err, "RpcServer reply", route?.link.endpoint ?? this.endpoint);
       this.#report({
         code: error.code,
         message: `${this.contract.name}: a reply could not be delivered (the client is probably gone): ${error.message}`,
@@ -524,20 +888,20 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
 
   /**
    * Stops taking new requests (they are answered `UNAVAILABLE`), waits up to `drainTimeoutMs` for running handlers,
-   * answers any still running with `UNAVAILABLE` and aborts their signals, then closes the socket.
-   * Idempotent; resolves when the socket is closed.
+   * answers any still running with `UNAVAILABLE` and aborts their signals, then closes the sockets.
+   *
+   * In worker mode it first tells each broker it is leaving (HEARTBEAT + "leaving") and waits for the broker's
+   * acknowledgement, at most min(1000, `drainTimeoutMs`) ms (a plain MDP broker sends none), serving what arrives
+   * meanwhile; then refuses new requests, drains, and sends DISCONNECT to each broker.
+   * Idempotent; resolves when every socket is closed.
    */
   protected override async shutdown(): Promise<void> {
-    this.#closing = true;
     const { drainTimeoutMs, lingerMs } = this.#config;
-    if (this.#brokers.size > 0) {
-      // Tell each broker we are leaving (capacity 0) and wait for its acknowledgement: requests it sent before that
-      // are answered UNAVAILABLE, and it sends them to another server.
-      const departed = signalled();
-      this.#departed = departed.resolve;
-      for (const envelope of this.#brokers.values()) this.#send(encodeReady(envelope, 0), undefined);
-      await settleWithin(departed.promise, Math.min(drainTimeoutMs, 1_000));
+    if (this.#links.length > 0) {
+      // Requests the brokers sent before they acknowledged are served: that is what the acknowledgement is for.
+      await settleWithin(Promise.all(this.#links.map((link) => link.leave())), Math.min(drainTimeoutMs, 1_000));
     }
+    this.#closing = true;
     await this.#pool.drain(
       drainTimeoutMs,
       () =>
@@ -545,15 +909,21 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
           `RpcServer("${this.contract.name}") closed before its handlers finished (drainTimeoutMs ${drainTimeoutMs}).`,
         ),
     );
+    this.#pool.clearQueue();
     for (const job of this.#jobs) {
       job.settled = true;
-      this.#replyError(job.envelope, job.method, job.replyHeaders, {
+      this.#replyError(job.envelope, job.route, job.method, job.replyHeaders, {
         code: ErrorCode.UNAVAILABLE,
-        message: `${this.contract.name}/${job.method}: the server closed before the handler finished (it waited drainTimeoutMs = ${drainTimeoutMs} ms). Retry on another server.`,
+        message: job.started
+          ? `${this.contract.name}/${job.method}: the server closed before the handler finished (it waited drainTimeoutMs = ${drainTimeoutMs} ms). Retry on another server.`
+          : `${this.contract.name}/${job.method}: the server closed before the request could start; it was not run. Retry on another server.`,
       });
     }
-    await settleWithin(this.#queue.idle(), lingerMs);
-    this.#socket.close();
+    await Promise.all(this.#links.map((link) => link.close()));
+    if (this.#socket !== undefined) {
+      await settleWithin(this.#queue!.idle(), lingerMs);
+      this.#socket.close();
+    }
     this.#pool.release();
     await this.#readLoop;
   }

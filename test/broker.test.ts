@@ -13,11 +13,13 @@ import {
   Publisher,
   RemoteError,
   RpcClient,
+  RpcServer,
   Subscriber,
   TimeoutError,
   defineJobs,
   defineTopics,
   type RpcBrokerEvent,
+  type RpcHandlers,
   type JobOutcome,
   type TopicMessage,
 } from "../src/index.js";
@@ -133,7 +135,7 @@ let workerCount = 0;
 /**
  * A raw MDP worker serving Orders the way a typed worker does (`[method, body, headers?]` in,
  * `[status, body, headers?]` out, echoing the correlationId): `whoami` answers `name`, `wait` holds on `gates`.
- * These stand in for `RpcServer.connect` workers until worker mode lands (see the todo below).
+ * Raw workers let the tests control every frame; typed `RpcServer.connect` workers are used where noted.
  */
 function ordersWorker(backend: string, name: string, options: { gates?: Gates; capacity?: number } = {}): Promise<RawWorker> {
   const { gates, capacity = 100 } = options;
@@ -172,11 +174,31 @@ describe.each(TRANSPORTS)("RPC broker over %s", (transport) => {
     backend: endpointFor(transport),
   });
 
-  test.todo(
-    "once RpcServer worker mode lands, restore with typed workers: a closing RpcServer loses no request (200 rounds " +
-      "of join, call, close), a draining RpcServer gets no new work, and server-side stats (received, inFlight) " +
-      "match the broker's counts",
-  );
+  test("typed workers: a closing RpcServer loses no request and gets no new work; worker and broker counts agree", async () => {
+    await using broker = await RpcBroker.bind(endpoints(), { drainTimeoutMs: 1_000 });
+    const handlers = (name: string): RpcHandlers<typeof Orders> => ({
+      echo: ({ text }) => ({ text }),
+      getOrder: ({ id }) => ({ id, total: id * 2 }),
+      wait: ({ key }) => ({ key }),
+      whoami: () => ({ server: name }),
+    });
+    const a = await RpcServer.connect(broker.backend, Orders, handlers("A"), { name: "typed-a" });
+    await using b = await RpcServer.connect(broker.backend, Orders, handlers("B"), { name: "typed-b" });
+    await broker.waitForServers(2, { timeoutMs: WAIT_MS });
+    await using client = await RpcClient.connect(broker.frontend, Orders, { service: Orders.name, timeoutMs: WAIT_MS });
+    // 100 calls in flight while A closes: every one is answered, by A before its departure or by B after it.
+    const calls = range(100).map(() => client.call("whoami", {}));
+    const closing = a.close();
+    const answers = await Promise.all(calls);
+    await closing;
+    expect(answers.every((r) => r.server === "A" || r.server === "B")).toBe(true);
+    // After the departure the broker sends nothing to A.
+    const after = await Promise.all(range(50).map(() => client.call("whoami", {})));
+    expect(after.every((r) => r.server === "B")).toBe(true);
+    expect(a.stats.succeeded + b.stats.succeeded).toBe(150);
+    expect(broker.stats.forwarded).toBe(150);
+    expect(broker.stats.workers).toBe(1);
+  });
 
   test("spreads sequential calls over two workers and correlates 50 concurrent calls finishing out of order", async () => {
     const log = eventLog();

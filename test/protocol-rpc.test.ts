@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { encodeHeaders, parseHeaders } from "../src/protocol/headers.js";
-import { encodeReady, encodeReply, encodeRequest, parseBrokerControl, parseReply, parseRequest } from "../src/protocol/rpc.js";
+import { encodeReply, encodeRequest, parsePayload, parseReply, parseRequest } from "../src/protocol/rpc.js";
 
 const b = (text: string): Buffer => Buffer.from(text);
 const E = Buffer.alloc(0);
@@ -79,29 +79,53 @@ describe("parseRequest", () => {
   });
 });
 
-describe("parseBrokerControl (connect mode only)", () => {
-  const known = (hex: string): boolean => hex === b("broker").toString("hex");
-  test('a greeting is exactly [id, ""]', () => {
-    expect(parseBrokerControl([b("broker"), E], () => false)).toEqual({
-      kind: "greeting",
-      broker: b("broker").toString("hex"),
-      envelope: [b("broker"), E],
+describe("cancel notices", () => {
+  test('a direct cancel notice is [...envelope, "", "$cancel", ""], with or without headers', () => {
+    expect(parseRequest([b("peer"), id(4), E, b("$cancel"), E])).toEqual({
+      kind: "cancel",
+      envelope: [b("peer"), id(4), E],
+      headers: undefined,
+    });
+    expect(parseRequest([b("peer"), E, b("$cancel"), E, b('{"correlationId":"c-1"}')])).toEqual({
+      kind: "cancel",
+      envelope: [b("peer"), E],
+      headers: { correlationId: "c-1" },
     });
   });
-  test("an acknowledgement comes from a broker that greeted", () => {
-    expect(parseBrokerControl([b("broker"), E, b("ready"), b("0")], known)).toEqual({
-      kind: "departure-ack",
-      broker: b("broker").toString("hex"),
+  test("bad headers on a cancel notice leave it without a correlation id (never answered either way)", () => {
+    expect(parseRequest([b("peer"), E, b("$cancel"), E, b("[]")])).toMatchObject({ kind: "cancel", headers: undefined });
+  });
+  test("a method that merely starts with $ is a request (answered UNKNOWN_METHOD by the server)", () => {
+    expect(parseRequest([b("peer"), E, b("$cancelled"), body])).toMatchObject({ kind: "request", method: "$cancelled" });
+  });
+});
+
+describe("parsePayload (an MDP REQUEST body in worker mode)", () => {
+  const client = [b("token-8b")];
+  test("[method, body, headers?] after no delimiter, answered to the client address frame", () => {
+    expect(parsePayload([b("echo"), body], 0, client)).toEqual({
+      kind: "request",
+      envelope: client,
+      method: "echo",
+      body,
+      headers: undefined,
     });
-    expect(parseBrokerControl([b("other"), E, b("ready"), b("0")], known)).toBeUndefined();
+    expect(parsePayload([b("echo"), body, b('{"correlationId":"7"}')], 0, client)).toMatchObject({
+      kind: "request",
+      headers: { correlationId: "7" },
+    });
   });
   test.each([
-    ["a request", [b("broker"), b("client"), E, b("ready"), body]],
-    ["a v1 request", [b("broker"), E, b("echo"), body]],
-    ["no id", [E]],
-    ["no delimiter", [b("broker"), b("x")]],
-  ] as const)("anything else is data: %s", (_label, frames) => {
-    expect(parseBrokerControl([...frames], known)).toBeUndefined();
+    ["an empty body", [], /nothing follows/],
+    ["a plain MDP body of one frame", [b("hello")], /body frame is missing/],
+    ["an opaque binary frame", [Buffer.from([0xff, 0xfe]), body], /not valid UTF-8/],
+  ] as const)("malformed: %s", (_label, frames, reason) => {
+    const parsed = parsePayload([...frames], 0, client);
+    expect(parsed).toMatchObject({ kind: "malformed", envelope: client });
+    if (parsed.kind === "malformed") expect(parsed.reason).toMatch(reason);
+  });
+  test("a stray reply keeps its envelope, so a worker can still answer it", () => {
+    expect(parsePayload([b("ok"), body], 0, client)).toEqual({ kind: "stray-reply", envelope: client, status: "ok" });
   });
 });
 
@@ -153,10 +177,6 @@ describe("encoders", () => {
     });
     const withHeaders = encodeReply(envelope, false, body, encodeHeaders({ correlationId: "z" })).map((f) => Buffer.from(f));
     expect(parseReply(withHeaders)).toEqual({ kind: "reply", id: 5, ok: false, body, headers: { correlationId: "z" } });
-  });
-
-  test("the 1.0 broker announcement", () => {
-    expect(encodeReady([b("broker"), E], 100).map(String)).toEqual(["broker", "", "ready", "100"]);
   });
 });
 

@@ -224,12 +224,13 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     const gates = new Gates();
     await using server = await RpcServer.bind(endpointFor(transport), Orders, handlers(gates));
     const client = await RpcClient.connect(server.endpoint, Orders);
-    const pending = client.call("wait", { key: "p" });
+    // The rejection is caught at once: close() rejects the call before this test awaits it.
+    const pending = client.call("wait", { key: "p" }).catch((e: unknown) => e);
     await within(gates.arrived("p"), 3_000, "the handler");
     const first = client.close();
     expect(client.closed).toBe(true);
     await Promise.all([first, client.close()]);
-    const err: unknown = await pending.catch((e: unknown) => e);
+    const err: unknown = await pending;
     expect(err).toBeInstanceOf(ClosedError);
     expect((err as Error).message).toMatch(/client was closed while the call was pending/);
     await expect(client.call("echo", { text: "late" })).rejects.toBeInstanceOf(ClosedError);
@@ -348,16 +349,25 @@ describe.each(TRANSPORTS)("RPC over %s", (transport) => {
     expect([...reply.data]).toEqual([...data].reverse());
   });
 
-  test("RpcServer.connect serves a peer that binds, as a broker's backend does", async () => {
-    const backend = new zmq.Dealer({ linger: 0, receiveTimeout: 3_000 });
+  test("RpcServer.connect joins a bound ROUTER as an MDP 0.1 worker: READY, then REQUEST answered by REPLY", async () => {
+    const backend = new zmq.Router({ linger: 0, receiveTimeout: 3_000 });
     try {
       await backend.bind(endpointFor(transport));
-      await using server = await RpcServer.connect(backend.lastEndpoint ?? "", Orders, handlers());
+      await using server = await RpcServer.connect(backend.lastEndpoint ?? "", Orders, handlers(), { name: "w" });
       expect(server.endpoint).toBe(backend.lastEndpoint);
-      // A connecting server greets its peer with one empty frame (ZMQ_PROBE_ROUTER), as a broker backend expects.
-      expect((await backend.receive()).map(String)).toEqual([""]);
-      await backend.send(["client-7", "", "getOrder", JSON.stringify({ id: 4 })]);
-      expect((await backend.receive()).map(String)).toEqual(["client-7", "", "ok", JSON.stringify({ id: 4, total: 8 })]);
+      const [id, ...ready] = await backend.receive();
+      expect(String(id)).toMatch(/^w-[0-9a-f]{4}$/);
+      expect(ready.map(String)).toEqual(["", "MDPW01", "\x01", "orders.v1", "100"]);
+      await backend.send([id!, "", "MDPW01", "\x02", "client-7", "", "getOrder", JSON.stringify({ id: 4 })]);
+      expect((await backend.receive()).slice(1).map(String)).toEqual([
+        "",
+        "MDPW01",
+        "\x03",
+        "client-7",
+        "",
+        "ok",
+        JSON.stringify({ id: 4, total: 8 }),
+      ]);
     } finally {
       backend.close();
     }
@@ -379,7 +389,7 @@ describe("RpcClient protocol 1.1 headers", () => {
       const before = Date.now();
       const headers = JSON.parse(String(v11[5])) as Record<string, unknown>;
       // remainingMs is what was left when the request was sent (it waited for the connection first).
-      expect(headers).toMatchObject({ version: "1.1", contract: "orders.v1" });
+      expect(headers).toMatchObject({ version: "1.2", contract: "orders.v1" });
       expect(headers["remainingMs"]).toBeGreaterThan(1_000);
       expect(headers["remainingMs"]).toBeLessThanOrEqual(2_000);
       expect(headers["deadline"]).toBeGreaterThan(before);

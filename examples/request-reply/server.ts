@@ -1,8 +1,10 @@
 /**
  * Request-reply demo server. Answers `hello` until SIGINT/SIGTERM.
  *
- * Environment: RPC_BIND (default tcp://*:5555), or RPC_CONNECT_BACKEND to serve through a broker's backend instead;
- * SERVER_NAME (default server-<host>-<pid>); CONCURRENCY (default 4).
+ * Environment: RPC_BIND (default tcp://*:5555), or RPC_CONNECT_BACKEND to join a Majordomo (MDP 0.1) broker's
+ * backend as a worker instead, for the service RPC_SERVICE (default greeter.v1), heartbeating every HEARTBEAT_MS
+ * (default 2500; use the broker's value); SERVER_NAME (default server-<host>-<pid>, also the worker's name at the
+ * broker); CONCURRENCY (default 4).
  */
 import { hostname } from "node:os";
 import { RpcServer } from "typed-zmq";
@@ -22,11 +24,14 @@ export async function main(options: DemoOptions = {}): Promise<number> {
     },
   };
   const concurrency = Math.max(1, intSetting(options, "CONCURRENCY", 4));
+  const service = setting(options, "RPC_SERVICE", "greeter.v1");
+  const heartbeatMs = Math.max(10, intSetting(options, "HEARTBEAT_MS", 2_500));
   await using server =
     backend === ""
       ? await RpcServer.bind(setting(options, "RPC_BIND", "tcp://*:5555"), Greeter, handlers, { concurrency })
-      : await RpcServer.connect(backend, Greeter, handlers, { concurrency });
+      : await RpcServer.connect(backend, Greeter, handlers, { concurrency, service, name, heartbeatMs });
   log(backend === "" ? `server ${name}: listening on ${server.endpoint}` : `server ${name}: serving through broker ${backend}`);
+  if (backend !== "") log(`server ${name}: MDP worker for service ${service}, heartbeat ${heartbeatMs} ms`);
   await stopped(options.signal);
   log(`server ${name}: stopping after ${served} requests`);
   return served;

@@ -7,16 +7,7 @@
  */
 import type { RpcErrorBody } from "../errors/index.js";
 
-export {
-  DELIMITER,
-  READY_FRAME,
-  STATUS_ERROR,
-  STATUS_ERROR_FRAME,
-  STATUS_OK,
-  STATUS_OK_FRAME,
-  STATUS_READY,
-  delimiterIndex,
-} from "../protocol/rpc.js";
+export { DELIMITER, STATUS_ERROR, STATUS_ERROR_FRAME, STATUS_OK, STATUS_OK_FRAME, delimiterIndex } from "../protocol/rpc.js";
 
 export { strictUtf8 } from "../protocol/headers.js";
 

@@ -9,14 +9,14 @@
  */
 
 /** The protocol version this package speaks, sent as the `version` header. */
-export const PROTOCOL_VERSION = "1.1";
+export const PROTOCOL_VERSION = "1.2";
 
 /**
  * The reserved header keys and their meaning. Every key is optional. Times are milliseconds.
  * @internal
  */
 export interface MessageHeaders {
-  /** Protocol version of the sender, for example `"1.1"`. */
+  /** Protocol version of the sender, for example `"1.2"`. */
   readonly version?: string;
   /** Absolute deadline: milliseconds since the Unix epoch after which the sender no longer wants an answer. */
   readonly deadline?: number;

@@ -6,8 +6,8 @@
  * `[...envelope, "", status, body, headers?, ...ignored]`. Every v1 message (`[...envelope, "", method, body]`)
  * is a valid 1.1 message. Parsers return discriminated results so that every message kind has table-driven tests.
  *
- * The broker handshake of protocol 1.0 (`[id, ""]` greeting, `ready` announcements) is control traffic: it is parsed
- * by {@link parseBrokerControl} only on a server's link to a broker (connect mode), never by {@link parseRequest}.
+ * A server in worker mode reads the same payload (`[method, body, headers?]`) from the body of an MDP REQUEST
+ * (`protocol/mdp.ts`) with {@link parsePayload}: one grammar for both.
  * @internal
  */
 import { parseHeaders, strictUtf8, type MessageHeaders } from "./headers.js";
@@ -23,10 +23,13 @@ export const STATUS_OK_FRAME = Buffer.from(STATUS_OK);
 export const STATUS_ERROR_FRAME = Buffer.from(STATUS_ERROR);
 /** Method names no contract may use: they are reply statuses, and a server never answers them (no reply loops). */
 export const RESERVED_METHODS: readonly string[] = [STATUS_OK, STATUS_ERROR];
-
-/** Status of the 1.0 broker handshake: `[...envelope, "", "ready", capacity]` (replaced by Majordomo next). */
-export const STATUS_READY = "ready";
-export const READY_FRAME = Buffer.from(STATUS_READY);
+/**
+ * The method frame of a cancel notice, `[...envelope, "", "$cancel", "", headers?]`: the caller gave up on the call
+ * sent with the same envelope (direct) or with the same `correlationId` header (through a broker). Never answered.
+ * `$` cannot start a contract's method name, so no contract can collide with it.
+ */
+export const CANCEL_METHOD = "$cancel";
+const CANCEL_FRAME = Buffer.from(CANCEL_METHOD);
 
 /** Index of the first empty frame, or -1. */
 export function delimiterIndex(frames: readonly Uint8Array[]): number {
@@ -50,19 +53,35 @@ export type RequestParse =
       readonly body: Buffer;
       readonly headers: MessageHeaders | undefined;
     }
+  /** A cancel notice for the call sent with this envelope (or this `correlationId`): abort it, answer nothing. */
+  | { readonly kind: "cancel"; readonly envelope: Buffer[]; readonly headers: MessageHeaders | undefined }
   /** Answer `MALFORMED` with `reason`. */
   | { readonly kind: "malformed"; readonly envelope: Buffer[]; readonly method: string | undefined; readonly reason: string }
-  /** A reply (method frame `ok` or `error`) sent to a server: drop and count it, never answer (no loops). */
-  | { readonly kind: "stray-reply"; readonly status: string }
+  /**
+   * A reply (method frame `ok` or `error`) sent to a server: a bound server drops and counts it, never answers it
+   * (no loops between two servers wired to each other).
+   */
+  | { readonly kind: "stray-reply"; readonly envelope: Buffer[]; readonly status: string }
   /** No delimiter, so no envelope to answer to: drop and count it. */
   | { readonly kind: "unanswerable"; readonly frames: number };
 
-/** Parses a message a server received. Never throws. */
+/** Parses a message a server's ROUTER received: `[...envelope, "", method, body, headers?]`. Never throws. */
 export function parseRequest(frames: Buffer[]): RequestParse {
   const d = delimiterIndex(frames);
   if (d < 0) return { kind: "unanswerable", frames: frames.length };
-  const envelope = frames.slice(0, d + 1);
-  const methodFrame = frames[d + 1];
+  return parsePayload(frames, d + 1, frames.slice(0, d + 1));
+}
+
+/**
+ * Parses the payload `[method, body, headers?, ...ignored]` that starts at `frames[start]`; `envelope` is what a
+ * reply goes back to (a ROUTER's envelope with its delimiter, or a worker's client-address frame). Never throws.
+ */
+export function parsePayload(
+  frames: Buffer[],
+  start: number,
+  envelope: Buffer[],
+): Exclude<RequestParse, { kind: "unanswerable" }> {
+  const methodFrame = frames[start];
   if (methodFrame === undefined) {
     return {
       kind: "malformed",
@@ -72,7 +91,12 @@ export function parseRequest(frames: Buffer[]): RequestParse {
     };
   }
   if (isFrame(methodFrame, STATUS_OK_FRAME) || isFrame(methodFrame, STATUS_ERROR_FRAME)) {
-    return { kind: "stray-reply", status: methodFrame.toString("latin1") };
+    return { kind: "stray-reply", envelope, status: methodFrame.toString("latin1") };
+  }
+  if (isFrame(methodFrame, CANCEL_FRAME)) {
+    const headersFrame = frames[start + 2];
+    const parsed = headersFrame === undefined ? undefined : parseHeaders(headersFrame);
+    return { kind: "cancel", envelope, headers: parsed?.kind === "headers" ? parsed.headers : undefined };
   }
   let method: string;
   try {
@@ -93,7 +117,7 @@ export function parseRequest(frames: Buffer[]): RequestParse {
       reason: "the method frame is empty (a doubled delimiter?); send the method name as UTF-8",
     };
   }
-  const body = frames[d + 2];
+  const body = frames[start + 1];
   if (body === undefined) {
     return {
       kind: "malformed",
@@ -102,40 +126,12 @@ export function parseRequest(frames: Buffer[]): RequestParse {
       reason: "the body frame is missing; send [method, body] after the empty delimiter",
     };
   }
-  const headersFrame = frames[d + 3];
+  const headersFrame = frames[start + 2];
   if (headersFrame === undefined) return { kind: "request", envelope, method, body, headers: undefined };
   const parsed = parseHeaders(headersFrame);
   if (parsed.kind === "malformed") return { kind: "malformed", envelope, method, reason: parsed.reason };
   // Frames after the headers frame are ignored (must-ignore): later versions may add some.
   return { kind: "request", envelope, method, body, headers: parsed.headers };
-}
-
-/** Control traffic on a server's link to a 1.0 broker (connect mode only). */
-export type BrokerControl =
-  /** The broker greeted (ZMQ_PROBE_ROUTER): answer `ready` with this server's capacity. */
-  | { readonly kind: "greeting"; readonly broker: string; readonly envelope: Buffer[] }
-  /** The broker acknowledged this server's departure. */
-  | { readonly kind: "departure-ack"; readonly broker: string };
-
-/**
- * Reads the 1.0 broker handshake: a greeting is exactly `[broker-id, ""]`, an acknowledgement
- * `[broker-id, "", "ready", n]` from a broker that greeted before. Anything else is data (`undefined`).
- */
-export function parseBrokerControl(frames: Buffer[], knownBroker: (id: string) => boolean): BrokerControl | undefined {
-  const id = frames[0];
-  if (id === undefined || id.length === 0 || frames[1]?.length !== 0) return undefined;
-  if (frames.length === 2) return { kind: "greeting", broker: id.toString("hex"), envelope: frames.slice(0, 2) };
-  const status = frames[2];
-  if (frames.length === 4 && status !== undefined && isFrame(status, READY_FRAME)) {
-    const broker = id.toString("hex");
-    if (knownBroker(broker)) return { kind: "departure-ack", broker };
-  }
-  return undefined;
-}
-
-/** The 1.0 announcement of a server to a broker: `[...envelope, "ready", capacity]` (capacity 0: leaving). */
-export function encodeReady(envelope: readonly Buffer[], capacity: number): Buffer[] {
-  return [...envelope, READY_FRAME, Buffer.from(String(capacity))];
 }
 
 /** A reply: the request's envelope (with its delimiter), the status, the body, and headers when there are some. */
@@ -202,10 +198,6 @@ export function encodeRequest(id: number, method: Buffer, body: Uint8Array, head
 
 // ---------------------------------------------------------------------------------------------------------------
 // The cancel notice, and RPC inside MDP as a typed client (a DEALER) speaks it to a broker's frontend.
-
-/** The method frame of a cancel notice: `$` cannot start a contract's method name, so no contract collides with it. */
-export const CANCEL_METHOD = "$cancel";
-const CANCEL_FRAME = Buffer.from(CANCEL_METHOD);
 
 /** A direct cancel notice, best effort and never answered: `[id, "", "$cancel", ""]`, the envelope of the call. */
 export function encodeCancel(id: number): Uint8Array[] {
