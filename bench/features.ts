@@ -3,14 +3,29 @@
  * `flush()`) the library in src/ supports right now, checked at run time so the bench works before and after.
  * Unknown options are ignored by the factories, so `noDrop` is probed by behaviour: with a high-water mark of 1 and a
  * subscriber that never reads, a lossless publisher holds publishes back while a lossy one settles them all.
+ * Likewise the Majordomo broker: a client with `{ service }` must reach the worker of that service and not another.
  */
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as zmq from "zeromq";
-import { PipelineSource, Publisher, type PipelineSourceOptions, type PublisherOptions } from "../dist/index.js";
+import * as z from "zod";
+import {
+  PipelineSource,
+  Publisher,
+  RpcBroker,
+  RpcClient,
+  RpcServer,
+  RemoteCallError,
+  defineRpc,
+  type PipelineSourceOptions,
+  type PublisherOptions,
+  type RpcClientOptions,
+  type RpcServerOptions,
+  type WaitOptions,
+} from "../dist/index.js";
 import { TOPIC, jobContract, makeMessage, topicContract } from "./payloads.js";
-import type { Features } from "./protocol.js";
-import { BATCH, type FuturePublisherOptions, type FutureSourceOptions } from "./cases/common.js";
+import type { BrokerMode, Features } from "./protocol.js";
+import { BATCH, type FuturePublisherOptions, type FutureServiceOption, type FutureSourceOptions } from "./cases/common.js";
 
 function describe(err: unknown): string {
   return err instanceof Error ? (err.message.split("\n")[0] ?? err.message) : String(err);
@@ -79,6 +94,61 @@ async function probeSourceBatch(notes: string[]): Promise<boolean> {
   }
 }
 
+const ProbeContract = defineRpc("bench.probe.v1", { which: { request: z.null(), response: z.string() } });
+
+/**
+ * `v1` when RpcBroker has no `services()` (the broker before Majordomo). Otherwise two workers register for two
+ * services: `mdp` when both are admitted and a client with `{ service }` reaches the one it names; `mdp-worker` when
+ * both are admitted but the client's requests name no service (it has no MDP mode yet); `none` when not admitted.
+ */
+async function probeBroker(notes: string[]): Promise<BrokerMode> {
+  if (typeof Reflect.get(RpcBroker.prototype, "services") !== "function") {
+    notes.push(
+      "RpcBroker has no services() yet (the broker before Majordomo): the broker-hop rows go through it without { service }.",
+    );
+    return "v1";
+  }
+  const id = randomUUID();
+  const broker = await RpcBroker.bind({
+    frontend: `inproc://bench-probe-front-${id}`,
+    backend: `inproc://bench-probe-back-${id}`,
+  });
+  const closers: (() => Promise<void>)[] = [() => broker.close()];
+  try {
+    for (const service of ["bench.probe.a", "bench.probe.b"]) {
+      const options: RpcServerOptions & FutureServiceOption = { service };
+      const worker = await RpcServer.connect(broker.backend, ProbeContract, { which: () => service }, options);
+      closers.unshift(() => worker.close());
+      const wait: WaitOptions & FutureServiceOption = { service, timeoutMs: 3_000 };
+      await broker.waitForServers(1, wait);
+    }
+    const options: RpcClientOptions & FutureServiceOption = { service: "bench.probe.b", timeoutMs: 3_000 };
+    const client = await RpcClient.connect(broker.frontend, ProbeContract, options);
+    closers.unshift(() => client.close());
+    const answer = await client.call("which", null).catch((err: unknown) => {
+      // Both services have a worker, so "no worker for the service" means the request named none: a v1 client.
+      if (err instanceof RemoteCallError && err.code === "SERVICE_UNAVAILABLE") return undefined;
+      throw err;
+    });
+    if (answer === undefined) {
+      notes.push(
+        "RpcClient has no { service } (MDP) mode yet: in the broker-hop rows its plain v1 requests reach the broker's only service.",
+      );
+      return "mdp-worker";
+    }
+    if (answer === "bench.probe.b") return "mdp";
+    notes.push(`broker-hop rows skipped: a client with { service: "bench.probe.b" } reached the worker of ${answer}.`);
+    return "none";
+  } catch (err) {
+    notes.push(
+      `broker-hop rows skipped: a typed worker and client cannot meet through RpcBroker with { service }: ${describe(err)}`,
+    );
+    return "none";
+  } finally {
+    for (const close of closers) await close().catch(() => undefined);
+  }
+}
+
 export async function probeFeatures(): Promise<Features> {
   const notes: string[] = [];
   const publisherNoDrop = await probeNoDrop(notes);
@@ -90,5 +160,6 @@ export async function probeFeatures(): Promise<Features> {
   }
   const publisherBatch = await probePublisherBatch(notes);
   const sourceBatch = await probeSourceBatch(notes);
-  return { publisherNoDrop, publisherBatch, sourceBatch, notes };
+  const broker = await probeBroker(notes);
+  return { publisherNoDrop, publisherBatch, sourceBatch, broker, notes };
 }

@@ -9,7 +9,7 @@ import type { RoleHandle, RoleOpener } from "./cases/common.js";
 import { probeFeatures } from "./features.js";
 import { openPub, openSub } from "./cases/pubsub.js";
 import { openPull, openPush } from "./cases/pipeline.js";
-import { openClient, openServer } from "./cases/rpc.js";
+import { openBroker, openClient, openServer } from "./cases/rpc.js";
 
 const openers: Record<RoleSpec["role"], RoleOpener> = {
   pub: openPub,
@@ -18,6 +18,7 @@ const openers: Record<RoleSpec["role"], RoleOpener> = {
   pull: openPull,
   server: openServer,
   client: openClient,
+  broker: openBroker,
 };
 
 const handles = new Map<string, RoleHandle>();
@@ -39,7 +40,7 @@ async function execute(command: Command): Promise<unknown> {
     case "open": {
       const handle = await openers[command.spec.role](command.spec);
       handles.set(command.handle, handle);
-      return { endpoint: handle.endpoint };
+      return { endpoint: handle.endpoint, backend: handle.backend };
     }
     case "run":
       return handleOf(command.handle).run();

@@ -100,8 +100,8 @@ export class Peer {
 
   async open(spec: RoleSpec): Promise<RemoteRole> {
     const handle = `h${this.#nextHandle++}`;
-    const { endpoint } = OpenValue.parse(await this.request({ op: "open", handle, spec }, 20_000));
-    return new RemoteRole(this, handle, endpoint);
+    const { endpoint, backend } = OpenValue.parse(await this.request({ op: "open", handle, spec }, 20_000));
+    return new RemoteRole(this, handle, endpoint, backend);
   }
 
   /** Asks the peer to close everything and exit (a profile, if any, is written then); kills it after 5 s. */
@@ -124,11 +124,14 @@ export class RemoteRole {
   readonly #peer: Peer;
   readonly #handle: string;
   readonly endpoint: string;
+  /** A broker's backend endpoint. */
+  readonly backend: string | undefined;
 
-  constructor(peer: Peer, handle: string, endpoint: string) {
+  constructor(peer: Peer, handle: string, endpoint: string, backend?: string) {
     this.#peer = peer;
     this.#handle = handle;
     this.endpoint = endpoint;
+    this.backend = backend;
   }
 
   async run(timeoutMs: number): Promise<RunResult> {

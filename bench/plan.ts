@@ -3,7 +3,7 @@
  * full), and which table rows each case produces. Column "typed" runs variant `a`, column "raw" variant `b`; for the
  * comparison cases (validation, codec) both are typed and the title says which is which.
  */
-import type { Features, Impl, PayloadKind, Transport } from "./protocol.js";
+import type { Features, Impl, PayloadKind, Transport, Via } from "./protocol.js";
 
 export type Pattern = "pubsub" | "pipeline" | "rpc";
 
@@ -12,13 +12,32 @@ export interface Variant {
   readonly validate: boolean;
   readonly codec: "json" | "msgpack";
   readonly batch: boolean;
+  /** RPC: straight to the server, or through an `RpcBroker` running in a third process. */
+  readonly via: Via;
+  /** Typed RPC client: the `headers` option (undefined: the library's default). */
+  readonly headers?: boolean;
   readonly label: string;
 }
 
-export const TYPED: Variant = { impl: "typed", validate: true, codec: "json", batch: false, label: "typed" };
-export const RAW: Variant = { impl: "raw", validate: false, codec: "json", batch: false, label: "raw zeromq.js + JSON" };
+export const TYPED: Variant = { impl: "typed", validate: true, codec: "json", batch: false, via: "direct", label: "typed" };
+export const RAW: Variant = {
+  impl: "raw",
+  validate: false,
+  codec: "json",
+  batch: false,
+  via: "direct",
+  label: "raw zeromq.js + JSON",
+};
+const BROKERED: Variant = {
+  ...TYPED,
+  via: "broker",
+  label: "typed RpcClient → RpcBroker → typed RpcServer worker (three processes)",
+};
+const DIRECT: Variant = { ...TYPED, label: "typed RpcClient → RpcServer.bind (two processes)" };
 const UNVALIDATED: Variant = { ...TYPED, validate: false, label: "typed, z.unknown() schemas" };
 const MSGPACK: Variant = { ...TYPED, codec: "msgpack", label: "typed, msgpackCodec" };
+const HEADERS: Variant = { ...TYPED, headers: true, label: "typed, RpcClient { headers: true }" };
+const NO_HEADERS: Variant = { ...TYPED, headers: false, label: "typed, RpcClient { headers: false }" };
 const BATCHED_VARIANT: Variant = {
   ...TYPED,
   batch: true,
@@ -43,8 +62,23 @@ export interface CaseDef {
   readonly b: Variant;
   /** Messages (or calls) per repetition. */
   readonly count: { readonly quick: number; readonly full: number };
-  readonly requires?: keyof Pick<Features, "publisherBatch" | "sourceBatch">;
+  readonly requires?: keyof Pick<Features, "publisherBatch" | "sourceBatch" | "broker">;
+  /**
+   * The ratio measures what a feature costs (both columns typed, the broker hop), not typed against raw: it is
+   * expected to be low and is never flagged ⚠.
+   */
+  readonly cost?: true;
   readonly rows: readonly RowDef[];
+}
+
+/** Why the built package cannot run this case yet, or undefined when it can. */
+export function skipReason(c: CaseDef, features: Features): string | undefined {
+  if (c.requires === "publisherBatch" && !features.publisherBatch) return "Publisher has no batch option yet";
+  if (c.requires === "sourceBatch" && !features.sourceBatch) return "PipelineSource has no batch option yet";
+  if (c.requires === "broker" && features.broker === "none") {
+    return "the typed worker and client cannot meet through this RpcBroker yet";
+  }
+  return undefined;
 }
 
 /** Lower is better for these metrics: their ratio is raw/typed. */
@@ -80,6 +114,38 @@ function throughputCase(pattern: "pubsub" | "pipeline", transport: Transport, pa
   };
 }
 
+/**
+ * The two RPC cases of a pair of variants: lockstep (rows p50, p99 and throughput) and 100 calls in flight
+ * (throughput), titled `${prefix}rpc tcp lockstep latency p50 (${lockstep})` and so on.
+ */
+function rpcCases(
+  a: Variant,
+  b: Variant,
+  titles: { readonly prefix: string; readonly lockstep: string; readonly inFlight: string },
+  extra: Pick<CaseDef, "requires" | "cost"> = {},
+): CaseDef[] {
+  const common = { pattern: "rpc", transport: "tcp", payload: "small", a, b, ...extra } as const;
+  const lockstep = (what: string): string => `${titles.prefix}rpc tcp lockstep ${what} (${titles.lockstep})`;
+  return [
+    {
+      ...common,
+      inFlight: 1,
+      count: RPC_LOCKSTEP,
+      rows: [
+        { title: lockstep("latency p50"), unit: "µs", metric: "p50" },
+        { title: lockstep("latency p99"), unit: "µs", metric: "p99" },
+        { title: lockstep("throughput"), unit: "calls/s", metric: "throughput" },
+      ],
+    },
+    {
+      ...common,
+      inFlight: 100,
+      count: RPC_IN_FLIGHT,
+      rows: [{ title: `${titles.prefix}rpc tcp 100 in flight (${titles.inFlight})`, unit: "calls/s", metric: "throughput" }],
+    },
+  ];
+}
+
 export function buildPlan(): CaseDef[] {
   const cases: CaseDef[] = [];
   for (const pattern of ["pubsub", "pipeline"] as const) {
@@ -87,30 +153,11 @@ export function buildPlan(): CaseDef[] {
       for (const transport of ["tcp", "ipc", "inproc"] as const) cases.push(throughputCase(pattern, transport, payload));
     }
   }
-  cases.push({
-    pattern: "rpc",
-    transport: "tcp",
-    payload: "small",
-    inFlight: 1,
-    a: TYPED,
-    b: RAW,
-    count: RPC_LOCKSTEP,
-    rows: [
-      { title: "rpc tcp lockstep latency p50 (typed vs REQ/REP)", unit: "µs", metric: "p50" },
-      { title: "rpc tcp lockstep latency p99 (typed vs REQ/REP)", unit: "µs", metric: "p99" },
-      { title: "rpc tcp lockstep throughput (typed vs REQ/REP)", unit: "calls/s", metric: "throughput" },
-    ],
-  });
-  cases.push({
-    pattern: "rpc",
-    transport: "tcp",
-    payload: "small",
-    inFlight: 100,
-    a: TYPED,
-    b: RAW,
-    count: RPC_IN_FLIGHT,
-    rows: [{ title: "rpc tcp 100 in flight (typed vs DEALER/ROUTER)", unit: "calls/s", metric: "throughput" }],
-  });
+  cases.push(...rpcCases(TYPED, RAW, { prefix: "", lockstep: "typed vs REQ/REP", inFlight: "typed vs DEALER/ROUTER" }));
+  const hop = "typed=via RpcBroker, raw=direct";
+  cases.push(
+    ...rpcCases(BROKERED, DIRECT, { prefix: "broker hop: ", lockstep: hop, inFlight: hop }, { requires: "broker", cost: true }),
+  );
   cases.push({
     ...throughputCase("pubsub", "tcp", "1k"),
     a: TYPED,
@@ -127,6 +174,23 @@ export function buildPlan(): CaseDef[] {
     count: RPC_IN_FLIGHT,
     rows: [
       { title: "validation cost: rpc tcp 100 in flight (typed=schema, raw=z.unknown())", unit: "calls/s", metric: "throughput" },
+    ],
+  });
+  cases.push({
+    pattern: "rpc",
+    transport: "tcp",
+    payload: "small",
+    inFlight: 100,
+    a: HEADERS,
+    b: NO_HEADERS,
+    count: RPC_IN_FLIGHT,
+    cost: true,
+    rows: [
+      {
+        title: "headers cost: rpc tcp 100 in flight (typed=headers frame, raw=headers: false)",
+        unit: "calls/s",
+        metric: "throughput",
+      },
     ],
   });
   cases.push({

@@ -7,7 +7,7 @@ import * as z from "zod";
 export const Impl = z.enum(["typed", "raw"]);
 export type Impl = z.infer<typeof Impl>;
 
-export const Role = z.enum(["pub", "sub", "push", "pull", "server", "client"]);
+export const Role = z.enum(["pub", "sub", "push", "pull", "server", "client", "broker"]);
 export type Role = z.infer<typeof Role>;
 
 export const PayloadKind = z.enum(["small", "1k"]);
@@ -16,13 +16,36 @@ export type PayloadKind = z.infer<typeof PayloadKind>;
 export const Transport = z.enum(["tcp", "ipc", "inproc"]);
 export type Transport = z.infer<typeof Transport>;
 
+/** RPC: calls made straight to the server, or through an `RpcBroker` in a third process. */
+export const Via = z.enum(["direct", "broker"]);
+export type Via = z.infer<typeof Via>;
+
+/**
+ * Which broker the built package has: `mdp` (Majordomo: workers register with `{ service }`, clients address it),
+ * `mdp-worker` (workers register with `{ service }` but the client has no MDP mode yet: its plain v1 requests reach
+ * the broker's only service), `v1` (the load-balancing broker before Majordomo: no `service` option anywhere), or
+ * `none` (a typed worker and client cannot meet through this broker).
+ */
+export const BrokerMode = z.enum(["mdp", "mdp-worker", "v1", "none"]);
+export type BrokerMode = z.infer<typeof BrokerMode>;
+
 /** Everything one side of one run needs to know. */
 export const RoleSpec = z.object({
   role: Role,
   impl: Impl,
   transport: Transport,
-  /** Where to bind (pub, push, server) or connect (sub, pull, client). */
+  /** Where to bind (pub, push, server, the broker's frontend) or connect (sub, pull, client, server via a broker). */
   endpoint: z.string(),
+  /** Broker only: where to bind its backend. */
+  backend: z.string().optional(),
+  /** RPC server and client: direct, or through the broker (the server then connects to the broker's backend). */
+  via: Via,
+  /** Typed RPC client: the `headers` option (absent: the library's default). */
+  headers: z.boolean().optional(),
+  /** RPC through an MDP broker: the service the worker registers (and the broker waits for). */
+  service: z.string().optional(),
+  /** RPC through an MDP broker: the service the client addresses (absent: plain v1 requests). */
+  clientService: z.string().optional(),
   payload: PayloadKind,
   /** Messages (or calls) to send; receivers use it only for soak sampling. */
   count: z.number().int().nonnegative(),
@@ -62,7 +85,7 @@ export const RunResult = z.object({
 });
 export type RunResult = z.infer<typeof RunResult>;
 
-export const OpenValue = z.object({ endpoint: z.string() });
+export const OpenValue = z.object({ endpoint: z.string(), backend: z.string().optional() });
 export const CloseValue = z.object({ rss: Rss.optional() });
 export type CloseValue = z.infer<typeof CloseValue>;
 
@@ -73,6 +96,8 @@ export const Features = z.object({
   publisherBatch: z.boolean(),
   /** `PipelineSource` accepts the `batch` option and has `flush()`. */
   sourceBatch: z.boolean(),
+  /** Which `RpcBroker` (and matching worker and client modes) the package has. */
+  broker: BrokerMode,
   notes: z.array(z.string()),
 });
 export type Features = z.infer<typeof Features>;

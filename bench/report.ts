@@ -29,6 +29,13 @@ export interface ResultRow {
   readonly payloadBytes: number;
   readonly count: number;
   readonly repetitions: number;
+  /** The ratio is a feature's cost (typed against typed), never flagged as slow. */
+  readonly cost: boolean;
+}
+
+/** A typed/raw row below {@link SLOW_RATIO}: typed much slower than raw. */
+export function isSlow(row: ResultRow): boolean {
+  return !row.cost && row.ratio < SLOW_RATIO;
 }
 
 function pick(sample: Sample, row: RowDef): number {
@@ -58,6 +65,7 @@ export function rowsFor(c: CaseDef, count: number, typed: readonly Sample[], raw
       payloadBytes: jsonBytes(c.payload),
       count,
       repetitions: typed.length,
+      cost: c.cost === true,
     };
   });
 }
@@ -80,7 +88,7 @@ export function markdownTable(rows: readonly ResultRow[]): string {
     "| --- | --- | --- | --- | --- |",
   ];
   for (const row of rows) {
-    const flag = row.ratio < SLOW_RATIO ? " ⚠" : "";
+    const flag = isSlow(row) ? " ⚠" : "";
     const lost = row.lost.typed + row.lost.raw > 0 ? ` (LOST typed ${row.lost.typed}, raw ${row.lost.raw})` : "";
     lines.push(
       `| ${row.case}${lost} | ${row.unit} | ${cell(row.typed, row.typedMin, row.typedMax, row.unit)} | ` +

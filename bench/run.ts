@@ -4,7 +4,8 @@
  * Every case runs the typed class and the equivalent hand-written zeromq.js code in the same run, alternating
  * typed/raw over several repetitions (3 with --quick, 5 otherwise), and prints one markdown table of medians with
  * min–max and the typed/raw ratio. tcp and ipc cases run sender and receiver in two peer processes; inproc cases run
- * both in one. Results: latest.json, latest.meta.json, ratios.svg (and soak.json for the soak).
+ * both in one. The broker-hop cases compare typed calls through an `RpcBroker` (client, broker and worker in three
+ * processes) with the same typed calls made directly (client and server in two). Results: latest.json, latest.meta.json, ratios.svg (and soak.json for the soak).
  *
  *   --quick               3 repetitions, small counts (under a minute); no soak
  *   --soak                only the no-memory-growth soak (the full run includes it)
@@ -21,9 +22,9 @@ import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import * as zmq from "zeromq";
 import { Peer } from "./peers.js";
-import { buildPlan, type CaseDef } from "./plan.js";
+import { buildPlan, skipReason, type CaseDef } from "./plan.js";
 import type { Features } from "./protocol.js";
-import { SLOW_RATIO, markdownTable, rowsFor, type ResultRow } from "./report.js";
+import { SLOW_RATIO, isSlow, markdownTable, rowsFor, type ResultRow } from "./report.js";
 import { runOnce, type Peers, type Sample } from "./runner.js";
 import { runSoak, type SoakResult } from "./soak.js";
 import { ratiosSvg } from "./svg.js";
@@ -83,7 +84,12 @@ async function runCase(peers: Peers, c: CaseDef, features: Features): Promise<Re
 
 async function benchmark(started: Date): Promise<{ rows: ResultRow[]; features: Features; ok: boolean }> {
   const nodeArgs = cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`];
-  const peers: Peers = { a: new Peer("peer-a", { nodeArgs }), b: new Peer("peer-b", { nodeArgs }) };
+  // peer-c runs the RpcBroker of the broker-hop cases, so that broker, worker and client each have a process.
+  const peers: Peers = {
+    a: new Peer("peer-a", { nodeArgs }),
+    b: new Peer("peer-b", { nodeArgs }),
+    c: new Peer("peer-c", { nodeArgs }),
+  };
   const rows: ResultRow[] = [];
   let ok = true;
   try {
@@ -96,10 +102,9 @@ async function benchmark(started: Date): Promise<{ rows: ResultRow[]; features: 
     for (const c of plan) {
       const titles = c.rows.map((r) => r.title);
       if (only !== undefined && !titles.some((t) => (exact ? t === only : t.includes(only)))) continue;
-      if (c.requires !== undefined && !features[c.requires]) {
-        say(
-          `- skipped: ${titles.join(", ")} (${c.requires === "publisherBatch" ? "Publisher" : "PipelineSource"} has no batch option yet)`,
-        );
+      const skip = skipReason(c, features);
+      if (skip !== undefined) {
+        say(`- skipped: ${titles.join(", ")} (${skip})`);
         continue;
       }
       const t0 = performance.now();
@@ -121,7 +126,7 @@ async function benchmark(started: Date): Promise<{ rows: ResultRow[]; features: 
     } else {
       say("Messages lost: 0 in every run.");
     }
-    const slow = rows.filter((r) => r.ratio < SLOW_RATIO);
+    const slow = rows.filter(isSlow);
     if (slow.length > 0) say(`Below ${SLOW_RATIO} (⚠): ${slow.map((r) => `${r.case} (${r.ratio.toFixed(2)})`).join("; ")}`);
     if (complete) {
       mkdirSync(resultsDir, { recursive: true });
@@ -133,7 +138,7 @@ async function benchmark(started: Date): Promise<{ rows: ResultRow[]; features: 
     }
     return { rows, features, ok };
   } finally {
-    await Promise.all([peers.a.exit(), peers.b.exit()]);
+    await Promise.all([peers.a.exit(), peers.b.exit(), peers.c?.exit()]);
   }
 }
 

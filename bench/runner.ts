@@ -1,20 +1,27 @@
 /**
  * Runs one repetition of one case with one variant: opens the binding side (publisher, source or server) in peer
  * A, the connecting side in peer B (tcp, ipc) or in A as well (inproc), starts the receiver, runs the sender, waits
- * for the receiver's report (the acknowledgement that ends the run), then closes both.
+ * for the receiver's report (the acknowledgement that ends the run), then closes both. An RPC variant `via: "broker"`
+ * first binds an `RpcBroker` in peer C, connects the server to its backend as a worker, waits until the broker has
+ * admitted it, and connects the client to the frontend; the broker is closed last.
  */
 import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Peer } from "./peers.js";
+import type { Peer, RemoteRole } from "./peers.js";
 import type { CaseDef, Variant } from "./plan.js";
 import type { Features, Role, RoleSpec, RunResult, Transport } from "./protocol.js";
 
 export interface Peers {
   readonly a: Peer;
   readonly b: Peer;
+  /** The broker's process (RPC cases through a broker only). */
+  readonly c?: Peer;
 }
+
+/** The service the broker-hop cases' worker registers and their client addresses (with an MDP broker). */
+export const BENCH_SERVICE = "bench.rpc.v1";
 
 export interface Sample {
   /** Messages or calls per second. */
@@ -63,6 +70,10 @@ export async function runOnce(peers: Peers, c: CaseDef, v: Variant, options: Run
   const base: Omit<RoleSpec, "role" | "endpoint"> = {
     impl: v.impl,
     transport: c.transport,
+    via: v.via,
+    ...(v.headers === undefined ? {} : { headers: v.headers }),
+    ...(v.via === "broker" && features.broker.startsWith("mdp") ? { service: BENCH_SERVICE } : {}),
+    ...(v.via === "broker" && features.broker === "mdp" ? { clientService: BENCH_SERVICE } : {}),
     payload: c.payload,
     count,
     validate: v.validate,
@@ -78,12 +89,27 @@ export async function runOnce(peers: Peers, c: CaseDef, v: Variant, options: Run
   };
   const runTimeoutMs = 30_000 + count * 0.5;
   const endpoint = endpointFor(c.transport);
+  const backend = v.via === "broker" ? endpointFor(c.transport) : undefined;
   try {
-    return await runWith(peers, c, base, endpoint, runTimeoutMs);
+    return await runWith(peers, c, base, endpoint, backend, runTimeoutMs);
   } finally {
     // libzmq leaves the socket file of a closed ipc endpoint behind.
-    if (c.transport === "ipc") rmSync(endpoint.slice("ipc://".length), { force: true });
+    if (c.transport === "ipc") {
+      for (const e of [endpoint, backend]) if (e !== undefined) rmSync(e.slice("ipc://".length), { force: true });
+    }
   }
+}
+
+/** Binds the broker in peer C when the run goes through one (it has a backend endpoint), else nothing. */
+async function openBroker(
+  peers: Peers,
+  base: Omit<RoleSpec, "role" | "endpoint">,
+  endpoint: string,
+  backend: string | undefined,
+): Promise<RemoteRole | undefined> {
+  if (backend === undefined) return undefined;
+  if (peers.c === undefined) throw new Error("an RPC case through a broker needs the third peer (peers.c)");
+  return peers.c.open({ ...base, role: "broker", endpoint, backend });
 }
 
 async function runWith(
@@ -91,18 +117,31 @@ async function runWith(
   c: CaseDef,
   base: Omit<RoleSpec, "role" | "endpoint">,
   endpoint: string,
+  backend: string | undefined,
   runTimeoutMs: number,
 ): Promise<Sample> {
   const count = base.count;
   const roles = ROLES[c.pattern];
   const connectorPeer = c.transport === "inproc" ? peers.a : peers.b;
-  const binder = await peers.a.open({ ...base, role: roles.binder, endpoint });
-  const connector = await connectorPeer
-    .open({ ...base, role: roles.connector, endpoint: binder.endpoint })
+  const broker = await openBroker(peers, base, endpoint, backend);
+  const closeBroker = async (): Promise<void> => {
+    await broker?.close();
+  };
+  const binder = await peers.a
+    .open({ ...base, role: roles.binder, endpoint: broker?.backend ?? endpoint })
     .catch(async (err: unknown) => {
-      await binder.close().catch(() => undefined);
+      await closeBroker().catch(() => undefined);
       throw err;
     });
+  const connector = await (async () => {
+    // The broker's run is its wait for the worker to be admitted: no call is made before a worker is there.
+    if (broker !== undefined) await broker.run(20_000);
+    return connectorPeer.open({ ...base, role: roles.connector, endpoint: broker?.endpoint ?? binder.endpoint });
+  })().catch(async (err: unknown) => {
+    await binder.close().catch(() => undefined);
+    await closeBroker().catch(() => undefined);
+    throw err;
+  });
   try {
     let sent: RunResult;
     let received: RunResult;
@@ -119,6 +158,7 @@ async function runWith(
     }
     const binderClose = await binder.close();
     const connectorClose = await connector.close();
+    await closeBroker();
     const rss = [
       { side: roles.binder, value: sent.rss ?? binderClose.rss },
       { side: roles.connector, value: received.rss ?? connectorClose.rss },
@@ -133,6 +173,7 @@ async function runWith(
     };
   } catch (err) {
     await Promise.allSettled([binder.close(), connector.close()]);
+    await closeBroker().catch(() => undefined);
     throw err;
   }
 }

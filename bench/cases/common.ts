@@ -8,8 +8,10 @@ import type { CloseValue, RunResult, RoleSpec } from "../protocol.js";
 
 /** One side of one run, opened (bound or connected) and ready. */
 export interface RoleHandle {
-  /** The real endpoint (after bind), or the one connected to. */
+  /** The real endpoint (after bind), or the one connected to; a broker's frontend. */
   readonly endpoint: string;
+  /** A broker's real backend endpoint. */
+  readonly backend?: string;
   /** Does the work; passive roles (servers) resolve at once. */
   run(): Promise<RunResult>;
   /** Closes the sockets (servers report their soak sample here). */
@@ -33,6 +35,20 @@ export interface FuturePublisherOptions {
 }
 export interface FutureSourceOptions {
   readonly batch?: BatchOptions | true;
+}
+
+/**
+ * The `service` option of the Majordomo change (`RpcServer.connect(…, { service })` registers a worker for it,
+ * `RpcClient.connect(…, { service })` addresses it, `broker.waitForServers(n, { service })` waits for its workers);
+ * declared here so the bench compiles before and after.
+ */
+export interface FutureServiceOption {
+  readonly service?: string;
+}
+
+/** `{ service }` when there is one, `{}` otherwise (exactOptionalPropertyTypes forbids `service: undefined`). */
+export function serviceOption(service: string | undefined): FutureServiceOption {
+  return service === undefined ? {} : { service };
 }
 
 /** True when the object has a `flush(): Promise<void>` method (Publisher / PipelineSource with batching). */

@@ -1,14 +1,17 @@
 /**
  * Request-reply roles. `server` binds an RpcServer (raw: REP for lockstep runs, ROUTER for runs with calls in
- * flight). `client` connects an RpcClient (raw: REQ in lockstep, DEALER with a window of calls in flight), makes a
- * few unmeasured warm-up calls, then `count` measured calls; in lockstep it records each call's latency.
+ * flight), or with `via: "broker"` connects it to a broker's backend as a worker. `client` connects an RpcClient
+ * (raw: REQ in lockstep, DEALER with a window of calls in flight) to the server or to the broker's frontend, makes a
+ * few unmeasured warm-up calls, then `count` measured calls; in lockstep it records each call's latency. `broker`
+ * binds an RpcBroker; its run waits until a worker is admitted.
  */
 import * as zmq from "zeromq";
-import { RpcClient, RpcServer } from "../../dist/index.js";
+import { RpcBroker, RpcClient, RpcServer } from "../../dist/index.js";
+import type { RpcClientOptions, RpcServerOptions, WaitOptions } from "../../dist/index.js";
 import { METHOD, codecFor, makeMessage, replyTo, rpcContract, seqOf } from "../payloads.js";
 import type { RoleSpec, RunResult } from "../protocol.js";
 import { percentile } from "../stats.js";
-import { RssProbe, now, serveRaw, withRss, type RoleHandle } from "./common.js";
+import { RssProbe, now, serveRaw, serviceOption, withRss, type FutureServiceOption, type RoleHandle } from "./common.js";
 
 const WARMUP_CALLS = 200;
 
@@ -37,18 +40,39 @@ function passive(endpoint: string, probe: RssProbe, close: () => Promise<void>):
 async function openTypedServer(spec: RoleSpec): Promise<RoleHandle> {
   const probe = new RssProbe(spec.soakWarmup);
   let handled = 0;
-  const server = await RpcServer.bind(
-    spec.endpoint,
-    rpcContract(spec.payload, spec.validate),
-    {
-      echo: (request) => {
-        probe.tick(++handled);
-        return replyTo(request);
-      },
+  const handlers = {
+    echo: (request: unknown) => {
+      probe.tick(++handled);
+      return replyTo(request);
     },
+  };
+  const contract = rpcContract(spec.payload, spec.validate);
+  const options: RpcServerOptions & FutureServiceOption = { codec: codecFor(spec.codec), ...serviceOption(spec.service) };
+  const server =
+    spec.via === "broker"
+      ? await RpcServer.connect(spec.endpoint, contract, handlers, options)
+      : await RpcServer.bind(spec.endpoint, contract, handlers, options);
+  return passive(spec.via === "broker" ? spec.endpoint : server.endpoint, probe, () => server.close());
+}
+
+export async function openBroker(spec: RoleSpec): Promise<RoleHandle> {
+  const broker = await RpcBroker.bind(
+    { frontend: spec.endpoint, backend: spec.backend ?? spec.endpoint },
     { codec: codecFor(spec.codec) },
   );
-  return passive(server.endpoint, probe, () => server.close());
+  const wait: WaitOptions & FutureServiceOption = { timeoutMs: 15_000, ...serviceOption(spec.service) };
+  return {
+    endpoint: broker.frontend,
+    backend: broker.backend,
+    async run(): Promise<RunResult> {
+      await broker.waitForServers(1, wait);
+      return { count: 0, elapsedMs: 0, endSeen: true };
+    },
+    async close() {
+      await broker.close();
+      return {};
+    },
+  };
 }
 
 async function openRawRep(spec: RoleSpec): Promise<RoleHandle> {
@@ -56,6 +80,7 @@ async function openRawRep(spec: RoleSpec): Promise<RoleHandle> {
   await socket.bind(spec.endpoint);
   const probe = new RssProbe(spec.soakWarmup);
   const loop = serveRaw(socket, probe, (frames) => {
+    // [method, body, headers?]: the headers frame of protocol 1.1, if a client sends one, is not read.
     const body = frames[1];
     const request: unknown = body === undefined ? undefined : JSON.parse(body.toString());
     return ["ok", JSON.stringify(replyTo(request))];
@@ -71,7 +96,8 @@ async function openRawRouter(spec: RoleSpec): Promise<RoleHandle> {
   await socket.bind(spec.endpoint);
   const probe = new RssProbe(spec.soakWarmup);
   const loop = serveRaw(socket, probe, (frames) => {
-    // [routing id, correlation id, "", method, body], as the typed client sends it.
+    // [routing id, correlation id, "", method, body, headers?], as the typed client sends it; the protocol 1.1
+    // headers frame after the body (the typed client sends one by default) is not read.
     const [routingId, correlationId, delimiter, , body] = frames;
     if (routingId === undefined || correlationId === undefined || delimiter === undefined || body === undefined) return undefined;
     const request: unknown = JSON.parse(body.toString());
@@ -92,10 +118,13 @@ function latencyResult(latenciesUs: Float64Array, elapsedMs: number, probe: RssP
 }
 
 async function openTypedClient(spec: RoleSpec): Promise<RoleHandle> {
-  const client = await RpcClient.connect(spec.endpoint, rpcContract(spec.payload, spec.validate), {
+  const options: RpcClientOptions & FutureServiceOption = {
     codec: codecFor(spec.codec),
     timeoutMs: 30_000,
-  });
+    ...(spec.headers === undefined ? {} : { headers: spec.headers }),
+    ...serviceOption(spec.clientService),
+  };
+  const client = await RpcClient.connect(spec.endpoint, rpcContract(spec.payload, spec.validate), options);
   const probe = new RssProbe(spec.soakWarmup);
   const call = async (seq: number): Promise<void> => {
     const reply = await client.call(METHOD, makeMessage(spec.payload, seq));
