@@ -246,9 +246,20 @@ interface Call extends CallInit, PendingCall {
   disarmDeadline: () => void;
 }
 
+/**
+ * Builds a {@link Call}: every field written in one literal, in one order, so that all calls share one shape (an
+ * object spread here cost about a tenth of the client's CPU time with 100 calls in flight, in allocation and GC).
+ */
 function newCall(init: CallInit): Call {
   return {
-    ...init,
+    method: init.method,
+    wire: init.wire,
+    body: init.body,
+    where: init.where,
+    deadlineAt: init.deadlineAt,
+    log: init.log,
+    resolve: init.resolve,
+    reject: init.reject,
     id: 0,
     link: undefined,
     connection: 0,
