@@ -644,6 +644,17 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
         return;
       case "cancel":
         this.#cancel(message.envelope, route, message.headers);
+        // Through a broker a cancel notice is answered once: a plain MDP broker holds it as an ordinary request and
+        // frees this worker only when it gets a REPLY (without one, every aborted call would cost a worker slot for
+        // good). typed-zmq's broker forwards the notice under the cancelled request's token, so this answer settles
+        // that request early and the handler's own reply is dropped there as unknown. A bound server never answers.
+        if (route !== undefined) {
+          const body = encodeError(this.#config.policy.codec, {
+            code: ErrorCode.UNAVAILABLE,
+            message: `${this.contract.name}: the call was cancelled by its caller.`,
+          });
+          this.#reply(message.envelope, route, false, body, replyHeadersFor(message.headers), "$cancel");
+        }
         return;
       case "request":
         break;

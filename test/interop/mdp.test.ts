@@ -400,6 +400,40 @@ describe.skipIf(skip)(`MDP 0.1 with Python peers written from the RFC${why}`, ()
       });
     });
 
+    test("a call the client aborts costs the worker nothing: its cancel notice is answered, so the broker frees it", async () => {
+      await withPeers(async (start) => {
+        const broker = start("mdp_broker", hb);
+        const { frontend, backend } = await broker.waitFor<BrokerEndpoints>("endpoints");
+        const started = deferred();
+        // `wait` holds until its signal fires: here at its deadline, because a plain broker queues the cancel notice
+        // behind the running request (one at a time per worker), so the notice reaches the worker only afterwards.
+        const holding: RpcHandlers<typeof Orders> = {
+          ...handlers,
+          wait: ({ key }, { signal }) =>
+            new Promise((resolve) => {
+              started.resolve();
+              signal.addEventListener("abort", () => resolve({ key }), { once: true });
+            }),
+        };
+        await using server = await RpcServer.connect(backend, Orders, holding, {
+          service: SERVICE,
+          heartbeatMs: HEARTBEAT_MS,
+          liveness: LIVENESS,
+          concurrency: 1,
+        });
+        await broker.waitUntil<BrokerReady>("ready", (r) => r.service === SERVICE);
+        await using client = await RpcClient.connect(frontend, Orders, { service: SERVICE, timeoutMs: 3_000 });
+        const abort = new AbortController();
+        const held = client.call("wait", { key: "k" }, { signal: abort.signal, timeoutMs: 800 });
+        await within(started.promise, 3_000, "the held call to start");
+        abort.abort();
+        await expect(held).rejects.toMatchObject({ code: "ABORTED" });
+        // Without an answer to the notice, the broker would hold this worker for ever and these would time out.
+        for (const id of [1, 2, 3]) expect(await client.call("getOrder", { id })).toEqual({ id, total: id * 2 });
+        expect(server.stats.failed).toEqual({});
+      });
+    });
+
     test("strictMdp: READY carries only the service; close() says DISCONNECT", async () => {
       await withPeers(async (start) => {
         await using setup = await typedWorkerBehindPythonBroker(start, { strictMdp: true });

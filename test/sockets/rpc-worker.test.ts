@@ -28,6 +28,8 @@ interface WorkerMessage {
 class MiniBroker implements AsyncDisposable {
   readonly router = new zmq.Router({ linger: 0 });
   readonly seen: WorkerMessage[] = [];
+  /** Messages a test has already consumed with `next`, when it reads several of one kind. */
+  readonly taken = new Set<WorkerMessage>();
   /** Answer a worker's HEARTBEAT + "leaving" at once, as typed-zmq's broker does; false: never (a strict broker). */
   ackLeaving = true;
   #waiters: Array<() => void> = [];
@@ -339,7 +341,7 @@ describe("RpcServer worker mode", () => {
     expect((await b.command(REPLY, "REPLY on b")).rest.map(String)).toEqual(["x", "", "ok", json({ server: "worker" })]);
   });
 
-  test("a cancel notice from the broker aborts the running handler's signal and is never answered", async () => {
+  test("a cancel notice from the broker aborts the running handler's signal, and each notice is answered once", async () => {
     await using broker = await MiniBroker.bind(endpointFor("tcp"));
     const aborted = deferred<unknown>();
     const Slow = {
@@ -359,11 +361,20 @@ describe("RpcServer worker mode", () => {
     await broker.request(id, "tok-9", "$cancel", "", json({ correlationId: "c9" }));
     const reason = await within(aborted.promise, 2_000, "the handler's signal to abort");
     expect(reason).toMatchObject({ name: "AbortError" });
-    // The request itself is still answered (a broker counting this worker's load gets its credit back).
-    const replies = await broker.command(REPLY, "the request's reply");
-    expect(String(replies.rest[0])).toBe("tok-9");
+    // Each notice is answered once (a plain MDP broker frees the worker only on a REPLY), and the request itself is
+    // still answered when its handler returns.
+    const got: string[][] = [];
+    for (let n = 0; n < 3; n++) {
+      const reply = await broker.next((m) => m.command === REPLY && !broker.taken.has(m), `reply ${n + 1} of 3`);
+      broker.taken.add(reply);
+      got.push(reply.rest.slice(2).map(String));
+    }
+    const acks = got.filter((frames) => frames[0] === "error");
+    expect(acks.map((frames) => (JSON.parse(frames[1]!) as { code: string }).code)).toEqual(["UNAVAILABLE", "UNAVAILABLE"]);
+    expect(acks.map((frames) => frames[2]).sort()).toEqual([json({ correlationId: "c9" }), json({ correlationId: "other" })]);
+    expect(got.filter((frames) => frames[0] === "ok")).toEqual([["ok", json({ key: "k" }), json({ correlationId: "c9" })]]);
     expect(server.stats).toMatchObject({ cancelled: 1, received: 3 });
-    expect(broker.seen.filter((m) => m.command === REPLY)).toHaveLength(1);
+    expect(broker.seen.filter((m) => m.command === REPLY)).toHaveLength(3);
   });
 });
 
