@@ -574,6 +574,36 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
           replied: false,
         }),
       failed: (err) => this.#receiveFailed(err),
+      replaced: (link, generation) => this.#orphaned(link, generation),
+    });
+  }
+
+  /**
+   * A worker socket was replaced: its requests can no longer be answered (the broker has given up on them). Queued
+   * ones are never started; running ones have their signal aborted, so that they stop holding slots the new socket
+   * has announced to the broker.
+   */
+  #orphaned(link: MdpWorkerLink, generation: number): void {
+    let dropped = 0;
+    for (const job of this.#jobs) {
+      if (job.settled || job.route?.link !== link || job.route.generation !== generation) continue;
+      if (job.started) {
+        // Its reply will find the link replaced, and be counted undeliverable then.
+        job.scope.abort(
+          new DOMException(`The link to the broker at ${link.endpoint} was lost; no reply can be sent.`, "AbortError"),
+        );
+      } else {
+        this.#settleEarly(job);
+        dropped++;
+      }
+    }
+    if (dropped === 0) return;
+    this.#undeliverable += dropped;
+    this.#report({
+      code: ErrorCode.UNAVAILABLE,
+      message: `${this.contract.name}: ${dropped} queued request(s) from the broker at ${link.endpoint} were not started: the link to it was lost, and the broker has given up on them.`,
+      method: undefined,
+      replied: false,
     });
   }
 

@@ -62,6 +62,11 @@ export interface WorkerLinkHooks {
   readonly invalid: (reason: string) => void;
   /** A send or receive on the current socket failed, or a new socket could not connect. */
   readonly failed: (err: unknown) => void;
+  /**
+   * The socket of `generation` was dropped (broker lost, or DISCONNECT): replies to its requests can no longer be
+   * sent, and the broker has given up on them.
+   */
+  readonly replaced: (link: MdpWorkerLink, generation: number) => void;
 }
 
 /** Backoff of reconnections: 100 ms doubling to 5 s; each wait is drawn from its upper half (jitter). */
@@ -317,6 +322,7 @@ export class MdpWorkerLink {
   #replace(session: Session): void {
     if (session !== this.#session) return;
     this.#session = undefined;
+    this.#hooks.replaced(this, session.generation);
     this.#leftAck?.();
     this.#leftAck = undefined;
     if (this.#tick !== undefined) clearTimeout(this.#tick);

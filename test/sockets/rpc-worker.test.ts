@@ -3,7 +3,7 @@
  * zeromq.js ROUTER: the frames a worker sends (READY with and without the capacity extension, HEARTBEAT, REPLY,
  * the departure, DISCONNECT), and how it behaves when the broker falls silent or sends DISCONNECT. Real sockets.
  */
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import * as zmq from "zeromq";
 import { RpcBroker, RpcClient, RpcServer, type RpcServerEvent } from "../../src/index.js";
 import { Orders } from "../helpers/contracts.js";
@@ -234,6 +234,40 @@ describe("RpcServer worker mode", () => {
     // The new socket serves.
     await broker.request(second.id, "c", "echo", json({ text: "again" }));
     expect((await broker.command(REPLY, "REPLY")).rest.map(String)).toEqual(["c", "", "ok", json({ text: "again" })]);
+  });
+
+  test("when its socket is replaced, requests of the old one stop: running handlers are aborted, queued ones never start", async () => {
+    await using broker = await MiniBroker.bind(endpointFor("tcp"));
+    const started: string[] = [];
+    const aborted = deferred<unknown>();
+    const holding = {
+      ...handlers(),
+      wait: ({ key }: { key: string }, { signal }: { signal: AbortSignal }) =>
+        new Promise<{ key: string }>((resolve) => {
+          started.push(key);
+          const onAbort = (): void => {
+            aborted.resolve(signal.reason);
+            resolve({ key });
+          };
+          signal.addEventListener("abort", onAbort, { once: true });
+        }),
+    };
+    await using server = await RpcServer.connect(broker.endpoint, Orders, holding, { concurrency: 1 });
+    const first = await broker.command(READY, "the first READY");
+    await broker.request(first.id, "t1", "wait", json({ key: "running" }));
+    await broker.request(first.id, "t2", "wait", json({ key: "queued" }));
+    await vi.waitFor(() => expect(server.stats.queued, "the second request waits in the local queue").toBe(1), {
+      timeout: 2_000,
+    });
+    await broker.send(first.id, DISCONNECT);
+    expect(await within(aborted.promise, 2_000, "the running handler's signal")).toMatchObject({ name: "AbortError" });
+    const second = await broker.next((m) => m.command === READY && !m.id.equals(first.id), "a READY from a new socket");
+    // The slot is free again for the new socket's work, and the queued request of the old one never ran.
+    await broker.request(second.id, "t3", "echo", json({ text: "fresh" }));
+    const reply = await broker.next((m) => m.command === REPLY && m.id.equals(second.id), "the new socket's reply");
+    expect(reply.rest.map(String)).toEqual(["t3", "", "ok", json({ text: "fresh" })]);
+    expect(started).toEqual(["running"]);
+    expect(server.stats.undeliverable).toBe(2);
   });
 
   test("keeps reading while its handlers are busy: requests beyond concurrency wait locally, in order", async () => {
