@@ -154,7 +154,9 @@ export interface RpcBrokerOptions {
   readonly strict?: boolean;
   /**
    * Service of a request without the `MDPC01` frame (a typed-zmq v1 client or a plain REQ peer speaking the RPC
-   * frames). Without it, such requests go to the only service workers have registered for.
+   * frames). Without it, such requests go to the only service that has a live (not leaving) worker at that moment;
+   * while none has, they wait (`serviceWaitMs`) for the first service that gets one; while several have, they are
+   * answered `SERVICE_UNAVAILABLE`.
    */
   readonly defaultService?: string;
   /**

@@ -59,7 +59,7 @@ export interface MdpBrokerConfig {
   readonly liveness: number;
   /** Strict MDP 0.1: no capacity extension (every worker gets one request at a time), no departure extension. */
   readonly strict: boolean;
-  /** Service of a v1 request (no MDPC01 frame); undefined: the only service workers have registered for. */
+  /** Service of a v1 request (no MDPC01 frame); undefined: the only service with a live worker now. */
   readonly defaultService: string | undefined;
   /** How long a request for a service with no worker waits for one. */
   readonly serviceWaitMs: number;
@@ -97,6 +97,11 @@ const OPEN_BRACE = 0x7b;
 const EMPTY = Buffer.alloc(0);
 /** The pseudo-service holding v1 requests until the one service they go to is known (no MDP name is empty). */
 const HOLD = "";
+
+/** The key of a request in the cancel index: its client's routing id (length-prefixed) and its correlationId. */
+function callKey(client: Buffer, correlationId: string): string {
+  return `${client.length}:${client.toString("latin1")}${correlationId}`;
+}
 
 interface Service {
   readonly name: string;
@@ -157,8 +162,10 @@ export class MdpBroker {
   readonly #services = new Map<string, Service>();
   readonly #workers = new Map<string, Worker>();
   readonly #inFlight = new Map<number, Pending>();
-  /** Services workers have registered for at least once (a v1 request goes to the only one). */
-  readonly #registered = new Set<string>();
+  /** Services with a live (not leaving) worker now, in the order they got one: a v1 request goes to the only one. */
+  readonly #served = new Set<string>();
+  /** Requests queued or in flight that carry a correlationId, by client and correlationId: where a cancel looks. */
+  readonly #byCall = new Map<string, Pending>();
   readonly #tokenHigh: number;
   #tokenLow = 0;
   /** For readable names of workers whose routing id is not printable: `service#n`. */
@@ -258,6 +265,8 @@ export class MdpBroker {
 
   #fromLegacy(client: Buffer, envelope: Buffer[], body: Buffer[], now: number): BrokerAction[] {
     const method = body[0];
+    // A cancel notice is never answered, whatever the default service is.
+    if (method?.equals(CANCEL) === true) return this.#cancel(client, this.#headersOf(body)?.correlationId);
     if (method !== undefined && (method.equals(STATUS_OK_FRAME) || method.equals(STATUS_ERROR_FRAME))) {
       // A reply sent as a request: a worker never answers one, so passing it on would hold its credit for ever.
       const to = { client, envelope, mdp: false, asked: "", correlationId: this.#headersOf(body)?.correlationId };
@@ -265,13 +274,13 @@ export class MdpBroker {
     }
     let service = this.#c.defaultService;
     if (service === undefined) {
-      if (this.#registered.size > 1) {
+      if (this.#served.size > 1) {
         const to = { client, envelope, mdp: false, asked: "", correlationId: this.#headersOf(body)?.correlationId };
-        const names = [...this.#registered];
+        const names = [...this.#served];
         return this.#answer(to, WireErrorCode.SERVICE_UNAVAILABLE, `Broker: ${REASONS.noDefault(names)}`, { services: names });
       }
-      // The only service, or (before any worker registered) the hold, emptied into the first service that appears.
-      service = this.#registered.size === 1 ? [...this.#registered][0]! : HOLD;
+      // The only service with a live worker, or (while none has one) the hold, emptied into the next that gets one.
+      service = this.#served.size === 1 ? this.#served.values().next().value! : HOLD;
     }
     return this.#admit(client, envelope, false, "", service, body, now);
   }
@@ -318,6 +327,7 @@ export class MdpBroker {
     service.queue.push(pending);
     this.#queued++;
     this.#noteDue(pending);
+    if (correlationId !== undefined) this.#byCall.set(callKey(client, correlationId), pending);
     return this.#dispatch(service, now);
   }
 
@@ -329,29 +339,30 @@ export class MdpBroker {
     return parsed.kind === "headers" ? parsed.headers : undefined;
   }
 
-  /** A cancel notice: forget the queued request, or tell the (typed) worker running it. Never answered. */
+  /**
+   * A cancel notice: forget the queued request, or tell the (typed) worker running it. Never answered; counted as
+   * cancelled, or as dropped when it matches nothing (answered already, or not this client's call).
+   */
   #cancel(client: Buffer, correlationId: string | undefined): BrokerAction[] {
     if (correlationId === undefined) return this.#drop("a $cancel notice without a correlationId header");
-    const same = (p: Pending): boolean => p.correlationId === correlationId && p.client.equals(client);
-    for (const s of this.#services.values()) {
-      const at = s.queue.findIndex(same);
-      if (at >= 0) {
-        s.queue.splice(at, 1);
-        this.#queued--;
-        this.#cancelled++;
-        this.#forgetIfEmpty(s);
-        return [];
-      }
+    const key = callKey(client, correlationId);
+    const p = this.#byCall.get(key);
+    const at = p === undefined || p.worker !== undefined ? -1 : p.service.queue.indexOf(p);
+    if (p === undefined || (p.worker === undefined && at < 0)) {
+      return this.#drop("a $cancel notice that matches no request queued or in flight (answered already?)");
     }
-    for (const p of this.#inFlight.values()) {
-      if (!same(p) || p.worker === undefined) continue;
-      this.#cancelled++;
-      // A plain MDP worker would take "$cancel" for a method and answer it, with this request's token.
-      if (!p.worker.typed) return [];
-      const headers = Buffer.from(JSON.stringify({ correlationId }), "utf8");
-      return [this.#toWorker(p.worker, encodeWorkerRequest(this.#tokenFrame(p.token), [CANCEL, EMPTY, headers]))];
+    this.#cancelled++;
+    if (p.worker === undefined) {
+      this.#byCall.delete(key);
+      p.service.queue.splice(at, 1);
+      this.#queued--;
+      this.#forgetIfEmpty(p.service);
+      return [];
     }
-    return [];
+    // A plain MDP worker would take "$cancel" for a method and answer it, with this request's token.
+    if (!p.worker.typed) return [];
+    const headers = Buffer.from(JSON.stringify({ correlationId }), "utf8");
+    return [this.#toWorker(p.worker, encodeWorkerRequest(this.#tokenFrame(p.token), [CANCEL, EMPTY, headers]))];
   }
 
   #mmi(client: Buffer, envelope: Buffer[], service: string, body: readonly Buffer[]): BrokerAction[] {
@@ -390,6 +401,9 @@ export class MdpBroker {
       }
     }
     worker.heardAt = now;
+    // A send to it found its queue full; it is reading again if it talks, so it gets another chance.
+    const unstalled = worker.stalled;
+    worker.stalled = false;
     switch (command.kind) {
       case "ready":
         // RFC 7: a second READY is a protocol error.
@@ -400,7 +414,7 @@ export class MdpBroker {
       case "reply":
         return this.#reply(worker, command.client, command.body, now);
       case "heartbeat":
-        if (!command.leaving) return [];
+        if (!command.leaving) return unstalled ? this.#afterCredit(worker, now) : [];
         // The departure extension; a repeated one is acknowledged again (the first ack may have been lost).
         return worker.leaving ? [this.#toWorker(worker, encodeHeartbeat(true))] : this.#depart(worker, now);
       case "disconnect":
@@ -410,7 +424,11 @@ export class MdpBroker {
         }
         return this.#lose(worker, { type: "worker:gone", how: "disconnected" }, now);
       case "request":
-        return this.#drop(`worker "${worker.name}" sent a REQUEST, which only a broker sends`);
+        // RFC 7: a valid but unexpected command is answered DISCONNECT.
+        return [
+          this.#toWorker(worker, encodeDisconnect()),
+          ...this.#lose(worker, { type: "worker:gone", how: "sent a REQUEST, which only a broker sends" }, now),
+        ];
     }
   }
 
@@ -443,11 +461,11 @@ export class MdpBroker {
     this.#workers.set(key, worker);
     service.workers.push(worker);
     service.unservedSince = undefined;
+    this.#served.add(serviceName);
     const actions: BrokerAction[] = [
       { kind: "event", event: { type: "worker:ready", service: serviceName, worker: worker.name, capacity } },
     ];
-    this.#registered.add(serviceName);
-    if (this.#c.defaultService === undefined && this.#registered.size === 1) this.#release(service);
+    if (this.#c.defaultService === undefined && this.#served.size === 1) this.#release(service);
     return [...actions, ...this.#dispatch(service, now)];
   }
 
@@ -462,7 +480,6 @@ export class MdpBroker {
   }
 
   #reply(worker: Worker, token: Buffer, body: Buffer[], now: number): BrokerAction[] {
-    worker.stalled = false;
     const pending = this.#settle(token, worker);
     if (pending === undefined) {
       return [
@@ -502,7 +519,7 @@ export class MdpBroker {
     else worker.stalled = true;
     if (this.#closing)
       return [...actions, ...this.#answer(pending, WireErrorCode.UNAVAILABLE, `Broker: ${REASONS.closedQueued}`)];
-    this.#requeue(pending);
+    this.#requeue(pending); // after #lose: the service may have been forgotten, and is listed again
     return [...actions, ...this.#dispatch(pending.service, now)];
   }
 
@@ -630,6 +647,7 @@ export class MdpBroker {
     const actions = [...this.#workers.values()].map((w) => this.#toWorker(w, encodeDisconnect()));
     this.#workers.clear();
     for (const s of this.#services.values()) s.workers.length = 0;
+    this.#served.clear();
     return actions;
   }
 
@@ -712,7 +730,15 @@ export class MdpBroker {
     if (pending === undefined || pending.worker !== worker) return undefined;
     this.#inFlight.delete(token);
     worker.inFlight.delete(pending);
+    this.#unindex(pending);
     return pending;
+  }
+
+  /** A request is answered (or cancelled while queued): a cancel notice no longer finds it. */
+  #unindex(p: Pick<Pending, "client" | "correlationId">): void {
+    if (p.correlationId === undefined) return;
+    const key = callKey(p.client, p.correlationId);
+    if (this.#byCall.get(key) === p) this.#byCall.delete(key);
   }
 
   /** After a worker's credit was freed: more work for it (none for a leaving worker). */
@@ -721,6 +747,10 @@ export class MdpBroker {
   }
 
   #requeue(p: Pending): void {
+    // Its service was forgotten when its last worker went (dispatchFailed): list it again, so it is swept.
+    const current = this.#services.get(p.service.name);
+    if (current === undefined) this.#services.set(p.service.name, p.service);
+    else p.service = current;
     p.service.queue.unshift(p);
     this.#queued++;
     this.#noteDue(p);
@@ -763,22 +793,28 @@ export class MdpBroker {
         : { type: "worker:gone", ...base, reason: loss.how };
     actions.unshift({ kind: "event", event });
     if (again.length > 0) actions.push(...this.#dispatch(worker.service, now));
+    this.#forgetIfEmpty(worker.service);
     return actions;
   }
 
-  /** Removes a worker from the tables; false if it was not there. */
+  /**
+   * Removes a worker from the tables, and its service when nothing else holds it (the caller does that after
+   * handling the requests in flight, if there are any); false if the worker was not there.
+   */
   #remove(worker: Worker, now: number): boolean {
     if (!this.#workers.delete(worker.key)) return false;
     const list = worker.service.workers;
     const at = list.indexOf(worker);
     if (at >= 0) list.splice(at, 1);
     this.#markUnserved(worker.service, now);
+    if (worker.inFlight.size === 0) this.#forgetIfEmpty(worker.service);
     return true;
   }
 
   #markUnserved(service: Service, now: number): void {
     if (service.unservedSince !== undefined || service.workers.some((w) => !w.leaving)) return;
     service.unservedSince = now;
+    this.#served.delete(service.name);
     for (const p of service.queue) this.#noteDue(p);
   }
 
@@ -804,6 +840,7 @@ export class MdpBroker {
     event = true,
   ): BrokerAction[] {
     this.#rejected++;
+    this.#unindex(to);
     const error: RpcErrorBody = details === undefined ? { code, message } : { code, message, details };
     const body: Uint8Array[] = [STATUS_ERROR_FRAME, this.#c.codec.encode(error)];
     if (to.correlationId !== undefined) body.push(Buffer.from(JSON.stringify({ correlationId: to.correlationId }), "utf8"));

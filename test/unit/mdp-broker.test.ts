@@ -324,6 +324,22 @@ describe("MdpBroker: RFC 7 rules", () => {
     ]);
   });
 
+  test("a REQUEST from a known worker (valid but unexpected) is answered DISCONNECT and the worker is lost", () => {
+    const h = harness();
+    h.worker(ready("A", "s", 2));
+    h.client(request("c", "s", "m", "{}", headers({ correlationId: "1" })));
+    h.client(request("c", "s", "m", "{}", headers({ correlationId: "2", idempotent: true })));
+    h.worker(ready("B", "s", 1));
+    expect(h.worker(buf(["A", "", "MDPW01", "\x02", "client", "", "m"]))).toEqual([
+      "W A DISCONNECT",
+      `E worker:gone {"service":"s","worker":"A","redispatched":1,"lost":1,"reason":"sent a REQUEST, which only a broker sends"}`,
+      expect.stringMatching(/^E request:rejected/),
+      `C c||MDPC01|s|error|UNAVAILABLE|{"correlationId":"1"}`,
+      `W B REQUEST #3 m|{}|${headers({ correlationId: "2", idempotent: true })}`,
+    ]);
+    expect(h.core.stats.workers).toBe(1);
+  });
+
   test("a malformed MDP request is answered MALFORMED; one with no delimiter is dropped", () => {
     const h = harness();
     expect(wire(h.client(buf(["c", "", "MDPC01", "s"])))).toEqual(["C c||MDPC01|s|error|MALFORMED"]);
@@ -354,6 +370,68 @@ describe("MdpBroker: v1 clients", () => {
     expect(d.client(legacy("c", "m", "{}"))).toEqual(["W B REQUEST #1 m|{}"]);
   });
 
+  test("the default service is the only one with live workers now: a service whose workers all left is forgotten", () => {
+    const h = harness();
+    h.worker(ready("A", "one", 4));
+    h.worker(ready("B", "two", 4));
+    h.worker(disconnect("B"));
+    expect(h.core.services().map((s) => s.service)).toEqual(["one"]);
+    expect(h.client(legacy("c", "m", "1"))).toEqual(["W A REQUEST #1 m|1"]);
+    const [listed] = h.raw(request("c", "mmi.services", ""));
+    expect(JSON.parse(text((listed as { frames: Uint8Array[] }).frames[4]!))).toEqual({
+      services: [{ service: "one", workers: [{ name: "A", capacity: 4, inFlight: 1 }], queued: 0 }],
+    });
+    // A leaving worker takes no new work: its service does not count, and v1 requests go to the other one.
+    h.worker(ready("B", "two", 4));
+    h.worker(heartbeat("A", true));
+    expect(h.client(legacy("c", "m", "2"))).toEqual(["W B REQUEST #2 m|2"]);
+    // No service with a live worker: v1 requests wait, then go to the first service a worker registers for.
+    h.worker(disconnect("B"));
+    expect(h.client(legacy("c", "m", "3"))).toEqual([]);
+    expect(wire(h.worker(ready("C", "three", 4)))).toEqual(["W C REQUEST #3 m|3"]);
+    expect(h.core.services().map((s) => s.service)).toEqual(["one", "three"]);
+  });
+
+  test("a service is forgotten when its last worker goes with nothing queued, not before its queue is empty", () => {
+    const h = harness({ serviceWaitMs: 500 });
+    // A hostile peer READYs for names one after another: each second READY loses it, and its service with it.
+    for (const name of ["r1", "r2", "r3"]) {
+      h.worker(ready("X", name));
+      h.worker(ready("X", "again"));
+    }
+    expect(h.core.services()).toEqual([]);
+    h.worker(ready("A", "s", 1));
+    h.client(request("c", "s", "held", "{}", headers({ correlationId: "1", idempotent: true })));
+    h.client(request("c", "s", "queued"));
+    h.tick(3000); // A is evicted; both requests wait for a new worker
+    expect(h.core.services()).toEqual([{ service: "s", workers: [], queued: 2 }]);
+    h.tick(500); // nobody came: both answered SERVICE_UNAVAILABLE, and the service is gone
+    expect(h.core.services()).toEqual([]);
+    h.worker(ready("B", "t", 1));
+    h.client(request("c", "t", "x"));
+    expect(h.core.dispatchFailed(2, true, h.now).map(show)).toEqual([
+      `E worker:gone {"service":"t","worker":"B","redispatched":0,"lost":0,"reason":"became unreachable"}`,
+    ]);
+    // The request whose dispatch failed is queued again in a service still listed (and swept), not in a forgotten one.
+    expect(h.core.services()).toEqual([{ service: "t", workers: [], queued: 1 }]);
+    expect(wire(h.tick(500))).toEqual(["C c||MDPC01|t|error|SERVICE_UNAVAILABLE"]);
+  });
+
+  test("a v1 $cancel is never answered, even when no default service can be chosen", () => {
+    const h = harness();
+    h.worker(ready("A", "one", 1));
+    h.worker(ready("B", "two", 1));
+    expect(h.client(legacy("c", "$cancel", "", headers({ correlationId: "x" })))).toEqual([
+      expect.stringMatching(/^E message:dropped .*\$cancel notice that matches no request/),
+    ]);
+    const d = harness({ defaultService: "s" });
+    d.worker(ready("T", "s", 1));
+    d.client(legacy("c", "m", "{}", headers({ correlationId: "run" })));
+    d.client(legacy("c", "m", "{}", headers({ correlationId: "wait" })));
+    expect(d.client(legacy("c", "$cancel", "", headers({ correlationId: "wait" })))).toEqual([]);
+    expect(d.core.stats).toMatchObject({ queued: 0, cancelled: 1, rejected: 0 });
+  });
+
   test("a v1 request whose method frame is ok or error is answered MALFORMED", () => {
     const h = harness();
     h.worker(ready("A", "s"));
@@ -371,7 +449,9 @@ describe("MdpBroker: cancel, departure, failed sends, close", () => {
     h.client(request("c", "s", "m", "{}", corr("wait")));
     expect(h.client(request("c", "s", "$cancel", "", corr("wait")))).toEqual([]);
     expect(h.core.stats.queued).toBe(0);
-    expect(h.client(request("other", "s", "$cancel", "", corr("run")))).toEqual([]); // not that client's call
+    expect(h.client(request("other", "s", "$cancel", "", corr("run")))).toEqual([
+      expect.stringMatching(/^E message:dropped .*\$cancel notice that matches no request/), // not that client's call
+    ]);
     expect(h.client(request("c", "s", "$cancel", "", corr("run")))).toEqual([`W T REQUEST #1 $cancel||${corr("run")}`]);
     expect(h.core.stats).toMatchObject({ cancelled: 2, inFlight: 1 });
     const p = harness();
@@ -415,6 +495,33 @@ describe("MdpBroker: cancel, departure, failed sends, close", () => {
       "W B REQUEST #5 3",
     ]);
     expect(h.core.stats).toMatchObject({ workers: 1, forwarded: 3 });
+  });
+
+  test("a stalled worker with nothing in flight gets work again after any command from it, a heartbeat too", () => {
+    const h = harness();
+    h.worker(ready("A", "s", 5));
+    h.client(request("c", "s", "1")); // #1 to A
+    expect(h.core.dispatchFailed(1, false, h.now)).toEqual([]); // A stalled, the request waits
+    expect(h.core.stats).toMatchObject({ queued: 1, inFlight: 0 });
+    expect(h.tick(1)).toEqual([]);
+    expect(h.worker(heartbeat("A"))).toEqual(["W A REQUEST #2 1"]);
+    expect(h.worker(heartbeat("A"))).toEqual([]);
+  });
+
+  test("cancel notices find their request among many queued and in flight, and not one already answered", () => {
+    const h = harness();
+    h.worker(ready("T", "s", 3));
+    const corr = (id: string): string => headers({ correlationId: id });
+    for (let i = 0; i < 6; i++) h.client(request(`c${i % 2}`, "s", "m", "{}", corr(String(i))));
+    expect(h.worker(reply("T", 2, "ok", "{}", corr("1")))).toEqual([
+      'C c1||MDPC01|s|ok|{}|{"correlationId":"1"}',
+      `W T REQUEST #4 m|{}|${corr("3")}`,
+    ]);
+    expect(wire(h.client(request("c1", "s", "$cancel", "", corr("1"))))).toEqual([]); // answered already
+    expect(h.client(request("c1", "s", "$cancel", "", corr("5")))).toEqual([]); // queued
+    expect(h.client(request("c0", "s", "$cancel", "", corr("2")))).toEqual([`W T REQUEST #3 $cancel||${corr("2")}`]);
+    expect(h.core.stats).toMatchObject({ cancelled: 2, queued: 1, dropped: 1 });
+    expect(h.worker(reply("T", 1, "ok"))).toEqual(["C c0||MDPC01|s|ok", `W T REQUEST #5 m|{}|${corr("4")}`]);
   });
 
   test("close answers queued UNAVAILABLE, refuses new requests and workers, drains, abandons, says DISCONNECT", () => {
