@@ -621,7 +621,8 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   #expired(call: Call, error: TypedZmqError): void {
     if (error instanceof AbortedError) this.#cancel(call);
     const final =
-      error instanceof TimeoutError && call.state === "waiting"
+      // NoServerError says nothing was sent: only when no attempt of this call ever went out.
+      error instanceof TimeoutError && call.state === "waiting" && (call.log === undefined || call.log.count === 0)
         ? new NoServerError(
             call.where,
             Date.now() - call.waitingSince,

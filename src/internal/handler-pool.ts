@@ -7,6 +7,9 @@
  */
 import { settleWithin, signalled } from "./timing.js";
 
+/** The longest delay `setTimeout` honours (2^31 - 1 ms). */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /**
  * Counts running handlers against a limit. The read loop awaits {@link HandlerPool.slot} before reading the next
  * message, so a full pool leaves messages in ZeroMQ's queues (back-pressure) instead of buffering them here. A
@@ -139,7 +142,9 @@ export class JobSignal {
       if (this.#deadline !== undefined) {
         const left = this.#deadline - Date.now();
         if (left <= 0) this.#expire();
-        else {
+        // A peer may send any remainingMs; Node fires a timer over 2^31-1 ms at once, so a deadline that far away
+        // (about 24 days) arms nothing.
+        else if (left <= MAX_TIMER_MS) {
           this.#timer = setTimeout(() => this.#expire(), left);
           this.#timer.unref();
         }

@@ -122,6 +122,18 @@ describe("RpcClient retries", () => {
     expect(err.attempts!.length).toBeLessThanOrEqual(6);
   });
 
+  test("a call that was sent, lost with its connection and left with no server ends with its attempts, not NO_SERVER", async () => {
+    const router = await RawRouter.bind();
+    await using client = await RpcClient.connect(router.endpoint, Store, { timeoutMs: 600, reconnectIntervalMs: 5_000 });
+    const call = client.call("read", { key: "k" });
+    await router.next(); // attempt 1 arrived: it may run, so "nothing was sent" would be false
+    router.close();
+    const error = (await call.catch((err: unknown) => err)) as { code: string; message: string; attempts?: unknown[] };
+    expect(error.code).not.toBe("NO_SERVER");
+    expect(error.attempts?.length).toBeGreaterThanOrEqual(1);
+    expect(error.message).not.toMatch(/nothing was sent/);
+  });
+
   test("abort sends a cancel notice for the attempt in flight", async () => {
     using router = await RawRouter.bind();
     await using client = await RpcClient.connect(router.endpoint, Store, { timeoutMs: 3_000 });

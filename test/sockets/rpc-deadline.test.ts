@@ -108,6 +108,24 @@ describe("RpcServer deadlines (bound)", () => {
     expect(seen[1]).toBeLessThanOrEqual(Date.now() + 2_000);
   });
 
+  test("a deadline too far away for a timer (a peer's huge remainingMs) does not abort the handler's signal", async () => {
+    const signals: AbortSignal[] = [];
+    const watching = {
+      ...handlers(),
+      whoami: (_request: unknown, { signal }: { signal: AbortSignal }) =>
+        new Promise<{ server: string }>((resolve) => {
+          signals.push(signal);
+          // Answer on a later turn: a timer over 2^31-1 ms would have fired by then, aborting the signal.
+          setTimeout(() => resolve({ server: signal.aborted ? "aborted" : "alive" }), 20);
+        }),
+    };
+    await using server = await RpcServer.bind(endpointFor("tcp"), Orders, watching);
+    await using client = RawClient.connect(server.endpoint);
+    await client.send(1, "whoami", {}, { remainingMs: 1e12 });
+    expect(await client.reply()).toMatchObject({ id: 1, status: "ok", body: { server: "alive" } });
+    expect(signals[0]?.aborted).toBe(false);
+  });
+
   test("never starts a request that expired while it waited in ZeroMQ's queues for a busy server", async () => {
     const gates = new Gates();
     const ran: string[] = [];
