@@ -97,6 +97,7 @@ export type {
   ValidationIssue,
 } from "./errors/index.js";
 export type { WaitOptions } from "./signal.js";
+export type { ConnectionOptions } from "./internal/connection-options.js";
 export { RpcClient } from "./rpc-client.js";
 export type {
   CallOptions,

@@ -50,10 +50,10 @@ export interface ConnectionSocketOptions {
   readonly reconnectMaxInterval: number;
 }
 
-/** The defaults, in one place (documented on {@link ConnectionOptions}). */
+/** The defaults, in one place (documented on {@link ConnectionOptions}). @internal */
 export const CONNECTION_DEFAULTS = { heartbeatIntervalMs: 1_000, reconnectIntervalMs: 100, reconnectMaxIntervalMs: 2_000 };
 
-/** Reads {@link ConnectionOptions} from `read` (the owner's options) into socket options. */
+/** Reads {@link ConnectionOptions} from `read` (the owner's options) into socket options. @internal */
 export function readConnectionOptions(read: OptionReader): ConnectionSocketOptions {
   const heartbeatInterval = Math.round(read.nonNegativeMs("heartbeatIntervalMs", CONNECTION_DEFAULTS.heartbeatIntervalMs));
   const heartbeatTimeout = Math.round(read.nonNegativeMs("heartbeatTimeoutMs", 3 * heartbeatInterval));
