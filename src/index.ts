@@ -174,3 +174,13 @@ export type { MulticastOptions } from "./multicast.js";
 export { CAPABILITIES, doctor, formatDoctorReport } from "./doctor.js";
 export type { DoctorReport } from "./doctor.js";
 export type { BatchOptions } from "./batch.js";
+export { Authenticator } from "./security/authenticator.js";
+export type {
+  AuthEvent,
+  AuthenticatorDomain,
+  AuthenticatorStats,
+  DenialReason,
+  ZapMechanism,
+  ZapPolicy,
+  ZapRequest,
+} from "./security/authenticator.js";
