@@ -246,9 +246,11 @@ class KeyDirectory {
   #watcher: fs.FSWatcher | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastRead = 0;
+  #readMtime = NaN;
 
   constructor(dir: string) {
     this.dir = path.resolve(dir);
+    this.#readMtime = this.#mtime();
     try {
       this.#keys = readKeyDirectory(this.dir);
     } catch (err) {
@@ -279,6 +281,7 @@ class KeyDirectory {
   /** Reads the directory again; a directory that cannot be read allows nobody (fail closed). */
   reload(): void {
     this.#lastRead = Date.now();
+    this.#readMtime = this.#mtime(); // before reading: a change during the read is seen next time
     try {
       this.#keys = readKeyDirectory(this.dir);
     } catch {
@@ -286,12 +289,24 @@ class KeyDirectory {
     }
   }
 
-  /** Is `key` listed? An unknown key triggers one re-read, at most once per second, in case a watch event was missed. */
+  /**
+   * Is `key` listed? An unknown key re-reads the directory when its modification time changed since the last read (a
+   * certificate was added or renamed into it, and the watch event is still debounced or was missed), and otherwise at
+   * most once per second (a certificate rewritten in place).
+   */
   has(key: string): boolean {
     if (this.#keys.has(key)) return true;
-    if (Date.now() - this.#lastRead < DENIAL_RELOAD_INTERVAL_MS) return false;
+    if (this.#mtime() === this.#readMtime && Date.now() - this.#lastRead < DENIAL_RELOAD_INTERVAL_MS) return false;
     this.reload();
     return this.#keys.has(key);
+  }
+
+  #mtime(): number {
+    try {
+      return fs.statSync(this.dir).mtimeMs;
+    } catch {
+      return NaN;
+    }
   }
 
   close(): void {
