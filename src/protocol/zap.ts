@@ -71,7 +71,6 @@ function readString(frame: Uint8Array, what: string, ascii: boolean): string | {
   } catch {
     return { error: `the ${what} is not valid UTF-8` };
   }
-  // eslint-disable-next-line no-control-regex -- the RFC's string fields are printable ASCII
   if (ascii && /[^\u0020-\u007e]/.test(text)) return { error: `the ${what} is not printable ASCII` };
   return text;
 }
@@ -153,7 +152,6 @@ export interface ZapReply {
 
 /** Keeps a text field within the RFC's limits: printable ASCII, at most 255 bytes. */
 function asciiField(text: string | undefined): Buffer {
-  // eslint-disable-next-line no-control-regex -- replace everything outside printable ASCII
   return Buffer.from((text ?? "").replace(/[^\u0020-\u007e]/g, "?").slice(0, MAX_ZAP_STRING), "latin1");
 }
 

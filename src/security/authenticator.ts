@@ -586,7 +586,12 @@ export class Authenticator {
   async #shutdown(): Promise<void> {
     for (const list of this.#domains.values()) for (const registration of list) registration.policy.close();
     this.#domains.clear();
-    await this.#ready.catch(() => undefined);
+    const bound = await this.#ready.then(
+      () => true,
+      () => false,
+    );
+    // Unbind first: close() releases the inproc name later, in libzmq's reaper, so a new handler could not bind yet.
+    if (bound) await this.#socket.unbind(ZAP_ENDPOINT).catch(() => undefined);
     this.#socket.close();
     await this.#loop;
     this.#listeners.clear();

@@ -7,7 +7,9 @@
  */
 
 const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-const DIGITS: ReadonlyMap<string, number> = new Map([...ALPHABET].map((char, index) => [char, index]));
+const DIGITS: ReadonlyMap<string, number> = new Map(
+  Array.from({ length: ALPHABET.length }, (_, index) => [ALPHABET.charAt(index), index]),
+);
 
 /**
  * Encodes bytes as Z85. The length must be a multiple of 4 (32/Z85 frames only such data; a CURVE key is 32 bytes).

@@ -80,7 +80,10 @@ async function server(options: Partial<zmq.SocketOptions<zmq.Router>>): Promise<
     received,
     firstMessage: (ms = 3_000) =>
       new Promise((resolve, reject) => {
-        if (received[0] !== undefined) return resolve(received[0]);
+        if (received[0] !== undefined) {
+          resolve(received[0]);
+          return;
+        }
         const timer = setTimeout(() => reject(new Error(`no message arrived at the server within ${ms} ms`)), ms);
         waiters.push((m) => {
           clearTimeout(timer);
