@@ -5,6 +5,7 @@
  * an 85-character alphabet, most significant digit first. Pure functions, no sockets.
  * @internal
  */
+import { OutOfRangeError } from "../errors/index.js";
 
 const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 const DIGITS: ReadonlyMap<string, number> = new Map(
@@ -13,12 +14,12 @@ const DIGITS: ReadonlyMap<string, number> = new Map(
 
 /**
  * Encodes bytes as Z85. The length must be a multiple of 4 (32/Z85 frames only such data; a CURVE key is 32 bytes).
- * @throws RangeError when the length is not a multiple of 4.
+ * @throws {@link OutOfRangeError} (a `RangeError`) when the length is not a multiple of 4.
  * @internal
  */
 export function z85Encode(bytes: Uint8Array): string {
   if (bytes.length % 4 !== 0) {
-    throw new RangeError(`z85Encode: ${bytes.length} bytes is not a multiple of 4, which Z85 (32/Z85) requires.`);
+    throw new OutOfRangeError(`z85Encode: ${bytes.length} bytes is not a multiple of 4, which Z85 (32/Z85) requires.`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let out = "";
