@@ -356,8 +356,8 @@ function keyOf(node: ZplNode, where: string): string {
 
 /** The non-empty string argument `key` of `args`; a missing or empty one is an error. */
 function requiredString(args: OptionReader, key: string, expected: string): string {
-  const value = args.optionalString(key);
-  if (value === undefined) throw args.fail(key, expected, args.raw(key));
+  const value = args.raw(key);
+  if (typeof value !== "string" || value === "") throw args.fail(key, expected, value);
   return value;
 }
 
