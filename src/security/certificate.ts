@@ -107,6 +107,7 @@ export function writeCertificate(
     format: read.oneOf<CertificateFormat>("format", ["pyzmq", "czmq"], "pyzmq"),
   }));
   checkName(args, name, format);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
   if (cert === null || typeof cert !== "object") throw args.fail("cert", "a Certificate (see generateCertificate)", cert);
   const keys = new OptionReader(where, cert, "cert.");
   const publicKey = checkKey(keys, "publicKey");

@@ -9,7 +9,7 @@ import { createPrivateKey, createPublicKey } from "node:crypto";
 
 const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 
-const VALUE = new Map<string, number>([...ALPHABET].map((c, i) => [c, i]));
+const VALUE = new Map<string, number>(ALPHABET.split("").map((c, i) => [c, i]));
 
 /** Length of a Z85 CURVE key (32 bytes). */
 export const Z85_KEY_LENGTH = 40;

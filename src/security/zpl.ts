@@ -91,6 +91,7 @@ function parseValue(rest: string, name: string, fail: (problem: string) => never
 /** `value` as a ZPL value: double-quoted, or single-quoted when it holds a double quote; undefined if it cannot be. */
 export function quoteZplValue(value: string): string | undefined {
   // Printable characters only: a line ending would end the property, and ZPL has no escapes.
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
   if (/[\u0000-\u001f\u007f]/.test(value)) return undefined;
   if (!value.includes('"')) return `"${value}"`;
   if (!value.includes("'")) return `'${value}'`;

@@ -15,13 +15,13 @@ const skip = missingPython !== undefined && process.env["REQUIRE_INTEROP"] !== "
 const why = missingPython === undefined ? "" : ` [skipped: ${missingPython}]`;
 
 /** Runs a Python snippet (with `import zmq, zmq.auth, json, os, sys`) and parses the JSON it prints last. */
-function python<T>(code: string, args: readonly string[] = []): T {
+function python(code: string, args: readonly string[] = []): unknown {
   if (pythonPath === undefined) throw new Error(`cannot run Python: ${missingPython}`);
   const out = execFileSync(pythonPath, ["-B", "-c", `import zmq, zmq.auth, json, os, sys\n${code}`, ...args], {
     encoding: "utf8",
     timeout: 15_000,
   });
-  return JSON.parse(out.trim().split("\n").at(-1)!) as T;
+  return JSON.parse(out.trim().split("\n").at(-1)!);
 }
 
 let dir: string;
@@ -35,13 +35,13 @@ afterEach(() => {
 describe.skipIf(skip)(`certificates shared with pyzmq's zmq.auth${why}`, () => {
   test("reads both files create_certificates writes; its 0644 secret file is refused with the chmod advice", () => {
     // umask 022, as on most systems: pyzmq then writes its secret file 0644.
-    const made = python<{ publicFile: string; secretFile: string; publicKey: string; secretKey: string }>(
+    const made = python(
       `os.umask(0o022)
 pub, sec = zmq.auth.create_certificates(sys.argv[1], "pyclient", metadata={"name": "Py Client", "team": "ops"})
 pk, sk = zmq.auth.load_certificate(sec)
 print(json.dumps({"publicFile": pub, "secretFile": sec, "publicKey": pk.decode(), "secretKey": sk.decode()}))`,
       [dir],
-    );
+    ) as { publicFile: string; secretFile: string; publicKey: string; secretKey: string };
     expect(made.publicFile).toBe(path.join(dir, "pyclient.key"));
     expect(made.secretFile).toBe(path.join(dir, "pyclient.key_secret"));
     expect(fs.statSync(made.secretFile).mode & 0o777).toBe(0o644);
@@ -62,12 +62,12 @@ print(json.dumps({"publicFile": pub, "secretFile": sec, "publicKey": pk.decode()
     const cert = generateCertificate({ name: "typed server", role: "rpc" });
     const pyzmq = writeCertificate(dir, "server", cert, { format: "pyzmq" });
     const czmq = writeCertificate(dir, "czserver", cert, { format: "czmq" });
-    const loaded = python<{ files: Array<[string | null, string | null]>; dir: string[] }>(
+    const loaded = python(
       `files = [zmq.auth.load_certificate(f) for f in sys.argv[2:]]
 keys = zmq.auth.load_certificates(sys.argv[1])
 print(json.dumps({"files": [[p and p.decode(), s and s.decode()] for p, s in files], "dir": [k.decode() for k in keys]}))`,
       [dir, pyzmq.publicFile, pyzmq.secretFile, czmq.publicFile, czmq.secretFile],
-    );
+    ) as { files: Array<[string | null, string | null]>; dir: string[] };
     expect(loaded.files).toEqual([
       [cert.publicKey, null],
       [cert.publicKey, cert.secretKey],

@@ -123,7 +123,7 @@ describe("writeCertificate refuses bad input", () => {
     ],
     [
       "a non-Z85 character",
-      () => writeCertificate(dir, "a", { ...cert, secretKey: `${"~".repeat(40)}` }),
+      () => writeCertificate(dir, "a", { ...cert, secretKey: "~".repeat(40) }),
       /`cert\.secretKey` must be a Z85 key, but character 1 \("~"\)/,
     ],
     [
