@@ -133,6 +133,7 @@ describe("behind a broker", () => {
     // 200 KB: over the worker's application tier, and over the hard limit a bound server would derive (66560).
     await expect(client.call("echo", { text: "x".repeat(200_000) })).rejects.toMatchObject({ code: "MESSAGE_TOO_LARGE" });
     expect(await client.call("echo", { text: "next" })).toEqual({ text: "next" });
+    expect(server.stats.failed).toEqual({ MESSAGE_TOO_LARGE: 1 });
     expect(events.filter((e) => e.type !== "broker:connected")).toEqual([]);
     expect(broker.stats.workers).toBe(1);
   });
