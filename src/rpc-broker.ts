@@ -314,8 +314,14 @@ export class RpcBroker extends TwoSided {
     const core = broker.#core;
     const { frontendLimits, backendLimits } = broker.#config;
     broker.#loops = [
-      readLoop(broker.#front, broker.#checked(frontendLimits, "frontend", (frames, now) => core.fromClient(frames, now))),
-      readLoop(broker.#back, broker.#checked(backendLimits, "backend", (frames, now) => core.fromWorker(frames, now))),
+      readLoop(
+        broker.#front,
+        broker.#checked(frontendLimits, "frontend", (frames, now) => core.fromClient(frames, now)),
+      ),
+      readLoop(
+        broker.#back,
+        broker.#checked(backendLimits, "backend", (frames, now) => core.fromWorker(frames, now)),
+      ),
     ];
     broker.#timer = setInterval(() => broker.#perform(core.tick(Date.now())), broker.#config.tickMs);
     broker.#timer.unref();

@@ -111,7 +111,9 @@ describe("tooManyFrames", () => {
   });
   test("names the socket, the count and the limit for a message with more", () => {
     const reason = tooManyFrames(l, [1, 2, 3, 4], "RpcServer at tcp://127.0.0.1:5555");
-    expect(reason).toMatch(/^RpcServer at tcp:\/\/127\.0\.0\.1:5555: dropped a 4-frame message, over the limit of 3 frames \(maxFrames\)/);
+    expect(reason).toMatch(
+      /^RpcServer at tcp:\/\/127\.0\.0\.1:5555: dropped a 4-frame message, over the limit of 3 frames \(maxFrames\)/,
+    );
     expect(reason).toContain("raise { maxFrames }");
   });
 });

@@ -21,7 +21,13 @@ export function rssOf(pid: number): number | undefined {
 /** A running sampler. */
 export interface RssSampler {
   /** Stops sampling and returns the figures. */
-  stop(): { readonly samples: number; readonly baseline: number; readonly peak: number; readonly last: number; readonly killed: boolean };
+  stop(): {
+    readonly samples: number;
+    readonly baseline: number;
+    readonly peak: number;
+    readonly last: number;
+    readonly killed: boolean;
+  };
 }
 
 /** Starts sampling `pid` every `intervalMs`; SIGKILLs it above `capBytes`. */
