@@ -28,7 +28,9 @@ export interface StormSettings {
   readonly endpoint: string;
   /** Connections opened at once in each round. */
   readonly sockets: number;
-  /** Rounds (a bounded loop). */
+  /** Rounds at most (a bounded loop). */
   readonly rounds: number;
+  /** And no longer than this after `go`, in ms. */
+  readonly durationMs: number;
   readonly lifeMs: number;
 }

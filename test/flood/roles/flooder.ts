@@ -11,7 +11,7 @@ import type { FlooderSettings } from "../harness/settings.js";
 const config = settings() as FlooderSettings;
 try {
   const counts = { sent: 0, disconnects: 0, replies: 0 };
-  let stopping = false;
+  const state = { stopping: false };
   const head = '{"id":"flood","ms":1000,"pad":"';
   const body = Buffer.alloc(config.bytes, 0x78);
   body.write(head, 0);
@@ -24,8 +24,8 @@ try {
   });
   const report = setInterval(() => emit({ type: "event", event: { type: "flood", ...counts } }), 1_000);
   control(config.lifeMs, () => {
-    if (stopping) return;
-    stopping = true;
+    if (state.stopping) return;
+    state.stopping = true;
     clearInterval(report);
     emit({ type: "event", event: { type: "flood", ...counts } });
     for (const socket of sockets) socket.close();
@@ -34,7 +34,7 @@ try {
   emit({ type: "ready", endpoints: [config.endpoint], pid: process.pid });
   for (const socket of sockets) {
     void (async () => {
-      while (!stopping) {
+      while (!state.stopping) {
         try {
           await socket.send([Buffer.alloc(0), "work", body]);
           counts.sent++;
