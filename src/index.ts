@@ -99,6 +99,7 @@ export type {
 } from "./errors/index.js";
 export type { WaitOptions } from "./signal.js";
 export type { ConnectionOptions } from "./internal/connection-options.js";
+export type { LimitOptions } from "./internal/limits.js";
 export { RpcClient } from "./rpc-client.js";
 export type {
   CallOptions,

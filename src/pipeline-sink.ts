@@ -11,6 +11,7 @@ import type { EndpointUse } from "./internal/attach.js";
 import { decodeBody } from "./internal/codec-io.js";
 import { formatIssues, toIssues } from "./internal/contract-check.js";
 import { checkTimeout, timeoutFor, type DeadlinePlace } from "./internal/deadline.js";
+import { readLimits, tooManyFrames, type LimitOptions } from "./internal/limits.js";
 import { toError } from "./internal/zmq-errors.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
@@ -63,7 +64,7 @@ export interface PipelineSinkStats {
 }
 
 /** Options of {@link PipelineSink.bind} and {@link PipelineSink.connect}. */
-export interface PipelineSinkOptions {
+export interface PipelineSinkOptions extends LimitOptions {
   /**
    * Body codec; the workers must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -100,7 +101,7 @@ export class PipelineSink<TContract extends JobContract>
   private constructor(contract: TContract, config: SinkConfig, owner: string) {
     super(checkContract(contract, "jobs", owner));
     this.#config = config;
-    this.#socket = new zmq.Pull({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark });
+    this.#socket = new zmq.Pull({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark, ...config.limits.socket });
     this.#stream = new MessageStream(this.#socket, (frames) => this.#parse(frames), DROP_REASONS, config.onDrop);
   }
 
@@ -211,7 +212,8 @@ export class PipelineSink<TContract extends JobContract>
   }
 
   #parse(frames: Buffer[]): JobOutcome<TContract> | Many<JobOutcome<TContract>> | typeof SKIP {
-    const frame = parsePipeline(frames);
+    const over = tooManyFrames(this.#config.limits, frames, `PipelineSink("${this.contract.name}")`);
+    const frame = over === undefined ? parsePipeline(frames) : ({ kind: "malformed", reason: over } as const);
     switch (frame.kind) {
       case "message":
         return this.#parseResult(frame.body);
@@ -279,6 +281,7 @@ function resolveSinkOptions(owner: string, options: PipelineSinkOptions) {
     codec: read.codec(),
     receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
     onDrop: read.hook<(info: PipelineSinkDropInfo) => void>("onDrop"),
+    limits: readLimits(read),
   }));
 }
 

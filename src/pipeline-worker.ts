@@ -8,6 +8,7 @@ import * as zmq from "zeromq";
 import type { Codec } from "./codec.js";
 import type { InferHandlerResult, InferHandlerTask, JobContract } from "./contract.js";
 import { ClosedError, ErrorCode, InvalidArgumentError } from "./errors/index.js";
+import { readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
 import { toError } from "./internal/zmq-errors.js";
 import {
   decodeInput,
@@ -38,6 +39,7 @@ interface WorkerConfig {
   readonly drainTimeoutMs: number;
   readonly lingerMs: number;
   readonly receiveHighWaterMark: number;
+  readonly limits: Limits;
   readonly batchResults: BatchLimits | undefined;
   readonly onError: ((info: PipelineWorkerErrorInfo) => void) | undefined;
 }
@@ -51,6 +53,7 @@ function resolveWorkerOptions(owner: string, options: PipelineWorkerOptions): Wo
       drainTimeoutMs: read.nonNegativeMs("drainTimeoutMs", 5_000),
       lingerMs: read.nonNegativeMs("lingerMs", 1_000),
       receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
+      limits: readLimits(read),
       batchResults: readBatch(read, "batchResults"),
       onError: read.hook<(info: PipelineWorkerErrorInfo) => void>("onError"),
     };
@@ -136,7 +139,7 @@ export interface PipelineWorkerStats {
 }
 
 /** Options of {@link PipelineWorker.connect}. */
-export interface PipelineWorkerOptions {
+export interface PipelineWorkerOptions extends LimitOptions {
   /**
    * Body codec; the source and sink must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -214,6 +217,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   readonly #drainTimeoutMs: number;
   readonly #lingerMs: number;
   readonly #onError: ((info: PipelineWorkerErrorInfo) => void) | undefined;
+  readonly #limits: Limits;
   readonly #pool: HandlerPool;
   readonly #step: DispatchStep;
   readonly #policy: DispatchPolicy;
@@ -240,7 +244,8 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     this.#drainTimeoutMs = config.drainTimeoutMs;
     this.#lingerMs = config.lingerMs;
     this.#onError = config.onError;
-    this.#tasks = new zmq.Pull({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark });
+    this.#limits = config.limits;
+    this.#tasks = new zmq.Pull({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark, ...config.limits.socket });
     if (hasResults) {
       this.#results = new zmq.Push({ linger: this.#lingerMs });
       const queue = new SendQueue(this.#results);
@@ -307,6 +312,11 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
 
   #task(frames: Buffer[]): void {
     this.#received++;
+    const over = tooManyFrames(this.#limits, frames, `PipelineWorker("${this.contract.name}")`);
+    if (over !== undefined) {
+      void this.#fail({ body: { code: ErrorCode.MESSAGE_TOO_LARGE, message: over }, message: over });
+      return;
+    }
     const task = parsePipeline(frames);
     switch (task.kind) {
       case "batch":

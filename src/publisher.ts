@@ -10,6 +10,7 @@ import type { EndpointUse } from "./internal/attach.js";
 import { encodeBody } from "./internal/codec-io.js";
 import { topicResolver, validationError } from "./internal/contract-check.js";
 import type { InferPublish, TopicContract, TypeLevelError, WireTopic } from "./contract.js";
+import { readLimits, type LimitOptions } from "./internal/limits.js";
 import type { IsUnion } from "./internal/types.js";
 import { ClosedError, OutOfRangeError, UnknownTopicError } from "./errors/index.js";
 import { fromZmqError, toError } from "./internal/zmq-errors.js";
@@ -44,7 +45,7 @@ export interface WaitForSubscribersOptions extends WaitOptions {
 }
 
 /** Options of {@link Publisher.bind} and {@link Publisher.connect}. */
-export interface PublisherOptions {
+export interface PublisherOptions extends LimitOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -150,6 +151,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
       // Pass every subscription and unsubscription up, so they can be counted per subscriber.
       verbosity: "allSubsUnsubs",
       noDrop: config.noDrop,
+      ...config.limits.socket,
       ...config.multicast,
     });
     this.#outbox = new Outbox<string>(this.#socket, { waitWhenFull: config.noDrop }, config.batch, (topic, packed, count) =>
@@ -349,6 +351,8 @@ function resolvePublisherOptions(owner: string, options: PublisherOptions) {
     onSubscription: read.hook<(event: SubscriptionEvent) => void>("onSubscription"),
     multicast: multicastSocketOptions(options.multicast, owner),
     noDrop: read.flag("noDrop", false),
+    // Only the socket options: a publisher reads subscriptions (frame 0) and ignores anything else.
+    limits: readLimits(read),
     headers: read.nested("headers", (headers) => ({
       publisherId: headers.optionalString("publisherId") ?? randomUUID(),
       epoch: Date.now(),

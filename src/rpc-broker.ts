@@ -11,6 +11,7 @@ import * as zmq from "zeromq";
 import type { Codec } from "./codec.js";
 import { ClosedError, InvalidArgumentError } from "./errors/index.js";
 import { callHook } from "./internal/hooks.js";
+import { readBackendLimits, readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
 import { MdpBroker, type BrokerAction } from "./internal/mdp-broker.js";
 import { resolveOptions as resolve } from "./internal/options.js";
 import { readLoop } from "./internal/read-loop.js";
@@ -128,8 +129,11 @@ export interface RpcBrokerStats {
   readonly senderAhead: number;
 }
 
-/** Options of {@link RpcBroker.bind}. */
-export interface RpcBrokerOptions {
+/**
+ * Options of {@link RpcBroker.bind}. The limits (`hardMaxMessageBytes`, `maxFrames`, `backlog`) are the frontend's,
+ * where clients connect; the backend's follow from them (see `backendHardMaxMessageBytes`).
+ */
+export interface RpcBrokerOptions extends LimitOptions {
   /**
    * Codec of the error bodies the broker itself sends, which must match the clients'.
    * @defaultValue {@link jsonCodec}
@@ -185,6 +189,17 @@ export interface RpcBrokerOptions {
   readonly absoluteDeadlines?: boolean;
   /** Called for every event worth a log line. Errors it throws are ignored. */
   readonly onEvent?: (event: RpcBrokerEvent) => void;
+  /**
+   * The hard limit of the backend, where servers connect (`ZMQ_MAXMSGSIZE`): at least the frontend's
+   * `hardMaxMessageBytes` (a smaller value is refused), so that a server's reply to the largest request the frontend
+   * lets through never makes the broker cut that server off. The rule on a broker's links: the frontend's hard
+   * limit bounds what clients can send; servers connected as workers keep the default hard limit on their links,
+   * so a request the broker forwards reaches them and is answered `MESSAGE_TOO_LARGE` by their `maxMessageBytes`;
+   * lower a server's `hardMaxMessageBytes` only to a value at least this broker's frontend limit. The backend's
+   * `maxFrames` is the frontend's plus the 8 frames of the MDP envelope.
+   * @defaultValue the frontend's `hardMaxMessageBytes`
+   */
+  readonly backendHardMaxMessageBytes?: number;
 }
 
 /** Options of {@link RpcBroker.waitForServers}. */
@@ -207,7 +222,10 @@ function resolveOptions(options: RpcBrokerOptions) {
       }
     }
     const heartbeatMs = read.positiveInt("heartbeatMs", 2_500);
+    const frontendLimits = readLimits(read, { derive: false });
     return {
+      frontendLimits,
+      backendLimits: readBackendLimits(read, frontendLimits),
       codec: read.codec("codec"),
       heartbeatMs,
       liveness: read.positiveInt("liveness", 3),
@@ -279,8 +297,8 @@ export class RpcBroker extends TwoSided {
     // Mandatory routing and no send timeout: a send to a peer that is gone fails at once (and is reported) instead
     // of blocking the queue.
     const common = { linger: 0, sendHighWaterMark: hwm, receiveHighWaterMark: hwm, mandatory: true, sendTimeout: 0 };
-    this.#front = new zmq.Router(common);
-    this.#back = new zmq.Router(common);
+    this.#front = new zmq.Router({ ...common, ...config.frontendLimits.socket });
+    this.#back = new zmq.Router({ ...common, ...config.backendLimits.socket });
     this.#frontQueue = new SendQueue(this.#front);
     this.#backQueue = new SendQueue(this.#back);
   }
@@ -294,13 +312,28 @@ export class RpcBroker extends TwoSided {
     const broker = new RpcBroker(resolveOptions(options));
     await broker.bindBoth(broker.#front, broker.#back, endpoints, OWNER);
     const core = broker.#core;
+    const { frontendLimits, backendLimits } = broker.#config;
     broker.#loops = [
-      readLoop(broker.#front, (frames) => broker.#perform(core.fromClient(frames, Date.now()))),
-      readLoop(broker.#back, (frames) => broker.#perform(core.fromWorker(frames, Date.now()))),
+      readLoop(
+        broker.#front,
+        broker.#checked(frontendLimits, "frontend", (frames, now) => core.fromClient(frames, now)),
+      ),
+      readLoop(
+        broker.#back,
+        broker.#checked(backendLimits, "backend", (frames, now) => core.fromWorker(frames, now)),
+      ),
     ];
     broker.#timer = setInterval(() => broker.#perform(core.tick(Date.now())), broker.#config.tickMs);
     broker.#timer.unref();
     return broker;
+  }
+
+  /** A receive path with the frame-count check first: a message over `maxFrames` is dropped (`message:dropped`). */
+  #checked(limits: Limits, face: string, handle: (frames: Buffer[], now: number) => readonly BrokerAction[]) {
+    return (frames: Buffer[]): void => {
+      const over = tooManyFrames(limits, frames, `RpcBroker ${face}`);
+      this.#perform(over === undefined ? handle(frames, Date.now()) : this.#core.dropMessage(over));
+    };
   }
 
   /** A snapshot of the counters. */

@@ -27,6 +27,7 @@ import {
 import { endpointList } from "./internal/attach.js";
 import { decodeBody, encodeBody } from "./internal/codec-io.js";
 import { readConnectionOptions, type ConnectionOptions } from "./internal/connection-options.js";
+import { readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
 import { checkPayload, hasMethod } from "./internal/contract-check.js";
 import { checkSignal, checkTimeout, watchDeadline } from "./internal/deadline.js";
 import { callHook } from "./internal/hooks.js";
@@ -120,7 +121,7 @@ export interface RetryOptions {
 }
 
 /** Options of {@link RpcClient.connect}. */
-export interface RpcClientOptions extends ConnectionOptions {
+export interface RpcClientOptions extends ConnectionOptions, LimitOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -180,6 +181,7 @@ interface ClientConfig {
   readonly retry: RetryPolicy | undefined;
   readonly service: string | undefined;
   readonly socket: LinkSocketOptions;
+  readonly limits: Limits;
   readonly onDrop: ((info: RpcClientDropInfo) => void) | undefined;
   readonly onEvent: ((event: RpcClientEvent) => void) | undefined;
 }
@@ -187,6 +189,8 @@ interface ClientConfig {
 function resolveClientOptions(owner: string, options: RpcClientOptions): ClientConfig {
   return resolveOptions(owner, options, (read) => {
     const service = read.optionalString("service");
+    // `maxMessageBytes` limits what a client sends: its hard limit (on what it receives) keeps the default.
+    const limits = readLimits(read, { derive: false });
     return {
       codec: read.codec(),
       // A timeout must be at least 1 ms (0 would time out every call): the same check as call()'s.
@@ -200,7 +204,9 @@ function resolveClientOptions(owner: string, options: RpcClientOptions): ClientC
         sendHighWaterMark: read.positiveInt("sendHighWaterMark", 1000),
         receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
         ...readConnectionOptions(read),
+        ...limits.socket,
       },
+      limits,
       onDrop: read.hook<(info: RpcClientDropInfo) => void>("onDrop"),
       onEvent: read.hook<(event: RpcClientEvent) => void>("onEvent"),
     };
@@ -306,6 +312,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   readonly #codec: Codec;
   readonly #timeoutMs: number;
   readonly #maxMessageBytes: number;
+  readonly #limits: Limits;
   readonly #retry: RetryPolicy | undefined;
   readonly #onDrop: ((info: RpcClientDropInfo) => void) | undefined;
   readonly #onEvent: ((event: RpcClientEvent) => void) | undefined;
@@ -329,6 +336,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     this.#codec = config.codec;
     this.#timeoutMs = config.timeoutMs;
     this.#maxMessageBytes = config.maxMessageBytes;
+    this.#limits = config.limits;
     this.#retry = config.retry;
     this.#onDrop = config.onDrop;
     this.#onEvent = config.onEvent;
@@ -553,6 +561,12 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   }
 
   #receive(link: RpcLink, frames: Buffer[]): void {
+    const over = tooManyFrames(this.#limits, frames, `${this.contract.name} from ${link.endpoint}`);
+    if (over !== undefined) {
+      this.#malformed++;
+      this.#drop({ reason: "malformed-reply", message: over });
+      return;
+    }
     const reply: ReplyParse = this.#service === undefined ? parseReply(frames) : this.#parseServiceReply(frames);
     if (reply.kind === "malformed") {
       const message = `${this.contract.name}: received ${reply.reason} from ${link.endpoint}.`;

@@ -11,6 +11,7 @@ import type { EndpointUse } from "./internal/attach.js";
 import { decodeBody } from "./internal/codec-io.js";
 import { formatIssues, toIssues, topicResolver } from "./internal/contract-check.js";
 import type { DeadlinePlace } from "./internal/deadline.js";
+import { readLimits, tooManyFrames, type LimitOptions } from "./internal/limits.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
 import { MessageStream, Many, SKIP } from "./internal/stream.js";
@@ -80,7 +81,7 @@ export interface SubscribeOptions {
 export type SubscriptionPrefix<TContract extends TopicContract> = "" | WireTopic<TContract>;
 
 /** Options of {@link Subscriber.connect} and {@link Subscriber.bind}. */
-export interface SubscriberOptions<TContract extends TopicContract> {
+export interface SubscriberOptions<TContract extends TopicContract> extends LimitOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -156,7 +157,8 @@ export class Subscriber<TContract extends TopicContract>
     super(checkContract(contract, "topics", owner));
     this.#config = config;
     this.#resolve = topicResolver(contract);
-    this.#socket = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark, ...config.multicast });
+    const socket = { linger: 0, receiveHighWaterMark: config.receiveHighWaterMark, ...config.limits.socket };
+    this.#socket = new zmq.Subscriber({ ...socket, ...config.multicast });
     this.#stream = new MessageStream(this.#socket, (frames) => this.#parse(frames), DROP_REASONS, config.onDrop);
     for (const prefix of config.topics) this.subscribe(prefix);
   }
@@ -332,7 +334,8 @@ export class Subscriber<TContract extends TopicContract>
   }
 
   #parse(frames: Buffer[]): TopicMessage<TContract> | Many<TopicMessage<TContract>> | typeof SKIP {
-    const frame = parsePubSub(frames);
+    const over = tooManyFrames(this.#config.limits, frames, `Subscriber("${this.contract.name}")`);
+    const frame = over === undefined ? parsePubSub(frames) : ({ kind: "malformed", topic: undefined, reason: over } as const);
     if (frame.kind === "malformed") {
       this.#stream.count();
       return this.#drop("malformed", frame.topic, `${this.contract.name}: ${frame.reason}.`);
@@ -402,6 +405,7 @@ function resolveSubscriberOptions<TContract extends TopicContract>(owner: string
       onDrop: read.hook<(info: SubscriberDropInfo) => void>("onDrop"),
       multicast: multicastSocketOptions(options.multicast, owner),
       match: read.oneOf<TopicMatch>("match", ["boundary", "prefix"], "boundary"),
+      limits: readLimits(read),
     };
   });
 }

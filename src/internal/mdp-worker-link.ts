@@ -20,6 +20,7 @@ import { randomBytes } from "node:crypto";
 import * as zmq from "zeromq";
 import { encodeDisconnect, encodeHeartbeat, encodeReady, encodeWorkerReply, parseWorkerCommand } from "../protocol/mdp.js";
 import type { ConnectionSocketOptions } from "./connection-options.js";
+import type { LimitSocketOptions } from "./limits.js";
 import { readLoop } from "./read-loop.js";
 import { SendQueue } from "./send-queue.js";
 import { settleWithin } from "./timing.js";
@@ -50,7 +51,8 @@ export interface WorkerLinkConfig {
   readonly lingerMs: number;
   readonly sendHighWaterMark: number;
   readonly receiveHighWaterMark: number;
-  readonly connection: ConnectionSocketOptions;
+  /** Heartbeats, reconnection, and the hard limit and backlog (internal/limits.ts), spread into each socket. */
+  readonly connection: ConnectionSocketOptions & LimitSocketOptions;
 }
 
 /** What a link hands its owner. @internal */
