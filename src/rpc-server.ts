@@ -189,7 +189,7 @@ export interface RpcServerOptions extends ConnectionOptions, LimitOptions {
    * Responses over the limit are answered `MESSAGE_TOO_LARGE` too. This is the application tier: the hard tier,
    * `hardMaxMessageBytes`, derived from it, closes the connection of a peer that sends a larger frame before libzmq
    * buffers it.
-   * @defaultValue no limit (the hard tier's default of 64 MiB still applies)
+   * @defaultValue no limit (the hard tier's default of 8 MiB still applies)
    */
   readonly maxMessageBytes?: number;
   /**

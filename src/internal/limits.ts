@@ -20,8 +20,12 @@
 import { OutOfRangeError } from "../errors/index.js";
 import type { OptionReader } from "./options.js";
 
-/** The documented default of the hard limit, when `maxMessageBytes` is not set: 64 MiB. */
-export const DEFAULT_HARD_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/**
+ * The documented default of the hard limit, when `maxMessageBytes` is not set: 8 MiB. Low enough that a flood of
+ * 10 MB requests at a server started with no options is refused frame by frame (each connection dropped before
+ * the frame is buffered), high enough for ordinary messages; raise it with `hardMaxMessageBytes`.
+ */
+export const DEFAULT_HARD_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
 /** The default frame count for RPC and pipeline messages. */
 export const DEFAULT_MAX_FRAMES = 16;
 /** The default listen backlog (libzmq's own is 100). */
@@ -44,7 +48,7 @@ export interface LimitOptions {
    * answered `MESSAGE_TOO_LARGE` by the server, not cut off at the hard tier (which would cut the server off from the
    * broker). Lower it on a worker only together with the broker's.
    * @defaultValue `max(2 × maxMessageBytes, maxMessageBytes + 65536)` when `maxMessageBytes` is set (servers bound
-   *   directly), else 67108864 (64 MiB)
+   *   directly), else 8388608 (8 MiB)
    */
   readonly hardMaxMessageBytes?: number;
   /**

@@ -17,15 +17,15 @@ function limits(options: object, defaults?: LimitDefaults) {
 }
 
 describe("readLimits", () => {
-  test("with no options: the documented defaults (64 MiB hard limit, 16 frames, backlog 1024)", () => {
+  test("with no options: the documented defaults (8 MiB hard limit, 16 frames, backlog 1024)", () => {
     const l = limits({});
-    expect(DEFAULT_HARD_MAX_MESSAGE_BYTES).toBe(64 * MiB);
+    expect(DEFAULT_HARD_MAX_MESSAGE_BYTES).toBe(8 * MiB);
     expect(l).toEqual({
       maxMessageBytes: undefined,
-      hardMaxMessageBytes: 64 * MiB,
+      hardMaxMessageBytes: 8 * MiB,
       maxFrames: DEFAULT_MAX_FRAMES,
       backlog: DEFAULT_BACKLOG,
-      socket: { maxMessageSize: 64 * MiB, backlog: 1024 },
+      socket: { maxMessageSize: 8 * MiB, backlog: 1024 },
     });
     expect(DEFAULT_MAX_FRAMES).toBe(16);
     expect(Object.isFrozen(l)).toBe(true);
@@ -48,7 +48,7 @@ describe("readLimits", () => {
   test("derive: false (worker links, clients) keeps the default hard limit whatever maxMessageBytes is", () => {
     const l = limits({ maxMessageBytes: 65_536 }, { derive: false });
     expect(l.maxMessageBytes).toBe(65_536);
-    expect(l.hardMaxMessageBytes).toBe(64 * MiB);
+    expect(l.hardMaxMessageBytes).toBe(8 * MiB);
   });
 
   test("explicit values win over the defaults", () => {
