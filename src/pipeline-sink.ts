@@ -4,6 +4,8 @@
  * or await a given number.
  */
 import * as zmq from "zeromq";
+import type { CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
 import type { Codec } from "./codec.js";
 import type { InferResult, JobContract } from "./contract.js";
 import { ClosedError, OutOfRangeError, TimeoutError, type RpcErrorBody, type ValidationIssue } from "./errors/index.js";
@@ -73,6 +75,12 @@ export interface PipelineSinkOptions {
   readonly receiveHighWaterMark?: number;
   /** Called for every dropped message (also counted in {@link PipelineSink.stats}). Errors it throws are ignored. */
   readonly onDrop?: (info: PipelineSinkDropInfo) => void;
+  /**
+   * CURVE encryption: a bound sink is the workers' server (`{ certificate, allow }`); a connecting one their client
+   * (`{ certificate, serverKey }`).
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
 }
 
 /**
@@ -94,13 +102,20 @@ export class PipelineSink<TContract extends JobContract>
   readonly #socket: zmq.Pull;
   readonly #stream: MessageStream<JobOutcome<TContract>, PipelineSinkDropReason, PipelineSinkDropInfo>;
   readonly #config: SinkConfig;
+  readonly #curve: CurveGuard | undefined;
   #results = 0;
   #failures = 0;
 
   private constructor(contract: TContract, config: SinkConfig, owner: string) {
     super(checkContract(contract, "jobs", owner));
     this.#config = config;
-    this.#socket = new zmq.Pull({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark });
+    this.#socket = new zmq.Pull({
+      linger: 0,
+      receiveHighWaterMark: config.receiveHighWaterMark,
+      ...curveSocketOptions(config.curve),
+    });
+    this.#curve = CurveGuard.open(config.curve);
+    this.#curve?.watch(this.#socket);
     this.#stream = new MessageStream(this.#socket, (frames) => this.#parse(frames), DROP_REASONS, config.onDrop);
   }
 
@@ -268,6 +283,7 @@ export class PipelineSink<TContract extends JobContract>
   protected override async shutdown(): Promise<void> {
     this.#socket.close();
     this.#stream.end();
+    this.#curve?.release();
   }
 }
 
@@ -279,6 +295,7 @@ function resolveSinkOptions(owner: string, options: PipelineSinkOptions) {
     codec: read.codec(),
     receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
     onDrop: read.hook<(info: PipelineSinkDropInfo) => void>("onDrop"),
+    curve: readCurveOptions(read),
   }));
 }
 

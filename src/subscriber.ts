@@ -4,6 +4,8 @@
  * are ZeroMQ's own prefix filters, applied inside libzmq.
  */
 import * as zmq from "zeromq";
+import type { CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
 import type { Codec } from "./codec.js";
 import type { TopicContract, TopicMessage, WireTopic } from "./contract.js";
 import { ClosedError, InvalidArgumentError, MalformedMessageError, type ValidationIssue } from "./errors/index.js";
@@ -74,6 +76,12 @@ export interface SubscribeOptions {
    * @defaultValue the subscriber's `match` option (`"boundary"` unless set)
    */
   readonly match?: TopicMatch;
+  /**
+   * CURVE encryption: a subscriber connecting to a publisher is its client (`{ certificate, serverKey }`); a bound
+   * subscriber is the server (`{ certificate, allow }`). Refused on `pgm://`/`epgm://`, where libzmq does not apply it.
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
 }
 
 /** A prefix a {@link Subscriber} can subscribe to: `""` (everything) or a wire topic or prefix of the contract. */
@@ -147,6 +155,7 @@ export class Subscriber<TContract extends TopicContract>
   readonly #resolve: (topic: string) => string | null;
   readonly #config: SubscriberConfig<TContract>;
   readonly #held = new Map<string, Held>();
+  readonly #curve: CurveGuard | undefined;
   /** Subscriptions the boundary check must try, or undefined when every message libzmq passes matches. */
   #checks: { readonly prefix: readonly string[]; readonly boundary: readonly string[] } | undefined;
   #delivered = 0;
@@ -156,7 +165,14 @@ export class Subscriber<TContract extends TopicContract>
     super(checkContract(contract, "topics", owner));
     this.#config = config;
     this.#resolve = topicResolver(contract);
-    this.#socket = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark, ...config.multicast });
+    this.#socket = new zmq.Subscriber({
+      linger: 0,
+      receiveHighWaterMark: config.receiveHighWaterMark,
+      ...config.multicast,
+      ...curveSocketOptions(config.curve),
+    });
+    this.#curve = CurveGuard.open(config.curve);
+    this.#curve?.watch(this.#socket);
     this.#stream = new MessageStream(this.#socket, (frames) => this.#parse(frames), DROP_REASONS, config.onDrop);
     for (const prefix of config.topics) this.subscribe(prefix);
   }
@@ -383,6 +399,7 @@ export class Subscriber<TContract extends TopicContract>
   protected override async shutdown(): Promise<void> {
     this.#socket.close();
     this.#stream.end();
+    this.#curve?.release();
   }
 }
 
@@ -402,6 +419,7 @@ function resolveSubscriberOptions<TContract extends TopicContract>(owner: string
       onDrop: read.hook<(info: SubscriberDropInfo) => void>("onDrop"),
       multicast: multicastSocketOptions(options.multicast, owner),
       match: read.oneOf<TopicMatch>("match", ["boundary", "prefix"], "boundary"),
+      curve: readCurveOptions(read),
     };
   });
 }
