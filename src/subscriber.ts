@@ -76,12 +76,6 @@ export interface SubscribeOptions {
    * @defaultValue the subscriber's `match` option (`"boundary"` unless set)
    */
   readonly match?: TopicMatch;
-  /**
-   * CURVE encryption: a subscriber connecting to a publisher is its client (`{ certificate, serverKey }`); a bound
-   * subscriber is the server (`{ certificate, allow }`). Refused on `pgm://`/`epgm://`, where libzmq does not apply it.
-   * @defaultValue none: plaintext
-   */
-  readonly curve?: CurveOptions;
 }
 
 /** A prefix a {@link Subscriber} can subscribe to: `""` (everything) or a wire topic or prefix of the contract. */
@@ -114,6 +108,12 @@ export interface SubscriberOptions<TContract extends TopicContract> {
    * @defaultValue "boundary"
    */
   readonly match?: TopicMatch;
+  /**
+   * CURVE encryption: a subscriber connecting to a publisher is its client (`{ certificate, serverKey }`); a bound
+   * subscriber is the server (`{ certificate, allow }`). Refused on `pgm://`/`epgm://`, where libzmq does not apply it.
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
 }
 
 /** Live subscriptions of one prefix, by how they match. */
