@@ -175,3 +175,13 @@ export type { CurveAllow, CurveCertificate, CurveOptions } from "./curve.js";
 export { CAPABILITIES, doctor, formatDoctorReport } from "./doctor.js";
 export type { DoctorReport } from "./doctor.js";
 export type { BatchOptions } from "./batch.js";
+export { Authenticator } from "./security/authenticator.js";
+export type {
+  AuthEvent,
+  AuthenticatorDomain,
+  AuthenticatorStats,
+  DenialReason,
+  ZapMechanism,
+  ZapPolicy,
+  ZapRequest,
+} from "./security/authenticator.js";

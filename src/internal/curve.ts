@@ -22,6 +22,7 @@ import { statSync } from "node:fs";
 import type * as zmq from "zeromq";
 import type { CurveAllow, CurveCertificate } from "../curve.js";
 import { InvalidArgumentError } from "../errors/index.js";
+import { Authenticator } from "../security/authenticator.js";
 import type { OptionReader } from "./options.js";
 
 /** The zeromq.js socket options a `curve` option becomes. @internal */
@@ -59,12 +60,11 @@ export interface CurveAuthenticator {
 }
 
 /**
- * The process's authenticator. TEMPORARY until src/security/authenticator.ts lands: a placeholder that answers no
- * ZAP request, so a server fails closed (with `zapEnforceDomain`, libzmq refuses every client when nobody answers).
+ * The process's authenticator (one ZAP handler per zmq context), started on first use.
  * @internal
  */
 export function sharedAuthenticator(): CurveAuthenticator {
-  return { configure: () => ({ release: () => undefined }), reportHandshakeFailure: () => undefined };
+  return Authenticator.shared();
 }
 
 /** The 85 characters of Z85 (ZeroMQ RFC 32). */
