@@ -23,6 +23,7 @@ import type * as zmq from "zeromq";
 import type { CurveAllow, CurveCertificate } from "../curve.js";
 import { InvalidArgumentError } from "../errors/index.js";
 import { Authenticator } from "../security/authenticator.js";
+import { curvePublicKeyOf, z85KeyProblem } from "../security/z85.js";
 import type { OptionReader } from "./options.js";
 
 /** The zeromq.js socket options a `curve` option becomes. @internal */
@@ -67,23 +68,9 @@ export function sharedAuthenticator(): CurveAuthenticator {
   return Authenticator.shared();
 }
 
-/** The 85 characters of Z85 (ZeroMQ RFC 32). */
-const Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-
 /** Why `key` is not a Z85-encoded 32-byte key, or undefined when it is one. @internal */
-export function z85KeyProblem(key: unknown): string | undefined {
-  if (typeof key !== "string") return "not a string";
-  if (key.length !== 40) return `${key.length} characters, where a Z85 key has 40`;
-  for (let group = 0; group < 40; group += 5) {
-    let value = 0;
-    for (let i = group; i < group + 5; i++) {
-      const digit = Z85.indexOf(key[i]!);
-      if (digit < 0) return `character ${JSON.stringify(key[i])} at ${i} is not in the Z85 alphabet`;
-      value = value * 85 + digit;
-    }
-    if (value > 0xffff_ffff) return `characters ${group} to ${group + 4} encode more than 32 bits`;
-  }
-  return undefined;
+function keyProblem(key: unknown): string | undefined {
+  return typeof key === "string" ? z85KeyProblem(key) : `must be a string, got ${typeof key}`;
 }
 
 const KEYS = ["certificate", "secretKey", "publicKey", "serverKey", "allow", "zapDomain"];
@@ -124,9 +111,9 @@ export function readCurveOptions(
     );
   }
   const checkKey = (f: string, given: unknown, what: string): string => {
-    const problem = z85KeyProblem(given);
+    const problem = keyProblem(given);
     if (problem !== undefined) {
-      throw fail(f, `must be a ${what} (40 Z85 characters, as zmq.curveKeyPair() or a certificate gives), got ${problem}`);
+      throw fail(f, `must be a ${what} (40 Z85 characters, as zmq.curveKeyPair() or a certificate gives): it ${problem}`);
     }
     return given as string; // checked by z85KeyProblem
   };
@@ -170,6 +157,12 @@ export function readCurveOptions(
         : checkKey("serverKey", serverKeyGiven, "Z85 public key of the server, or its public certificate");
     if (publicKey === undefined) {
       throw fail("publicKey", "is missing: a CURVE client needs its key pair (`certificate`, or `publicKey` with `secretKey`)");
+    }
+    if (curvePublicKeyOf(secretKey) !== publicKey) {
+      throw fail(
+        certificate === undefined ? "publicKey" : "certificate",
+        "does not belong to the secret key given with it: the server would refuse this client. Pass one key pair",
+      );
     }
     return Object.freeze({
       role: "client" as const,
@@ -233,8 +226,8 @@ function readAllow(value: unknown, name: string, owner: string): CurveAllow | un
       throw fail('is an empty list, which would let nobody connect: give client public keys, { dir }, or "any"');
     }
     value.forEach((k: unknown, i) => {
-      const problem = z85KeyProblem(k);
-      if (problem !== undefined) throw fail(`[${i}] must be a Z85 client public key (40 characters), got ${problem}`);
+      const problem = keyProblem(k);
+      if (problem !== undefined) throw fail(`[${i}] must be a Z85 client public key (40 characters): it ${problem}`);
     });
     return Object.freeze([...(value as string[])]); // every element checked above
   }

@@ -5,19 +5,7 @@
  * package's Authenticator only where a test names a `zapDomain` itself.
  */
 import * as zmq from "zeromq";
-
-const Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
-
-/** Z85 (RFC 32) to bytes. */
-export function z85Decode(text: string): Buffer {
-  const out = Buffer.alloc((text.length / 5) * 4);
-  for (let i = 0; i < text.length; i += 5) {
-    let value = 0;
-    for (let j = 0; j < 5; j++) value = value * 85 + Z85.indexOf(text[i + j]!);
-    out.writeUInt32BE(value, (i / 5) * 4);
-  }
-  return out;
-}
+import { z85Decode } from "../../src/security/z85.js";
 
 /** One decision the responder made. */
 export interface ZapDecision {

@@ -208,6 +208,7 @@ describe("refusals: never silently plaintext, never silently open", () => {
       { secretKey: listed.secretKey, serverKey: server.publicKey }, // a client without its public key
       { certificate: { publicKey: listed.publicKey }, serverKey: server.publicKey }, // a public certificate
       { secretKey: listed.secretKey, publicKey: listed.publicKey, serverKey: "x".repeat(39) },
+      { secretKey: listed.secretKey, publicKey: stranger.publicKey, serverKey: server.publicKey }, // not one key pair
     ];
     for (const curve of bad) {
       await expect(RpcClient.connect("tcp://127.0.0.1:9", Orders, { curve })).rejects.toThrow(InvalidArgumentError);
