@@ -204,7 +204,7 @@ export function readCurveOptions(
           `or a \`zapDomain\` configured on an Authenticator. A client gives \`serverKey\`.`,
       );
     }
-    domain = (zapDomain as string | undefined) ?? uniqueDomain(); // a non-empty string, checked above
+    domain = zapDomain ?? uniqueDomain(); // a non-empty string, checked above
   }
   return Object.freeze({
     role: "server" as const,
@@ -232,7 +232,7 @@ function readAllow(value: unknown, name: string, owner: string): CurveAllow | un
     return Object.freeze([...(value as string[])]); // every element checked above
   }
   if (typeof value === "object" && value !== null) {
-    const dir = Reflect.get(value, "dir");
+    const dir: unknown = Reflect.get(value, "dir");
     if (typeof dir !== "string" || dir.length === 0) throw fail("must be { dir: string }: a directory of public certificates");
     let isDir = false;
     try {

@@ -95,7 +95,7 @@ describe("RpcBroker with CURVE on both faces", () => {
       RpcBroker.bind(TCP, { curve: { secretKey, allow: "any" } as never, frontendAllow: "any", backendAllow: "any" }),
     ).rejects.toThrow(InvalidArgumentError);
     await expect(
-      RpcBroker.bind(TCP, { curve: { ...clientOf(client) } as never, frontendAllow: "any", backendAllow: "any" }),
+      RpcBroker.bind(TCP, { curve: { ...clientOf(client) }, frontendAllow: "any", backendAllow: "any" }),
     ).rejects.toThrow(/broker's two faces are CURVE servers/);
     await expect(RpcBroker.bind(TCP, { backendAllow: [server.publicKey] })).rejects.toThrow(/needs `curve`/);
     await expect(
