@@ -173,6 +173,7 @@ export type { DeviceOptions } from "./devices.js";
 export { Broker } from "./broker.js";
 export type { BrokerEvent, BrokerKind, BrokerOptions, BrokerStats } from "./broker.js";
 export type { MulticastOptions } from "./multicast.js";
+export type { CurveAllow, CurveCertificate, CurveOptions } from "./curve.js";
 export { CAPABILITIES, doctor, formatDoctorReport } from "./doctor.js";
 export type { DoctorReport } from "./doctor.js";
 export type { BatchOptions } from "./batch.js";

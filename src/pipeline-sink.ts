@@ -4,6 +4,8 @@
  * or await a given number.
  */
 import * as zmq from "zeromq";
+import type { CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
 import type { Codec } from "./codec.js";
 import type { InferResult, JobContract } from "./contract.js";
 import { ClosedError, OutOfRangeError, TimeoutError, type RpcErrorBody, type ValidationIssue } from "./errors/index.js";
@@ -74,6 +76,12 @@ export interface PipelineSinkOptions extends LimitOptions {
   readonly receiveHighWaterMark?: number;
   /** Called for every dropped message (also counted in {@link PipelineSink.stats}). Errors it throws are ignored. */
   readonly onDrop?: (info: PipelineSinkDropInfo) => void;
+  /**
+   * CURVE encryption: a bound sink is the workers' server (`{ certificate, allow }`); a connecting one their client
+   * (`{ certificate, serverKey }`).
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
 }
 
 /**
@@ -95,13 +103,21 @@ export class PipelineSink<TContract extends JobContract>
   readonly #socket: zmq.Pull;
   readonly #stream: MessageStream<JobOutcome<TContract>, PipelineSinkDropReason, PipelineSinkDropInfo>;
   readonly #config: SinkConfig;
+  readonly #curve: CurveGuard | undefined;
   #results = 0;
   #failures = 0;
 
   private constructor(contract: TContract, config: SinkConfig, owner: string) {
     super(checkContract(contract, "jobs", owner));
     this.#config = config;
-    this.#socket = new zmq.Pull({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark, ...config.limits.socket });
+    this.#socket = new zmq.Pull({
+      linger: 0,
+      receiveHighWaterMark: config.receiveHighWaterMark,
+      ...config.limits.socket,
+      ...curveSocketOptions(config.curve),
+    });
+    this.#curve = CurveGuard.open(config.curve);
+    this.#curve?.watch(this.#socket);
     this.#stream = new MessageStream(this.#socket, (frames) => this.#parse(frames), DROP_REASONS, config.onDrop);
   }
 
@@ -270,6 +286,7 @@ export class PipelineSink<TContract extends JobContract>
   protected override async shutdown(): Promise<void> {
     this.#socket.close();
     this.#stream.end();
+    this.#curve?.release();
   }
 }
 
@@ -282,6 +299,7 @@ function resolveSinkOptions(owner: string, options: PipelineSinkOptions) {
     receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
     onDrop: read.hook<(info: PipelineSinkDropInfo) => void>("onDrop"),
     limits: readLimits(read),
+    curve: readCurveOptions(read),
   }));
 }
 

@@ -5,6 +5,8 @@
  * failure results, and never stop the worker.
  */
 import * as zmq from "zeromq";
+import type { CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions, type CurveConfig } from "./internal/curve.js";
 import type { Codec } from "./codec.js";
 import type { InferHandlerResult, InferHandlerTask, JobContract } from "./contract.js";
 import { ClosedError, ErrorCode, InvalidArgumentError } from "./errors/index.js";
@@ -42,6 +44,8 @@ interface WorkerConfig {
   readonly limits: Limits;
   readonly batchResults: BatchLimits | undefined;
   readonly onError: ((info: PipelineWorkerErrorInfo) => void) | undefined;
+  readonly curve: CurveConfig | undefined;
+  readonly resultsCurve: CurveConfig | undefined;
 }
 
 function resolveWorkerOptions(owner: string, options: PipelineWorkerOptions): WorkerConfig {
@@ -56,6 +60,8 @@ function resolveWorkerOptions(owner: string, options: PipelineWorkerOptions): Wo
       limits: readLimits(read),
       batchResults: readBatch(read, "batchResults"),
       onError: read.hook<(info: PipelineWorkerErrorInfo) => void>("onError"),
+      curve: readCurveOptions(read),
+      resultsCurve: read.raw("resultsCurve") === undefined ? readCurveOptions(read) : readCurveOptions(read, "resultsCurve"),
     };
   });
 }
@@ -191,6 +197,17 @@ export interface PipelineWorkerOptions extends LimitOptions {
    * @defaultValue off
    */
   readonly batchResults?: BatchOptions | boolean;
+  /**
+   * CURVE encryption of both sockets: usually this worker is the client of its source and sink
+   * (`{ certificate, serverKey }`). When the sink has another key than the source, give it in `resultsCurve`.
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
+  /**
+   * CURVE settings of the results socket, when they differ from `curve` (another server key for the sink).
+   * @defaultValue `curve`
+   */
+  readonly resultsCurve?: CurveOptions;
 }
 
 /**
@@ -218,6 +235,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   readonly #lingerMs: number;
   readonly #onError: ((info: PipelineWorkerErrorInfo) => void) | undefined;
   readonly #limits: Limits;
+  readonly #curve: readonly (CurveGuard | undefined)[];
   readonly #pool: HandlerPool;
   readonly #step: DispatchStep;
   readonly #policy: DispatchPolicy;
@@ -245,15 +263,25 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     this.#lingerMs = config.lingerMs;
     this.#onError = config.onError;
     this.#limits = config.limits;
-    this.#tasks = new zmq.Pull({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark, ...config.limits.socket });
+    this.#tasks = new zmq.Pull({
+      linger: 0,
+      receiveHighWaterMark: config.receiveHighWaterMark,
+      ...config.limits.socket,
+      ...curveSocketOptions(config.curve),
+    });
+    const guards = [CurveGuard.open(config.curve)];
+    guards[0]?.watch(this.#tasks);
     if (hasResults) {
-      this.#results = new zmq.Push({ linger: this.#lingerMs });
+      this.#results = new zmq.Push({ linger: this.#lingerMs, ...curveSocketOptions(config.resultsCurve) });
+      guards.push(CurveGuard.open(config.resultsCurve));
+      guards[1]?.watch(this.#results);
       const queue = new SendQueue(this.#results);
       this.#queue = queue;
       const limits = config.batchResults;
       this.#batcher =
         limits === undefined ? undefined : new Batcher<"">(limits, (_key, packed) => queue.send(encodePipelineBatch(packed)));
     }
+    this.#curve = guards;
   }
 
   /**
@@ -422,5 +450,6 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       );
     }
     this.#results?.close();
+    for (const guard of this.#curve) guard?.release();
   }
 }

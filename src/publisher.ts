@@ -21,6 +21,8 @@ import { readLoop } from "./internal/read-loop.js";
 import { Outbox, readSendOptions } from "./internal/outbox.js";
 import { Waiters } from "./internal/waiters.js";
 import type { BatchOptions } from "./batch.js";
+import type { CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { multicastSocketOptions } from "./internal/multicast.js";
 import type { MulticastOptions } from "./multicast.js";
@@ -89,6 +91,12 @@ export interface PublisherOptions extends LimitOptions {
    * @defaultValue false: v1 frames
    */
   readonly headers?: boolean | PublisherHeadersOptions;
+  /**
+   * CURVE encryption: a bound publisher is usually the server (`{ certificate, allow }`), a publisher connecting to
+   * a forwarder its client (`{ certificate, serverKey }`). Refused on `pgm://`/`epgm://`, where libzmq does not apply it.
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
 }
 
 /** Options of the headers frame of a {@link Publisher} (`headers: { publisherId }`). */
@@ -137,6 +145,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   readonly #stamp: ((count: number) => Buffer) | undefined;
   readonly #subscriptions = new Map<string, number>();
   readonly #waiters = new Waiters();
+  readonly #curve: CurveGuard | undefined;
   #readLoop: Promise<void> = Promise.resolve();
 
   private constructor(contract: TContract, config: PublisherConfig, owner: string) {
@@ -153,7 +162,10 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
       noDrop: config.noDrop,
       ...config.limits.socket,
       ...config.multicast,
+      ...curveSocketOptions(config.curve),
     });
+    this.#curve = CurveGuard.open(config.curve);
+    this.#curve?.watch(this.#socket);
     this.#outbox = new Outbox<string>(this.#socket, { waitWhenFull: config.noDrop }, config.batch, (topic, packed, count) =>
       encodePubSubBatch(topic, packed, stamp?.(count)),
     );
@@ -334,6 +346,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   protected override async shutdown(): Promise<void> {
     await this.#outbox.close(this.#config.lingerMs);
     await this.#readLoop;
+    this.#curve?.release();
     this.#waiters.rejectAll(
       new ClosedError(
         `Publisher("${this.contract.name}").waitForSubscribers() rejected: the publisher was closed while waiting.`,
@@ -353,6 +366,7 @@ function resolvePublisherOptions(owner: string, options: PublisherOptions) {
     noDrop: read.flag("noDrop", false),
     // Only the socket options: a publisher reads subscriptions (frame 0) and ignores anything else.
     limits: readLimits(read),
+    curve: readCurveOptions(read),
     headers: read.nested("headers", (headers) => ({
       publisherId: headers.optionalString("publisherId") ?? randomUUID(),
       epoch: Date.now(),

@@ -9,6 +9,8 @@
 import { randomBytes } from "node:crypto";
 import * as zmq from "zeromq";
 import type { Codec } from "./codec.js";
+import type { CurveAllow, CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
 import { ClosedError, InvalidArgumentError } from "./errors/index.js";
 import { callHook } from "./internal/hooks.js";
 import { readBackendLimits, readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
@@ -71,7 +73,17 @@ export type RpcBrokerEvent =
   /** The broker answered a request itself with the error `code` (`UNAVAILABLE`, `SERVICE_UNAVAILABLE`, `MALFORMED`...). */
   | { readonly type: "request:rejected"; readonly code: string; readonly reason: string }
   /** A message could not be passed on: malformed, a reply to no request in flight, or its peer was gone. */
-  | { readonly type: "message:dropped"; readonly reason: string };
+  | { readonly type: "message:dropped"; readonly reason: string }
+  /**
+   * A CURVE handshake failed on one face (`face`): a client or worker that is not on that face's list, has no key,
+   * or has the wrong server key. Nothing from it reached the broker.
+   */
+  | {
+      readonly type: "handshake-failed";
+      readonly face: "frontend" | "backend";
+      readonly endpoint: string;
+      readonly reason: string;
+    };
 
 /** One worker of a service, as listed by {@link RpcBroker.services} and the `mmi.services` query. */
 export interface WorkerInfo {
@@ -200,6 +212,17 @@ export interface RpcBrokerOptions extends LimitOptions {
    * @defaultValue the frontend's `hardMaxMessageBytes`
    */
   readonly backendHardMaxMessageBytes?: number;
+  /**
+   * CURVE on both faces, which are CURVE servers: the broker's keys (`certificate`, or `secretKey`). Who may connect
+   * is said per face, in `frontendAllow` and `backendAllow` (both required with `curve`), so that a client allowed on
+   * the frontend cannot join the backend and answer other clients' requests. `curve.allow` is refused here.
+   * @defaultValue none: plaintext on both faces
+   */
+  readonly curve?: Omit<CurveOptions, "allow" | "zapDomain" | "serverKey">;
+  /** With `curve`: the clients allowed on the frontend (Z85 public keys, `{ dir }` of public certificates, or `"any"`). */
+  readonly frontendAllow?: CurveAllow;
+  /** With `curve`: the servers (MDP workers) allowed to join the backend. */
+  readonly backendAllow?: CurveAllow;
 }
 
 /** Options of {@link RpcBroker.waitForServers}. */
@@ -237,6 +260,8 @@ function resolveOptions(options: RpcBrokerOptions) {
       highWaterMark: read.positiveInt("highWaterMark", 1000),
       absoluteDeadlines: read.flag("absoluteDeadlines", true),
       onEvent: read.hook<(event: RpcBrokerEvent) => void>("onEvent"),
+      frontendCurve: readCurveOptions(read, "curve", { allowKey: "frontendAllow" }),
+      backendCurve: readCurveOptions(read, "curve", { allowKey: "backendAllow" }),
       // The timer's period: a quarter of the heartbeat, within 5 to 50 ms, so deadlines and waits are kept closely.
       tickMs: Math.max(5, Math.min(50, Math.floor(heartbeatMs / 4))),
     };
@@ -288,6 +313,7 @@ export class RpcBroker extends TwoSided {
   #loops: Promise<void>[] = [];
   #timer: NodeJS.Timeout | undefined;
   #drained: (() => void) | undefined;
+  readonly #curve: readonly (CurveGuard | undefined)[];
 
   private constructor(config: RpcBrokerConfig) {
     super();
@@ -297,8 +323,17 @@ export class RpcBroker extends TwoSided {
     // Mandatory routing and no send timeout: a send to a peer that is gone fails at once (and is reported) instead
     // of blocking the queue.
     const common = { linger: 0, sendHighWaterMark: hwm, receiveHighWaterMark: hwm, mandatory: true, sendTimeout: 0 };
-    this.#front = new zmq.Router({ ...common, ...config.frontendLimits.socket });
-    this.#back = new zmq.Router({ ...common, ...config.backendLimits.socket });
+    this.#front = new zmq.Router({ ...common, ...config.frontendLimits.socket, ...curveSocketOptions(config.frontendCurve) });
+    this.#back = new zmq.Router({ ...common, ...config.backendLimits.socket, ...curveSocketOptions(config.backendCurve) });
+    const failed = (face: "frontend" | "backend") => (failure: { endpoint: string; reason: string }) =>
+      callHook(config.onEvent, { type: "handshake-failed", face, ...failure });
+    // Each face registers its own ZAP domain: its own allow-list.
+    this.#curve = [
+      CurveGuard.open(config.frontendCurve, failed("frontend")),
+      CurveGuard.open(config.backendCurve, failed("backend")),
+    ];
+    this.#curve[0]?.watch(this.#front);
+    this.#curve[1]?.watch(this.#back);
     this.#frontQueue = new SendQueue(this.#front);
     this.#backQueue = new SendQueue(this.#back);
   }
@@ -310,7 +345,12 @@ export class RpcBroker extends TwoSided {
    */
   static override async bind(endpoints: BrokerEndpoints, options: RpcBrokerOptions = {}): Promise<RpcBroker> {
     const broker = new RpcBroker(resolveOptions(options));
-    await broker.bindBoth(broker.#front, broker.#back, endpoints, OWNER);
+    try {
+      await broker.bindBoth(broker.#front, broker.#back, endpoints, OWNER);
+    } catch (err) {
+      for (const guard of broker.#curve) guard?.release();
+      throw err;
+    }
     const core = broker.#core;
     const { frontendLimits, backendLimits } = broker.#config;
     broker.#loops = [
@@ -419,6 +459,7 @@ export class RpcBroker extends TwoSided {
     await settleWithin(Promise.all([this.#frontQueue.idle(), this.#backQueue.idle()]), 1_000);
     this.#front.close();
     this.#back.close();
+    for (const guard of this.#curve) guard?.release();
     await Promise.all(this.#loops);
     this.#serverWaiters.rejectAll(new ClosedError("RpcBroker.waitForServers() rejected: the broker was closed."));
   }

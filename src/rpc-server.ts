@@ -15,6 +15,8 @@
 import { hostname } from "node:os";
 import * as zmq from "zeromq";
 import type { Codec } from "./codec.js";
+import type { CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions, type CurveConfig } from "./internal/curve.js";
 import { type InferHandlerRequest, type InferHandlerResponse, type MethodName, type RpcContract } from "./contract.js";
 import { ClosedError, ErrorCode, InvalidArgumentError, type RpcErrorBody } from "./errors/index.js";
 import { fromZmqError, toError } from "./internal/zmq-errors.js";
@@ -141,9 +143,15 @@ export interface RpcServerStats {
 
 /**
  * What happened to a worker's link to a broker (worker mode, {@link RpcServer.connect}), reported to `onEvent`.
- * `endpoint` names the broker.
+ * `endpoint` names the broker. With `curve`, a failed CURVE handshake is reported in both modes.
  */
 export type RpcServerEvent =
+  /**
+   * A CURVE handshake failed: bound, a client that is not allowed, has no key or the wrong server key (`endpoint`
+   * is the bound endpoint); worker mode, the broker refused this server or has another key than `serverKey`.
+   * Nothing from that peer reaches a handler.
+   */
+  | { readonly type: "handshake-failed"; readonly endpoint: string; readonly reason: string }
   /** The link's socket is connected to the broker and has sent READY. `routingId` is the socket's MDP identity. */
   | { readonly type: "broker:connected"; readonly endpoint: string; readonly routingId: string }
   /**
@@ -252,8 +260,17 @@ export interface RpcServerOptions extends ConnectionOptions, LimitOptions {
    * @defaultValue false
    */
   readonly strictMdp?: boolean;
-  /** Worker mode only: called for every {@link RpcServerEvent}. Errors thrown by the callback are ignored. */
+  /**
+   * Called for every {@link RpcServerEvent} (worker mode; and failed CURVE handshakes when bound). Errors thrown by
+   * the callback are ignored.
+   */
   readonly onEvent?: (event: RpcServerEvent) => void;
+  /**
+   * CURVE encryption. Bound: this server's keys and who may call it, `{ certificate, allow }`. Worker mode: the
+   * client side of each broker link, `{ certificate, serverKey: brokerPublicKey }`. See {@link CurveOptions}.
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
 }
 
 /** The worker-mode settings. */
@@ -279,6 +296,7 @@ interface ServerConfig {
   readonly sendHighWaterMark: number;
   readonly receiveHighWaterMark: number;
   readonly onError: ((info: RpcServerErrorInfo) => void) | undefined;
+  readonly curve: CurveConfig | undefined;
 }
 
 function resolveServerOptions(owner: string, options: RpcServerOptions, contract: RpcContract, mode: OpenMode): ServerConfig {
@@ -297,6 +315,7 @@ function resolveServerOptions(owner: string, options: RpcServerOptions, contract
       sendHighWaterMark: read.positiveInt("sendHighWaterMark", 1000),
       receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
       onError: read.hook<(info: RpcServerErrorInfo) => void>("onError"),
+      curve: readCurveOptions(read),
     };
   });
 }
@@ -431,6 +450,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   readonly #steps: ReadonlyMap<string, DispatchStep>;
   readonly #pool: HandlerPool;
   readonly #jobs = new Set<Job>();
+  #curve: CurveGuard | undefined;
   readonly #onWorkerRequest = (link: MdpWorkerLink, generation: number, client: Buffer, body: Buffer[]): void => {
     if (this.#withinFrames(body, link.endpoint)) this.#dispatch(parsePayload(body, 0, [client]), { link, generation });
   };
@@ -466,6 +486,8 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     this.#config = resolveServerOptions(owner, options, contract, mode);
     this.#steps = stepsFor(contract);
     this.#pool = new HandlerPool(this.#config.concurrency);
+    const onEvent = this.#config.onEvent;
+    this.#curve = CurveGuard.open(this.#config.curve, (failure) => callHook(onEvent, { type: "handshake-failed", ...failure }));
     if (mode === "connect") return;
     this.#socket = new zmq.Router({
       linger: this.#config.lingerMs,
@@ -477,7 +499,9 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       sendTimeout: 0,
       ...this.#config.connection,
       ...this.#config.limits.socket,
+      ...curveSocketOptions(this.#config.curve),
     });
+    this.#curve?.watch(this.#socket);
     this.#queue = new SendQueue(this.#socket);
   }
 
@@ -576,6 +600,8 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       sendHighWaterMark: config.sendHighWaterMark,
       receiveHighWaterMark: config.receiveHighWaterMark,
       connection: { ...config.connection, ...config.limits.socket },
+      curve: curveSocketOptions(config.curve),
+      guard: this.#curve,
     };
     return new MdpWorkerLink(linkConfig, {
       request: this.#onWorkerRequest,
@@ -994,6 +1020,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     }
     this.#pool.release();
     await this.#readLoop;
+    this.#curve?.release();
   }
 }
 

@@ -4,6 +4,8 @@
  * are ZeroMQ's own prefix filters, applied inside libzmq.
  */
 import * as zmq from "zeromq";
+import type { CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
 import type { Codec } from "./codec.js";
 import type { TopicContract, TopicMessage, WireTopic } from "./contract.js";
 import { ClosedError, InvalidArgumentError, MalformedMessageError, type ValidationIssue } from "./errors/index.js";
@@ -107,6 +109,12 @@ export interface SubscriberOptions<TContract extends TopicContract> extends Limi
    * @defaultValue "boundary"
    */
   readonly match?: TopicMatch;
+  /**
+   * CURVE encryption: a subscriber connecting to a publisher is its client (`{ certificate, serverKey }`); a bound
+   * subscriber is the server (`{ certificate, allow }`). Refused on `pgm://`/`epgm://`, where libzmq does not apply it.
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
 }
 
 /** Live subscriptions of one prefix, by how they match. */
@@ -148,6 +156,7 @@ export class Subscriber<TContract extends TopicContract>
   readonly #resolve: (topic: string) => string | null;
   readonly #config: SubscriberConfig<TContract>;
   readonly #held = new Map<string, Held>();
+  readonly #curve: CurveGuard | undefined;
   /** Subscriptions the boundary check must try, or undefined when every message libzmq passes matches. */
   #checks: { readonly prefix: readonly string[]; readonly boundary: readonly string[] } | undefined;
   #delivered = 0;
@@ -157,8 +166,15 @@ export class Subscriber<TContract extends TopicContract>
     super(checkContract(contract, "topics", owner));
     this.#config = config;
     this.#resolve = topicResolver(contract);
-    const socket = { linger: 0, receiveHighWaterMark: config.receiveHighWaterMark, ...config.limits.socket };
-    this.#socket = new zmq.Subscriber({ ...socket, ...config.multicast });
+    this.#socket = new zmq.Subscriber({
+      linger: 0,
+      receiveHighWaterMark: config.receiveHighWaterMark,
+      ...config.limits.socket,
+      ...config.multicast,
+      ...curveSocketOptions(config.curve),
+    });
+    this.#curve = CurveGuard.open(config.curve);
+    this.#curve?.watch(this.#socket);
     this.#stream = new MessageStream(this.#socket, (frames) => this.#parse(frames), DROP_REASONS, config.onDrop);
     for (const prefix of config.topics) this.subscribe(prefix);
   }
@@ -386,6 +402,7 @@ export class Subscriber<TContract extends TopicContract>
   protected override async shutdown(): Promise<void> {
     this.#socket.close();
     this.#stream.end();
+    this.#curve?.release();
   }
 }
 
@@ -406,6 +423,7 @@ function resolveSubscriberOptions<TContract extends TopicContract>(owner: string
       multicast: multicastSocketOptions(options.multicast, owner),
       match: read.oneOf<TopicMatch>("match", ["boundary", "prefix"], "boundary"),
       limits: readLimits(read),
+      curve: readCurveOptions(read),
     };
   });
 }
