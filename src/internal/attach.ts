@@ -34,7 +34,8 @@ function enableIpv6(socket: zmq.Socket, parsed: ParsedEndpoint): void {
  */
 function refusePlaintextCurve(socket: zmq.Socket, parsed: ParsedEndpoint, use: EndpointUse): void {
   if (parsed.transport !== "inproc" && parsed.transport !== "pgm" && parsed.transport !== "epgm") return;
-  if (socket.securityMechanism !== "curve") return;
+  // A closed socket has no options to read: the bind or connect itself reports it (ClosedError).
+  if (socket.closed || socket.securityMechanism !== "curve") return;
   throw new InvalidArgumentError(
     `${use.owner}: CURVE does not apply to ${parsed.transport}: libzmq would carry ${parsed.endpoint} in plaintext. ` +
       `Use tcp:// or ipc:// with \`curve\`, or leave \`curve\` out for ${parsed.transport === "inproc" ? "in-process links" : "multicast"}.`,
