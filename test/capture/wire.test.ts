@@ -97,29 +97,33 @@ const sessions = [
 
 describe.skipIf(skip)(`what a tcp session puts on the wire (tcpdump on lo)${why}`, () => {
   describe.each(sessions)("%s", (_, session) => {
-    test.each(securities)("%s", async (name, security) => {
-      expect(missingCapture, "REQUIRE_CAPTURE=1 but this machine cannot capture").toBeUndefined();
-      const marker = `tzmq-marker-${randomUUID()}`;
-      const { delivered, captured } = await session(marker, security());
-      // The session worked: every message delivered, in order.
-      expect(delivered.slice(0, MESSAGES)).toEqual(Array.from({ length: MESSAGES }, (_, n) => `${marker} #${n}`));
-      // The capture saw the session (handshake and traffic both ways), whatever the mechanism.
-      expect(captured.packets, captured.log).toBeGreaterThanOrEqual(2 * MESSAGES);
-      const plaintext = name.startsWith("plaintext");
-      // ZMTP's greeting names the mechanism in clear, padded to 20 bytes: the capture shows which one ran.
-      const mechanism = (text: string): Buffer => Buffer.concat([Buffer.from(text), Buffer.alloc(20 - text.length)]);
-      expect(captured.pcap.includes(mechanism(plaintext ? "NULL" : "CURVE"))).toBe(true);
-      expect(captured.pcap.includes(mechanism(plaintext ? "CURVE" : "NULL"))).toBe(false);
-      // The marker: in clear in every plaintext message; nowhere, not even a part of it, over CURVE.
-      const markerBytes = Buffer.from(marker);
-      const idPart = Buffer.from(marker.slice("tzmq-marker-".length, "tzmq-marker-".length + 8));
-      if (plaintext) {
-        expect(captured.pcap.includes(markerBytes)).toBe(true);
-      } else {
-        expect(captured.pcap.includes(markerBytes)).toBe(false);
-        expect(captured.pcap.includes(idPart)).toBe(false);
-        expect(captured.pcap.includes(Buffer.from("tzmq-marker"))).toBe(false);
-      }
-    }, 30_000);
+    test.each(securities)(
+      "%s",
+      async (name, security) => {
+        expect(missingCapture, "REQUIRE_CAPTURE=1 but this machine cannot capture").toBeUndefined();
+        const marker = `tzmq-marker-${randomUUID()}`;
+        const { delivered, captured } = await session(marker, security());
+        // The session worked: every message delivered, in order.
+        expect(delivered.slice(0, MESSAGES)).toEqual(Array.from({ length: MESSAGES }, (_, n) => `${marker} #${n}`));
+        // The capture saw the session (handshake and traffic both ways), whatever the mechanism.
+        expect(captured.packets, captured.log).toBeGreaterThanOrEqual(2 * MESSAGES);
+        const plaintext = name.startsWith("plaintext");
+        // ZMTP's greeting names the mechanism in clear, padded to 20 bytes: the capture shows which one ran.
+        const mechanism = (text: string): Buffer => Buffer.concat([Buffer.from(text), Buffer.alloc(20 - text.length)]);
+        expect(captured.pcap.includes(mechanism(plaintext ? "NULL" : "CURVE"))).toBe(true);
+        expect(captured.pcap.includes(mechanism(plaintext ? "CURVE" : "NULL"))).toBe(false);
+        // The marker: in clear in every plaintext message; nowhere, not even a part of it, over CURVE.
+        const markerBytes = Buffer.from(marker);
+        const idPart = Buffer.from(marker.slice("tzmq-marker-".length, "tzmq-marker-".length + 8));
+        if (plaintext) {
+          expect(captured.pcap.includes(markerBytes)).toBe(true);
+        } else {
+          expect(captured.pcap.includes(markerBytes)).toBe(false);
+          expect(captured.pcap.includes(idPart)).toBe(false);
+          expect(captured.pcap.includes(Buffer.from("tzmq-marker"))).toBe(false);
+        }
+      },
+      30_000,
+    );
   });
 });

@@ -108,7 +108,11 @@ describe.skipIf(skip)(`a pyzmq CURVE client and a typed RpcServer over tcp${why}
         expect(invocations, "no handler ran for the unlisted client").toBe(2);
         expect(auth.stats.denied["unknown-key"]).toBeGreaterThan(deniedBefore);
         expect(denials).toContainEqual(
-          expect.objectContaining({ type: "denied", reason: "unknown-key", publicKey: readCertificate(intruder.public).publicKey }),
+          expect.objectContaining({
+            type: "denied",
+            reason: "unknown-key",
+            publicKey: readCertificate(intruder.public).publicKey,
+          }),
         );
       });
     } finally {
