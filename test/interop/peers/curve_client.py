@@ -12,6 +12,7 @@ usage:
       all and prints {"received": N} (N frames sets received), then exits 0.
 """
 import json
+import os
 import sys
 import time
 
@@ -22,6 +23,7 @@ from common import Deadline, context, emit, encode, fail, text
 
 
 def keygen(directory, name):
+    os.makedirs(directory, exist_ok=True)
     public, secret = zmq.auth.create_certificates(directory, name)
     emit(created={"public": str(public), "secret": str(secret)})
 
