@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 /**
  * @packageDocumentation
- * The `typed-zmq` command: `doctor` (what the loaded ZeroMQ can do), `build-zmq-system` (build zeromq.js against the
- * system libzmq, offline, for PGM/NORM) and `restore-zmq-prebuilt` (go back to the prebuilt addon).
+ * The `typed-zmq` command: `doctor` (what the loaded ZeroMQ can do), `keygen` (write a CURVE certificate pair, or
+ * print a certificate's public key), `build-zmq-system` (build zeromq.js against the system libzmq, offline, for
+ * PGM/NORM) and `restore-zmq-prebuilt` (go back to the prebuilt addon).
  *
  * An entry point of its own (the package's `bin`), outside the library's import graph: `import "typed-zmq"` never
  * loads it. Arguments are parsed with `node:util` `parseArgs`, strictly: `--help`/`-h` and `--version`/`-v` work on
  * every command and never run it, help goes to stdout, and an unknown command or option is refused. Exit codes:
  * 0 done, 1 the command failed, 2 usage error.
  */
+import fs from "node:fs";
 import { createRequire } from "node:module";
+import path from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
 const EXIT_OK = 0;
@@ -25,7 +28,9 @@ interface Command {
   readonly summary: string;
   readonly help: string;
   readonly options: Options;
-  run(values: Values): Promise<number>;
+  /** Whether the command takes positional arguments (the others refuse any). */
+  readonly takesArguments?: boolean;
+  run(values: Values, positionals: readonly string[]): Promise<number>;
 }
 
 const COMMON: Options = {
@@ -53,6 +58,67 @@ ${COMMON_HELP}`,
       const { doctor, formatDoctorReport } = await import("./doctor.js");
       const report = doctor();
       console.log(values["json"] === true ? JSON.stringify(report, null, 2) : formatDoctorReport(report));
+      return EXIT_OK;
+    },
+  },
+  keygen: {
+    summary: "write a CURVE certificate pair (pyzmq or CZMQ files), or print a certificate's public key",
+    help: `usage: typed-zmq keygen [--out DIR] [--format pyzmq|czmq] NAME
+       typed-zmq keygen --public FILE
+
+Generates a CURVE key pair (libzmq's zmq_curve_keypair) and writes it as two ZPL certificate files in DIR: the public
+certificate, to give to peers (a server's allow-list directory, or a client that connects to this server), and the
+secret certificate, created with mode 0600, to keep. Prints both paths. Refuses to replace an existing pair.
+
+  pyzmq (default)  NAME.key and NAME.key_secret, as zmq.auth.create_certificates writes them
+  czmq             NAME and NAME_secret, as CZMQ's zcert_save writes them
+
+With --public, prints the public key (40 characters of Z85) of the certificate FILE, public or secret.
+
+options:
+  --out DIR         the directory to write into (created if missing; default: the current directory)
+  --format FORMAT   pyzmq or czmq (default: pyzmq)
+  --public FILE     print the public key of FILE instead of writing a pair
+${COMMON_HELP}`,
+    options: { out: { type: "string" }, format: { type: "string" }, public: { type: "string" } },
+    takesArguments: true,
+    async run(values, positionals) {
+      const { readCertificate, writeCertificate, generateCertificate } = await import("./security/certificate.js");
+      const where = "typed-zmq keygen";
+      const file = values["public"];
+      if (typeof file === "string") {
+        const extra = [...positionals, ...["out", "format"].filter((o) => values[o] !== undefined).map((o) => `--${o}`)];
+        if (extra.length > 0) throw new UsageError(`${where}: --public FILE takes nothing else, got: ${extra.join(" ")}.`);
+        // Only the public key is printed, so a secret file's loose mode does not matter here.
+        return print(readCertificate(file, { allowInsecurePermissions: true }).publicKey);
+      }
+      const [name, ...more] = positionals;
+      if (name === undefined)
+        throw new UsageError(`${where}: give the NAME of the certificate pair to write (or --public FILE).`);
+      if (more.length > 0) throw new UsageError(`${where}: takes one NAME, got: ${positionals.join(" ")}.`);
+      const format = values["format"] ?? "pyzmq";
+      if (format !== "pyzmq" && format !== "czmq") {
+        throw new UsageError(`${where}: --format must be pyzmq or czmq, got ${JSON.stringify(format)}.`);
+      }
+      const dir = typeof values["out"] === "string" ? values["out"] : ".";
+      const names = format === "pyzmq" ? [`${name}.key`, `${name}.key_secret`] : [name, `${name}_secret`];
+      const existing = names.map((n) => path.join(dir, n)).filter((f) => fs.existsSync(f));
+      if (existing.length > 0) {
+        console.error(
+          `${where}: ${existing.join(" and ")} already exist${existing.length === 1 ? "s" : ""}; not replacing a key pair. Remove it first, or choose another NAME or --out.`,
+        );
+        return EXIT_FAILED;
+      }
+      let files: { publicFile: string; secretFile: string };
+      try {
+        files = writeCertificate(dir, name, generateCertificate(), { format });
+      } catch (error) {
+        const { isInvalidArgumentError } = await import("./errors/invalid-argument-error.js");
+        if (isInvalidArgumentError(error)) throw new UsageError(`${where}: ${error.message}`);
+        throw error;
+      }
+      console.log(`public certificate: ${files.publicFile}`);
+      console.log(`secret certificate: ${files.secretFile} (mode 0600: keep it here)`);
       return EXIT_OK;
     },
   },
@@ -179,8 +245,10 @@ async function main(argv: readonly string[]): Promise<number> {
   const { values, positionals } = parse(rest, command.options, `typed-zmq ${name}`);
   if (values["help"] === true) return print(command.help);
   if (values["version"] === true) return print(version());
-  if (positionals.length > 0) throw new UsageError(`typed-zmq ${name}: takes no arguments, got: ${positionals.join(" ")}.`);
-  return command.run(values);
+  if (positionals.length > 0 && command.takesArguments !== true) {
+    throw new UsageError(`typed-zmq ${name}: takes no arguments, got: ${positionals.join(" ")}.`);
+  }
+  return command.run(values, positionals);
 }
 
 function print(text: string): number {

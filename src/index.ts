@@ -9,6 +9,7 @@
  * - `Closable` and `PatternBase` (`internal/lifecycle.ts`), the base classes of the pattern classes: their
  *   constructors and `shutdown()` are internal, so a subclass outside the package could not work. Use the pattern
  *   classes; every one has `close()`, `closed` and `Symbol.asyncDispose`.
+ * - `security/z85.ts` and `security/zpl.ts`: the Z85 and ZPL helpers behind the certificate functions.
  * - `tools/` (the PGM addon build, run by the `typed-zmq build-zmq-system` command).
  * - The CLI (`cli.ts`): it is the package's `bin`, not a module to import.
  */
@@ -174,3 +175,11 @@ export type { MulticastOptions } from "./multicast.js";
 export { CAPABILITIES, doctor, formatDoctorReport } from "./doctor.js";
 export type { DoctorReport } from "./doctor.js";
 export type { BatchOptions } from "./batch.js";
+export { generateCertificate, readCertificate, readPublicKeys, writeCertificate } from "./security/certificate.js";
+export type {
+  Certificate,
+  CertificateFiles,
+  CertificateFormat,
+  ReadCertificateOptions,
+  WriteCertificateOptions,
+} from "./security/certificate.js";
