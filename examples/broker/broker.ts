@@ -7,13 +7,13 @@
  * Environment: BROKER_FRONTEND_BIND (default tcp://*:5559); BROKER_BACKEND_BIND (default tcp://*:5560);
  * BROKER_KIND rpc | pubsub | pipeline (default rpc); HEARTBEAT_MS, the MDP heartbeat interval (default 2500; a
  * worker silent for three intervals is evicted). CURVE (see ../shared/curve.ts), both faces bound: CURVE_SERVER_CERT
- * for both, CURVE_ALLOW_DIR for the clients of its frontend (the publishers of a forwarder, the ventilators of a
- * streamer), CURVE_BACKEND_ALLOW_DIR for the servers allowed to join its backend (the subscribers, the workers).
+ * for both, CURVE_ALLOW_DIR for the clients of its frontend, CURVE_BACKEND_ALLOW_DIR for the servers allowed to join
+ * its backend. The devices (BROKER_KIND pubsub or pipeline) have one allow-list for both faces: CURVE_ALLOW_DIR.
  * Unset: plaintext.
  */
 import { PipelineStreamer, PubSubForwarder, RpcBroker, type BrokerEndpoints, type RpcBrokerEvent } from "typed-zmq";
 import { intSetting, isMain, output, runAsCommand, setting, stopped, type DemoOptions } from "../shared/cli.js";
-import { brokerCurve, describeCurve } from "../shared/curve.js";
+import { brokerCurve, describeCurve, deviceCurve } from "../shared/curve.js";
 
 /** One log line per broker event, naming the service and the worker. */
 function describe(event: RpcBrokerEvent): string {
@@ -52,9 +52,9 @@ export async function main(options: DemoOptions = {}): Promise<number> {
     frontend: setting(options, "BROKER_FRONTEND_BIND", "tcp://*:5559"),
     backend: setting(options, "BROKER_BACKEND_BIND", "tcp://*:5560"),
   };
-  const security = brokerCurve(options);
-  log(`broker: ${describeCurve(security)}`);
   if (kind !== "rpc") {
+    const security = deviceCurve(options, kind);
+    log(`broker: ${describeCurve(security)}`);
     // The devices run on zeromq's native proxy: frames pass inside libzmq, and nothing counts them.
     await using device = await (kind === "pubsub"
       ? PubSubForwarder.bind(endpoints, security)
@@ -64,6 +64,8 @@ export async function main(options: DemoOptions = {}): Promise<number> {
     log(`broker: stopping the ${kind} device`);
     return 0;
   }
+  const security = brokerCurve(options);
+  log(`broker: ${describeCurve(security)}`);
   await using broker = await RpcBroker.bind(endpoints, {
     heartbeatMs: Math.max(1, intSetting(options, "HEARTBEAT_MS", 2_500)),
     onEvent: (event) => log(`broker: ${describe(event)}`),

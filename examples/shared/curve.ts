@@ -8,7 +8,7 @@
  * its backend). Client: CURVE_CLIENT_CERT, its secret certificate; CURVE_SERVER_PUBLIC_CERT, the public certificate
  * of the server it connects to.
  */
-import { readCertificate, type CurveOptions } from "typed-zmq";
+import { readCertificate, type CurveOptions, type DeviceOptions, type RpcBrokerOptions } from "typed-zmq";
 import { setting, type DemoOptions } from "./cli.js";
 
 /** The `curve` option to spread into a class's options: `{}` when the variables are unset (plaintext). */
@@ -44,22 +44,41 @@ export function clientCurve(options: DemoOptions): CurveSetting {
   return { curve: { certificate: readCertificate(cert), serverKey: readCertificate(server) } };
 }
 
-/** One line for the program's log: what protects its sockets. */
-export function describeCurve(setting: CurveSetting): string {
-  const curve = setting.curve;
-  if (curve === undefined) return "plaintext (no CURVE_* variables)";
-  if (curve.serverKey !== undefined) return "CURVE client";
-  const allow = curve.allow;
-  return `CURVE server, allowing ${allow !== undefined && typeof allow === "object" && "dir" in allow ? `the clients listed in ${allow.dir}` : "listed clients"}`;
+/**
+ * The RPC broker (both faces bind): CURVE_SERVER_CERT for both faces, CURVE_ALLOW_DIR for the frontend's clients,
+ * CURVE_BACKEND_ALLOW_DIR for the servers that may join the backend (each face its own list). All three, or none.
+ */
+export function brokerCurve(options: DemoOptions): Pick<RpcBrokerOptions, "curve" | "frontendAllow" | "backendAllow"> {
+  const front = serverCurve(options);
+  const back = serverCurve(options, "CURVE_BACKEND_ALLOW_DIR"); // each refuses a half-set pair: both set, or neither
+  if (front.curve?.certificate === undefined || back.curve?.allow === undefined) return {};
+  return { curve: { certificate: front.curve.certificate }, frontendAllow: front.curve.allow, backendAllow: back.curve.allow };
 }
 
 /**
- * The broker and the devices (both faces bind): CURVE_SERVER_CERT for both faces, CURVE_ALLOW_DIR for the
- * frontend's clients, CURVE_BACKEND_ALLOW_DIR for the backend's (each face its own list). All three, or none.
+ * The pub-sub forwarder and the pipeline streamer (both faces bind, one allow-list for both): CURVE_SERVER_CERT and
+ * CURVE_ALLOW_DIR. CURVE_BACKEND_ALLOW_DIR is refused here rather than ignored.
  */
-export function brokerCurve(options: DemoOptions): CurveSetting {
-  const front = serverCurve(options);
-  const back = serverCurve(options, "CURVE_BACKEND_ALLOW_DIR"); // each refuses a half-set pair: both set, or neither
-  if (front.curve === undefined || back.curve === undefined) return {};
-  return { curve: { ...front.curve, frontendAllow: front.curve.allow, backendAllow: back.curve.allow } };
+export function deviceCurve(options: DemoOptions, kind: string): Pick<DeviceOptions, "curve"> {
+  if (setting(options, "CURVE_BACKEND_ALLOW_DIR", "") !== "") {
+    throw new RangeError(
+      `CURVE_BACKEND_ALLOW_DIR is set, but the ${kind} device has one allow-list for both faces: put every allowed peer's public certificate in CURVE_ALLOW_DIR and unset CURVE_BACKEND_ALLOW_DIR.`,
+    );
+  }
+  return serverCurve(options);
+}
+
+/** One line for the program's log: what protects its sockets. */
+export function describeCurve(
+  setting: CurveSetting | Pick<RpcBrokerOptions, "curve" | "frontendAllow" | "backendAllow">,
+): string {
+  const curve = setting.curve;
+  if (curve === undefined) return "plaintext (no CURVE_* variables)";
+  if ("serverKey" in curve && curve.serverKey !== undefined) return "CURVE client";
+  const lists =
+    "frontendAllow" in setting ? [setting.frontendAllow, setting.backendAllow] : ["allow" in curve ? curve.allow : undefined];
+  const names = lists.map((allow) =>
+    allow !== undefined && typeof allow === "object" && "dir" in allow ? allow.dir : "listed keys",
+  );
+  return `CURVE server, allowing the clients listed in ${names.join(" (frontend) and ")}${names.length > 1 ? " (backend)" : ""}`;
 }
