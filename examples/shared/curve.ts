@@ -51,7 +51,7 @@ export function clientCurve(options: DemoOptions): CurveSetting {
 export function brokerCurve(options: DemoOptions): Pick<RpcBrokerOptions, "curve" | "frontendAllow" | "backendAllow"> {
   const front = serverCurve(options);
   const back = serverCurve(options, "CURVE_BACKEND_ALLOW_DIR"); // each refuses a half-set pair: both set, or neither
-  if (front.curve?.certificate === undefined || back.curve?.allow === undefined) return {};
+  if (front.curve?.certificate === undefined || front.curve.allow === undefined || back.curve?.allow === undefined) return {};
   return { curve: { certificate: front.curve.certificate }, frontendAllow: front.curve.allow, backendAllow: back.curve.allow };
 }
 
