@@ -183,3 +183,13 @@ export type {
   ReadCertificateOptions,
   WriteCertificateOptions,
 } from "./security/certificate.js";
+export { Authenticator } from "./security/authenticator.js";
+export type {
+  AuthEvent,
+  AuthenticatorDomain,
+  AuthenticatorStats,
+  DenialReason,
+  ZapMechanism,
+  ZapPolicy,
+  ZapRequest,
+} from "./security/authenticator.js";

@@ -45,6 +45,9 @@ export function z85Decode(key: string): Buffer {
 
 /** The Z85 text of `bytes` (a multiple of 4 long). */
 export function z85Encode(bytes: Uint8Array): string {
+  if (bytes.length % 4 !== 0) {
+    throw new RangeError(`z85Encode: ${bytes.length} bytes is not a multiple of 4, which Z85 (32/Z85) requires.`);
+  }
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let text = "";
   for (let i = 0; i < view.length; i += 4) {
@@ -72,4 +75,9 @@ export function curvePublicKeyOf(secretKey: string): string {
   const jwk = createPublicKey(privateKey).export({ format: "jwk" });
   if (typeof jwk.x !== "string") throw new Error("node:crypto returned an X25519 public key without `x`");
   return z85Encode(Buffer.from(jwk.x, "base64url"));
+}
+
+/** True when `text` is a 40-character Z85 CURVE key. */
+export function isZ85Key(text: string): boolean {
+  return z85KeyProblem(text) === undefined;
 }

@@ -243,14 +243,17 @@ describe("readCertificate parses ZPL", () => {
 describe.skipIf(process.platform === "win32")("a secret certificate others can read", () => {
   const secretText = `curve\n    public-key = "${pair.publicKey}"\n    secret-key = "${pair.secretKey}"\n`;
 
-  test.each([0o644, 0o640, 0o604, 0o660, 0o602])("mode %o is refused with the chmod 600 to run", (fileMode) => {
-    const file = put("server.key_secret", secretText, fileMode);
-    const read = (): Certificate => readCertificate(file);
-    expect(read).toThrow(InvalidArgumentError);
-    expect(read).toThrow(`readCertificate: ${file} holds a secret key, but its permissions (0${fileMode.toString(8)})`);
-    expect(read).toThrow(`Run: chmod 600 ${file}`);
-    expect(read).toThrow(/allowInsecurePermissions: true/);
-  });
+  test.each([0o644, 0o640, 0o604, 0o660, 0o602].map((m) => [m.toString(8), m] as const))(
+    "mode 0%s is refused with the chmod 600 to run",
+    (_, fileMode) => {
+      const file = put("server.key_secret", secretText, fileMode);
+      const read = (): Certificate => readCertificate(file);
+      expect(read).toThrow(InvalidArgumentError);
+      expect(read).toThrow(`readCertificate: ${file} holds a secret key, but its permissions (0${fileMode.toString(8)})`);
+      expect(read).toThrow(`Run: chmod 600 ${file}`);
+      expect(read).toThrow(/allowInsecurePermissions: true/);
+    },
+  );
 
   test("accepted with allowInsecurePermissions, and after chmod 600 (or 0400)", () => {
     const file = put("server_secret", secretText, 0o644);
