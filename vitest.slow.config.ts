@@ -6,15 +6,17 @@ import { inlineProjects, shared } from "./vitest.config.js";
 //   interop  typed classes against real Python (pyzmq) peers, each peer its own process       npm run test:interop
 //   fault    SIGKILL, SIGSTOP and network partitions across real processes (one role each) and   npm run test:fault
 //            network namespaces; one file at a time (--no-file-parallelism)
+//   flood    hostile peers (10 MB request floods, connection storms) against a server whose RSS the test    npm run test:flood
+//            samples; every role its own process; one file at a time (--no-file-parallelism)
 //   capture  tcpdump on lo, filtered to each session's own port: plaintext shows the marker,    npm run test:capture
 //            CURVE shows none of it (root, Debian's tcpdump)
-// The next suites (floods) get a project here and a script of their own.
 
 /** The slow projects, each with the test files that belong to it. */
 export const slowProjects = {
   pgm: ["test/pgm/**/*.test.ts", "test/pgm.test.ts"],
   interop: ["test/interop/**/*.test.ts"],
   fault: ["test/fault/**/*.test.ts"],
+  flood: ["test/flood/**/*.test.ts"],
   capture: ["test/capture/**/*.test.ts"],
 } as const satisfies Record<string, readonly string[]>;
 

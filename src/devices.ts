@@ -6,6 +6,7 @@
  * one-thread-per-device limit.
  */
 import * as zmq from "zeromq";
+import type { CurveOptions } from "./curve.js";
 import { ProxyDevice } from "./internal/proxy-device.js";
 import type { BrokerEndpoints } from "./rpc-broker.js";
 
@@ -13,6 +14,12 @@ import type { BrokerEndpoints } from "./rpc-broker.js";
 export interface DeviceOptions {
   /** `ZMQ_SNDHWM` and `ZMQ_RCVHWM` of both sockets. @defaultValue 1000 */
   readonly highWaterMark?: number;
+  /**
+   * CURVE on both faces, which are CURVE servers: `{ certificate, allow }`. The same allow-list applies to both
+   * faces (publishers and subscribers, or sources and workers); `serverKey` does not apply.
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: Omit<CurveOptions, "serverKey">;
 }
 
 /**
@@ -47,8 +54,8 @@ export class PubSubForwarder extends ProxyDevice {
    *   the process already runs as many devices as libuv's pool allows.
    */
   static override async bind(endpoints: BrokerEndpoints, options: DeviceOptions = {}): Promise<PubSubForwarder> {
-    return new PubSubForwarder().start("PubSubForwarder.bind", endpoints, options.highWaterMark, (hwm) => {
-      const common = { linger: 0, sendHighWaterMark: hwm, receiveHighWaterMark: hwm };
+    return new PubSubForwarder().start("PubSubForwarder.bind", endpoints, options, (hwm, curve) => {
+      const common = { linger: 0, sendHighWaterMark: hwm, receiveHighWaterMark: hwm, ...curve };
       return [new zmq.XSubscriber(common), new zmq.XPublisher({ ...common, verbosity: "allSubsUnsubs" })];
     });
   }
@@ -83,9 +90,9 @@ export class PipelineStreamer extends ProxyDevice {
    *   the process already runs as many devices as libuv's pool allows.
    */
   static override async bind(endpoints: BrokerEndpoints, options: DeviceOptions = {}): Promise<PipelineStreamer> {
-    return new PipelineStreamer().start("PipelineStreamer.bind", endpoints, options.highWaterMark, (hwm) => [
-      new zmq.Pull({ linger: 0, receiveHighWaterMark: hwm }),
-      new zmq.Push({ linger: 0, sendHighWaterMark: hwm }),
+    return new PipelineStreamer().start("PipelineStreamer.bind", endpoints, options, (hwm, curve) => [
+      new zmq.Pull({ linger: 0, receiveHighWaterMark: hwm, ...curve }),
+      new zmq.Push({ linger: 0, sendHighWaterMark: hwm, ...curve }),
     ]);
   }
 }

@@ -99,6 +99,7 @@ export type {
 } from "./errors/index.js";
 export type { WaitOptions } from "./signal.js";
 export type { ConnectionOptions } from "./internal/connection-options.js";
+export type { LimitOptions } from "./internal/limits.js";
 export { RpcClient } from "./rpc-client.js";
 export type {
   CallOptions,
@@ -172,6 +173,7 @@ export type { DeviceOptions } from "./devices.js";
 export { Broker } from "./broker.js";
 export type { BrokerEvent, BrokerKind, BrokerOptions, BrokerStats } from "./broker.js";
 export type { MulticastOptions } from "./multicast.js";
+export type { CurveAllow, CurveCertificate, CurveOptions } from "./curve.js";
 export { CAPABILITIES, doctor, formatDoctorReport } from "./doctor.js";
 export type { DoctorReport } from "./doctor.js";
 export type { BatchOptions } from "./batch.js";

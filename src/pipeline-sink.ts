@@ -4,6 +4,8 @@
  * or await a given number.
  */
 import * as zmq from "zeromq";
+import type { CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
 import type { Codec } from "./codec.js";
 import type { InferResult, JobContract } from "./contract.js";
 import { ClosedError, OutOfRangeError, TimeoutError, type RpcErrorBody, type ValidationIssue } from "./errors/index.js";
@@ -11,6 +13,7 @@ import type { EndpointUse } from "./internal/attach.js";
 import { decodeBody } from "./internal/codec-io.js";
 import { formatIssues, toIssues } from "./internal/contract-check.js";
 import { checkTimeout, timeoutFor, type DeadlinePlace } from "./internal/deadline.js";
+import { readLimits, tooManyFrames, type LimitOptions } from "./internal/limits.js";
 import { toError } from "./internal/zmq-errors.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
@@ -63,7 +66,7 @@ export interface PipelineSinkStats {
 }
 
 /** Options of {@link PipelineSink.bind} and {@link PipelineSink.connect}. */
-export interface PipelineSinkOptions {
+export interface PipelineSinkOptions extends LimitOptions {
   /**
    * Body codec; the workers must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -73,6 +76,12 @@ export interface PipelineSinkOptions {
   readonly receiveHighWaterMark?: number;
   /** Called for every dropped message (also counted in {@link PipelineSink.stats}). Errors it throws are ignored. */
   readonly onDrop?: (info: PipelineSinkDropInfo) => void;
+  /**
+   * CURVE encryption: a bound sink is the workers' server (`{ certificate, allow }`); a connecting one their client
+   * (`{ certificate, serverKey }`).
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
 }
 
 /**
@@ -94,13 +103,21 @@ export class PipelineSink<TContract extends JobContract>
   readonly #socket: zmq.Pull;
   readonly #stream: MessageStream<JobOutcome<TContract>, PipelineSinkDropReason, PipelineSinkDropInfo>;
   readonly #config: SinkConfig;
+  readonly #curve: CurveGuard | undefined;
   #results = 0;
   #failures = 0;
 
   private constructor(contract: TContract, config: SinkConfig, owner: string) {
     super(checkContract(contract, "jobs", owner));
     this.#config = config;
-    this.#socket = new zmq.Pull({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark });
+    this.#socket = new zmq.Pull({
+      linger: 0,
+      receiveHighWaterMark: config.receiveHighWaterMark,
+      ...config.limits.socket,
+      ...curveSocketOptions(config.curve),
+    });
+    this.#curve = CurveGuard.open(config.curve);
+    this.#curve?.watch(this.#socket);
     this.#stream = new MessageStream(this.#socket, (frames) => this.#parse(frames), DROP_REASONS, config.onDrop);
   }
 
@@ -211,7 +228,8 @@ export class PipelineSink<TContract extends JobContract>
   }
 
   #parse(frames: Buffer[]): JobOutcome<TContract> | Many<JobOutcome<TContract>> | typeof SKIP {
-    const frame = parsePipeline(frames);
+    const over = tooManyFrames(this.#config.limits, frames, `PipelineSink("${this.contract.name}")`);
+    const frame = over === undefined ? parsePipeline(frames) : ({ kind: "malformed", reason: over } as const);
     switch (frame.kind) {
       case "message":
         return this.#parseResult(frame.body);
@@ -268,6 +286,7 @@ export class PipelineSink<TContract extends JobContract>
   protected override async shutdown(): Promise<void> {
     this.#socket.close();
     this.#stream.end();
+    this.#curve?.release();
   }
 }
 
@@ -279,6 +298,8 @@ function resolveSinkOptions(owner: string, options: PipelineSinkOptions) {
     codec: read.codec(),
     receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
     onDrop: read.hook<(info: PipelineSinkDropInfo) => void>("onDrop"),
+    limits: readLimits(read),
+    curve: readCurveOptions(read),
   }));
 }
 

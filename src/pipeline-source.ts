@@ -4,6 +4,8 @@
  * over the connected workers. Wire: one frame, the encoded task (docs/protocol.md).
  */
 import * as zmq from "zeromq";
+import type { CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
 import type { Codec } from "./codec.js";
 import type { InferTask, JobContract } from "./contract.js";
 import { parseEndpoint } from "./endpoint.js";
@@ -50,6 +52,12 @@ export interface PipelineSourceOptions {
    * @defaultValue off: one ZeroMQ message per task
    */
   readonly batch?: BatchOptions | boolean;
+  /**
+   * CURVE encryption: a bound source is the workers' server (`{ certificate, allow }`); a connecting one their client
+   * (`{ certificate, serverKey }`).
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
 }
 
 /** Options of {@link PipelineSource.push}. */
@@ -104,6 +112,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
   readonly #config: SourceConfig;
   #workers = 0;
   readonly #workerWaiters = new Waiters();
+  readonly #curve: CurveGuard | undefined;
 
   private constructor(contract: TContract, config: SourceConfig, owner: string) {
     super(checkContract(contract, "jobs", owner));
@@ -113,7 +122,10 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       sendHighWaterMark: config.sendHighWaterMark,
       // A blocked send gives up after this long and is retried, so a waiting push stays cancellable.
       sendTimeout: BLOCKED_RETRY_MS,
+      ...curveSocketOptions(config.curve),
     });
+    this.#curve = CurveGuard.open(config.curve);
+    this.#curve?.watch(this.#socket);
     this.#outbox = new Outbox<"">(this.#socket, { retryWhileBlocked: true }, config.batch, (_key, packed) =>
       encodePipelineBatch(packed),
     );
@@ -328,6 +340,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       new ClosedError(`PipelineSource("${this.contract.name}").waitForWorkers() rejected: the source was closed.`),
     );
     await this.#outbox.idle();
+    this.#curve?.release();
   }
 }
 
@@ -337,5 +350,6 @@ type SourceConfig = ReturnType<typeof resolveSourceOptions>;
 function resolveSourceOptions(owner: string, options: PipelineSourceOptions) {
   return resolveOptions(owner, options, (read) => ({
     ...readSendOptions(read),
+    curve: readCurveOptions(read),
   }));
 }

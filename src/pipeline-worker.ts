@@ -5,9 +5,12 @@
  * failure results, and never stop the worker.
  */
 import * as zmq from "zeromq";
+import type { CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions, type CurveConfig } from "./internal/curve.js";
 import type { Codec } from "./codec.js";
 import type { InferHandlerResult, InferHandlerTask, JobContract } from "./contract.js";
 import { ClosedError, ErrorCode, InvalidArgumentError } from "./errors/index.js";
+import { readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
 import { toError } from "./internal/zmq-errors.js";
 import {
   decodeInput,
@@ -38,8 +41,11 @@ interface WorkerConfig {
   readonly drainTimeoutMs: number;
   readonly lingerMs: number;
   readonly receiveHighWaterMark: number;
+  readonly limits: Limits;
   readonly batchResults: BatchLimits | undefined;
   readonly onError: ((info: PipelineWorkerErrorInfo) => void) | undefined;
+  readonly curve: CurveConfig | undefined;
+  readonly resultsCurve: CurveConfig | undefined;
 }
 
 function resolveWorkerOptions(owner: string, options: PipelineWorkerOptions): WorkerConfig {
@@ -51,8 +57,11 @@ function resolveWorkerOptions(owner: string, options: PipelineWorkerOptions): Wo
       drainTimeoutMs: read.nonNegativeMs("drainTimeoutMs", 5_000),
       lingerMs: read.nonNegativeMs("lingerMs", 1_000),
       receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
+      limits: readLimits(read),
       batchResults: readBatch(read, "batchResults"),
       onError: read.hook<(info: PipelineWorkerErrorInfo) => void>("onError"),
+      curve: readCurveOptions(read),
+      resultsCurve: read.raw("resultsCurve") === undefined ? readCurveOptions(read) : readCurveOptions(read, "resultsCurve"),
     };
   });
 }
@@ -136,7 +145,7 @@ export interface PipelineWorkerStats {
 }
 
 /** Options of {@link PipelineWorker.connect}. */
-export interface PipelineWorkerOptions {
+export interface PipelineWorkerOptions extends LimitOptions {
   /**
    * Body codec; the source and sink must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -188,6 +197,17 @@ export interface PipelineWorkerOptions {
    * @defaultValue off
    */
   readonly batchResults?: BatchOptions | boolean;
+  /**
+   * CURVE encryption of both sockets: usually this worker is the client of its source and sink
+   * (`{ certificate, serverKey }`). When the sink has another key than the source, give it in `resultsCurve`.
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
+  /**
+   * CURVE settings of the results socket, when they differ from `curve` (another server key for the sink).
+   * @defaultValue `curve`
+   */
+  readonly resultsCurve?: CurveOptions;
 }
 
 /**
@@ -214,6 +234,8 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   readonly #drainTimeoutMs: number;
   readonly #lingerMs: number;
   readonly #onError: ((info: PipelineWorkerErrorInfo) => void) | undefined;
+  readonly #limits: Limits;
+  readonly #curve: readonly (CurveGuard | undefined)[];
   readonly #pool: HandlerPool;
   readonly #step: DispatchStep;
   readonly #policy: DispatchPolicy;
@@ -240,15 +262,26 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     this.#drainTimeoutMs = config.drainTimeoutMs;
     this.#lingerMs = config.lingerMs;
     this.#onError = config.onError;
-    this.#tasks = new zmq.Pull({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark });
+    this.#limits = config.limits;
+    this.#tasks = new zmq.Pull({
+      linger: 0,
+      receiveHighWaterMark: config.receiveHighWaterMark,
+      ...config.limits.socket,
+      ...curveSocketOptions(config.curve),
+    });
+    const guards = [CurveGuard.open(config.curve)];
+    guards[0]?.watch(this.#tasks);
     if (hasResults) {
-      this.#results = new zmq.Push({ linger: this.#lingerMs });
+      this.#results = new zmq.Push({ linger: this.#lingerMs, ...curveSocketOptions(config.resultsCurve) });
+      guards.push(CurveGuard.open(config.resultsCurve));
+      guards[1]?.watch(this.#results);
       const queue = new SendQueue(this.#results);
       this.#queue = queue;
       const limits = config.batchResults;
       this.#batcher =
         limits === undefined ? undefined : new Batcher<"">(limits, (_key, packed) => queue.send(encodePipelineBatch(packed)));
     }
+    this.#curve = guards;
   }
 
   /**
@@ -307,6 +340,11 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
 
   #task(frames: Buffer[]): void {
     this.#received++;
+    const over = tooManyFrames(this.#limits, frames, `PipelineWorker("${this.contract.name}")`);
+    if (over !== undefined) {
+      void this.#fail({ body: { code: ErrorCode.MESSAGE_TOO_LARGE, message: over }, message: over });
+      return;
+    }
     const task = parsePipeline(frames);
     switch (task.kind) {
       case "batch":
@@ -412,5 +450,6 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       );
     }
     this.#results?.close();
+    for (const guard of this.#curve) guard?.release();
   }
 }

@@ -10,6 +10,7 @@ import type { EndpointUse } from "./internal/attach.js";
 import { encodeBody } from "./internal/codec-io.js";
 import { topicResolver, validationError } from "./internal/contract-check.js";
 import type { InferPublish, TopicContract, TypeLevelError, WireTopic } from "./contract.js";
+import { readLimits, type LimitOptions } from "./internal/limits.js";
 import type { IsUnion } from "./internal/types.js";
 import { ClosedError, OutOfRangeError, UnknownTopicError } from "./errors/index.js";
 import { fromZmqError, toError } from "./internal/zmq-errors.js";
@@ -20,6 +21,8 @@ import { readLoop } from "./internal/read-loop.js";
 import { Outbox, readSendOptions } from "./internal/outbox.js";
 import { Waiters } from "./internal/waiters.js";
 import type { BatchOptions } from "./batch.js";
+import type { CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { multicastSocketOptions } from "./internal/multicast.js";
 import type { MulticastOptions } from "./multicast.js";
@@ -44,7 +47,7 @@ export interface WaitForSubscribersOptions extends WaitOptions {
 }
 
 /** Options of {@link Publisher.bind} and {@link Publisher.connect}. */
-export interface PublisherOptions {
+export interface PublisherOptions extends LimitOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -88,6 +91,12 @@ export interface PublisherOptions {
    * @defaultValue false: v1 frames
    */
   readonly headers?: boolean | PublisherHeadersOptions;
+  /**
+   * CURVE encryption: a bound publisher is usually the server (`{ certificate, allow }`), a publisher connecting to
+   * a forwarder its client (`{ certificate, serverKey }`). Refused on `pgm://`/`epgm://`, where libzmq does not apply it.
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
 }
 
 /** Options of the headers frame of a {@link Publisher} (`headers: { publisherId }`). */
@@ -136,6 +145,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   readonly #stamp: ((count: number) => Buffer) | undefined;
   readonly #subscriptions = new Map<string, number>();
   readonly #waiters = new Waiters();
+  readonly #curve: CurveGuard | undefined;
   #readLoop: Promise<void> = Promise.resolve();
 
   private constructor(contract: TContract, config: PublisherConfig, owner: string) {
@@ -150,8 +160,12 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
       // Pass every subscription and unsubscription up, so they can be counted per subscriber.
       verbosity: "allSubsUnsubs",
       noDrop: config.noDrop,
+      ...config.limits.socket,
       ...config.multicast,
+      ...curveSocketOptions(config.curve),
     });
+    this.#curve = CurveGuard.open(config.curve);
+    this.#curve?.watch(this.#socket);
     this.#outbox = new Outbox<string>(this.#socket, { waitWhenFull: config.noDrop }, config.batch, (topic, packed, count) =>
       encodePubSubBatch(topic, packed, stamp?.(count)),
     );
@@ -332,6 +346,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   protected override async shutdown(): Promise<void> {
     await this.#outbox.close(this.#config.lingerMs);
     await this.#readLoop;
+    this.#curve?.release();
     this.#waiters.rejectAll(
       new ClosedError(
         `Publisher("${this.contract.name}").waitForSubscribers() rejected: the publisher was closed while waiting.`,
@@ -349,6 +364,9 @@ function resolvePublisherOptions(owner: string, options: PublisherOptions) {
     onSubscription: read.hook<(event: SubscriptionEvent) => void>("onSubscription"),
     multicast: multicastSocketOptions(options.multicast, owner),
     noDrop: read.flag("noDrop", false),
+    // Only the socket options: a publisher reads subscriptions (frame 0) and ignores anything else.
+    limits: readLimits(read),
+    curve: readCurveOptions(read),
     headers: read.nested("headers", (headers) => ({
       publisherId: headers.optionalString("publisherId") ?? randomUUID(),
       epoch: Date.now(),

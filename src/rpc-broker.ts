@@ -9,8 +9,11 @@
 import { randomBytes } from "node:crypto";
 import * as zmq from "zeromq";
 import type { Codec } from "./codec.js";
+import type { CurveAllow, CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
 import { ClosedError, InvalidArgumentError } from "./errors/index.js";
 import { callHook } from "./internal/hooks.js";
+import { readBackendLimits, readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
 import { MdpBroker, type BrokerAction } from "./internal/mdp-broker.js";
 import { resolveOptions as resolve } from "./internal/options.js";
 import { readLoop } from "./internal/read-loop.js";
@@ -70,7 +73,17 @@ export type RpcBrokerEvent =
   /** The broker answered a request itself with the error `code` (`UNAVAILABLE`, `SERVICE_UNAVAILABLE`, `MALFORMED`...). */
   | { readonly type: "request:rejected"; readonly code: string; readonly reason: string }
   /** A message could not be passed on: malformed, a reply to no request in flight, or its peer was gone. */
-  | { readonly type: "message:dropped"; readonly reason: string };
+  | { readonly type: "message:dropped"; readonly reason: string }
+  /**
+   * A CURVE handshake failed on one face (`face`): a client or worker that is not on that face's list, has no key,
+   * or has the wrong server key. Nothing from it reached the broker.
+   */
+  | {
+      readonly type: "handshake-failed";
+      readonly face: "frontend" | "backend";
+      readonly endpoint: string;
+      readonly reason: string;
+    };
 
 /** One worker of a service, as listed by {@link RpcBroker.services} and the `mmi.services` query. */
 export interface WorkerInfo {
@@ -128,8 +141,11 @@ export interface RpcBrokerStats {
   readonly senderAhead: number;
 }
 
-/** Options of {@link RpcBroker.bind}. */
-export interface RpcBrokerOptions {
+/**
+ * Options of {@link RpcBroker.bind}. The limits (`hardMaxMessageBytes`, `maxFrames`, `backlog`) are the frontend's,
+ * where clients connect; the backend's follow from them (see `backendHardMaxMessageBytes`).
+ */
+export interface RpcBrokerOptions extends LimitOptions {
   /**
    * Codec of the error bodies the broker itself sends, which must match the clients'.
    * @defaultValue {@link jsonCodec}
@@ -185,6 +201,28 @@ export interface RpcBrokerOptions {
   readonly absoluteDeadlines?: boolean;
   /** Called for every event worth a log line. Errors it throws are ignored. */
   readonly onEvent?: (event: RpcBrokerEvent) => void;
+  /**
+   * The hard limit of the backend, where servers connect (`ZMQ_MAXMSGSIZE`): at least the frontend's
+   * `hardMaxMessageBytes` (a smaller value is refused), so that a server's reply to the largest request the frontend
+   * lets through never makes the broker cut that server off. The rule on a broker's links: the frontend's hard
+   * limit bounds what clients can send; servers connected as workers keep the default hard limit on their links,
+   * so a request the broker forwards reaches them and is answered `MESSAGE_TOO_LARGE` by their `maxMessageBytes`;
+   * lower a server's `hardMaxMessageBytes` only to a value at least this broker's frontend limit. The backend's
+   * `maxFrames` is the frontend's plus the 8 frames of the MDP envelope.
+   * @defaultValue the frontend's `hardMaxMessageBytes`
+   */
+  readonly backendHardMaxMessageBytes?: number;
+  /**
+   * CURVE on both faces, which are CURVE servers: the broker's keys (`certificate`, or `secretKey`). Who may connect
+   * is said per face, in `frontendAllow` and `backendAllow` (both required with `curve`), so that a client allowed on
+   * the frontend cannot join the backend and answer other clients' requests. `curve.allow` is refused here.
+   * @defaultValue none: plaintext on both faces
+   */
+  readonly curve?: Omit<CurveOptions, "allow" | "zapDomain" | "serverKey">;
+  /** With `curve`: the clients allowed on the frontend (Z85 public keys, `{ dir }` of public certificates, or `"any"`). */
+  readonly frontendAllow?: CurveAllow;
+  /** With `curve`: the servers (MDP workers) allowed to join the backend. */
+  readonly backendAllow?: CurveAllow;
 }
 
 /** Options of {@link RpcBroker.waitForServers}. */
@@ -207,7 +245,10 @@ function resolveOptions(options: RpcBrokerOptions) {
       }
     }
     const heartbeatMs = read.positiveInt("heartbeatMs", 2_500);
+    const frontendLimits = readLimits(read, { derive: false });
     return {
+      frontendLimits,
+      backendLimits: readBackendLimits(read, frontendLimits),
       codec: read.codec("codec"),
       heartbeatMs,
       liveness: read.positiveInt("liveness", 3),
@@ -219,6 +260,8 @@ function resolveOptions(options: RpcBrokerOptions) {
       highWaterMark: read.positiveInt("highWaterMark", 1000),
       absoluteDeadlines: read.flag("absoluteDeadlines", true),
       onEvent: read.hook<(event: RpcBrokerEvent) => void>("onEvent"),
+      frontendCurve: readCurveOptions(read, "curve", { allowKey: "frontendAllow" }),
+      backendCurve: readCurveOptions(read, "curve", { allowKey: "backendAllow" }),
       // The timer's period: a quarter of the heartbeat, within 5 to 50 ms, so deadlines and waits are kept closely.
       tickMs: Math.max(5, Math.min(50, Math.floor(heartbeatMs / 4))),
     };
@@ -270,6 +313,7 @@ export class RpcBroker extends TwoSided {
   #loops: Promise<void>[] = [];
   #timer: NodeJS.Timeout | undefined;
   #drained: (() => void) | undefined;
+  readonly #curve: readonly (CurveGuard | undefined)[];
 
   private constructor(config: RpcBrokerConfig) {
     super();
@@ -279,8 +323,17 @@ export class RpcBroker extends TwoSided {
     // Mandatory routing and no send timeout: a send to a peer that is gone fails at once (and is reported) instead
     // of blocking the queue.
     const common = { linger: 0, sendHighWaterMark: hwm, receiveHighWaterMark: hwm, mandatory: true, sendTimeout: 0 };
-    this.#front = new zmq.Router(common);
-    this.#back = new zmq.Router(common);
+    this.#front = new zmq.Router({ ...common, ...config.frontendLimits.socket, ...curveSocketOptions(config.frontendCurve) });
+    this.#back = new zmq.Router({ ...common, ...config.backendLimits.socket, ...curveSocketOptions(config.backendCurve) });
+    const failed = (face: "frontend" | "backend") => (failure: { endpoint: string; reason: string }) =>
+      callHook(config.onEvent, { type: "handshake-failed", face, ...failure });
+    // Each face registers its own ZAP domain: its own allow-list.
+    this.#curve = [
+      CurveGuard.open(config.frontendCurve, failed("frontend")),
+      CurveGuard.open(config.backendCurve, failed("backend")),
+    ];
+    this.#curve[0]?.watch(this.#front);
+    this.#curve[1]?.watch(this.#back);
     this.#frontQueue = new SendQueue(this.#front);
     this.#backQueue = new SendQueue(this.#back);
   }
@@ -292,15 +345,35 @@ export class RpcBroker extends TwoSided {
    */
   static override async bind(endpoints: BrokerEndpoints, options: RpcBrokerOptions = {}): Promise<RpcBroker> {
     const broker = new RpcBroker(resolveOptions(options));
-    await broker.bindBoth(broker.#front, broker.#back, endpoints, OWNER);
+    try {
+      await broker.bindBoth(broker.#front, broker.#back, endpoints, OWNER);
+    } catch (err) {
+      for (const guard of broker.#curve) guard?.release();
+      throw err;
+    }
     const core = broker.#core;
+    const { frontendLimits, backendLimits } = broker.#config;
     broker.#loops = [
-      readLoop(broker.#front, (frames) => broker.#perform(core.fromClient(frames, Date.now()))),
-      readLoop(broker.#back, (frames) => broker.#perform(core.fromWorker(frames, Date.now()))),
+      readLoop(
+        broker.#front,
+        broker.#checked(frontendLimits, "frontend", (frames, now) => core.fromClient(frames, now)),
+      ),
+      readLoop(
+        broker.#back,
+        broker.#checked(backendLimits, "backend", (frames, now) => core.fromWorker(frames, now)),
+      ),
     ];
     broker.#timer = setInterval(() => broker.#perform(core.tick(Date.now())), broker.#config.tickMs);
     broker.#timer.unref();
     return broker;
+  }
+
+  /** A receive path with the frame-count check first: a message over `maxFrames` is dropped (`message:dropped`). */
+  #checked(limits: Limits, face: string, handle: (frames: Buffer[], now: number) => readonly BrokerAction[]) {
+    return (frames: Buffer[]): void => {
+      const over = tooManyFrames(limits, frames, `RpcBroker ${face}`);
+      this.#perform(over === undefined ? handle(frames, Date.now()) : this.#core.dropMessage(over));
+    };
   }
 
   /** A snapshot of the counters. */
@@ -386,6 +459,7 @@ export class RpcBroker extends TwoSided {
     await settleWithin(Promise.all([this.#frontQueue.idle(), this.#backQueue.idle()]), 1_000);
     this.#front.close();
     this.#back.close();
+    for (const guard of this.#curve) guard?.release();
     await Promise.all(this.#loops);
     this.#serverWaiters.rejectAll(new ClosedError("RpcBroker.waitForServers() rejected: the broker was closed."));
   }

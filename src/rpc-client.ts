@@ -7,6 +7,8 @@
  * from `pending-calls.ts`; the framing from `protocol/rpc.ts` and `protocol/mdp.ts`.
  */
 import type { Codec } from "./codec.js";
+import type { CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions, type CurveConfig } from "./internal/curve.js";
 import type { InferRequest, InferResponse, MethodName, RpcContract, TypeLevelError } from "./contract.js";
 import type { IsUnion } from "./internal/types.js";
 import {
@@ -27,6 +29,7 @@ import {
 import { endpointList } from "./internal/attach.js";
 import { decodeBody, encodeBody } from "./internal/codec-io.js";
 import { readConnectionOptions, type ConnectionOptions } from "./internal/connection-options.js";
+import { readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
 import { checkPayload, hasMethod } from "./internal/contract-check.js";
 import { checkSignal, checkTimeout, watchDeadline } from "./internal/deadline.js";
 import { callHook } from "./internal/hooks.js";
@@ -120,7 +123,7 @@ export interface RetryOptions {
 }
 
 /** Options of {@link RpcClient.connect}. */
-export interface RpcClientOptions extends ConnectionOptions {
+export interface RpcClientOptions extends ConnectionOptions, LimitOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -153,6 +156,13 @@ export interface RpcClientOptions extends ConnectionOptions {
   /** Called on connection changes and retries. Errors it throws are ignored. */
   readonly onEvent?: (event: RpcClientEvent) => void;
   /**
+   * CURVE encryption of every link: `{ certificate, serverKey }` (this client's secret certificate, or `publicKey`
+   * and `secretKey`, and the server's or broker's public key). A server that refuses the client, or a wrong server
+   * key, shows as a `handshake-failed` event and calls that never reach a server.
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
+  /**
    * Send protocol 1.1's headers frame with every request: the protocol version, the contract's name (a server for
    * another contract answers `CONTRACT_MISMATCH` instead of misreading the call), the call's deadline (`deadline`,
    * `remainingMs`: a server never starts a request whose deadline has passed) and `idempotent: true` for idempotent
@@ -180,13 +190,18 @@ interface ClientConfig {
   readonly retry: RetryPolicy | undefined;
   readonly service: string | undefined;
   readonly socket: LinkSocketOptions;
+  readonly limits: Limits;
   readonly onDrop: ((info: RpcClientDropInfo) => void) | undefined;
   readonly onEvent: ((event: RpcClientEvent) => void) | undefined;
+  readonly curve: CurveConfig | undefined;
 }
 
 function resolveClientOptions(owner: string, options: RpcClientOptions): ClientConfig {
   return resolveOptions(owner, options, (read) => {
     const service = read.optionalString("service");
+    // `maxMessageBytes` limits what a client sends: its hard limit (on what it receives) keeps the default.
+    const limits = readLimits(read, { derive: false });
+    const curve = readCurveOptions(read);
     return {
       codec: read.codec(),
       // A timeout must be at least 1 ms (0 would time out every call): the same check as call()'s.
@@ -200,9 +215,13 @@ function resolveClientOptions(owner: string, options: RpcClientOptions): ClientC
         sendHighWaterMark: read.positiveInt("sendHighWaterMark", 1000),
         receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
         ...readConnectionOptions(read),
+        ...limits.socket,
+        ...curveSocketOptions(curve),
       },
+      limits,
       onDrop: read.hook<(info: RpcClientDropInfo) => void>("onDrop"),
       onEvent: read.hook<(event: RpcClientEvent) => void>("onEvent"),
+      curve,
     };
   });
 }
@@ -306,6 +325,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   readonly #codec: Codec;
   readonly #timeoutMs: number;
   readonly #maxMessageBytes: number;
+  readonly #limits: Limits;
   readonly #retry: RetryPolicy | undefined;
   readonly #onDrop: ((info: RpcClientDropInfo) => void) | undefined;
   readonly #onEvent: ((event: RpcClientEvent) => void) | undefined;
@@ -318,6 +338,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   readonly #waiting = new Set<Call>();
   readonly #methods = new Map<string, MethodWire>();
   readonly #connectWaiters = new Waiters();
+  readonly #curve: CurveGuard | undefined;
   #sent = 0;
   #late = 0;
   #malformed = 0;
@@ -329,9 +350,12 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     this.#codec = config.codec;
     this.#timeoutMs = config.timeoutMs;
     this.#maxMessageBytes = config.maxMessageBytes;
+    this.#limits = config.limits;
     this.#retry = config.retry;
     this.#onDrop = config.onDrop;
     this.#onEvent = config.onEvent;
+    // The links report their failed handshakes (below); the guard passes them on to the authenticator.
+    this.#curve = CurveGuard.open(config.curve);
     this.#service = config.service === undefined ? undefined : Buffer.from(config.service, "utf8");
     this.#headersStart = config.headers
       ? `"version":"${PROTOCOL_VERSION}","contract":${JSON.stringify(contract.name)},"deadline":`
@@ -351,7 +375,10 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       drained: (link, connection) => this.#linkLost(link, connection),
       retrying: (link, attempt) =>
         this.#emit({ type: "reconnecting", endpoint: link.endpoint, attempt, state: link.status.state }),
-      handshakeFailed: (link, reason) => this.#emit({ type: "handshake-failed", endpoint: link.endpoint, reason }),
+      handshakeFailed: (link, reason) => {
+        this.#curve?.failed(link.endpoint, reason);
+        this.#emit({ type: "handshake-failed", endpoint: link.endpoint, reason });
+      },
     };
     this.#links = endpoints.map((endpoint) => new RpcLink(endpoint, config.socket, listener));
   }
@@ -553,6 +580,12 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   }
 
   #receive(link: RpcLink, frames: Buffer[]): void {
+    const over = tooManyFrames(this.#limits, frames, `${this.contract.name} from ${link.endpoint}`);
+    if (over !== undefined) {
+      this.#malformed++;
+      this.#drop({ reason: "malformed-reply", message: over });
+      return;
+    }
     const reply: ReplyParse = this.#service === undefined ? parseReply(frames) : this.#parseServiceReply(frames);
     if (reply.kind === "malformed") {
       const message = `${this.contract.name}: received ${reply.reason} from ${link.endpoint}.`;
@@ -761,5 +794,6 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     );
     this.#live.length = 0;
     await Promise.all(this.#links.map((link) => link.close()));
+    this.#curve?.release();
   }
 }

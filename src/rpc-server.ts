@@ -15,6 +15,8 @@
 import { hostname } from "node:os";
 import * as zmq from "zeromq";
 import type { Codec } from "./codec.js";
+import type { CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions, type CurveConfig } from "./internal/curve.js";
 import { type InferHandlerRequest, type InferHandlerResponse, type MethodName, type RpcContract } from "./contract.js";
 import { ClosedError, ErrorCode, InvalidArgumentError, type RpcErrorBody } from "./errors/index.js";
 import { fromZmqError, toError } from "./internal/zmq-errors.js";
@@ -30,6 +32,7 @@ import {
 } from "./internal/dispatch.js";
 import { endpointList } from "./internal/attach.js";
 import { readConnectionOptions, type ConnectionOptions, type ConnectionSocketOptions } from "./internal/connection-options.js";
+import { readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
 import { HandlerPool, JobSignal } from "./internal/handler-pool.js";
 import { callHook, callHookOrLog, isThenable } from "./internal/hooks.js";
 import { MdpWorkerLink, type WorkerLinkConfig } from "./internal/mdp-worker-link.js";
@@ -89,7 +92,7 @@ export type RpcHandlers<TContract extends RpcContract> = {
 
 /** A request that was answered with an error or could not be answered, as reported to `onError`. */
 export interface RpcServerErrorInfo {
-  /** The wire code of the error reply, or `MALFORMED` for a dropped message. */
+  /** The wire code of the error reply; for a dropped message `MALFORMED`, or `MESSAGE_TOO_LARGE` when over `maxFrames`. */
   readonly code: string;
   /** The message sent to the client (or the reason for the drop). */
   readonly message: string;
@@ -111,7 +114,10 @@ export interface RpcServerStats {
   readonly succeeded: number;
   /** Error replies sent, by wire code. */
   readonly failed: Readonly<Record<string, number>>;
-  /** Messages dropped because no reply was possible (no empty delimiter frame, so no envelope to answer). */
+  /**
+   * Messages dropped because no reply was possible (no empty delimiter frame, so no envelope to answer), or because
+   * they had more than `maxFrames` frames.
+   */
   readonly dropped: number;
   /**
    * Replies (a method frame of `ok` or `error`) that reached this server: dropped, never answered, so two servers
@@ -137,9 +143,15 @@ export interface RpcServerStats {
 
 /**
  * What happened to a worker's link to a broker (worker mode, {@link RpcServer.connect}), reported to `onEvent`.
- * `endpoint` names the broker.
+ * `endpoint` names the broker. With `curve`, a failed CURVE handshake is reported in both modes.
  */
 export type RpcServerEvent =
+  /**
+   * A CURVE handshake failed: bound, a client that is not allowed, has no key or the wrong server key (`endpoint`
+   * is the bound endpoint); worker mode, the broker refused this server or has another key than `serverKey`.
+   * Nothing from that peer reaches a handler.
+   */
+  | { readonly type: "handshake-failed"; readonly endpoint: string; readonly reason: string }
   /** The link's socket is connected to the broker and has sent READY. `routingId` is the socket's MDP identity. */
   | { readonly type: "broker:connected"; readonly endpoint: string; readonly routingId: string }
   /**
@@ -156,7 +168,7 @@ export type RpcServerEvent =
  * Options of {@link RpcServer.bind} and {@link RpcServer.connect}. The connection options (ZMTP heartbeats,
  * reconnect intervals) apply to every socket: the bound ROUTER and each worker DEALER.
  */
-export interface RpcServerOptions extends ConnectionOptions {
+export interface RpcServerOptions extends ConnectionOptions, LimitOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -182,8 +194,10 @@ export interface RpcServerOptions extends ConnectionOptions {
   readonly lingerMs?: number;
   /**
    * Largest request body accepted, in bytes. Larger requests are answered `MESSAGE_TOO_LARGE` without decoding.
-   * Responses over the limit are answered `MESSAGE_TOO_LARGE` too.
-   * @defaultValue no limit
+   * Responses over the limit are answered `MESSAGE_TOO_LARGE` too. This is the application tier: the hard tier,
+   * `hardMaxMessageBytes`, derived from it, closes the connection of a peer that sends a larger frame before libzmq
+   * buffers it.
+   * @defaultValue no limit (the hard tier's default of 8 MiB still applies)
    */
   readonly maxMessageBytes?: number;
   /**
@@ -246,8 +260,17 @@ export interface RpcServerOptions extends ConnectionOptions {
    * @defaultValue false
    */
   readonly strictMdp?: boolean;
-  /** Worker mode only: called for every {@link RpcServerEvent}. Errors thrown by the callback are ignored. */
+  /**
+   * Called for every {@link RpcServerEvent} (worker mode; and failed CURVE handshakes when bound). Errors thrown by
+   * the callback are ignored.
+   */
   readonly onEvent?: (event: RpcServerEvent) => void;
+  /**
+   * CURVE encryption. Bound: this server's keys and who may call it, `{ certificate, allow }`. Worker mode: the
+   * client side of each broker link, `{ certificate, serverKey: brokerPublicKey }`. See {@link CurveOptions}.
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
 }
 
 /** The worker-mode settings. */
@@ -264,6 +287,7 @@ interface ServerConfig {
   readonly policy: DispatchPolicy;
   readonly absoluteDeadlines: boolean;
   readonly connection: ConnectionSocketOptions;
+  readonly limits: Limits;
   readonly worker: WorkerConfig | undefined;
   readonly onEvent: ((event: RpcServerEvent) => void) | undefined;
   readonly concurrency: number;
@@ -272,6 +296,7 @@ interface ServerConfig {
   readonly sendHighWaterMark: number;
   readonly receiveHighWaterMark: number;
   readonly onError: ((info: RpcServerErrorInfo) => void) | undefined;
+  readonly curve: CurveConfig | undefined;
 }
 
 function resolveServerOptions(owner: string, options: RpcServerOptions, contract: RpcContract, mode: OpenMode): ServerConfig {
@@ -280,6 +305,8 @@ function resolveServerOptions(owner: string, options: RpcServerOptions, contract
       policy: readDispatchPolicy(read, read.optionalPositiveInt("maxMessageBytes") ?? Infinity),
       absoluteDeadlines: read.flag("absoluteDeadlines", true),
       connection: readConnectionOptions(read),
+      // Worker links keep the default hard limit, as the broker's frontend does (see LimitOptions).
+      limits: readLimits(read, { derive: mode === "bind" }),
       worker: mode === "connect" ? readWorkerOptions(read, contract) : undefined,
       onEvent: read.hook<(event: RpcServerEvent) => void>("onEvent"),
       concurrency: read.positiveInt("concurrency", 100),
@@ -288,6 +315,7 @@ function resolveServerOptions(owner: string, options: RpcServerOptions, contract
       sendHighWaterMark: read.positiveInt("sendHighWaterMark", 1000),
       receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
       onError: read.hook<(info: RpcServerErrorInfo) => void>("onError"),
+      curve: readCurveOptions(read),
     };
   });
 }
@@ -422,8 +450,10 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   readonly #steps: ReadonlyMap<string, DispatchStep>;
   readonly #pool: HandlerPool;
   readonly #jobs = new Set<Job>();
-  readonly #onWorkerRequest = (link: MdpWorkerLink, generation: number, client: Buffer, body: Buffer[]): void =>
-    this.#dispatch(parsePayload(body, 0, [client]), { link, generation });
+  #curve: CurveGuard | undefined;
+  readonly #onWorkerRequest = (link: MdpWorkerLink, generation: number, client: Buffer, body: Buffer[]): void => {
+    if (this.#withinFrames(body, link.endpoint)) this.#dispatch(parsePayload(body, 0, [client]), { link, generation });
+  };
   #readLoop: Promise<void> = Promise.resolve();
   /** Set once new requests are refused (bound: at close(); worker: once the brokers acknowledged the departure). */
   #closing = false;
@@ -456,6 +486,8 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     this.#config = resolveServerOptions(owner, options, contract, mode);
     this.#steps = stepsFor(contract);
     this.#pool = new HandlerPool(this.#config.concurrency);
+    const onEvent = this.#config.onEvent;
+    this.#curve = CurveGuard.open(this.#config.curve, (failure) => callHook(onEvent, { type: "handshake-failed", ...failure }));
     if (mode === "connect") return;
     this.#socket = new zmq.Router({
       linger: this.#config.lingerMs,
@@ -466,7 +498,10 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       mandatory: true,
       sendTimeout: 0,
       ...this.#config.connection,
+      ...this.#config.limits.socket,
+      ...curveSocketOptions(this.#config.curve),
     });
+    this.#curve?.watch(this.#socket);
     this.#queue = new SendQueue(this.#socket);
   }
 
@@ -535,7 +570,10 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
         start: (server) => {
           const socket = server.#socket;
           if (socket === undefined) return;
-          server.#readLoop = readLoop(socket, (frames) => server.#dispatch(parseRequest(frames), undefined), {
+          const receive = (frames: Buffer[]): void => {
+            if (server.#withinFrames(frames, server.endpoint)) server.#dispatch(parseRequest(frames), undefined);
+          };
+          server.#readLoop = readLoop(socket, receive, {
             room: () => server.#pool.slot(),
             onError: (err) => server.#receiveFailed(err),
           });
@@ -561,7 +599,9 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       lingerMs: config.lingerMs,
       sendHighWaterMark: config.sendHighWaterMark,
       receiveHighWaterMark: config.receiveHighWaterMark,
-      connection: config.connection,
+      connection: { ...config.connection, ...config.limits.socket },
+      curve: curveSocketOptions(config.curve),
+      guard: this.#curve,
     };
     return new MdpWorkerLink(linkConfig, {
       request: this.#onWorkerRequest,
@@ -605,6 +645,16 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       method: undefined,
       replied: false,
     });
+  }
+
+  /** The frame-count check (internal/limits.ts): false for a message dropped (counted, reported) for its frames. */
+  #withinFrames(frames: Buffer[], where: string): boolean {
+    const reason = tooManyFrames(this.#config.limits, frames, `${this.contract.name} at ${where}`);
+    if (reason === undefined) return true;
+    this.#received++;
+    this.#dropped++;
+    this.#report({ code: ErrorCode.MESSAGE_TOO_LARGE, message: reason, method: undefined, replied: false });
+    return false;
   }
 
   #receiveFailed(err: unknown): void {
@@ -970,6 +1020,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     }
     this.#pool.release();
     await this.#readLoop;
+    this.#curve?.release();
   }
 }
 

@@ -4,6 +4,8 @@
  * are ZeroMQ's own prefix filters, applied inside libzmq.
  */
 import * as zmq from "zeromq";
+import type { CurveOptions } from "./curve.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
 import type { Codec } from "./codec.js";
 import type { TopicContract, TopicMessage, WireTopic } from "./contract.js";
 import { ClosedError, InvalidArgumentError, MalformedMessageError, type ValidationIssue } from "./errors/index.js";
@@ -11,6 +13,7 @@ import type { EndpointUse } from "./internal/attach.js";
 import { decodeBody } from "./internal/codec-io.js";
 import { formatIssues, toIssues, topicResolver } from "./internal/contract-check.js";
 import type { DeadlinePlace } from "./internal/deadline.js";
+import { readLimits, tooManyFrames, type LimitOptions } from "./internal/limits.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
 import { MessageStream, Many, SKIP } from "./internal/stream.js";
@@ -80,7 +83,7 @@ export interface SubscribeOptions {
 export type SubscriptionPrefix<TContract extends TopicContract> = "" | WireTopic<TContract>;
 
 /** Options of {@link Subscriber.connect} and {@link Subscriber.bind}. */
-export interface SubscriberOptions<TContract extends TopicContract> {
+export interface SubscriberOptions<TContract extends TopicContract> extends LimitOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -106,6 +109,12 @@ export interface SubscriberOptions<TContract extends TopicContract> {
    * @defaultValue "boundary"
    */
   readonly match?: TopicMatch;
+  /**
+   * CURVE encryption: a subscriber connecting to a publisher is its client (`{ certificate, serverKey }`); a bound
+   * subscriber is the server (`{ certificate, allow }`). Refused on `pgm://`/`epgm://`, where libzmq does not apply it.
+   * @defaultValue none: plaintext
+   */
+  readonly curve?: CurveOptions;
 }
 
 /** Live subscriptions of one prefix, by how they match. */
@@ -147,6 +156,7 @@ export class Subscriber<TContract extends TopicContract>
   readonly #resolve: (topic: string) => string | null;
   readonly #config: SubscriberConfig<TContract>;
   readonly #held = new Map<string, Held>();
+  readonly #curve: CurveGuard | undefined;
   /** Subscriptions the boundary check must try, or undefined when every message libzmq passes matches. */
   #checks: { readonly prefix: readonly string[]; readonly boundary: readonly string[] } | undefined;
   #delivered = 0;
@@ -156,7 +166,15 @@ export class Subscriber<TContract extends TopicContract>
     super(checkContract(contract, "topics", owner));
     this.#config = config;
     this.#resolve = topicResolver(contract);
-    this.#socket = new zmq.Subscriber({ linger: 0, receiveHighWaterMark: config.receiveHighWaterMark, ...config.multicast });
+    this.#socket = new zmq.Subscriber({
+      linger: 0,
+      receiveHighWaterMark: config.receiveHighWaterMark,
+      ...config.limits.socket,
+      ...config.multicast,
+      ...curveSocketOptions(config.curve),
+    });
+    this.#curve = CurveGuard.open(config.curve);
+    this.#curve?.watch(this.#socket);
     this.#stream = new MessageStream(this.#socket, (frames) => this.#parse(frames), DROP_REASONS, config.onDrop);
     for (const prefix of config.topics) this.subscribe(prefix);
   }
@@ -332,7 +350,8 @@ export class Subscriber<TContract extends TopicContract>
   }
 
   #parse(frames: Buffer[]): TopicMessage<TContract> | Many<TopicMessage<TContract>> | typeof SKIP {
-    const frame = parsePubSub(frames);
+    const over = tooManyFrames(this.#config.limits, frames, `Subscriber("${this.contract.name}")`);
+    const frame = over === undefined ? parsePubSub(frames) : ({ kind: "malformed", topic: undefined, reason: over } as const);
     if (frame.kind === "malformed") {
       this.#stream.count();
       return this.#drop("malformed", frame.topic, `${this.contract.name}: ${frame.reason}.`);
@@ -383,6 +402,7 @@ export class Subscriber<TContract extends TopicContract>
   protected override async shutdown(): Promise<void> {
     this.#socket.close();
     this.#stream.end();
+    this.#curve?.release();
   }
 }
 
@@ -402,6 +422,8 @@ function resolveSubscriberOptions<TContract extends TopicContract>(owner: string
       onDrop: read.hook<(info: SubscriberDropInfo) => void>("onDrop"),
       multicast: multicastSocketOptions(options.multicast, owner),
       match: read.oneOf<TopicMatch>("match", ["boundary", "prefix"], "boundary"),
+      limits: readLimits(read),
+      curve: readCurveOptions(read),
     };
   });
 }

@@ -38,6 +38,8 @@ function describe(event: RpcBrokerEvent): string {
       return `request rejected (${event.code}): ${event.reason}`;
     case "message:dropped":
       return `message dropped: ${event.reason}`;
+    case "handshake-failed":
+      return `CURVE handshake failed on the ${event.face}: ${event.reason}`;
   }
 }
 

@@ -27,6 +27,20 @@ function enableIpv6(socket: zmq.Socket, parsed: ParsedEndpoint): void {
   if (parsed.transport === "tcp" && parsed.host?.startsWith("[") === true) socket.ipv6 = true;
 }
 
+/**
+ * CURVE is a ZMTP handshake: libzmq does not run it on inproc (no wire) nor on pgm/epgm, where the socket would
+ * silently carry plaintext. A socket set up for CURVE (read from the socket itself, so no caller can forget) is
+ * refused there.
+ */
+function refusePlaintextCurve(socket: zmq.Socket, parsed: ParsedEndpoint, use: EndpointUse): void {
+  if (parsed.transport !== "inproc" && parsed.transport !== "pgm" && parsed.transport !== "epgm") return;
+  if (socket.securityMechanism !== "curve") return;
+  throw new InvalidArgumentError(
+    `${use.owner}: CURVE does not apply to ${parsed.transport}: libzmq would carry ${parsed.endpoint} in plaintext. ` +
+      `Use tcp:// or ipc:// with \`curve\`, or leave \`curve\` out for ${parsed.transport === "inproc" ? "in-process links" : "multicast"}.`,
+  );
+}
+
 function checkUsable(parsed: ParsedEndpoint, use: EndpointUse): void {
   if (parsed.transport === "pgm" || parsed.transport === "epgm") {
     if (!use.multicast) {
@@ -106,6 +120,7 @@ async function refuseLiveIpcPath(endpoint: string, path: string): Promise<void> 
  */
 export async function bindEndpoint(socket: zmq.Socket, endpoint: string, use: EndpointUse): Promise<string> {
   const parsed = parseEndpoint(endpoint);
+  refusePlaintextCurve(socket, parsed, use);
   checkUsable(parsed, use);
   enableIpv6(socket, parsed);
   let target = endpoint;
@@ -131,6 +146,7 @@ export async function bindEndpoint(socket: zmq.Socket, endpoint: string, use: En
  */
 export function connectEndpoint(socket: zmq.Socket, endpoint: string, use: EndpointUse): string {
   const parsed = parseEndpoint(endpoint);
+  refusePlaintextCurve(socket, parsed, use);
   checkUsable(parsed, use);
   if (parsed.transport === "tcp" && (parsed.port === "*" || parsed.host === "*")) {
     throw new InvalidEndpointError(endpoint, "a connect needs a concrete host and port; '*' and port 0 only make sense for bind");

@@ -849,6 +849,11 @@ export class MdpBroker {
     return [{ kind: "event", event: { type: "request:rejected", code, reason: message } }, reply];
   }
 
+  /** A message the owner refused before parsing (over a limit): counted as dropped and reported. */
+  dropMessage(reason: string): BrokerAction[] {
+    return this.#drop(reason);
+  }
+
   #drop(reason: string): BrokerAction[] {
     this.#dropped++;
     return [{ kind: "event", event: { type: "message:dropped", reason } }];

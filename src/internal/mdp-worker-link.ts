@@ -20,6 +20,8 @@ import { randomBytes } from "node:crypto";
 import * as zmq from "zeromq";
 import { encodeDisconnect, encodeHeartbeat, encodeReady, encodeWorkerReply, parseWorkerCommand } from "../protocol/mdp.js";
 import type { ConnectionSocketOptions } from "./connection-options.js";
+import type { LimitSocketOptions } from "./limits.js";
+import type { CurveGuard, CurveSocketOptions } from "./curve.js";
 import { readLoop } from "./read-loop.js";
 import { SendQueue } from "./send-queue.js";
 import { settleWithin } from "./timing.js";
@@ -50,7 +52,12 @@ export interface WorkerLinkConfig {
   readonly lingerMs: number;
   readonly sendHighWaterMark: number;
   readonly receiveHighWaterMark: number;
-  readonly connection: ConnectionSocketOptions;
+  /** Heartbeats, reconnection, and the hard limit and backlog (internal/limits.ts), spread into each socket. */
+  readonly connection: ConnectionSocketOptions & LimitSocketOptions;
+  /** CURVE socket options of every socket of the link (none: plaintext). */
+  readonly curve: Partial<CurveSocketOptions>;
+  /** Where the link's failed CURVE handshakes are reported (it calls the owner's hook). */
+  readonly guard: CurveGuard | undefined;
 }
 
 /** What a link hands its owner. @internal */
@@ -200,6 +207,7 @@ export class MdpWorkerLink {
       sendHighWaterMark: config.sendHighWaterMark,
       receiveHighWaterMark: config.receiveHighWaterMark,
       ...config.connection,
+      ...config.curve,
     });
     // Watched before it connects, so that a fast handshake is not missed.
     socket.events.on("handshake", () => {
@@ -207,6 +215,7 @@ export class MdpWorkerLink {
       if (session?.socket === socket) this.#up(session);
       else this.#handshaken.add(socket);
     });
+    config.guard?.watch(socket, config.endpoint);
     return socket;
   }
 

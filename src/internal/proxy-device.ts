@@ -11,8 +11,9 @@
  * Not exported from the package.
  */
 import * as zmq from "zeromq";
-import { OutOfRangeError } from "../errors/index.js";
-import { checkPositiveInt } from "./options.js";
+import { InvalidArgumentError, OutOfRangeError } from "../errors/index.js";
+import { CurveGuard, curveSocketOptions, readCurveOptions, type CurveSocketOptions } from "./curve.js";
+import { resolveOptions } from "./options.js";
 import { TwoSided, type TwoEndpoints } from "./two-sided.js";
 
 /** Devices running in this process, each holding a libuv pool thread. */
@@ -28,18 +29,27 @@ function poolSize(): number {
 export abstract class ProxyDevice extends TwoSided {
   #proxy: zmq.Proxy | undefined;
   #finished: Promise<void> = Promise.resolve();
+  #curve: CurveGuard | undefined;
 
   /**
-   * Checks the high-water mark and the pool before any socket exists, makes the two sockets, binds both and starts
-   * the proxy; on any failure both sockets are closed.
+   * Checks the options (`highWaterMark`, `curve`) and the pool before any socket exists, makes the two sockets,
+   * binds both and starts the proxy; on any failure both sockets are closed (and a CURVE domain released).
    */
   protected async start(
     owner: string,
     endpoints: TwoEndpoints,
-    highWaterMark: number | undefined,
-    sockets: (highWaterMark: number) => [zmq.Socket, zmq.Socket],
+    options: object,
+    sockets: (highWaterMark: number, curve: Partial<CurveSocketOptions>) => [zmq.Socket, zmq.Socket],
   ): Promise<this> {
-    const hwm = checkPositiveInt(highWaterMark, 1000, "highWaterMark", owner);
+    const config = resolveOptions(owner, options, (read) => ({
+      hwm: read.positiveInt("highWaterMark", 1000),
+      curve: readCurveOptions(read),
+    }));
+    if (config.curve?.role === "client") {
+      throw new InvalidArgumentError(
+        `${owner}: \`curve.serverKey\` does not apply: both faces of a device are CURVE servers; give \`allow\` instead.`,
+      );
+    }
     const threads = poolSize();
     if (running + 1 >= threads) {
       throw new OutOfRangeError(
@@ -48,8 +58,17 @@ export abstract class ProxyDevice extends TwoSided {
           `another process, or start Node with a larger UV_THREADPOOL_SIZE.`,
       );
     }
-    const [front, back] = sockets(hwm);
-    await this.bindBoth(front, back, endpoints, owner);
+    const [front, back] = sockets(config.hwm, curveSocketOptions(config.curve));
+    // One ZAP domain, one allow-list, for both faces.
+    this.#curve = CurveGuard.open(config.curve);
+    this.#curve?.watch(front);
+    this.#curve?.watch(back);
+    try {
+      await this.bindBoth(front, back, endpoints, owner);
+    } catch (err) {
+      this.#curve?.release();
+      throw err;
+    }
     const proxy = new zmq.Proxy(front, back);
     running++;
     // However it ends (terminate, or an error), the proxy closes both sockets itself.
@@ -70,5 +89,6 @@ export abstract class ProxyDevice extends TwoSided {
       // EBADF: the proxy has already stopped.
     }
     await this.#finished;
+    this.#curve?.release();
   }
 }

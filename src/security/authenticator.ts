@@ -23,6 +23,7 @@ import {
   type ZapCredentials,
   type ZapReplyTo,
 } from "../protocol/zap.js";
+import { readPublicKeys } from "./certificate.js";
 import { isZ85Key, z85Encode } from "./z85.js";
 
 /** Why a peer was refused. */
@@ -196,47 +197,9 @@ function onList(list: net.BlockList, address: string): boolean {
 // ---------------------------------------------------------------------------------------------------------------
 // Key directories
 
-/**
- * The public keys of every public certificate in `dir`: a minimal reader of ZPL certificates (pyzmq `name.key`,
- * CZMQ `name`), enough for allow-lists. Secret files (`*_secret`, or any file with a `secret-key`) are skipped, and
- * so is a file with no valid `public-key` in its `curve` section.
- * TODO(issue 11): use `readPublicKeys` from `certificate.ts` once it lands on main (one reader of the format).
- */
+/** The public keys of a directory's public certificates, as a set (`readPublicKeys` is the one ZPL reader). */
 function readKeyDirectory(dir: string): Set<string> {
-  const keys = new Set<string>();
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    if (!entry.isFile() || entry.name.endsWith("_secret") || entry.name.startsWith(".")) continue;
-    let text: string;
-    try {
-      text = fs.readFileSync(path.join(dir, entry.name), "utf8");
-    } catch {
-      continue; // vanished or unreadable since readdir: not a listed key
-    }
-    const key = zplPublicKey(text);
-    if (key !== undefined) keys.add(key);
-  }
-  return keys;
-}
-
-/** The `curve/public-key` of a ZPL certificate, undefined when there is none or the file holds a secret key. */
-function zplPublicKey(text: string): string | undefined {
-  let section = "";
-  let key: string | undefined;
-  for (const line of text.split(/\r?\n/)) {
-    if (/^\s*(#|$)/.test(line)) continue;
-    const indented = /^\s/.test(line);
-    const match = /^\s*([A-Za-z0-9$\-_@.&+/]+)\s*(?:=\s*(?:"([^"]*)"|'([^']*)'|(\S+)))?\s*$/.exec(line);
-    if (match === null) continue;
-    const [, name = "", quoted, single, bare] = match;
-    if (!indented) {
-      section = name;
-      continue;
-    }
-    if (section !== "curve") continue;
-    if (name === "secret-key") return undefined;
-    if (name === "public-key") key = quoted ?? single ?? bare;
-  }
-  return key !== undefined && isZ85Key(key) ? key : undefined;
+  return new Set(readPublicKeys(dir));
 }
 
 /** A directory of public certificates, kept current by `fs.watch` (debounced) and by re-reads on denials. */

@@ -6,6 +6,7 @@
  * is refused when it is read rather than failing later in a handshake. Not exported from the package's index.
  */
 import { createPrivateKey, createPublicKey } from "node:crypto";
+import { OutOfRangeError } from "../errors/index.js";
 
 const ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#";
 
@@ -46,7 +47,7 @@ export function z85Decode(key: string): Buffer {
 /** The Z85 text of `bytes` (a multiple of 4 long). */
 export function z85Encode(bytes: Uint8Array): string {
   if (bytes.length % 4 !== 0) {
-    throw new RangeError(`z85Encode: ${bytes.length} bytes is not a multiple of 4, which Z85 (32/Z85) requires.`);
+    throw new OutOfRangeError(`z85Encode: ${bytes.length} bytes is not a multiple of 4, which Z85 (32/Z85) requires.`);
   }
   const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let text = "";

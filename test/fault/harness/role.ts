@@ -12,6 +12,8 @@ const root = fileURLToPath(new URL("../../../", import.meta.url));
 
 /** The roles there are: test/fault/roles/<name>.ts. */
 export type RoleName = "server" | "worker" | "broker" | "client";
+/** A role: one of test/fault/roles, or another suite's role file, given by its path from the repository root. */
+export type RoleFile = RoleName | `test/${string}.ts`;
 
 /** A running role. */
 export interface Role {
@@ -46,9 +48,10 @@ export interface StartOptions {
   readonly netns?: string;
 }
 
-/** Starts `test/fault/roles/<role>.ts` with `settings` as its one argument. */
-export function startRole(role: RoleName, label: string, settings: object, options: StartOptions = {}): Role {
-  const node = [process.execPath, "--import", "tsx", `test/fault/roles/${role}.ts`, JSON.stringify(settings)];
+/** Starts `test/fault/roles/<role>.ts` (or the role file given) with `settings` as its one argument. */
+export function startRole(role: RoleFile, label: string, settings: object, options: StartOptions = {}): Role {
+  const file = role.startsWith("test/") ? role : `test/fault/roles/${role}.ts`;
+  const node = [process.execPath, "--import", "tsx", file, JSON.stringify(settings)];
   const command = options.netns === undefined ? node : ["ip", "netns", "exec", options.netns, ...node];
   const child: ChildProcess = spawn(command[0]!, command.slice(1), { cwd: root, stdio: ["pipe", "pipe", "pipe"] });
   const pid = child.pid;
@@ -197,7 +200,7 @@ export const KILL_ALL_MS = 10_000;
 export class RoleSet {
   readonly #roles: Role[] = [];
 
-  start(role: RoleName, label: string, settings: object, options: StartOptions = {}): Role {
+  start(role: RoleFile, label: string, settings: object, options: StartOptions = {}): Role {
     const started = startRole(role, label, settings, options);
     this.#roles.push(started);
     return started;
