@@ -74,7 +74,7 @@ export function describeCurve(
 ): string {
   const curve = setting.curve;
   if (curve === undefined) return "plaintext (no CURVE_* variables)";
-  if ("serverKey" in curve && curve.serverKey !== undefined) return "CURVE client";
+  if ("serverKey" in curve) return "CURVE client";
   const lists =
     "frontendAllow" in setting ? [setting.frontendAllow, setting.backendAllow] : ["allow" in curve ? curve.allow : undefined];
   const names = lists.map((allow) =>
