@@ -8,6 +8,8 @@ import { inlineProjects, shared } from "./vitest.config.js";
 //            network namespaces; one file at a time (--no-file-parallelism)
 //   flood    hostile peers (10 MB request floods, connection storms) against a server whose RSS the test    npm run test:flood
 //            samples; every role its own process; one file at a time (--no-file-parallelism)
+//   capture  tcpdump on lo, filtered to each session's own port: plaintext shows the marker,    npm run test:capture
+//            CURVE shows none of it (root, Debian's tcpdump)
 
 /** The slow projects, each with the test files that belong to it. */
 export const slowProjects = {
@@ -15,6 +17,7 @@ export const slowProjects = {
   interop: ["test/interop/**/*.test.ts"],
   fault: ["test/fault/**/*.test.ts"],
   flood: ["test/flood/**/*.test.ts"],
+  capture: ["test/capture/**/*.test.ts"],
 } as const satisfies Record<string, readonly string[]>;
 
 export default defineConfig({

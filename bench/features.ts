@@ -25,7 +25,14 @@ import {
 } from "../dist/index.js";
 import { TOPIC, jobContract, makeMessage, topicContract } from "./payloads.js";
 import type { BrokerMode, Features } from "./protocol.js";
-import { BATCH, type FuturePublisherOptions, type FutureServiceOption, type FutureSourceOptions } from "./cases/common.js";
+import {
+  BATCH,
+  serverCurve,
+  type FutureCurveOption,
+  type FuturePublisherOptions,
+  type FutureServiceOption,
+  type FutureSourceOptions,
+} from "./cases/common.js";
 
 function describe(err: unknown): string {
   return err instanceof Error ? (err.message.split("\n")[0] ?? err.message) : String(err);
@@ -149,6 +156,49 @@ async function probeBroker(notes: string[]): Promise<BrokerMode> {
   }
 }
 
+/**
+ * True when RpcServer takes the `curve` option for real: a raw zeromq.js DEALER set up as a CURVE client (its own
+ * keys, the server's public key) gets an answer. A server that ignored the option would speak NULL, the handshake
+ * would fail and nothing would come back.
+ */
+async function probeCurve(notes: string[]): Promise<boolean> {
+  const server = zmq.curveKeyPair();
+  const client = zmq.curveKeyPair();
+  const keys = {
+    serverPublic: server.publicKey,
+    serverSecret: server.secretKey,
+    clientPublic: client.publicKey,
+    clientSecret: client.secretKey,
+  };
+  const options: RpcServerOptions & FutureCurveOption = serverCurve(keys);
+  let rpc: RpcServer<typeof ProbeContract>;
+  try {
+    rpc = await RpcServer.bind("tcp://127.0.0.1:0", ProbeContract, { which: () => "curve" }, options);
+  } catch (err) {
+    notes.push(`RpcServer refuses { curve }: ${describe(err)}; the curve-cost rows are skipped.`);
+    return false;
+  }
+  const dealer = new zmq.Dealer({
+    linger: 0,
+    curveServerKey: server.publicKey,
+    curvePublicKey: client.publicKey,
+    curveSecretKey: client.secretKey,
+    receiveTimeout: 2_000,
+  });
+  try {
+    dealer.connect(rpc.endpoint);
+    await dealer.send(["", "which", "null"]);
+    const [, status] = await dealer.receive();
+    return status?.toString() === "ok";
+  } catch {
+    notes.push("RpcServer has no curve option yet (a CURVE client got no answer): the curve-cost rows are skipped.");
+    return false;
+  } finally {
+    dealer.close();
+    await rpc.close();
+  }
+}
+
 export async function probeFeatures(): Promise<Features> {
   const notes: string[] = [];
   const publisherNoDrop = await probeNoDrop(notes);
@@ -161,5 +211,6 @@ export async function probeFeatures(): Promise<Features> {
   const publisherBatch = await probePublisherBatch(notes);
   const sourceBatch = await probeSourceBatch(notes);
   const broker = await probeBroker(notes);
-  return { publisherNoDrop, publisherBatch, sourceBatch, broker, notes };
+  const curve = await probeCurve(notes);
+  return { publisherNoDrop, publisherBatch, sourceBatch, broker, curve, notes };
 }

@@ -16,6 +16,8 @@ export interface Variant {
   readonly via: Via;
   /** Typed RPC client: the `headers` option (undefined: the library's default). */
   readonly headers?: boolean;
+  /** Typed only: CURVE on both sides (fresh key pairs per run). */
+  readonly curve?: true;
   readonly label: string;
 }
 
@@ -38,6 +40,7 @@ const UNVALIDATED: Variant = { ...TYPED, validate: false, label: "typed, z.unkno
 const MSGPACK: Variant = { ...TYPED, codec: "msgpack", label: "typed, msgpackCodec" };
 const HEADERS: Variant = { ...TYPED, headers: true, label: "typed, RpcClient { headers: true }" };
 const NO_HEADERS: Variant = { ...TYPED, headers: false, label: "typed, RpcClient { headers: false }" };
+const CURVE: Variant = { ...TYPED, curve: true, label: "typed, curve option (CURVE, allow-list of one client key)" };
 const BATCHED_VARIANT: Variant = {
   ...TYPED,
   batch: true,
@@ -62,7 +65,7 @@ export interface CaseDef {
   readonly b: Variant;
   /** Messages (or calls) per repetition. */
   readonly count: { readonly quick: number; readonly full: number };
-  readonly requires?: keyof Pick<Features, "publisherBatch" | "sourceBatch" | "broker">;
+  readonly requires?: keyof Pick<Features, "publisherBatch" | "sourceBatch" | "broker" | "curve">;
   /**
    * The ratio measures what a feature costs (both columns typed, the broker hop), not typed against raw: it is
    * expected to be low and is never flagged ⚠.
@@ -75,6 +78,7 @@ export interface CaseDef {
 export function skipReason(c: CaseDef, features: Features): string | undefined {
   if (c.requires === "publisherBatch" && !features.publisherBatch) return "Publisher has no batch option yet";
   if (c.requires === "sourceBatch" && !features.sourceBatch) return "PipelineSource has no batch option yet";
+  if (c.requires === "curve" && !features.curve) return "the classes have no curve option yet";
   if (c.requires === "broker" && features.broker === "none") {
     return "the typed worker and client cannot meet through this RpcBroker yet";
   }
@@ -146,6 +150,21 @@ function rpcCases(
   ];
 }
 
+/** A comparison of two typed variants with 100 RPC calls in flight over tcp: one throughput row titled `title`. */
+function inFlightComparison(a: Variant, b: Variant, title: string, extra: Pick<CaseDef, "requires" | "cost"> = {}): CaseDef {
+  return {
+    pattern: "rpc",
+    transport: "tcp",
+    payload: "small",
+    inFlight: 100,
+    a,
+    b,
+    count: RPC_IN_FLIGHT,
+    ...extra,
+    rows: [{ title, unit: "calls/s", metric: "throughput" }],
+  };
+}
+
 export function buildPlan(): CaseDef[] {
   const cases: CaseDef[] = [];
   for (const pattern of ["pubsub", "pipeline"] as const) {
@@ -164,34 +183,26 @@ export function buildPlan(): CaseDef[] {
     b: UNVALIDATED,
     rows: [{ title: "validation cost: pub/sub tcp 1 KiB (typed=schema, raw=z.unknown())", unit: "msg/s", metric: "throughput" }],
   });
+  cases.push(inFlightComparison(TYPED, UNVALIDATED, "validation cost: rpc tcp 100 in flight (typed=schema, raw=z.unknown())"));
+  cases.push(
+    inFlightComparison(HEADERS, NO_HEADERS, "headers cost: rpc tcp 100 in flight (typed=headers frame, raw=headers: false)", {
+      cost: true,
+    }),
+  );
+  // What encryption costs: the same typed code, with and without the `curve` option.
+  cases.push(
+    inFlightComparison(CURVE, TYPED, "curve cost: rpc tcp 100 in flight (typed=CURVE, raw=plaintext)", {
+      requires: "curve",
+      cost: true,
+    }),
+  );
   cases.push({
-    pattern: "rpc",
-    transport: "tcp",
-    payload: "small",
-    inFlight: 100,
-    a: TYPED,
-    b: UNVALIDATED,
-    count: RPC_IN_FLIGHT,
-    rows: [
-      { title: "validation cost: rpc tcp 100 in flight (typed=schema, raw=z.unknown())", unit: "calls/s", metric: "throughput" },
-    ],
-  });
-  cases.push({
-    pattern: "rpc",
-    transport: "tcp",
-    payload: "small",
-    inFlight: 100,
-    a: HEADERS,
-    b: NO_HEADERS,
-    count: RPC_IN_FLIGHT,
+    ...throughputCase("pubsub", "tcp", "small"),
+    a: CURVE,
+    b: TYPED,
+    requires: "curve",
     cost: true,
-    rows: [
-      {
-        title: "headers cost: rpc tcp 100 in flight (typed=headers frame, raw=headers: false)",
-        unit: "calls/s",
-        metric: "throughput",
-      },
-    ],
+    rows: [{ title: "curve cost: pub/sub tcp small (typed=CURVE, raw=plaintext)", unit: "msg/s", metric: "throughput" }],
   });
   cases.push({
     ...throughputCase("pubsub", "tcp", "1k"),

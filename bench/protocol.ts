@@ -29,6 +29,15 @@ export type Via = z.infer<typeof Via>;
 export const BrokerMode = z.enum(["mdp", "mdp-worker", "v1", "none"]);
 export type BrokerMode = z.infer<typeof BrokerMode>;
 
+/** CURVE key pairs of one run (Z85), made by the orchestrator so that both processes know the other's public key. */
+export const CurveKeys = z.object({
+  serverPublic: z.string(),
+  serverSecret: z.string(),
+  clientPublic: z.string(),
+  clientSecret: z.string(),
+});
+export type CurveKeys = z.infer<typeof CurveKeys>;
+
 /** Everything one side of one run needs to know. */
 export const RoleSpec = z.object({
   role: Role,
@@ -53,6 +62,8 @@ export const RoleSpec = z.object({
   validate: z.boolean(),
   /** Typed only. */
   codec: z.enum(["json", "msgpack"]),
+  /** Typed only: CURVE with these keys (the binding side the server, allowing only the client's key); absent: plaintext. */
+  curve: CurveKeys.optional(),
   /** Typed pub/push only: the `batch` option. */
   batch: z.boolean(),
   /** Typed pub only: the `noDrop` option. */
@@ -96,6 +107,8 @@ export const Features = z.object({
   publisherBatch: z.boolean(),
   /** `PipelineSource` accepts the `batch` option and has `flush()`. */
   sourceBatch: z.boolean(),
+  /** The classes accept the `curve` option and encrypt (probed: a raw CURVE client gets an answer). */
+  curve: z.boolean(),
   /** Which `RpcBroker` (and matching worker and client modes) the package has. */
   broker: BrokerMode,
   notes: z.array(z.string()),

@@ -9,9 +9,10 @@ import { randomUUID } from "node:crypto";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as zmq from "zeromq";
 import type { Peer, RemoteRole } from "./peers.js";
 import type { CaseDef, Variant } from "./plan.js";
-import type { Features, Role, RoleSpec, RunResult, Transport } from "./protocol.js";
+import type { CurveKeys, Features, Role, RoleSpec, RunResult, Transport } from "./protocol.js";
 
 export interface Peers {
   readonly a: Peer;
@@ -65,6 +66,18 @@ const ROLES: Record<CaseDef["pattern"], { readonly binder: Role; readonly connec
   rpc: { binder: "server", connector: "client" },
 };
 
+/** Fresh CURVE key pairs for one run: the server's and its one allowed client's. */
+function curveKeys(): CurveKeys {
+  const server = zmq.curveKeyPair();
+  const client = zmq.curveKeyPair();
+  return {
+    serverPublic: server.publicKey,
+    serverSecret: server.secretKey,
+    clientPublic: client.publicKey,
+    clientSecret: client.secretKey,
+  };
+}
+
 export async function runOnce(peers: Peers, c: CaseDef, v: Variant, options: RunOptions): Promise<Sample> {
   const { count, features } = options;
   const base: Omit<RoleSpec, "role" | "endpoint"> = {
@@ -78,6 +91,7 @@ export async function runOnce(peers: Peers, c: CaseDef, v: Variant, options: Run
     count,
     validate: v.validate,
     codec: v.codec,
+    ...(v.curve === true ? { curve: curveKeys() } : {}),
     batch: v.batch,
     noDrop: features.publisherNoDrop,
     // Without noDrop in Publisher, a queue deep enough for the whole run is the only lossless setting; raw gets the

@@ -5,9 +5,12 @@
  * The last suite runs `npm run demo` itself.
  */
 import { spawn } from "node:child_process";
-import { rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
+import { generateCertificate, writeCertificate } from "../src/index.js";
 import { within } from "./helpers/deferred.js";
 import { endpointFor } from "./helpers/endpoints.js";
 import { killAll, startProgram, type Program } from "./helpers/programs.js";
@@ -303,6 +306,70 @@ describe.each(["tcp", "ipc"] as const)("demo programs over %s", (transport) => {
         });
       } finally {
         await run.cleanup();
+      }
+    },
+    TEST_MS,
+  );
+});
+
+describe("demo programs with CURVE (the CURVE_* variables)", () => {
+  test(
+    "request-reply over tcp: a client with certificates gets its greetings; one without the variables gets nothing",
+    async () => {
+      const run = new Run();
+      const dir = mkdtempSync(join(tmpdir(), "tzmq-demo-curve-"));
+      try {
+        const server = writeCertificate(join(dir, "server"), "server", generateCertificate());
+        const client = writeCertificate(join(dir, "clients"), "ada", generateCertificate());
+        const allow = join(dir, "allow");
+        mkdirSync(allow);
+        copyFileSync(client.publicFile, join(allow, basename(client.publicFile)));
+
+        const serverProgram = run.start("server", "examples/request-reply/server.ts", {
+          RPC_BIND: run.endpoint("tcp"),
+          SERVER_NAME: "alpha",
+          CURVE_SERVER_CERT: server.secretFile,
+          CURVE_ALLOW_DIR: allow,
+        });
+        const at = await endpointFrom(serverProgram, /^server alpha: listening on (\S+)$/);
+        expect(serverProgram.lines, outputOf(serverProgram)).toContain(
+          `server alpha: CURVE server, allowing the clients listed in ${allow}`,
+        );
+
+        const listed = run.start("client", "examples/request-reply/client.ts", {
+          RPC_CONNECT: at,
+          CLIENT_NAME: "ada",
+          COUNT: "3",
+          CURVE_CLIENT_CERT: client.secretFile,
+          CURVE_SERVER_PUBLIC_CERT: server.publicFile,
+        });
+        expect(await exitOf(listed), outputOf(listed)).toBe(0);
+        expect(listed.lines, outputOf(listed)).toContain("client ada: CURVE client");
+        expect(linesMatching(listed, /^client ada: \d+\/3 /), outputOf(listed)).toEqual(
+          [1, 2, 3].map((i) => `client ada: ${i}/3 Hello world back at ya, ada! (from alpha)`),
+        );
+
+        // The same client program without the variables: plaintext against a CURVE server, so no handshake, no
+        // call reaches the server, and the call times out.
+        const stranger = run.start("stranger", "examples/request-reply/client.ts", {
+          RPC_CONNECT: at,
+          CLIENT_NAME: "eve",
+          COUNT: "1",
+          TIMEOUT_MS: "1500",
+        });
+        expect(await exitOf(stranger), outputOf(stranger)).toBe(1);
+        expect(stranger.lines, outputOf(stranger)).toContain("client eve: plaintext (no CURVE_* variables)");
+        expect(linesMatching(stranger, /^client eve: \d+\/1 /), outputOf(stranger)).toEqual([]);
+        expect(linesMatching(stranger, /^error: /), outputOf(stranger)).toHaveLength(1);
+
+        expect(await stop(serverProgram), outputOf(serverProgram)).toBe(0);
+        expect(linesMatching(serverProgram, /hello from/), outputOf(serverProgram)).toEqual(
+          Array.from({ length: 3 }, () => "server alpha: hello from ada"),
+        );
+        expect(serverProgram.lines, outputOf(serverProgram)).toContain("server alpha: stopping after 3 requests");
+      } finally {
+        await run.cleanup();
+        rmSync(dir, { recursive: true, force: true });
       }
     },
     TEST_MS,

@@ -4,7 +4,7 @@
  */
 import type * as zmq from "zeromq";
 import { END } from "../payloads.js";
-import type { CloseValue, RunResult, RoleSpec } from "../protocol.js";
+import type { CloseValue, CurveKeys, RunResult, RoleSpec } from "../protocol.js";
 
 /** One side of one run, opened (bound or connected) and ready. */
 export interface RoleHandle {
@@ -44,6 +44,33 @@ export interface FutureSourceOptions {
  */
 export interface FutureServiceOption {
   readonly service?: string;
+}
+
+/**
+ * The `curve` option of the security change (issue 11); declared here so the bench compiles before and after.
+ * Server role: its key pair and the allowed client keys; client role: its key pair and the server's public key.
+ */
+export interface FutureCurveOption {
+  readonly curve?: {
+    readonly secretKey: string;
+    readonly publicKey: string;
+    readonly serverKey?: string;
+    readonly allow?: readonly string[];
+  };
+}
+
+/** The binding side's `curve` option for a run with keys (`{}`: plaintext). */
+export function serverCurve(keys: CurveKeys | undefined): FutureCurveOption {
+  return keys === undefined
+    ? {}
+    : { curve: { secretKey: keys.serverSecret, publicKey: keys.serverPublic, allow: [keys.clientPublic] } };
+}
+
+/** The connecting side's `curve` option for a run with keys (`{}`: plaintext). */
+export function clientCurve(keys: CurveKeys | undefined): FutureCurveOption {
+  return keys === undefined
+    ? {}
+    : { curve: { secretKey: keys.clientSecret, publicKey: keys.clientPublic, serverKey: keys.serverPublic } };
 }
 
 /** `{ service }` when there is one, `{}` otherwise (exactOptionalPropertyTypes forbids `service: undefined`). */

@@ -4,17 +4,20 @@
  * end marker and reports; the orchestrator closes the publisher only after that acknowledgement.
  */
 import * as zmq from "zeromq";
-import { Publisher, Subscriber, type PublisherOptions } from "../../dist/index.js";
+import { Publisher, Subscriber, type PublisherOptions, type SubscriberOptions } from "../../dist/index.js";
 import { END, TOPIC, codecFor, makeMessage, seqOf, topicContract } from "../payloads.js";
 import type { RoleSpec, RunResult } from "../protocol.js";
 import {
   BATCH,
   RssProbe,
+  clientCurve,
   countUntilEnd,
   hasFlush,
   now,
   sendNoDrop,
+  serverCurve,
   withRss,
+  type FutureCurveOption,
   type FuturePublisherOptions,
   type RoleHandle,
 } from "./common.js";
@@ -31,8 +34,9 @@ export async function openSub(spec: RoleSpec): Promise<RoleHandle> {
 }
 
 async function openTypedPub(spec: RoleSpec): Promise<RoleHandle> {
-  const options: PublisherOptions & FuturePublisherOptions = {
+  const options: PublisherOptions & FuturePublisherOptions & FutureCurveOption = {
     codec: codecFor(spec.codec),
+    ...serverCurve(spec.curve),
     sendHighWaterMark: spec.sendHighWaterMark,
     ...(spec.noDrop ? { noDrop: true } : {}),
     ...(spec.batch ? { batch: BATCH } : {}),
@@ -102,10 +106,12 @@ async function openRawPub(spec: RoleSpec): Promise<RoleHandle> {
 }
 
 async function openTypedSub(spec: RoleSpec): Promise<RoleHandle> {
-  const sub = await Subscriber.connect(spec.endpoint, topicContract(spec.payload, spec.validate), {
+  const options: SubscriberOptions<ReturnType<typeof topicContract>> & FutureCurveOption = {
     codec: codecFor(spec.codec),
     topics: [TOPIC],
-  });
+    ...clientCurve(spec.curve),
+  };
+  const sub = await Subscriber.connect(spec.endpoint, topicContract(spec.payload, spec.validate), options);
   const probe = new RssProbe(spec.soakWarmup);
   return {
     endpoint: spec.endpoint,

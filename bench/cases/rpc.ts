@@ -11,7 +11,18 @@ import type { RpcClientOptions, RpcServerOptions, WaitOptions } from "../../dist
 import { METHOD, codecFor, makeMessage, replyTo, rpcContract, seqOf } from "../payloads.js";
 import type { RoleSpec, RunResult } from "../protocol.js";
 import { percentile } from "../stats.js";
-import { RssProbe, now, serveRaw, serviceOption, withRss, type FutureServiceOption, type RoleHandle } from "./common.js";
+import {
+  RssProbe,
+  clientCurve,
+  now,
+  serveRaw,
+  serverCurve,
+  serviceOption,
+  withRss,
+  type FutureCurveOption,
+  type FutureServiceOption,
+  type RoleHandle,
+} from "./common.js";
 
 const WARMUP_CALLS = 200;
 
@@ -47,7 +58,11 @@ async function openTypedServer(spec: RoleSpec): Promise<RoleHandle> {
     },
   };
   const contract = rpcContract(spec.payload, spec.validate);
-  const options: RpcServerOptions & FutureServiceOption = { codec: codecFor(spec.codec), ...serviceOption(spec.service) };
+  const options: RpcServerOptions & FutureServiceOption & FutureCurveOption = {
+    codec: codecFor(spec.codec),
+    ...serviceOption(spec.service),
+    ...(spec.via === "broker" ? clientCurve(spec.curve) : serverCurve(spec.curve)),
+  };
   const server =
     spec.via === "broker"
       ? await RpcServer.connect(spec.endpoint, contract, handlers, options)
@@ -118,8 +133,9 @@ function latencyResult(latenciesUs: Float64Array, elapsedMs: number, probe: RssP
 }
 
 async function openTypedClient(spec: RoleSpec): Promise<RoleHandle> {
-  const options: RpcClientOptions & FutureServiceOption = {
+  const options: RpcClientOptions & FutureServiceOption & FutureCurveOption = {
     codec: codecFor(spec.codec),
+    ...clientCurve(spec.curve),
     timeoutMs: 30_000,
     ...(spec.headers === undefined ? {} : { headers: spec.headers }),
     ...serviceOption(spec.clientService),

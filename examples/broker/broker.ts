@@ -6,10 +6,14 @@
  *
  * Environment: BROKER_FRONTEND_BIND (default tcp://*:5559); BROKER_BACKEND_BIND (default tcp://*:5560);
  * BROKER_KIND rpc | pubsub | pipeline (default rpc); HEARTBEAT_MS, the MDP heartbeat interval (default 2500; a
- * worker silent for three intervals is evicted).
+ * worker silent for three intervals is evicted). CURVE (see ../shared/curve.ts), both faces bound: CURVE_SERVER_CERT
+ * for both, CURVE_ALLOW_DIR for the clients of its frontend, CURVE_BACKEND_ALLOW_DIR for the servers allowed to join
+ * its backend. The devices (BROKER_KIND pubsub or pipeline) have one allow-list for both faces: CURVE_ALLOW_DIR.
+ * Unset: plaintext.
  */
 import { PipelineStreamer, PubSubForwarder, RpcBroker, type BrokerEndpoints, type RpcBrokerEvent } from "typed-zmq";
 import { intSetting, isMain, output, runAsCommand, setting, stopped, type DemoOptions } from "../shared/cli.js";
+import { brokerCurve, describeCurve, deviceCurve } from "../shared/curve.js";
 
 /** One log line per broker event, naming the service and the worker. */
 function describe(event: RpcBrokerEvent): string {
@@ -51,16 +55,23 @@ export async function main(options: DemoOptions = {}): Promise<number> {
     backend: setting(options, "BROKER_BACKEND_BIND", "tcp://*:5560"),
   };
   if (kind !== "rpc") {
+    const security = deviceCurve(options, kind);
+    log(`broker: ${describeCurve(security)}`);
     // The devices run on zeromq's native proxy: frames pass inside libzmq, and nothing counts them.
-    await using device = await (kind === "pubsub" ? PubSubForwarder.bind(endpoints) : PipelineStreamer.bind(endpoints));
+    await using device = await (kind === "pubsub"
+      ? PubSubForwarder.bind(endpoints, security)
+      : PipelineStreamer.bind(endpoints, security));
     log(`broker: ${kind} frontend ${device.frontend}, backend ${device.backend}`);
     await stopped(options.signal);
     log(`broker: stopping the ${kind} device`);
     return 0;
   }
+  const security = brokerCurve(options);
+  log(`broker: ${describeCurve(security)}`);
   await using broker = await RpcBroker.bind(endpoints, {
     heartbeatMs: Math.max(1, intSetting(options, "HEARTBEAT_MS", 2_500)),
     onEvent: (event) => log(`broker: ${describe(event)}`),
+    ...security,
   });
   log(`broker: ${kind} frontend ${broker.frontend}, backend ${broker.backend}`);
   await stopped(options.signal);

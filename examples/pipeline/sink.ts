@@ -2,15 +2,19 @@
  * Pipeline demo sink: collects COUNT results, prints per-worker totals and the elapsed time, exits 0.
  *
  * Environment: SINK_BIND (default tcp://*:5558); COUNT (default 100); TIMEOUT_MS for the whole batch (default 60000).
+ * CURVE (see ../shared/curve.ts): CURVE_SERVER_CERT and CURVE_ALLOW_DIR. Unset: plaintext.
  */
 import { PipelineSink } from "typed-zmq";
 import { Tasks } from "../../schemas/tasks.js";
 import { intSetting, isMain, output, runAsCommand, setting, type DemoOptions } from "../shared/cli.js";
+import { describeCurve, serverCurve } from "../shared/curve.js";
 
 export async function main(options: DemoOptions = {}): Promise<Record<string, number>> {
   const log = output(options);
   const count = intSetting(options, "COUNT", 100);
-  await using sink = await PipelineSink.bind(setting(options, "SINK_BIND", "tcp://*:5558"), Tasks);
+  const security = serverCurve(options);
+  await using sink = await PipelineSink.bind(setting(options, "SINK_BIND", "tcp://*:5558"), Tasks, security);
+  log(`sink: ${describeCurve(security)}`);
   log(`sink: bound to ${sink.endpoint}, waiting for ${count} results`);
   const deadline = Date.now() + Math.max(1, intSetting(options, "TIMEOUT_MS", 60_000));
   const perWorker: Record<string, number> = {};

@@ -3,17 +3,21 @@
  *
  * Environment: VENT_BIND (default tcp://*:5557); COUNT (default 100); WORKERS to wait for before pushing (default
  * 1; not observable on inproc, where workers must connect first); MAX_WORK_MS, the most work per task (default 50).
+ * CURVE (see ../shared/curve.ts): CURVE_SERVER_CERT and CURVE_ALLOW_DIR. Unset: plaintext.
  */
 import { PipelineSource, parseEndpoint } from "typed-zmq";
 import { Tasks } from "../../schemas/tasks.js";
 import { intSetting, isMain, output, runAsCommand, setting, type DemoOptions } from "../shared/cli.js";
+import { describeCurve, serverCurve } from "../shared/curve.js";
 
 export async function main(options: DemoOptions = {}): Promise<number> {
   const log = output(options);
   const count = intSetting(options, "COUNT", 100);
   const workers = intSetting(options, "WORKERS", 1);
   const maxWorkMs = intSetting(options, "MAX_WORK_MS", 50);
-  await using source = await PipelineSource.bind(setting(options, "VENT_BIND", "tcp://*:5557"), Tasks);
+  const security = serverCurve(options);
+  await using source = await PipelineSource.bind(setting(options, "VENT_BIND", "tcp://*:5557"), Tasks, security);
+  log(`ventilator: ${describeCurve(security)}`);
   log(`ventilator: bound to ${source.endpoint}`);
   if (workers > 0 && parseEndpoint(source.endpoint).transport !== "inproc") {
     log(`ventilator: waiting for ${workers} worker(s)`);

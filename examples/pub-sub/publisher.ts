@@ -4,10 +4,13 @@
  *
  * Environment: PUB_BIND (default tcp://*:5556), or PUB_CONNECT_FORWARDER to publish into a forwarder broker;
  * RATE events per second (default 10); TEAMS, comma-separated (default Arsenal,Chelsea,Liverpool,Tottenham).
+ * CURVE (see ../shared/curve.ts): bound, CURVE_SERVER_CERT and CURVE_ALLOW_DIR; into a forwarder,
+ * CURVE_CLIENT_CERT and CURVE_SERVER_PUBLIC_CERT (the forwarder's). Unset: plaintext.
  */
 import { Publisher } from "typed-zmq";
 import { Football } from "../../schemas/football.js";
 import { intSetting, isMain, output, pause, runAsCommand, setting, type DemoOptions } from "../shared/cli.js";
+import { clientCurve, describeCurve, serverCurve } from "../shared/curve.js";
 
 const EVENTS = ["goal", "yellow card", "substitution", "red card"] as const;
 
@@ -19,10 +22,12 @@ export async function main(options: DemoOptions = {}): Promise<number> {
     .map((t) => t.trim())
     .filter((t) => t !== "");
   const rate = Math.max(1, intSetting(options, "RATE", 10));
+  const security = forwarder === "" ? serverCurve(options) : clientCurve(options);
   await using pub =
     forwarder === ""
-      ? await Publisher.bind(setting(options, "PUB_BIND", "tcp://*:5556"), Football)
-      : await Publisher.connect(forwarder, Football);
+      ? await Publisher.bind(setting(options, "PUB_BIND", "tcp://*:5556"), Football, security)
+      : await Publisher.connect(forwarder, Football, security);
+  log(`publisher: ${describeCurve(security)}`);
   log(
     `publisher: ${forwarder === "" ? `publishing on ${pub.endpoint}` : `publishing into forwarder ${forwarder}`} for ${teams.join(", ")}, ${rate}/s`,
   );
