@@ -37,6 +37,14 @@ describe("examples", () => {
     });
   });
 
+  test("security: a listed CURVE client gets its greeting", async () => {
+    await quietly(async (log) => {
+      const { main } = await import("../examples/security.js");
+      await expect(main({ signal: signal() })).resolves.toBe("Hello, Ada!");
+      expect(log).toHaveBeenCalledWith("Hello, Ada!");
+    });
+  });
+
   test("rpc-errors shows a remote code, a timeout and an abort", async () => {
     await quietly(async () => {
       const { main } = await import("../examples/rpc-errors.js");

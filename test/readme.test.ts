@@ -16,6 +16,7 @@ describe("README", () => {
         "examples/rpc-errors.ts",
         "examples/pubsub-basic.ts",
         "examples/pipeline-basic.ts",
+        "examples/security.ts",
       ]),
     );
   });

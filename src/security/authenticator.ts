@@ -430,11 +430,16 @@ export class Authenticator {
     return Authenticator.#shared;
   }
 
-  readonly #socket: zmq.Router;
-  readonly #sends: SendQueue;
+  // The handler's socket: opened while some domain is configured, closed when the last is released (so that a
+  // process whose CURVE servers have all closed can exit), opened again by the next configure().
+  #socket!: zmq.Router;
+  #sends!: SendQueue;
+  #running = false;
+  /** The stop of the previous socket, which a new one waits for before binding the same inproc name. */
+  #stopped: Promise<void> | undefined;
   readonly #domains = new Map<string, Registration[]>();
   readonly #listeners = new Set<(event: AuthEvent) => void>();
-  readonly #ready: Promise<void>;
+  #ready!: Promise<void>;
   #loop: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
   #allowed = 0;
@@ -442,18 +447,51 @@ export class Authenticator {
   readonly #denied = zeroCounts();
 
   private constructor() {
-    this.#socket = new zmq.Router({ linger: 0 });
-    this.#sends = new SendQueue(this.#socket);
-    this.#ready = this.#socket.bind(ZAP_ENDPOINT).then(
-      () => {
-        this.#loop = readLoop(this.#socket, (frames) => void this.#answer(frames));
-      },
-      (err: unknown) => {
-        throw fromZmqError(err, "Authenticator: binding the ZAP handler", ZAP_ENDPOINT);
-      },
-    );
+    this.#start();
+  }
+
+  /** Opens the handler's socket and binds it (after the previous one, if any, has let go of the name). */
+  #start(): void {
+    const after = this.#stopped ?? Promise.resolve();
+    this.#stopped = undefined;
+    const socket = new zmq.Router({ linger: 0 });
+    this.#socket = socket;
+    this.#sends = new SendQueue(socket);
+    this.#running = true;
+    this.#ready = after
+      .then(() => socket.bind(ZAP_ENDPOINT))
+      .then(
+        () => {
+          this.#loop = readLoop(socket, (frames) => void this.#answer(frames));
+        },
+        (err: unknown) => {
+          throw fromZmqError(err, "Authenticator: binding the ZAP handler", ZAP_ENDPOINT);
+        },
+      );
     // A failed bind is reported by ready(); never an unhandled rejection.
     this.#ready.catch(() => undefined);
+  }
+
+  /**
+   * Closes the handler's socket: no domain is configured, and a bound socket with a pending receive would keep the
+   * process alive. Stats and listeners stay; the next configure() opens a new socket.
+   */
+  #stop(): void {
+    if (!this.#running) return;
+    this.#running = false;
+    const socket = this.#socket;
+    const ready = this.#ready;
+    this.#stopped = (async () => {
+      const bound = await ready.then(
+        () => true,
+        () => false,
+      );
+      const loop = this.#loop;
+      // Unbind first: close() releases the inproc name later, in libzmq's reaper, so a new handler could not bind yet.
+      if (bound) await socket.unbind(ZAP_ENDPOINT).catch(() => undefined);
+      socket.close();
+      await loop;
+    })();
   }
 
   /**
@@ -498,6 +536,7 @@ export class Authenticator {
       );
     }
     const registration: Registration = { policy: new DomainPolicy(policy) };
+    if (!this.#running) this.#start();
     const list = this.#domains.get(domain) ?? [];
     list.push(registration);
     this.#domains.set(domain, list);
@@ -513,6 +552,7 @@ export class Authenticator {
         const remaining = current.filter((r) => r !== registration);
         if (remaining.length === 0) this.#domains.delete(domain);
         else this.#domains.set(domain, remaining);
+        if (this.#domains.size === 0) this.#stop();
       },
     };
   }
@@ -549,14 +589,8 @@ export class Authenticator {
   async #shutdown(): Promise<void> {
     for (const list of this.#domains.values()) for (const registration of list) registration.policy.close();
     this.#domains.clear();
-    const bound = await this.#ready.then(
-      () => true,
-      () => false,
-    );
-    // Unbind first: close() releases the inproc name later, in libzmq's reaper, so a new handler could not bind yet.
-    if (bound) await this.#socket.unbind(ZAP_ENDPOINT).catch(() => undefined);
-    this.#socket.close();
-    await this.#loop;
+    this.#stop();
+    await this.#stopped;
     this.#listeners.clear();
   }
 

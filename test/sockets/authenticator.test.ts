@@ -179,6 +179,9 @@ describe("Authenticator over CURVE", () => {
   });
 
   test("a domain with no policy denies: no-policy", async () => {
+    // Another domain keeps the handler up: with no domain at all it closes its socket (so the process can exit), and
+    // a server with zapEnforceDomain then refuses every handshake without asking.
+    handles.push(auth.configure(uniqueDomain(), { curve: { allow: [other.publicKey] } }));
     const domain = uniqueDomain();
     const s = await curveServer(domain);
     await expectDenied(s, domain, "no-policy", () => curveClient(s.endpoint, listed));
@@ -199,6 +202,7 @@ describe("Authenticator over CURVE", () => {
   });
 
   test("release() removes the domain's policy: the next client is denied no-policy", async () => {
+    handles.push(auth.configure(uniqueDomain(), { curve: { allow: [other.publicKey] } })); // keeps the handler up
     const domain = uniqueDomain();
     const handle = auth.configure(domain, { curve: { allow: [listed.publicKey] } });
     expect(auth.domains).toContain(domain);
