@@ -54,7 +54,11 @@ describe("RpcBroker with CURVE on both faces", () => {
       { curve: clientOf(server) },
     );
     await b.waitForServers(1, { service: Orders.name, timeoutMs: 5_000 });
-    await using c = await RpcClient.connect(b.frontend, Orders, { service: Orders.name, curve: clientOf(client), timeoutMs: 3_000 });
+    await using c = await RpcClient.connect(b.frontend, Orders, {
+      service: Orders.name,
+      curve: clientOf(client),
+      timeoutMs: 3_000,
+    });
     await expect(c.call("echo", { text: "through the broker" })).resolves.toEqual({ text: "through the broker" });
     expect(calls).toBe(1);
     expect(s.closed).toBe(false);
@@ -99,11 +103,14 @@ describe("RpcBroker with CURVE on both faces", () => {
     ).rejects.toThrow(/broker's two faces are CURVE servers/);
     await expect(RpcBroker.bind(TCP, { backendAllow: [server.publicKey] })).rejects.toThrow(/needs `curve`/);
     await expect(
-      RpcBroker.bind({ frontend: "inproc://curve-broker-f", backend: "tcp://127.0.0.1:0" }, {
-        curve: { secretKey },
-        frontendAllow: "any",
-        backendAllow: "any",
-      }),
+      RpcBroker.bind(
+        { frontend: "inproc://curve-broker-f", backend: "tcp://127.0.0.1:0" },
+        {
+          curve: { secretKey },
+          frontendAllow: "any",
+          backendAllow: "any",
+        },
+      ),
     ).rejects.toThrow(/CURVE does not apply to inproc/);
   });
 });

@@ -85,11 +85,20 @@ function waitFor<T>(values: T[], what: (v: T) => boolean, ms: number): Promise<T
 describe("RPC over CURVE", () => {
   test("a listed client talks; its socket and a raw peer read securityMechanism curve", async () => {
     let calls = 0;
-    await using rpc = await RpcServer.bind(TCP, Orders, handlers(() => calls++), { curve: serverCurve() });
+    await using rpc = await RpcServer.bind(
+      TCP,
+      Orders,
+      handlers(() => calls++),
+      { curve: serverCurve() },
+    );
     await using client = await RpcClient.connect(rpc.endpoint, Orders, { curve: clientCurve(listed), timeoutMs: 3_000 });
     await expect(client.call("echo", { text: "secret" })).resolves.toEqual({ text: "secret" });
     expect(calls).toBe(1);
-    const raw = new zmq.Dealer({ curveServerKey: server.publicKey, curvePublicKey: listed.publicKey, curveSecretKey: listed.secretKey });
+    const raw = new zmq.Dealer({
+      curveServerKey: server.publicKey,
+      curvePublicKey: listed.publicKey,
+      curveSecretKey: listed.secretKey,
+    });
     expect(raw.securityMechanism).toBe("curve");
     raw.close();
   });
@@ -97,10 +106,15 @@ describe("RPC over CURVE", () => {
   test.each(DENIED)("%s gets nothing through, and the server reports the failed handshake", async (_name, curve) => {
     let calls = 0;
     const events: RpcServerEvent[] = [];
-    await using rpc = await RpcServer.bind(TCP, Orders, handlers(() => calls++), {
-      curve: serverCurve(),
-      onEvent: (e) => events.push(e),
-    });
+    await using rpc = await RpcServer.bind(
+      TCP,
+      Orders,
+      handlers(() => calls++),
+      {
+        curve: serverCurve(),
+        onEvent: (e) => events.push(e),
+      },
+    );
     const clientEvents: string[] = [];
     await using client = await RpcClient.connect(rpc.endpoint, Orders, {
       ...(curve === undefined ? {} : { curve }),
@@ -125,12 +139,23 @@ describe("RPC over CURVE", () => {
     // the worker's link speaks CURVE with the right server key.
     const zapDomain = `curve-test-${++domains}`;
     zap.allow(zapDomain, [listed.publicKey]);
-    const backend = new zmq.Router({ linger: 0, curveServer: true, curveSecretKey: server.secretKey, zapDomain, zapEnforceDomain: true });
+    const backend = new zmq.Router({
+      linger: 0,
+      curveServer: true,
+      curveSecretKey: server.secretKey,
+      zapDomain,
+      zapEnforceDomain: true,
+    });
     await backend.bind(TCP);
     try {
-      await using worker = await RpcServer.connect(backend.lastEndpoint!, Orders, handlers(() => undefined), {
-        curve: clientCurve(listed),
-      });
+      await using worker = await RpcServer.connect(
+        backend.lastEndpoint!,
+        Orders,
+        handlers(() => undefined),
+        {
+          curve: clientCurve(listed),
+        },
+      );
       const [, , protocol] = (await backend.receive()).map((f) => f.toString());
       expect(protocol).toBe("MDPW01");
       expect(worker.closed).toBe(false);
@@ -193,9 +218,14 @@ describe("pipeline over CURVE", () => {
 
 describe("refusals: never silently plaintext, never silently open", () => {
   test("a server role without allow or zapDomain", async () => {
-    await expect(RpcServer.bind(TCP, Orders, handlers(() => undefined), { curve: { secretKey: server.secretKey } })).rejects.toThrow(
-      InvalidArgumentError,
-    );
+    await expect(
+      RpcServer.bind(
+        TCP,
+        Orders,
+        handlers(() => undefined),
+        { curve: { secretKey: server.secretKey } },
+      ),
+    ).rejects.toThrow(InvalidArgumentError);
     await expect(Publisher.bind(TCP, Ticks, { curve: { secretKey: server.secretKey } })).rejects.toThrow(/needs `allow`/);
   });
 
@@ -217,16 +247,25 @@ describe("refusals: never silently plaintext, never silently open", () => {
 
   test("CURVE on inproc, and on pgm/epgm, is refused", async () => {
     await expect(
-      RpcServer.bind("inproc://curve-refused", Orders, handlers(() => undefined), { curve: serverCurve() }),
+      RpcServer.bind(
+        "inproc://curve-refused",
+        Orders,
+        handlers(() => undefined),
+        { curve: serverCurve() },
+      ),
     ).rejects.toThrow(/CURVE does not apply to inproc/);
     await expect(RpcClient.connect("inproc://curve-refused", Orders, { curve: clientCurve(listed) })).rejects.toThrow(
       /CURVE does not apply to inproc/,
     );
-    await expect(
-      Subscriber.connect("epgm://127.0.0.1;239.192.1.1:5555", Ticks, { curve: clientCurve(listed) }),
-    ).rejects.toThrow(/CURVE does not apply to epgm/);
+    await expect(Subscriber.connect("epgm://127.0.0.1;239.192.1.1:5555", Ticks, { curve: clientCurve(listed) })).rejects.toThrow(
+      /CURVE does not apply to epgm/,
+    );
     // The same endpoint without CURVE is not refused for that reason (inproc works in plaintext).
-    await using plain = await RpcServer.bind("inproc://curve-plain", Orders, handlers(() => undefined));
+    await using plain = await RpcServer.bind(
+      "inproc://curve-plain",
+      Orders,
+      handlers(() => undefined),
+    );
     expect(plain.endpoint).toBe("inproc://curve-plain");
   });
 });
