@@ -24,8 +24,8 @@ export async function main(options: DemoOptions = {}): Promise<string[]> {
     ...(service !== "" && { service }),
     ...security,
   });
-  log(`client ${name}: ${describeCurve(security)}`);
   log(`client ${name}: connected to ${endpoint}${service === "" ? "" : ` (service ${service})`}`);
+  log(`client ${name}: ${describeCurve(security)}`);
   const greetings: string[] = [];
   for (let i = 1; i <= count; i++) {
     const { greeting } = await client.call("hello", { name }, { signal: options.signal });
