@@ -34,6 +34,7 @@ export abstract class ProxyDevice extends TwoSided {
   /**
    * Checks the options (`highWaterMark`, `curve`) and the pool before any socket exists, makes the two sockets,
    * binds both and starts the proxy; on any failure both sockets are closed (and a CURVE domain released).
+   * @internal
    */
   protected async start(
     owner: string,
