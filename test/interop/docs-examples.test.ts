@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { RpcBroker, RpcClient, RpcServer } from "../../src/index.js";
+import { RpcBroker, RpcClient, RpcServer, readCertificate } from "../../src/index.js";
 import { Greeter } from "../../schemas/greeter.js";
 import { killAll, startProcess, type Program } from "../helpers/programs.js";
 import { missingPython, pythonPath } from "./python.js";
@@ -17,6 +17,7 @@ const doc = readFileSync(new URL("../../docs/protocol.md", import.meta.url), "ut
 const blocks = [...doc.matchAll(/```python\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
 const mdpClient = blocks.find((b) => b.includes('b"MDPC01"'));
 const mdpWorker = blocks.find((b) => b.includes('b"MDPW01"'));
+const curveClient = blocks.find((b) => b.includes("curve_serverkey"));
 const dir = mkdtempSync(join(tmpdir(), "typed-zmq-docs-"));
 const programs: Program[] = [];
 
@@ -38,9 +39,37 @@ function run(name: string, code: string, endpoints: { frontend: string; backend:
 }
 
 describe.skipIf(skip)(`docs/protocol.md pyzmq Majordomo examples${why}`, () => {
-  test("both examples are in the document", () => {
+  test("the examples are in the document", () => {
     expect(mdpClient).toBeDefined();
     expect(mdpWorker).toBeDefined();
+    expect(curveClient).toBeDefined();
+  });
+
+  test("the CURVE client example, with certificates pyzmq wrote, talks to a typed server that lists it", async () => {
+    // pyzmq writes the certificates (with the umask: the secret files are made private, as typed-zmq asks).
+    const keygen = startProcess("keygen", [
+      pythonPath ?? "python3",
+      "-c",
+      "import os, sys, zmq.auth\nfor d, n in (('certs', 'server'), ('clients', 'ada')):\n    os.makedirs(os.path.join(sys.argv[1], d))\n    zmq.auth.create_certificates(os.path.join(sys.argv[1], d), n)",
+      dir,
+    ]);
+    programs.push(keygen);
+    expect(await keygen.exited, keygen.lines.join("\n")).toBe(0);
+    for (const file of ["certs/server.key_secret", "clients/ada.key_secret"]) chmodSync(join(dir, file), 0o600);
+    await using server = await RpcServer.bind(
+      "tcp://127.0.0.1:0",
+      Greeter,
+      { hello: ({ name }) => ({ greeting: `Hello, ${name}!` }) },
+      { curve: { certificate: readCertificate(join(dir, "certs/server.key_secret")), allow: { dir: join(dir, "clients") } } },
+    );
+    const code = (curveClient ?? "")
+      .replaceAll('"clients/', `"${dir}/clients/`)
+      .replaceAll('"certs/', `"${dir}/certs/`)
+      .replaceAll("tcp://127.0.0.1:5555", server.endpoint);
+    const client = run("curve-client", code, { frontend: "", backend: "" });
+    expect(await client.exited, client.lines.join("\n")).toBe(0);
+    expect(client.lines).toEqual([`['ok', '{"greeting":"Hello, Ada!"}']`]);
+    expect(server.stats.succeeded).toBe(1);
   });
 
   test("the MDP client example gets its reply from a typed worker and the MMI answer 200", async () => {
