@@ -97,7 +97,18 @@ export function readCurveOptions(
     return undefined;
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw read.fail(key, "a CURVE options object ({ certificate | secretKey, serverKey?, allow? })", value);
+    // Never the value itself: a key string passed by mistake here is a secret, and error messages end up in logs.
+    const got =
+      typeof value === "string"
+        ? `a string of ${value.length} characters`
+        : Array.isArray(value)
+          ? "an array"
+          : value === null
+            ? "null"
+            : typeof value;
+    throw new InvalidArgumentError(
+      `${read.owner}: \`${read.name(key)}\` must be a CURVE options object ({ certificate | secretKey, serverKey?, allow? }), got ${got}.`,
+    );
   }
   const name = (field: string): string => `${read.name(key)}.${field}`;
   const fail = (field: string, problem: string): InvalidArgumentError =>

@@ -22,7 +22,8 @@ export function z85KeyProblem(text: string): string | undefined {
   }
   for (let i = 0; i < text.length; i++) {
     if (!VALUE.has(text[i]!)) {
-      return `must be a Z85 key, but character ${i + 1} (${JSON.stringify(text[i])}) is not in the Z85 alphabet`;
+      // The position only: the text may be a secret key, and messages end up in logs.
+      return `must be a Z85 key, but character ${i + 1} is not in the Z85 alphabet`;
     }
   }
   for (let i = 0; i < text.length; i += 5) {

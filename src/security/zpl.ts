@@ -78,7 +78,8 @@ function parseValue(rest: string, name: string, fail: (problem: string) => never
     if (close > 0) {
       const trailing = text.slice(close + 1).trimStart();
       if (trailing !== "" && !trailing.startsWith("#")) {
-        fail(`unexpected text after the quoted value of ${JSON.stringify(name)}: ${JSON.stringify(trailing)}`);
+        // Not the text itself: the value may be a secret key.
+        fail(`unexpected text after the quoted value of ${JSON.stringify(name)} (${trailing.length} characters)`);
       }
       return text.slice(1, close);
     }

@@ -245,6 +245,33 @@ describe("refusals: never silently plaintext, never silently open", () => {
     }
   });
 
+  test("no refusal quotes a secret key: a key string passed as the option, or a malformed key", async () => {
+    const messages: string[] = [];
+    const capture = async (open: () => Promise<unknown>): Promise<void> => {
+      const err = await open().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(InvalidArgumentError);
+      messages.push((err as Error).message);
+    };
+    const untyped = { curve: server.secretKey } as unknown as { curve: CurveOptions };
+    await capture(() =>
+      RpcServer.bind(
+        TCP,
+        Orders,
+        handlers(() => undefined),
+        untyped,
+      ),
+    );
+    const broken = `${server.secretKey.slice(0, 20)}~${server.secretKey.slice(21)}`;
+    await capture(() => RpcClient.connect("tcp://127.0.0.1:9", Orders, { curve: { secretKey: broken, allow: "any" } }));
+    for (const message of messages) {
+      expect(message).not.toContain(server.secretKey.slice(0, 10));
+      expect(message).not.toContain(server.secretKey.slice(25));
+    }
+  });
+
   test("CURVE on inproc, and on pgm/epgm, is refused", async () => {
     await expect(
       RpcServer.bind(
