@@ -394,6 +394,9 @@ function zeroCounts(): Record<DenialReason, number> {
   return counts as Record<DenialReason, number>; // every key set just above
 }
 
+/** The stop of the process's last handler socket (any instance): a new socket binds the inproc name after it. */
+let lastStop: Promise<void> = Promise.resolve();
+
 /**
  * The process's ZAP handler: answers libzmq's authentication requests for every socket of the default zmq context,
  * from a {@link ZapPolicy} per ZAP domain.
@@ -435,6 +438,7 @@ export class Authenticator {
   #socket!: zmq.Router;
   #sends!: SendQueue;
   #running = false;
+  #bindFailed = false;
   /** The stop of the previous socket, which a new one waits for before binding the same inproc name. */
   #stopped: Promise<void> | undefined;
   readonly #domains = new Map<string, Registration[]>();
@@ -452,8 +456,11 @@ export class Authenticator {
 
   /** Opens the handler's socket and binds it (after the previous one, if any, has let go of the name). */
   #start(): void {
-    const after = this.#stopped ?? Promise.resolve();
+    // Wait for the last handler socket of the process to let go of the inproc name, whichever instance owned it: a
+    // new shared() right after close() must not race the old socket's unbind.
+    const after = lastStop;
     this.#stopped = undefined;
+    this.#bindFailed = false;
     const socket = new zmq.Router({ linger: 0 });
     this.#socket = socket;
     this.#sends = new SendQueue(socket);
@@ -465,6 +472,8 @@ export class Authenticator {
           this.#loop = readLoop(socket, (frames) => void this.#answer(frames));
         },
         (err: unknown) => {
+          // The next configure() tries again instead of leaving the process without a handler for good.
+          this.#bindFailed = true;
           throw fromZmqError(err, "Authenticator: binding the ZAP handler", ZAP_ENDPOINT);
         },
       );
@@ -481,7 +490,7 @@ export class Authenticator {
     this.#running = false;
     const socket = this.#socket;
     const ready = this.#ready;
-    this.#stopped = (async () => {
+    lastStop = this.#stopped = (async () => {
       const bound = await ready.then(
         () => true,
         () => false,
@@ -537,6 +546,10 @@ export class Authenticator {
     }
     const registration: Registration = { policy: new DomainPolicy(policy) };
     if (!this.#running) this.#start();
+    else if (this.#bindFailed) {
+      this.#stop();
+      this.#start();
+    }
     const list = this.#domains.get(domain) ?? [];
     list.push(registration);
     this.#domains.set(domain, list);

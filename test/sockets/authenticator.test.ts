@@ -32,7 +32,13 @@ afterAll(async () => {
   const next = Authenticator.shared();
   expect(next).not.toBe(auth);
   await next.ready();
-  await next.close();
+  // Without waiting for close(): the new handler waits for the old one to let go of the name, then binds.
+  const closing = next.close();
+  const third = Authenticator.shared();
+  expect(third).not.toBe(next);
+  await third.ready();
+  await closing;
+  await third.close();
 });
 
 /** The next event matching `match`, or a rejection after `ms`. */
