@@ -16,7 +16,10 @@ export interface DeviceOptions {
   readonly highWaterMark?: number;
   /**
    * CURVE on both faces, which are CURVE servers: `{ certificate, allow }`. The same allow-list applies to both
-   * faces (publishers and subscribers, or sources and workers); `serverKey` does not apply.
+   * faces (publishers and subscribers, or sources and workers); `serverKey` does not apply. So every listed key may
+   * connect to either face: a listed subscriber can also publish through a forwarder, and a listed worker can push
+   * tasks into a streamer. When those roles must not mix, list only the trusted side here and give the other side
+   * its own device, or use `RpcBroker`, which has one list per face.
    * @defaultValue none: plaintext
    */
   readonly curve?: Omit<CurveOptions, "serverKey">;

@@ -60,8 +60,15 @@ export abstract class ProxyDevice extends TwoSided {
       );
     }
     const [front, back] = sockets(config.hwm, curveSocketOptions(config.curve));
-    // One ZAP domain, one allow-list, for both faces.
-    this.#curve = CurveGuard.open(config.curve);
+    // One ZAP domain, one allow-list, for both faces: every listed key may connect to either face (documented on
+    // the devices' `curve` option). A failure to register it leaves no socket open.
+    try {
+      this.#curve = CurveGuard.open(config.curve);
+    } catch (err) {
+      front.close();
+      back.close();
+      throw err;
+    }
     this.#curve?.watch(front);
     this.#curve?.watch(back);
     try {
