@@ -199,6 +199,25 @@ describe.skipIf(skip)(`MDP 0.1 with Python peers written from the RFC${why}`, ()
       });
     });
 
+    test("old peers keep working: a v1 Python RPC client (no MDPC01 frame) reaches the only service through the broker", async () => {
+      await using broker = await bindBroker();
+      await using _server = await typedWorker(broker.backend);
+      await broker.waitForServers(1, { service: SERVICE, timeoutMs: 3_000 });
+      await withPeers(async (start) => {
+        // rpc_client.py speaks the plain RPC protocol of docs/protocol.md, as a 1.0 peer does: REQ one at a time, and a
+        // DEALER with a correlation frame and every call in flight at once.
+        for (const mode of ["req", "dealer-inflight"]) {
+          const calls = [0, 1, 2].map((id) => ["getOrder", JSON.stringify({ id })]);
+          const client = start("rpc_client", [mode, broker.frontend, JSON.stringify(calls)]);
+          const replies = await client.waitFor<string[][]>("replies");
+          expect(
+            replies.map((r) => [r[0], JSON.parse(r[1] ?? "null") as unknown]),
+            mode,
+          ).toEqual([0, 1, 2].map((id) => ["ok", { id, total: id * 2 }]));
+        }
+      });
+    });
+
     test("a plain Python worker serves opaque bodies untouched, and heartbeats with the broker", async () => {
       const log = eventLog<RpcBrokerEvent>();
       await using broker = await bindBroker(5_000, log.onEvent);
