@@ -9,7 +9,7 @@
  */
 
 /** The protocol version this package speaks, sent as the `version` header. */
-export const PROTOCOL_VERSION = "1.2";
+export const PROTOCOL_VERSION = "1.3";
 
 /**
  * The reserved header keys and their meaning. Every key is optional. Times are milliseconds.

@@ -8,7 +8,9 @@
  * discriminated results, so every message kind has a table-driven test.
  *
  * typed-zmq extensions, each an extra trailing frame on a standard command (a strict peer ignores or never sees it):
- * - READY may carry a capacity after the service name: a decimal count of requests the worker takes at once.
+ * - READY may carry a capacity after the service name: a decimal count of requests the worker takes at once, and
+ *   after it a feature frame: `"batch"` (protocol 1.3, a reliable-pipeline worker that takes several tasks in one
+ *   REQUEST; docs/protocol.md, "Reliable pipeline").
  * - HEARTBEAT may carry `"leaving"`: from a worker, "send me nothing new, I am closing"; the broker answers with the
  *   same frame once it has stopped, so every REQUEST it sent before has arrived (an acknowledged departure).
  * @internal
@@ -37,6 +39,9 @@ const EMPTY = Buffer.alloc(0);
 /** The frame of the departure extension, on HEARTBEAT both ways. */
 export const LEAVING = "leaving";
 const LEAVING_FRAME = Buffer.from(LEAVING);
+/** The READY feature frame of a worker that takes batched reliable-pipeline tasks (protocol 1.3). */
+export const BATCH_FEATURE = "batch";
+const BATCH_FEATURE_FRAME = Buffer.from(BATCH_FEATURE);
 
 /** The MMI namespace: services starting with it are answered by the broker itself. */
 export const MMI_PREFIX = "mmi.";
@@ -147,7 +152,13 @@ export function parseClientReply(frames: Buffer[]): ClientReply {
 /** A worker command, parsed. Used both ways: the broker parses what workers send, a worker what the broker sends. */
 export type WorkerCommand =
   /** Worker to broker. `capacity` is the typed-zmq extension (undefined when absent: one at a time). */
-  | { readonly kind: "ready"; readonly service: string; readonly capacity: number | undefined }
+  | {
+      readonly kind: "ready";
+      readonly service: string;
+      readonly capacity: number | undefined;
+      /** Protocol 1.3: the worker takes several reliable-pipeline tasks in one REQUEST (the `"batch"` feature frame). */
+      readonly batch: boolean;
+    }
   /** Broker to worker: `client` is the opaque client-address frame to echo in the REPLY. */
   | { readonly kind: "request"; readonly client: Buffer; readonly body: Buffer[] }
   /** Worker to broker. */
@@ -184,7 +195,9 @@ export function parseWorkerCommand(frames: Buffer[], strict = false): WorkerComm
       if (typeof service !== "string") return { kind: "invalid", reason: `READY: ${service.error}` };
       const capacity = strict ? undefined : parseCapacity(frames[4]);
       if (typeof capacity === "object") return { kind: "invalid", reason: `READY: ${capacity.error}` };
-      return { kind: "ready", service, capacity };
+      // The feature frame follows the capacity frame only: a READY without a capacity has none.
+      const batch = capacity !== undefined && same(frames[5], BATCH_FEATURE_FRAME);
+      return { kind: "ready", service, capacity, batch };
     }
     case Command.REQUEST:
     case Command.REPLY: {
@@ -205,10 +218,16 @@ export function parseWorkerCommand(frames: Buffer[], strict = false): WorkerComm
   }
 }
 
-/** READY: `["", "MDPW01", 0x01, service(, capacity)]`; the capacity frame is left out when undefined (strict MDP). */
-export function encodeReady(service: string, capacity?: number): Buffer[] {
+/**
+ * READY: `["", "MDPW01", 0x01, service(, capacity(, "batch"))]`; the capacity frame is left out when undefined
+ * (strict MDP), and the feature frame with it.
+ */
+export function encodeReady(service: string, capacity?: number, batch = false): Buffer[] {
   const frames = [EMPTY, MDPW01, COMMAND_FRAMES[Command.READY], Buffer.from(service, "utf8")];
-  if (capacity !== undefined) frames.push(Buffer.from(String(capacity)));
+  if (capacity !== undefined) {
+    frames.push(Buffer.from(String(capacity)));
+    if (batch) frames.push(BATCH_FEATURE_FRAME);
+  }
   return frames;
 }
 

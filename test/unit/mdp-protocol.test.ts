@@ -69,6 +69,9 @@ describe("parseWorkerCommand", () => {
     ["READY", W([1], "echo"), false, { kind: "ready", service: "echo", capacity: undefined }],
     ["READY with capacity", W([1], "echo", "100"), false, { kind: "ready", service: "echo", capacity: 100 }],
     ["READY with capacity, strict", W([1], "echo", "100"), true, { kind: "ready", service: "echo", capacity: undefined }],
+    ["READY with the batch feature", W([1], "q", "8", "batch"), false, { kind: "ready", capacity: 8, batch: true }],
+    ["READY with an unknown feature", W([1], "q", "8", "zip"), false, { kind: "ready", capacity: 8, batch: false }],
+    ["READY with the batch feature, strict", W([1], "q", "8", "batch"), true, { kind: "ready", batch: false }],
     ["READY with a bad capacity", W([1], "echo", "0"), false, { kind: "invalid" }],
     ["READY without service", W([1]), false, { kind: "invalid" }],
     ["REPLY", W([3], "tok", "", "ok", "{}"), false, { kind: "reply" }],
@@ -104,7 +107,9 @@ describe("encoders round-trip through the parsers", () => {
   test("worker side", () => {
     const round = (frames: readonly Uint8Array[]): unknown => parseWorkerCommand(frames.map((x) => Buffer.from(x)));
     expect(text(encodeReady("s"))).toEqual(["", "MDPW01", "\x01", "s"]);
-    expect(round(encodeReady("s", 7))).toEqual({ kind: "ready", service: "s", capacity: 7 });
+    expect(round(encodeReady("s", 7))).toEqual({ kind: "ready", service: "s", capacity: 7, batch: false });
+    expect(round(encodeReady("s", 7, true))).toEqual({ kind: "ready", service: "s", capacity: 7, batch: true });
+    expect(text(encodeReady("s", undefined, true))).toEqual(["", "MDPW01", "\x01", "s"]);
     expect(round(encodeHeartbeat())).toEqual({ kind: "heartbeat", leaving: false });
     expect(round(encodeHeartbeat(true))).toEqual({ kind: "heartbeat", leaving: true });
     expect(round(encodeDisconnect())).toEqual({ kind: "disconnect" });
