@@ -10,7 +10,7 @@
  * @internal
  */
 import type * as zmq from "zeromq";
-import type { TypedZmqError } from "../errors/index.js";
+import { AbortedError, type TypedZmqError } from "../errors/index.js";
 import type { WaitOptions } from "../signal.js";
 import { checkTimeout, watchDeadline, type DeadlinePlace } from "./deadline.js";
 import type { CancelToken } from "./send-queue.js";
@@ -59,6 +59,9 @@ export class RoomWait {
   send(frames: zmq.MessageLike[], options: WaitOptions, place: DeadlinePlace, stalled: () => TypedZmqError): Promise<void> {
     const timeoutMs =
       options.timeoutMs === undefined ? undefined : checkTimeout(options.timeoutMs, 0, "timeoutMs", place.what);
+    if (options.signal?.aborted === true) {
+      return Promise.reject(new AbortedError(place.what, { cause: options.signal.reason }));
+    }
     const token: CancelToken = { cancelled: false };
     let failure: TypedZmqError | undefined;
     const giveUp = (error: TypedZmqError): void => {
