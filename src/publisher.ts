@@ -322,7 +322,8 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     const frames = encodePubSubMessage(topic, body, this.#stamp?.(topic, 1));
     const bounded = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
     if (!bounded && !this.#room.limited) return this.#outbox.send(frames).then(this.#outbox.counted, this.#onSendFailed);
-    return this.#room.send(frames, options ?? {}, this.#publishPlace(topic), () => this.#stalledError(topic)).then(
+    const place = (): DeadlinePlace => this.#publishPlace(topic);
+    return this.#room.send(frames, options ?? {}, place, () => this.#stalledError(topic)).then(
       this.#outbox.counted,
       (err: unknown) => {
         if (err instanceof SubscriberStalledError) this.#stalled++;

@@ -56,11 +56,18 @@ export class RoomWait {
    * sent. Other failures (a closed socket) reject with the send queue's error.
    * @throws (synchronously) `RangeError`/`TypeError` for a bad `timeoutMs` or `signal`.
    */
-  send(frames: zmq.MessageLike[], options: WaitOptions, place: DeadlinePlace, stalled: () => TypedZmqError): Promise<void> {
+  send(
+    frames: zmq.MessageLike[],
+    options: WaitOptions,
+    placeOf: () => DeadlinePlace,
+    stalled: () => TypedZmqError,
+  ): Promise<void> {
+    const bounded = options.timeoutMs !== undefined || options.signal !== undefined;
+    const place = bounded ? placeOf() : undefined;
     const timeoutMs =
-      options.timeoutMs === undefined ? undefined : checkTimeout(options.timeoutMs, 0, "timeoutMs", place.what);
+      options.timeoutMs === undefined ? undefined : checkTimeout(options.timeoutMs, 0, "timeoutMs", place!.what);
     if (options.signal?.aborted === true) {
-      return Promise.reject(new AbortedError(place.what, { cause: options.signal.reason }));
+      return Promise.reject(new AbortedError(place!.what, { cause: options.signal.reason }));
     }
     const token: CancelToken = { cancelled: false };
     let failure: TypedZmqError | undefined;
@@ -70,10 +77,7 @@ export class RoomWait {
       this.#sender.cancel(token);
     };
     const sending = this.#sender.send(frames, token);
-    const disarm =
-      timeoutMs === undefined && options.signal === undefined
-        ? undefined
-        : watchDeadline(timeoutMs ?? 2_147_483_647, options.signal, place, giveUp);
+    const disarm = place === undefined ? undefined : watchDeadline(timeoutMs ?? 2_147_483_647, options.signal, place, giveUp);
     const stall = this.#stallLimitMs === undefined ? undefined : this.#watchStall(() => giveUp(stalled()));
     const settle = (): void => {
       disarm?.();
@@ -82,7 +86,7 @@ export class RoomWait {
     return sending.then(
       (sent) => {
         settle();
-        if (!sent) throw failure ?? new Error(`${place.what}: the message was cancelled before it was sent.`);
+        if (!sent) throw failure ?? new Error(`${placeOf().what}: the message was cancelled before it was sent.`);
       },
       (err: unknown) => {
         settle();
