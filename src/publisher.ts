@@ -336,6 +336,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   /** Refuses bad per-call options before anything is queued. */
   #checkPublishOptions(topic: string, options: PublishOptions): void {
     const what = `Publisher("${this.contract.name}").publish("${topic}")`;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
     if (typeof options !== "object" || options === null) {
       throw new InvalidArgumentError(`${what}: \`options\` must be an object ({ timeoutMs?, signal? }).`);
     }

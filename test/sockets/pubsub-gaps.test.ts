@@ -5,9 +5,12 @@
  * is for: `seq` jumps over it by design). A final marker is resent until one arrives, so every loss lies before the
  * last message received and can be seen.
  */
-import { describe, expect, test } from "vitest";
+import { describe, expect, test, vi } from "vitest";
 import * as z from "zod";
 import { Publisher, Subscriber, TimeoutError, defineTopics, type SubscriberGap } from "../../src/index.js";
+import * as zmq from "zeromq";
+import { main } from "../../examples/pubsub-gaps.js";
+import { parseHeaders } from "../../src/protocol/headers.js";
 import { TRANSPORTS, endpointFor } from "../helpers/endpoints.js";
 
 const Ticks = defineTopics("ticks.v1", {
@@ -79,6 +82,41 @@ describe.each(TRANSPORTS)("gap counting over %s", (transport) => {
   });
 });
 
+describe("topicSeq on the wire", () => {
+  test("a raw SUB reads seq over all topics and topicSeq per exact topic in the headers frame", async () => {
+    await using pub = await Publisher.bind(endpointFor("tcp"), Ticks, { headers: { publisherId: "p1" } });
+    const raw = new zmq.Subscriber({ linger: 0 });
+    try {
+      raw.connect(pub.endpoint);
+      raw.subscribe("ticks");
+      await pub.waitForSubscribers(1, { timeoutMs: WAIT_MS });
+      const topics: `ticks.${string}`[] = ["ticks.a", "ticks.b", "ticks.a", "ticks.a.x", "ticks.b"];
+      for (const topic of topics) await pub.publish(topic, { n: 0 });
+      const seen: unknown[] = [];
+      for (let i = 0; i < 5; i++) {
+        const [topic, , h] = await raw.receive();
+        const parsed = parseHeaders(h!);
+        if (parsed.kind !== "headers") throw new Error(parsed.reason);
+        const { publisherId, seq, topicSeq } = parsed.headers;
+        seen.push([topic!.toString(), publisherId, seq, topicSeq]);
+      }
+      expect(seen).toEqual([
+        ["ticks.a", "p1", 1, 1],
+        ["ticks.b", "p1", 2, 1],
+        ["ticks.a", "p1", 3, 2],
+        ["ticks.a.x", "p1", 4, 1],
+        ["ticks.b", "p1", 5, 2],
+      ]);
+    } finally {
+      raw.close();
+    }
+  });
+
+  test("a topicSeq that is not a number makes the headers frame malformed", () => {
+    expect(parseHeaders(Buffer.from('{"topicSeq":"7"}'))).toMatchObject({ kind: "malformed", reason: expect.stringContaining("topicSeq") as unknown });
+  });
+});
+
 describe("gap counting, the edges", () => {
   test("batches count by their first topicSeq and size; without headers nothing is counted", async () => {
     await using pub = await Publisher.bind(endpointFor("inproc"), Ticks, { headers: true, batch: { maxMessages: 4 } });
@@ -93,5 +131,21 @@ describe("gap counting, the edges", () => {
     while (got.length < 11) got.push((await sub.receive({ timeoutMs: WAIT_MS })).data.n);
     expect(got.filter((n) => n < 100)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(sub.stats).toMatchObject({ gaps: 0, outOfOrder: 0, gapsByTopic: {} });
+  });
+});
+
+describe("examples/pubsub-gaps.ts (the README's gap counter)", () => {
+  test("what it received and what it missed add up to what was published up to the marker it saw", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    try {
+      const { received, gaps } = await main({ signal: AbortSignal.timeout(WAIT_MS) });
+      expect(gaps).toBeGreaterThan(0);
+      // 5,000 prices, then markers: the one it saw is number received + gaps - 5,000 (at least the first).
+      expect(received + gaps).toBeGreaterThan(5_000);
+      expect(received + gaps).toBeLessThanOrEqual(5_100);
+      expect(log).toHaveBeenCalledWith(`received ${received}, missed ${gaps}`, { "price.GOOG": gaps });
+    } finally {
+      log.mockRestore();
+    }
   });
 });
