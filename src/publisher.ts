@@ -12,11 +12,20 @@ import { topicResolver, validationError } from "./internal/contract-check.js";
 import type { InferPublish, TopicContract, TypeLevelError, WireTopic } from "./contract.js";
 import { readLimits, type LimitOptions } from "./internal/limits.js";
 import type { IsUnion } from "./internal/types.js";
-import { ClosedError, OutOfRangeError, UnknownTopicError } from "./errors/index.js";
+import {
+  ClosedError,
+  InvalidArgumentError,
+  OutOfRangeError,
+  SubscriberStalledError,
+  UnknownTopicError,
+  isTypedZmqError,
+} from "./errors/index.js";
+import { checkSignal, checkTimeout, type DeadlinePlace } from "./internal/deadline.js";
+import { RoomWait } from "./internal/room-wait.js";
 import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import { callHook } from "./internal/hooks.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
-import { resolveOptions } from "./internal/options.js";
+import { resolveOptions, type OptionReader } from "./internal/options.js";
 import { readLoop } from "./internal/read-loop.js";
 import { Outbox, readSendOptions } from "./internal/outbox.js";
 import { Waiters } from "./internal/waiters.js";
@@ -75,6 +84,15 @@ export interface PublisherOptions extends LimitOptions {
    */
   readonly noDrop?: boolean;
   /**
+   * With `noDrop` only: the longest a `publish()` may wait for room (while some subscriber's queue is full because
+   * it is not reading) before it fails with a {@link SubscriberStalledError}; the message is then not sent to any
+   * subscriber, and the failure is counted in `stats.stalled`. Without it, one stopped subscriber makes every
+   * `publish()` wait for as long as it stays stopped (and every other subscriber waits with it). A per-call
+   * `timeoutMs` shorter than this wins. Not available with `batch`.
+   * @defaultValue none: wait as long as it takes (or the call's own `timeoutMs`/`signal`)
+   */
+  readonly stallLimitMs?: number;
+  /**
    * Coalesce messages published under the same topic into one ZeroMQ message (`[topic, "", packed]`), sent when
    * `maxMessages` or `maxBytes` is reached or `maxDelayMs` has passed; `flush()` sends at once and `close()`
    * flushes. Typed subscribers unpack batches transparently, in order, validating each message; the prefix filtering
@@ -84,8 +102,12 @@ export interface PublisherOptions extends LimitOptions {
   readonly batch?: BatchOptions | boolean;
   /**
    * Protocol 1.1: add a headers frame (`[topic, body, H]`, `[topic, "", packed, H]`) carrying `publisherId`, `epoch`
-   * (when this publisher started, ms since the epoch) and `seq` (1, 2, 3, ... per publisher, over all topics, in
-   * wire order; a batch carries the `seq` of its first message). Typed subscribers accept it, but a **v1
+   * (when this publisher started, ms since the epoch), `seq` (1, 2, 3, ... per publisher, over all topics, in
+   * wire order) and `topicSeq` (1.3: 1, 2, 3, ... per publisher and exact wire topic); a batch carries the numbers
+   * of its first message. With them a typed subscriber counts the messages it missed on each topic it receives
+   * (`stats.gaps`, `onGap`). A number is taken when `publish()` is called: a publish that then fails (timeout,
+   * abort, stall limit) leaves its number unused, and subscribers count it as missed, which it was. The publisher
+   * keeps one counter per wire topic it has published on. Typed subscribers accept the frame, but a **v1
    * subscriber drops every message that has it**: turn it on only when every subscriber speaks 1.1. `true` uses a
    * random `publisherId`; pass `{ publisherId }` to keep one across restarts (the `epoch` then tells them apart).
    * @defaultValue false: v1 frames
@@ -114,6 +136,19 @@ export interface PublisherStats {
   readonly published: number;
   /** Live subscriptions (subscriptions minus unsubscriptions), over all subscribers. */
   readonly subscriptions: number;
+  /** `noDrop` publishes that failed with a {@link SubscriberStalledError} (the stall limit passed): not sent. */
+  readonly stalled: number;
+}
+
+/** Options of one {@link Publisher.publish} call. */
+export interface PublishOptions extends WaitOptions {
+  /**
+   * With `noDrop`: the longest this call waits for room before it fails with a {@link TimeoutError} (the message is
+   * then not sent). A lossy publisher never waits, so there it only matters if the send queue is busy.
+   */
+  readonly timeoutMs?: number | undefined;
+  /** Cancels the wait for room: the call fails with an {@link AbortedError} and the message is not sent. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**
@@ -142,7 +177,9 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   };
   readonly #config: PublisherConfig;
   /** Headers frame for the next `count` messages (advancing `seq`), or undefined without `headers`. */
-  readonly #stamp: ((count: number) => Buffer) | undefined;
+  readonly #stamp: ((topic: string, count: number) => Buffer) | undefined;
+  readonly #room: RoomWait;
+  #stalled = 0;
   readonly #subscriptions = new Map<string, number>();
   readonly #waiters = new Waiters();
   readonly #curve: CurveGuard | undefined;
@@ -167,8 +204,9 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     this.#curve = CurveGuard.open(config.curve);
     this.#curve?.watch(this.#socket);
     this.#outbox = new Outbox<string>(this.#socket, { waitWhenFull: config.noDrop }, config.batch, (topic, packed, count) =>
-      encodePubSubBatch(topic, packed, stamp?.(count)),
+      encodePubSubBatch(topic, packed, stamp?.(topic, count)),
     );
+    this.#room = new RoomWait(this.#outbox, config.stallLimitMs);
   }
 
   /**
@@ -211,7 +249,11 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
 
   /** A snapshot of the counters. */
   get stats(): PublisherStats {
-    return { published: this.#outbox.sent, subscriptions: this.#countSubscriptions(undefined) };
+    return {
+      published: this.#outbox.sent,
+      subscriptions: this.#countSubscriptions(undefined),
+      stalled: this.#stalled,
+    };
   }
 
   /** Live subscriptions by prefix, with how many subscribers hold each. */
@@ -224,9 +266,13 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
    *
    * @param topic - The wire topic: a declared topic or `<declared>.<anything>` (`football.Arsenal`).
    * @param data - The payload; its type is the input type of the declared topic's schema.
-   * @returns A promise that resolves once libzmq has queued the message. A PUB socket never waits: at a
-   *   subscriber's high-water mark the message is dropped for that subscriber.
+   * @param options - With `noDrop`: `timeoutMs` and `signal` bound the wait for room (not with `batch`).
+   * @returns A promise that resolves once libzmq has queued the message. A lossy publisher never waits: at a
+   *   subscriber's high-water mark the message is dropped for that subscriber. With `noDrop` it waits until every
+   *   subscriber's queue has room, bounded by `timeoutMs`, `signal` and the publisher's `stallLimitMs`.
    * @throws {@link ContractValidationError} (`direction: "outgoing"`) when `data` breaks the schema; nothing is sent.
+   * @throws {@link TimeoutError} / {@link AbortedError} when `timeoutMs` passed / `signal` fired while waiting for
+   *   room; {@link SubscriberStalledError} when the stall limit passed. In each case the message was not sent.
    * @throws {@link UnknownTopicError} for a topic no declared topic covers; {@link ClosedError} after `close()`.
    */
   publish<TTopic extends WireTopic<TContract>>(
@@ -234,6 +280,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     data: IsUnion<TTopic> extends true
       ? TypeLevelError<"typed-zmq: publish() needs one topic, not a union of them; narrow the topic first (for example with a switch)">
       : InferPublish<TContract, TTopic>,
+    options?: PublishOptions,
   ): Promise<void> {
     if (this.closed) {
       return Promise.reject(
@@ -258,6 +305,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
         });
       }
       body = encodeBody(this.#config.codec, data, `Message for "${this.contract.name}/${topic}"`);
+      if (options !== undefined) this.#checkPublishOptions(topic, options);
     } catch (err) {
       return Promise.reject(toError(err));
     }
@@ -271,7 +319,54 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
         },
       );
     }
-    return this.#outbox.send(encodePubSubMessage(topic, body, this.#stamp?.(1))).then(this.#outbox.counted, this.#onSendFailed);
+    const frames = encodePubSubMessage(topic, body, this.#stamp?.(topic, 1));
+    const bounded = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
+    if (!bounded && !this.#room.limited) return this.#outbox.send(frames).then(this.#outbox.counted, this.#onSendFailed);
+    const place = (): DeadlinePlace => this.#publishPlace(topic);
+    return this.#room.send(frames, options ?? {}, place, () => this.#stalledError(topic)).then(
+      this.#outbox.counted,
+      (err: unknown) => {
+        if (err instanceof SubscriberStalledError) this.#stalled++;
+        if (isTypedZmqError(err)) throw err; // ours: a timeout, an abort, the stall limit
+        return this.#onSendFailed(err);
+      },
+    );
+  }
+
+  /** Refuses bad per-call options before anything is queued. */
+  #checkPublishOptions(topic: string, options: PublishOptions): void {
+    const what = `Publisher("${this.contract.name}").publish("${topic}")`;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
+    if (typeof options !== "object" || options === null) {
+      throw new InvalidArgumentError(`${what}: \`options\` must be an object ({ timeoutMs?, signal? }).`);
+    }
+    if (options.timeoutMs === undefined && options.signal === undefined) return;
+    checkTimeout(options.timeoutMs, 0, "timeoutMs", what);
+    checkSignal(options.signal, what);
+    if (this.#outbox.batching) {
+      throw new InvalidArgumentError(
+        `${what}: \`timeoutMs\` and \`signal\` are not available with the \`batch\` option (a batch is shared by ` +
+          `many publishes). Bound the wait with flush() and close(), or publish without batching.`,
+      );
+    }
+  }
+
+  #publishPlace(topic: string): DeadlinePlace {
+    return {
+      what: `Publisher("${this.contract.name}").publish("${topic}")`,
+      endpoint: this.endpoint,
+      waitingFor: `room in every subscriber's queue on ${this.endpointText} (noDrop); the message was not sent`,
+      hint: "A subscriber is not reading fast enough: fix or stop it, raise { sendHighWaterMark }, or raise { timeoutMs }.",
+    };
+  }
+
+  #stalledError(topic: string): SubscriberStalledError {
+    return new SubscriberStalledError(
+      `Publisher("${this.contract.name}").publish("${topic}")`,
+      topic,
+      this.#config.stallLimitMs ?? 0,
+      this.endpointText,
+    );
   }
 
   /**
@@ -345,6 +440,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   /** Waits (up to `lingerMs`) for queued messages to reach libzmq, rejects waiters with {@link ClosedError}, closes the socket. */
   protected override async shutdown(): Promise<void> {
     await this.#outbox.close(this.#config.lingerMs);
+    this.#room.close();
     await this.#readLoop;
     this.#curve?.release();
     this.#waiters.rejectAll(
@@ -364,6 +460,7 @@ function resolvePublisherOptions(owner: string, options: PublisherOptions) {
     onSubscription: read.hook<(event: SubscriptionEvent) => void>("onSubscription"),
     multicast: multicastSocketOptions(options.multicast, owner),
     noDrop: read.flag("noDrop", false),
+    stallLimitMs: readStallLimit(read, owner),
     // Only the socket options: a publisher reads subscriptions (frame 0) and ignores anything else.
     limits: readLimits(read),
     curve: readCurveOptions(read),
@@ -374,15 +471,42 @@ function resolvePublisherOptions(owner: string, options: PublisherOptions) {
   }));
 }
 
-/** The headers frame maker of one publisher: `seq` counts every message, in the order they go out. */
+/** `stallLimitMs`: only with `noDrop`, and not with `batch` (a batch's send is shared by many publishes). */
+function readStallLimit(read: OptionReader, owner: string): number | undefined {
+  const value = read.raw("stallLimitMs");
+  if (value === undefined) return undefined;
+  const limit = checkTimeout(value as number, 0, "stallLimitMs", owner); // checkTimeout refuses non-numbers
+  if (read.raw("noDrop") !== true) {
+    throw new InvalidArgumentError(
+      `${owner}: \`stallLimitMs\` applies only with \`noDrop: true\` (a lossy publisher never waits for room). ` +
+        `Set noDrop: true, or leave stallLimitMs out.`,
+    );
+  }
+  const batch = read.raw("batch");
+  if (batch !== undefined && batch !== false) {
+    throw new InvalidArgumentError(
+      `${owner}: \`stallLimitMs\` is not available with \`batch\` (a batch is shared by many publishes). ` +
+        `Leave one of them out.`,
+    );
+  }
+  return limit;
+}
+
+/**
+ * The headers frame maker of one publisher: `seq` counts every message, in the order they go out; `topicSeq`
+ * counts them per exact wire topic.
+ */
 function stamper(
   headers: { readonly publisherId: string; readonly epoch: number } | undefined,
-): ((count: number) => Buffer) | undefined {
+): ((topic: string, count: number) => Buffer) | undefined {
   if (headers === undefined) return undefined;
   let seq = 1;
-  return (count) => {
-    const frame = encodeHeaders({ publisherId: headers.publisherId, epoch: headers.epoch, seq });
+  const topicSeqs = new Map<string, number>();
+  return (topic, count) => {
+    const topicSeq = topicSeqs.get(topic) ?? 1;
+    const frame = encodeHeaders({ publisherId: headers.publisherId, epoch: headers.epoch, seq, topicSeq });
     seq += count;
+    topicSeqs.set(topic, topicSeq + count);
     return frame;
   };
 }

@@ -21,6 +21,9 @@ import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { multicastSocketOptions } from "./internal/multicast.js";
 import type { MulticastOptions } from "./multicast.js";
 import { matchesAtBoundary, parsePubSub } from "./protocol/pubsub.js";
+import type { MessageHeaders } from "./protocol/headers.js";
+import { GAP_STREAMS, GapTracker } from "./internal/gap-tracker.js";
+import { callHook } from "./internal/hooks.js";
 import type { WaitOptions } from "./signal.js";
 
 /** Why a {@link Subscriber} dropped a message. */
@@ -46,6 +49,25 @@ export interface SubscriberDropInfo {
   readonly issues?: readonly ValidationIssue[];
 }
 
+/**
+ * A run of messages a {@link Subscriber} did not receive on one topic from one publisher, seen from the publisher's
+ * `topicSeq` numbers (publishers created with `headers`): reported to `onGap` and counted in `stats.gaps`.
+ */
+export interface SubscriberGap {
+  /** The wire topic. */
+  readonly topic: string;
+  /** The publisher's id, from its headers. */
+  readonly publisherId: string;
+  /** The publisher's epoch (when it started), from its headers. */
+  readonly epoch: number;
+  /** How many messages were missed: `to - from + 1`. */
+  readonly missed: number;
+  /** The first missed `topicSeq`. */
+  readonly from: number;
+  /** The last missed `topicSeq`. */
+  readonly to: number;
+}
+
 /** Counters of a {@link Subscriber}. */
 export interface SubscriberStats {
   /** Messages read from the socket. */
@@ -60,6 +82,19 @@ export interface SubscriberStats {
    * and not reported to `onDrop`, since they are not errors. A batch counts once.
    */
   readonly filtered: number;
+  /**
+   * Messages missed, over all topics: the jumps in the `topicSeq` numbers of publishers created with `headers`
+   * (dropped at a high-water mark or lost in transit). Only losses between two messages received on a topic can be
+   * seen: not those before the first message received on it, nor those after the last.
+   */
+  readonly gaps: number;
+  /** {@link SubscriberStats.gaps} by wire topic (at most 10,000 topics; gaps on further topics count only in `gaps`). */
+  readonly gapsByTopic: Readonly<Record<string, number>>;
+  /**
+   * Messages whose `topicSeq` was at or below the last one seen on their topic: duplicates, or messages that arrived
+   * out of order (through two forwarders, say). Delivered as usual, never counted as gaps. A batch counts once.
+   */
+  readonly outOfOrder: number;
 }
 
 /**
@@ -101,6 +136,11 @@ export interface SubscriberOptions<TContract extends TopicContract> extends Limi
   readonly receiveHighWaterMark?: number;
   /** Called for every dropped message (also counted in {@link Subscriber.stats}). Errors it throws are ignored. */
   readonly onDrop?: (info: SubscriberDropInfo) => void;
+  /**
+   * Called for every gap seen in a publisher's `topicSeq` numbers (also counted in `stats.gaps`), when the
+   * message after it arrives. Needs a publisher created with `headers`. Errors it throws are ignored.
+   */
+  readonly onGap?: (gap: SubscriberGap) => void;
   /** Multicast settings, used on `pgm://` and `epgm://` endpoints. */
   readonly multicast?: MulticastOptions;
   /**
@@ -161,6 +201,10 @@ export class Subscriber<TContract extends TopicContract>
   #checks: { readonly prefix: readonly string[]; readonly boundary: readonly string[] } | undefined;
   #delivered = 0;
   #filtered = 0;
+  readonly #gapTracker = new GapTracker(GAP_STREAMS);
+  #gaps = 0;
+  readonly #gapsByTopic = new Map<string, number>();
+  #outOfOrder = 0;
 
   private constructor(contract: TContract, config: SubscriberConfig<TContract>, owner: string) {
     super(checkContract(contract, "topics", owner));
@@ -224,6 +268,9 @@ export class Subscriber<TContract extends TopicContract>
       delivered: this.#delivered,
       dropped: this.#stream.dropped,
       filtered: this.#filtered,
+      gaps: this.#gaps,
+      gapsByTopic: Object.fromEntries(this.#gapsByTopic),
+      outOfOrder: this.#outOfOrder,
     };
   }
 
@@ -361,6 +408,7 @@ export class Subscriber<TContract extends TopicContract>
       this.#filtered++;
       return SKIP;
     }
+    if (frame.headers !== undefined) this.#track(topic, frame.headers, frame.kind === "message" ? 1 : frame.bodies.length);
     const declared = this.#resolve(topic);
     if (frame.kind === "message") return this.#parseOne(topic, declared, frame.body);
     const messages: TopicMessage<TContract>[] = [];
@@ -369,6 +417,23 @@ export class Subscriber<TContract extends TopicContract>
       if (message !== SKIP) messages.push(message);
     }
     return new Many(messages);
+  }
+
+  /** Gap counting from the headers of a message (or a batch of `count`) that arrived; see internal/gap-tracker.ts. */
+  #track(topic: string, headers: MessageHeaders, count: number): void {
+    const { publisherId, epoch, topicSeq } = headers;
+    if (typeof publisherId !== "string" || typeof epoch !== "number" || typeof topicSeq !== "number") return;
+    if (!Number.isSafeInteger(topicSeq) || topicSeq < 1 || count < 1) return; // not a number a publisher sends
+    const seen = this.#gapTracker.observe(publisherId, epoch, topic, topicSeq, count);
+    if (seen.kind === "next") return;
+    if (seen.kind === "repeat") {
+      this.#outOfOrder++;
+      return;
+    }
+    this.#gaps += seen.missed;
+    const byTopic = this.#gapsByTopic.get(topic);
+    if (byTopic !== undefined || this.#gapsByTopic.size < GAP_STREAMS) this.#gapsByTopic.set(topic, (byTopic ?? 0) + seen.missed);
+    callHook(this.#config.onGap, { topic, publisherId, epoch, missed: seen.missed, from: seen.from, to: seen.to });
   }
 
   #parseOne(topic: string, declared: string | null, body: Buffer): TopicMessage<TContract> | typeof SKIP {
@@ -420,6 +485,7 @@ function resolveSubscriberOptions<TContract extends TopicContract>(owner: string
       topics: Object.freeze([...(topics as SubscriptionPrefix<TContract>[])]), // strings, checked just above
       receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
       onDrop: read.hook<(info: SubscriberDropInfo) => void>("onDrop"),
+      onGap: read.hook<(gap: SubscriberGap) => void>("onGap"),
       multicast: multicastSocketOptions(options.multicast, owner),
       match: read.oneOf<TopicMatch>("match", ["boundary", "prefix"], "boundary"),
       limits: readLimits(read),

@@ -26,6 +26,7 @@ import {
   RemoteCallError,
   RemoteError,
   RpcError,
+  SubscriberStalledError,
   TimeoutError,
   TransportError,
   TransportUnavailableError,
@@ -100,6 +101,12 @@ const samples: Readonly<Record<string, Sample>> = {
   MessageTooLargeError: {
     code: "MESSAGE_TOO_LARGE",
     make: (o) => new MessageTooLargeError('Request to "orders.v1/putOrder"', 2048, 1024, o),
+    takesCause: true,
+  },
+  SubscriberStalledError: {
+    code: "SUBSCRIBER_STALLED",
+    make: (o) =>
+      new SubscriberStalledError('Publisher("sports.v1").publish("football.Arsenal")', "football.Arsenal", 500, "tcp://127.0.0.1:5556", o),
     takesCause: true,
   },
   TimeoutError: {

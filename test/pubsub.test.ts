@@ -164,6 +164,9 @@ describe.each(TRANSPORTS)("publish-subscribe over %s", (transport) => {
         delivered: count,
         dropped: { malformed: 0, "unknown-topic": 0, undecodable: 0, invalid: 0 },
         filtered: 0,
+        gaps: 0,
+        gapsByTopic: {},
+        outOfOrder: 0,
       });
     }
   });
@@ -296,6 +299,9 @@ describe.each(TRANSPORTS)("publish-subscribe over %s", (transport) => {
         delivered: 1,
         dropped: { malformed: 3, "unknown-topic": 1, undecodable: 1, invalid: 1 },
         filtered: 0,
+        gaps: 0,
+        gapsByTopic: {},
+        outOfOrder: 0,
       });
       expect(drops.map(({ reason, topic }) => ({ reason, topic }))).toEqual([
         { reason: "malformed", topic: undefined },

@@ -19,6 +19,8 @@ const LocalErrorCode = {
   CONNECTION_LOST: "CONNECTION_LOST",
   /** The caller's `AbortSignal` fired. */
   ABORTED: "ABORTED",
+  /** A lossless (`noDrop`) publish waited past `stallLimitMs` for a subscriber that is not reading. */
+  SUBSCRIBER_STALLED: "SUBSCRIBER_STALLED",
   /** The object was closed. */
   CLOSED: "CLOSED",
   /** An endpoint string is not valid. */

@@ -71,11 +71,11 @@ export class SendQueue {
    * A message whose `token` is cancelled before libzmq accepted it is skipped: the promise resolves with `false`.
    */
   send(frames: zmq.MessageLike[], token?: CancelToken): Promise<boolean> {
-    if (!this.#running && token === undefined && !this.#socket.closed) {
+    if (!this.#running && token?.cancelled !== true && !this.#socket.closed) {
       // Fast path, the common case: nothing is queued, so hand the message to zeromq.js at once (one promise hop
-      // instead of a queue round trip). Retryable failures go back into the queue, at its head.
+      // instead of a queue round trip). Retryable failures go back into the queue, at its head, with their token.
       this.#running = true;
-      return this.#socket.send(frames).then(this.#fastSent, (err: unknown) => this.#fastFailed(frames, err));
+      return this.#socket.send(frames).then(this.#fastSent, (err: unknown) => this.#fastFailed(frames, err, token));
     }
     return new Promise<boolean>((resolve, reject) => {
       this.#items.push({ frames, resolve, reject, token });
@@ -89,11 +89,11 @@ export class SendQueue {
     return true;
   };
 
-  #fastFailed(frames: zmq.MessageLike[], err: unknown): Promise<boolean> {
+  #fastFailed(frames: zmq.MessageLike[], err: unknown, token: CancelToken | undefined): Promise<boolean> {
     this.#running = false;
     if (isEagain(err) && (this.#retry || this.#waitWhenFull) && !this.#socket.closed) {
       return new Promise<boolean>((resolve, reject) => {
-        this.#items.splice(this.#head, 0, { frames, resolve, reject, token: undefined });
+        this.#items.splice(this.#head, 0, { frames, resolve, reject, token });
         void this.#drain();
       });
     }

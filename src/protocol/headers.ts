@@ -38,6 +38,11 @@ export interface MessageHeaders {
   readonly epoch?: number;
   /** Pub-sub: the message's sequence number within the publisher's epoch. */
   readonly seq?: number;
+  /**
+   * Pub-sub (1.3): the message's sequence number among this publisher's messages on exactly its topic, within the
+   * epoch: 1, 2, 3, ... per wire topic. A subscriber that receives a topic sees every loss on it as a jump.
+   */
+  readonly topicSeq?: number;
   /** Keys this version does not know: kept, and ignored. */
   readonly [key: string]: unknown;
 }
@@ -55,6 +60,7 @@ const KNOWN: Readonly<Record<string, "string" | "number" | "boolean">> = {
   publisherId: "string",
   epoch: "number",
   seq: "number",
+  topicSeq: "number",
 };
 
 /** The largest headers frame accepted, in bytes: headers are small; a huge one is a peer's bug or an attack. */
