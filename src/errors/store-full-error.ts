@@ -32,10 +32,7 @@ export class StoreFullError extends TypedZmqError {
       maxBytes === undefined
         ? "Free disk space, or let sinks take the results waiting in the store"
         : "Let sinks take the results waiting in the store, or raise maxStoreBytes";
-    super(
-      `Queue store '${path}' is full: ${why}, so nothing of this commit was stored. ${what}.`,
-      errorOptions(options),
-    );
+    super(`Queue store '${path}' is full: ${why}, so nothing of this commit was stored. ${what}.`, errorOptions(options));
     this.path = path;
     this.maxBytes = maxBytes;
   }

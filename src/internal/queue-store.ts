@@ -28,6 +28,7 @@ import { StoreCorruptError } from "../errors/store-corrupt-error.js";
 import { StoreFullError } from "../errors/store-full-error.js";
 import { StoreLockedError } from "../errors/store-locked-error.js";
 import { StoreUnavailableError } from "../errors/store-unavailable-error.js";
+import { resolveOptions } from "./options.js";
 import { addonFailure, loadSqlite, SQLITE_MODULE, type SqliteDatabase } from "./sqlite.js";
 
 /** The status of a stored outcome (protocol/queue.ts `OutcomeStatus`): 0 OK, 1 FAILED, 3 BROKER_FAILED. */
@@ -201,7 +202,11 @@ function checkPath(path: string): void {
   }
   if (!dirStat.isDirectory())
     throw new StoreUnavailableError(path, `'${dir}' is not a directory`, "Fix the path: it must name a file in a directory.");
-  writable(path, dir, `its directory '${dir}' is not writable by this process, and SQLite creates the file and its -wal file there`);
+  writable(
+    path,
+    dir,
+    `its directory '${dir}' is not writable by this process, and SQLite creates the file and its -wal file there`,
+  );
   let fileStat;
   try {
     fileStat = statSync(path);
@@ -222,21 +227,24 @@ function writable(path: string, target: string, why: string): void {
   }
 }
 
-function checkOptions(path: unknown, options: QueueStoreOptions): void {
+/** The options of {@link openQueueStore}, checked and with their defaults. */
+interface StoreConfig {
+  readonly synchronous: "full" | "normal";
+  readonly maxBytes: number | undefined;
+}
+
+function resolveStoreOptions(path: unknown, options: QueueStoreOptions | undefined): StoreConfig {
   if (typeof path !== "string" || path.trim() === "" || path === ":memory:" || path.startsWith("file:"))
     throw new InvalidArgumentError(
       `openQueueStore: the store path must be a file path such as "queue.db", got ${JSON.stringify(path)}. ` +
         `For a broker without persistence, give no \`store\`.`,
     );
-  const { synchronous, maxBytes } = options;
-  if (synchronous !== undefined && synchronous !== "full" && synchronous !== "normal")
-    throw new InvalidArgumentError(
-      `openQueueStore: \`synchronous\` must be "full" or "normal", got ${JSON.stringify(synchronous)}.`,
-    );
-  if (maxBytes !== undefined && (!Number.isSafeInteger(maxBytes) || maxBytes < MIN_STORE_BYTES))
-    throw new OutOfRangeError(
-      `openQueueStore: \`maxBytes\` must be a whole number of bytes >= ${MIN_STORE_BYTES}, got ${String(maxBytes)}.`,
-    );
+  return resolveOptions("openQueueStore", options, (read) => {
+    const maxBytes = read.optionalPositiveInt("maxBytes");
+    if (maxBytes !== undefined && maxBytes < MIN_STORE_BYTES)
+      throw new OutOfRangeError(`openQueueStore: \`maxBytes\` must be at least ${MIN_STORE_BYTES} bytes, got ${maxBytes}.`);
+    return { synchronous: read.oneOf("synchronous", ["full", "normal"], "full"), maxBytes };
+  });
 }
 
 function pragmaNumber(db: SqliteDatabase, pragma: string): number {
@@ -251,7 +259,10 @@ function migrate(db: SqliteDatabase, path: string): void {
   if (applicationId === 0) {
     const objects: unknown = db.prepare("SELECT count(*) FROM sqlite_schema").pluck().get();
     if (objects !== 0)
-      throw new StoreCorruptError(path, "it is a SQLite database that typed-zmq did not create (it has tables and no queue-store id)");
+      throw new StoreCorruptError(
+        path,
+        "it is a SQLite database that typed-zmq did not create (it has tables and no queue-store id)",
+      );
   } else if (applicationId !== STORE_APPLICATION_ID) {
     throw new StoreCorruptError(
       path,
@@ -369,15 +380,15 @@ class SqliteQueueStore implements QueueStore {
  * the file was written by a newer typed-zmq.
  * @throws `InvalidArgumentError` / `OutOfRangeError` on a bad path or option.
  */
-export function openQueueStore(path: string, options: QueueStoreOptions = {}): QueueStore {
-  checkOptions(path, options);
+export function openQueueStore(path: string, options?: QueueStoreOptions): QueueStore {
+  const config = resolveStoreOptions(path, options);
   checkPath(path);
   const Database = loadSqlite(path);
   let db: SqliteDatabase;
   try {
     db = new Database(path, { timeout: 0 });
   } catch (err) {
-    throw sqliteCode(err) === undefined ? addonFailure(path, SQLITE_MODULE, err) : storeError(path, err, options.maxBytes);
+    throw sqliteCode(err) === undefined ? addonFailure(path, SQLITE_MODULE, err) : storeError(path, err, config.maxBytes);
   }
   try {
     db.pragma("locking_mode = EXCLUSIVE");
@@ -389,17 +400,17 @@ export function openQueueStore(path: string, options: QueueStoreOptions = {}): Q
         "Put the store on a local file system that supports WAL.",
       );
     db.exec("BEGIN EXCLUSIVE; COMMIT");
-    db.pragma(`synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`);
+    db.pragma(`synchronous = ${config.synchronous === "normal" ? "NORMAL" : "FULL"}`);
     migrate(db, path);
     quickCheck(db, path);
-    if (options.maxBytes !== undefined) {
+    if (config.maxBytes !== undefined) {
       const pageSize = pragmaNumber(db, "page_size");
-      db.pragma(`max_page_count = ${Math.floor(options.maxBytes / pageSize)}`);
+      db.pragma(`max_page_count = ${Math.floor(config.maxBytes / pageSize)}`);
     }
-    return new SqliteQueueStore(path, db, options.maxBytes);
+    return new SqliteQueueStore(path, db, config.maxBytes);
   } catch (err) {
     db.close();
-    throw storeError(path, err, options.maxBytes);
+    throw storeError(path, err, config.maxBytes);
   }
 }
 

@@ -221,27 +221,31 @@ describe("one owner at a time", () => {
     expect(second.load().tasks.map((t) => t.id)).toEqual(["src-1", "src-2"]);
   });
 
-  test("a store held by another process is refused with StoreLockedError, and SIGKILL of the owner frees it with every commit kept", { timeout: 30_000 }, async () => {
-    const path = newPath();
-    const owner = startProgram("store-owner", child, {}, ["hold", path, "95"]);
-    try {
-      await owner.waitForLine(/^committed 95$/);
-      expect(() => openQueueStore(path)).toThrow(StoreLockedError);
-      // A third process is refused too.
-      const other = await openInChild(path);
-      expect(other).toMatchObject({ opened: false, name: "StoreLockedError", code: "STORE_LOCKED" });
+  test(
+    "a store held by another process is refused with StoreLockedError, and SIGKILL of the owner frees it with every commit kept",
+    { timeout: 30_000 },
+    async () => {
+      const path = newPath();
+      const owner = startProgram("store-owner", child, {}, ["hold", path, "95"]);
+      try {
+        await owner.waitForLine(/^committed 95$/);
+        expect(() => openQueueStore(path)).toThrow(StoreLockedError);
+        // A third process is refused too.
+        const other = await openInChild(path);
+        expect(other).toMatchObject({ opened: false, name: "StoreLockedError", code: "STORE_LOCKED" });
 
-      owner.child.kill("SIGKILL");
-      expect(await owner.exited).toBe("SIGKILL");
-      const store = tracked(path);
-      const { tasks } = store.load();
-      expect(tasks).toHaveLength(95);
-      expect(tasks[0]).toEqual({ queue: "jobs.v1", id: "child-1", seq: 1, body: Buffer.from("task 1"), deliveries: 0 });
-      expect(tasks[94]?.id).toBe("child-95");
-    } finally {
-      await killAll([owner]);
-    }
-  });
+        owner.child.kill("SIGKILL");
+        expect(await owner.exited).toBe("SIGKILL");
+        const store = tracked(path);
+        const { tasks } = store.load();
+        expect(tasks).toHaveLength(95);
+        expect(tasks[0]).toEqual({ queue: "jobs.v1", id: "child-1", seq: 1, body: Buffer.from("task 1"), deliveries: 0 });
+        expect(tasks[94]?.id).toBe("child-95");
+      } finally {
+        await killAll([owner]);
+      }
+    },
+  );
 
   test("a store this process owns is refused to another process", { timeout: 30_000 }, async () => {
     const path = newPath();
@@ -360,7 +364,9 @@ describe("a corrupt store", () => {
     db.close();
     expect(() => openQueueStore(path)).toThrow(StoreUnavailableError);
     expect(() => openQueueStore(path)).toThrow(
-      new RegExp(`written by a newer typed-zmq \\(store schema version ${STORE_SCHEMA_VERSION + 1}; this one reads versions up to ${STORE_SCHEMA_VERSION}\\)`),
+      new RegExp(
+        `written by a newer typed-zmq \\(store schema version ${STORE_SCHEMA_VERSION + 1}; this one reads versions up to ${STORE_SCHEMA_VERSION}\\)`,
+      ),
     );
   });
 });
@@ -447,9 +453,12 @@ describe("misuse", () => {
     expect(() => openQueueStore(":memory:")).toThrow(/give no `store`/);
     const path = newPath();
     // @ts-expect-error -- "off" is not a synchronous setting
-    expect(() => openQueueStore(path, { synchronous: "off" })).toThrow(/`synchronous` must be "full" or "normal"/);
+    expect(() => openQueueStore(path, { synchronous: "off" })).toThrow(
+      /`synchronous` must be one of "full", "normal", got "off"/,
+    );
     expect(() => openQueueStore(path, { maxBytes: 4096 })).toThrow(OutOfRangeError);
-    expect(() => openQueueStore(path, { maxBytes: 1.5e6 + 0.5 })).toThrow(/`maxBytes` must be a whole number/);
+    expect(() => openQueueStore(path, { maxBytes: 4096 })).toThrow(`\`maxBytes\` must be at least ${MIN_STORE_BYTES} bytes`);
+    expect(() => openQueueStore(path, { maxBytes: 1.5e6 + 0.5 })).toThrow(/`maxBytes` must be a positive integer/);
     expect(existsSync(path)).toBe(false);
   });
 });
