@@ -363,7 +363,11 @@ class SqliteQueueStore implements QueueStore {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#db.close();
+    try {
+      this.#db.close(); // checkpoints the WAL into the file and releases the lock
+    } catch (err) {
+      throw storeError(this.path, err, this.#maxBytes);
+    }
   }
 }
 

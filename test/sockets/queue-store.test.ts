@@ -339,6 +339,17 @@ describe("a corrupt store", () => {
     expect(() => openQueueStore(path)).toThrow(/damaged|integrity check failed/);
   });
 
+  test("a short file of text is not a database either; an empty file (`touch queue.db`) becomes a new store", () => {
+    const text = newPath();
+    writeFileSync(text, "hello");
+    expect(() => openQueueStore(text)).toThrow(/it is not a SQLite database/);
+    const empty = newPath();
+    writeFileSync(empty, "");
+    const store = tracked(empty);
+    store.commit(batch({ added: [task(1)] }));
+    expect(store.load().tasks).toEqual([task(1)]);
+  });
+
   test("a SQLite database that typed-zmq did not write is refused with StoreCorruptError", () => {
     const path = newPath();
     const Database = loadSqlite(path);
@@ -426,6 +437,17 @@ describe("an unwritable or unreachable store", () => {
     } finally {
       chmodSync(roDir, 0o755);
       rmSync(roDir, { recursive: true, force: true });
+    }
+  });
+
+  test("better-sqlite3 is loaded by the first open, not by importing the package or the store", { timeout: 30_000 }, async () => {
+    const program = startProgram("store-lazy", child, {}, ["lazy", newPath()]);
+    try {
+      await program.waitForLine(/^loaded before open: false$/);
+      await program.waitForLine(/^loaded after open: true$/);
+      expect(await program.exited).toBe(0);
+    } finally {
+      await killAll([program]);
     }
   });
 
