@@ -78,10 +78,8 @@ export interface QueueStore {
   load(): { readonly tasks: StoredTask[]; readonly results: StoredResult[] };
   /** Applies one batch, all or nothing. Throws a `Store*Error` (the store then holds what it held before). */
   commit(batch: StoreBatch): void;
-  /** Closes the file and releases its lock. Idempotent. */
+  /** Closes the file and releases its lock. Idempotent; after it, `load()` and `commit()` throw. */
   close(): void;
-  /** True once {@link QueueStore.close} was called. */
-  readonly closed: boolean;
 }
 
 /** Options of {@link openQueueStore}. */
@@ -176,7 +174,7 @@ function storeError(path: string, err: unknown, maxBytes: number | undefined): E
     return new StoreUnavailableError(
       path,
       `an I/O error while reading or writing it (${detail})`,
-      "Check the disk and the file system; the last commit was not stored.",
+      "Check the disk and the file system (a commit that fails this way stores nothing).",
       { cause: err },
     );
   if (code.startsWith("SQLITE_CANTOPEN") || code.startsWith("SQLITE_READONLY") || code === "SQLITE_PERM")
@@ -337,10 +335,6 @@ class SqliteQueueStore implements QueueStore {
     });
   }
 
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   load(): { readonly tasks: StoredTask[]; readonly results: StoredResult[] } {
     if (this.#closed) throw closedError(this.path);
     try {
@@ -421,10 +415,6 @@ export function openQueueStore(path: string, options?: QueueStoreOptions): Queue
 class MemoryQueueStore implements QueueStore {
   readonly path = undefined;
   #closed = false;
-
-  get closed(): boolean {
-    return this.#closed;
-  }
 
   load(): { readonly tasks: StoredTask[]; readonly results: StoredResult[] } {
     return { tasks: [], results: [] };
