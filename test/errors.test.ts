@@ -26,6 +26,10 @@ import {
   RemoteCallError,
   RemoteError,
   RpcError,
+  StoreCorruptError,
+  StoreFullError,
+  StoreLockedError,
+  StoreUnavailableError,
   SubscriberStalledError,
   TimeoutError,
   TransportError,
@@ -174,6 +178,27 @@ const samples: Readonly<Record<string, Sample>> = {
     make: (o) => new OutOfRangeError("RpcClient.connect: `timeoutMs` must be a number of milliseconds >= 0, got -1.", o),
     takesCause: true,
     builtin: RangeError,
+  },
+  StoreLockedError: {
+    code: "STORE_LOCKED",
+    make: (o) => new StoreLockedError("/var/lib/jobs/queue.db", o),
+    takesCause: true,
+  },
+  StoreCorruptError: {
+    code: "STORE_CORRUPT",
+    make: (o) => new StoreCorruptError("/var/lib/jobs/queue.db", "it is not a SQLite database", o),
+    takesCause: true,
+  },
+  StoreFullError: {
+    code: "STORE_FULL",
+    make: (o) => new StoreFullError("/var/lib/jobs/queue.db", 1_048_576, o),
+    takesCause: true,
+  },
+  StoreUnavailableError: {
+    code: "STORE_UNAVAILABLE",
+    make: (o) =>
+      new StoreUnavailableError("/var/lib/jobs/queue.db", "its directory '/var/lib/jobs' does not exist", "Create it first.", o),
+    takesCause: true,
   },
   ApplicationError: {
     code: "NOT_FOUND",

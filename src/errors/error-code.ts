@@ -35,6 +35,12 @@ const LocalErrorCode = {
   INVALID_ARGUMENT: "INVALID_ARGUMENT",
   /** A numeric argument or option is outside its allowed range. */
   OUT_OF_RANGE: "OUT_OF_RANGE",
+  /** A queue store file is already open in another broker (in this process or another): {@link StoreLockedError}. */
+  STORE_LOCKED: "STORE_LOCKED",
+  /** A queue store file is not a SQLite database, is damaged, or is not a typed-zmq queue store. */
+  STORE_CORRUPT: "STORE_CORRUPT",
+  /** A queue store cannot be opened or written: missing module, permissions, a bad path, I/O, a newer schema. */
+  STORE_UNAVAILABLE: "STORE_UNAVAILABLE",
 } as const;
 
 /**

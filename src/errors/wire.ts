@@ -44,6 +44,16 @@ export const WireErrorCode = {
   DEADLINE_EXCEEDED: "DEADLINE_EXCEEDED",
   /** A broker had no worker for the requested service within its wait limit (or the request's deadline). */
   SERVICE_UNAVAILABLE: "SERVICE_UNAVAILABLE",
+  /**
+   * A durable `PipelineBroker` refused a pushed task because its store is full (its `maxStoreBytes`, or the disk):
+   * the task was not stored. Locally, {@link StoreFullError} carries this code.
+   */
+  STORE_FULL: "STORE_FULL",
+  /**
+   * A durable `PipelineBroker` refused a pushed task because it could not commit it to its store (an I/O or other
+   * store failure other than a full store): the task was not stored. Push it again later, or check the broker.
+   */
+  STORE_FAILED: "STORE_FAILED",
 } as const;
 
 /** One of the codes in {@link WireErrorCode}. */
