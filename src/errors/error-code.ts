@@ -33,6 +33,11 @@ const LocalErrorCode = {
   INVALID_ARGUMENT: "INVALID_ARGUMENT",
   /** A numeric argument or option is outside its allowed range. */
   OUT_OF_RANGE: "OUT_OF_RANGE",
+  /**
+   * A reliable pipeline's broker refused to store a task (its reason, `QUEUE_FULL`, `STORE_FULL`, `STORE_FAILED` or
+   * `MALFORMED`, is in the error's `reason`): see {@link TaskRejectedError}.
+   */
+  TASK_REJECTED: "TASK_REJECTED",
 } as const;
 
 /**

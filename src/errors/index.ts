@@ -25,6 +25,7 @@ export { NoServerError, isNoServerError } from "./no-server-error.js";
 export type { EndpointState, EndpointStatus } from "./no-server-error.js";
 export { OutOfRangeError, isOutOfRangeError } from "./out-of-range-error.js";
 export { RemoteCallError, RemoteError, isRemoteCallError, isRemoteError } from "./remote-call-error.js";
+export { TaskRejectedError, isTaskRejectedError } from "./task-rejected-error.js";
 export { TimeoutError, isTimeoutError } from "./timeout-error.js";
 export type { TimeoutErrorOptions } from "./timeout-error.js";
 export { TransportError, isTransportError } from "./transport-error.js";
