@@ -76,10 +76,10 @@ export interface PipelineSinkStats {
   /** Messages dropped, by reason. */
   readonly dropped: Readonly<Record<PipelineSinkDropReason, number>>;
   /**
-   * Reliable mode: results that arrived again for a task id within the dedupe window (after a reconnection, or a
-   * broker restart): acknowledged, never yielded. 0 in plain mode.
+   * Reliable mode only (absent in plain mode): results that arrived again for a task id within the dedupe window
+   * (after a reconnection, or a broker restart): acknowledged, never yielded.
    */
-  readonly duplicates: number;
+  readonly duplicates?: number;
 }
 
 /** Options of {@link PipelineSink.bind} and {@link PipelineSink.connect}. */
@@ -269,13 +269,8 @@ export class PipelineSink<TContract extends JobContract>
 
   /** A snapshot of the counters. */
   get stats(): PipelineSinkStats {
-    return {
-      received: this.#stream.received,
-      results: this.#results,
-      failures: this.#failures,
-      dropped: this.#stream.dropped,
-      duplicates: this.#reliable?.acks.duplicates ?? 0,
-    };
+    const stats = { received: this.#stream.received, results: this.#results, failures: this.#failures, dropped: this.#stream.dropped };
+    return this.#reliable === undefined ? stats : { ...stats, duplicates: this.#reliable.acks.duplicates };
   }
 
   /**

@@ -121,14 +121,14 @@ export interface PipelineSourceStats {
    * while connected to the broker, else 0 (the workers are behind it).
    */
   readonly workers: number;
-  /** Reliable mode: pushes the broker accepted (0 in plain mode). */
-  readonly accepted: number;
-  /** Reliable mode: pushes the broker rejected ({@link TaskRejectedError}). */
-  readonly rejected: number;
-  /** Reliable mode: tasks sent again (a new connection, or no answer within `resendMs`). */
-  readonly resent: number;
-  /** Reliable mode: pushes sent or waiting to be, not yet answered. */
-  readonly pending: number;
+  /** Reliable mode only (absent in plain mode): pushes the broker accepted. */
+  readonly accepted?: number;
+  /** Reliable mode only: pushes the broker rejected ({@link TaskRejectedError}). */
+  readonly rejected?: number;
+  /** Reliable mode only: tasks sent again (a new connection, or no answer within `resendMs`). */
+  readonly resent?: number;
+  /** Reliable mode only: pushes sent or waiting to be sent, not yet answered. */
+  readonly pending?: number;
 }
 
 const DONE = Promise.resolve();
@@ -260,7 +260,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     if (this.#reliable !== undefined) {
       return { ...this.#reliable.counts, workers: this.#reliable.client.live ? 1 : 0 };
     }
-    return { pushed: this.#plain?.outbox.sent ?? 0, workers: this.#workers, accepted: 0, rejected: 0, resent: 0, pending: 0 };
+    return { pushed: this.#plain?.outbox.sent ?? 0, workers: this.#workers };
   }
 
   /**
