@@ -38,6 +38,8 @@ interface PendingPush {
   readonly body: Uint8Array;
   /** When it was last sent; 0 while it has never been. */
   sentAt: number;
+  /** Waiting in the batcher: the batch sends it (not a new connection). */
+  batched: boolean;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
   disarm: () => void;
@@ -66,8 +68,8 @@ export class ReliablePushes {
   readonly #room = new Waiters();
   readonly #sourceId = randomBytes(4).toString("hex");
   readonly #batcher: Batcher<""> | undefined;
-  /** Ids of the tasks in the batcher, in order: a batch of `count` tasks is the first `count` of them. */
-  #batched: string[] = [];
+  /** The tasks in the batcher, in order: a batch of `count` tasks is the first `count` of them. */
+  #batched: PendingPush[] = [];
   #drained = signalled();
   #counter = 0;
   #pushed = 0;
@@ -82,15 +84,16 @@ export class ReliablePushes {
     this.#what = what;
     this.#client = new QueueClient(config.client, {
       message: (message) => this.#answer(message),
-      up: () => this.#sendAll([...this.#pending.values()]),
+      up: () => this.#sendAll([...this.#pending.values()].filter((p) => !p.batched)),
       invalid: () => undefined,
     });
     this.#batcher =
       config.batch === undefined
         ? undefined
         : new Batcher<"">(config.batch, (_key, _packed, count) => {
-            const ids = this.#batched.splice(0, count);
-            this.#sendAll(ids.map((id) => this.#pending.get(id)).filter((p) => p !== undefined));
+            const entries = this.#batched.splice(0, count).filter((p) => this.#pending.get(p.id) === p);
+            for (const entry of entries) entry.batched = false;
+            this.#sendAll(entries);
             return Promise.resolve();
           });
   }
@@ -140,7 +143,7 @@ export class ReliablePushes {
     }
     const remaining = Math.max(1, timeoutMs - (Date.now() - started));
     await new Promise<void>((resolve, reject) => {
-      const entry: PendingPush = { id, body, sentAt: 0, resolve, reject, disarm: () => undefined };
+      const entry: PendingPush = { id, body, sentAt: 0, batched: false, resolve, reject, disarm: () => undefined };
       this.#pending.set(id, entry);
       if (timeoutMs !== FOREVER_MS || signal !== undefined) {
         entry.disarm = watchDeadline(timeoutMs === FOREVER_MS ? FOREVER_MS : remaining, signal, place, (error) => {
@@ -153,7 +156,8 @@ export class ReliablePushes {
       if (this.#batcher === undefined) {
         this.#sendAll([entry]);
       } else {
-        this.#batched.push(id);
+        entry.batched = true;
+        this.#batched.push(entry);
         void this.#batcher.add("", body);
       }
     });

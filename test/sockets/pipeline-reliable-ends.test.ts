@@ -239,7 +239,7 @@ describe.each(["ipc", "tcp"] as const)("reliable PipelineSource over %s", (trans
     await b.until(() => b.of("push").length >= 1, "a PUSH");
     const [push] = b.of("push");
     expect(push!.message.ids).toEqual(["t1", "t2", "t3", "t4", "t5"]);
-    expect(push!.message.bodies.map((body) => JSON.parse(body.toString()).n)).toEqual([1, 2, 3, 4, 5]);
+    expect(push!.message.bodies.map((body): unknown => JSON.parse(body.toString()))).toEqual([1, 2, 3, 4, 5].map((n) => ({ n })));
     await b.send(push!.from, encodeAccepted(push!.message.ids));
     await Promise.all(pushes);
     expect(source.stats).toMatchObject({ pushed: 5, accepted: 5 });
@@ -372,7 +372,7 @@ describe.each(["ipc", "tcp"] as const)("reliable PipelineSink over %s", (transpo
     await b.send(first, encodeQueueDisconnect());
     await b.until(() => b.of("fetch").length === 2, "FETCH again");
     expect(b.of("fetch")[1]!.from.equals(first)).toBe(false);
-    void sink;
+    expect(sink.closed).toBe(false);
   });
 
   test("heartbeats go out when idle, and a silent broker makes the sink reconnect and FETCH again", async () => {
@@ -383,7 +383,7 @@ describe.each(["ipc", "tcp"] as const)("reliable PipelineSink over %s", (transpo
     // The broker says nothing: after 300 ms the sink drops its socket and FETCHes again from a new one.
     await b.until(() => b.of("fetch").length === 2, "FETCH from a new socket", 3_000);
     expect(b.of("fetch")[1]!.from.equals(b.of("fetch")[0]!.from)).toBe(false);
-    void sink;
+    expect(sink.closed).toBe(false);
   });
 
   test("a broker that heartbeats keeps the sink on its socket", async () => {
@@ -399,7 +399,7 @@ describe.each(["ipc", "tcp"] as const)("reliable PipelineSink over %s", (transpo
     } finally {
       clearInterval(timer);
     }
-    void sink;
+    expect(sink.closed).toBe(false);
   });
 
   test("close() sends DISCONNECT", async () => {
