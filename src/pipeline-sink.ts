@@ -6,7 +6,7 @@
 import * as zmq from "zeromq";
 import type { CurveOptions } from "./curve.js";
 import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
-import type { Codec } from "./codec.js";
+import { jsonCodec, type Codec } from "./codec.js";
 import type { InferResult, JobContract } from "./contract.js";
 import { ClosedError, OutOfRangeError, TimeoutError, type RpcErrorBody, type ValidationIssue } from "./errors/index.js";
 import type { EndpointUse } from "./internal/attach.js";
@@ -21,6 +21,10 @@ import { MessageStream, Many, SKIP } from "./internal/stream.js";
 import { asErrorBody } from "./internal/wire.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { parsePipeline } from "./protocol/pipeline.js";
+import { encodeFetch, encodeQueueDisconnect, encodeTaken, MAX_WINDOW, OutcomeStatus } from "./protocol/queue.js";
+import { Channel } from "./internal/channel.js";
+import { QUEUE_LINK_HEARTBEATS, QueueClient, readReliableMode, type QueueReply } from "./internal/queue-client.js";
+import { ResultAcks } from "./internal/result-acks.js";
 import type { WaitOptions } from "./signal.js";
 
 const DROP_REASONS: readonly PipelineSinkDropReason[] = ["malformed", "undecodable", "invalid"];
@@ -32,12 +36,20 @@ export type JobOutcome<TContract extends JobContract> =
       readonly ok: true;
       /** The result, parsed by the result schema. */
       readonly result: InferResult<TContract>;
+      /** Reliable mode: the id of the task (always set there; absent in plain mode). */
+      readonly taskId?: string;
     }
   | {
-      /** The task failed at the worker. */
+      /** The task failed at the worker, or (reliable mode) the broker gave up on it. */
       readonly ok: false;
-      /** What the worker reported: `INVALID_TASK`, `HANDLER_ERROR`, `INVALID_RESULT`, `MALFORMED` or an application code. */
+      /**
+       * What the worker reported: `INVALID_TASK`, `HANDLER_ERROR`, `INVALID_RESULT`, `MALFORMED` or an application
+       * code. Reliable mode adds the broker's own failure `POISON_TASK` (`details: { taskId, deliveries }`): the task
+       * was delivered `maxDeliveries` times and never completed.
+       */
       readonly error: RpcErrorBody;
+      /** Reliable mode: the id of the task (always set there; absent in plain mode). */
+      readonly taskId?: string;
     };
 
 /** Why a {@link PipelineSink} dropped a message. */
@@ -63,6 +75,11 @@ export interface PipelineSinkStats {
   readonly failures: number;
   /** Messages dropped, by reason. */
   readonly dropped: Readonly<Record<PipelineSinkDropReason, number>>;
+  /**
+   * Reliable mode only (absent in plain mode): results that arrived again for a task id within the dedupe window
+   * (after a reconnection, or a broker restart): acknowledged, never yielded.
+   */
+  readonly duplicates?: number;
 }
 
 /** Options of {@link PipelineSink.bind} and {@link PipelineSink.connect}. */
@@ -82,6 +99,41 @@ export interface PipelineSinkOptions extends LimitOptions {
    * @defaultValue none: plaintext
    */
   readonly curve?: CurveOptions;
+  /**
+   * `"plain"`: pull results straight from the workers (or a `PipelineStreamer`). `"reliable"` (protocol 1.3):
+   * connect to a `PipelineBroker`'s frontend and fetch the results it holds; each is acknowledged (TAKEN) once user
+   * code has it, and only then forgotten by the broker. Reliable mode only connects, to one broker.
+   * @defaultValue "plain"
+   */
+  readonly mode?: "plain" | "reliable";
+  /**
+   * Reliable mode: the broker's queue whose results to fetch (1 to 255 UTF-8 bytes).
+   * @defaultValue the contract's name, such as `"jobs.v1"`
+   */
+  readonly queue?: string;
+  /**
+   * Reliable mode: most results the broker sends this sink before it has taken them (the FETCH window, 1 to
+   * 1,000,000). It bounds the sink's memory; results beyond it wait at the broker.
+   * @defaultValue 1000
+   */
+  readonly window?: number;
+  /**
+   * Reliable mode: how many task ids the sink remembers to drop results delivered again (at least `window`). A
+   * repeat of an id older than that reaches user code again.
+   * @defaultValue 65536
+   */
+  readonly dedupeWindow?: number;
+  /**
+   * Reliable mode: a HEARTBEAT goes to the broker after this long with nothing else sent; set it like the broker's.
+   * @defaultValue 1000
+   */
+  readonly heartbeatMs?: number;
+  /**
+   * Reliable mode: a broker silent for `heartbeatMs × liveness` is lost: the sink drops its socket, connects a new
+   * one and sends FETCH again.
+   * @defaultValue 3
+   */
+  readonly liveness?: number;
 }
 
 /**
@@ -89,6 +141,14 @@ export interface PipelineSinkOptions extends LimitOptions {
  *
  * A message that is malformed, cannot be decoded or breaks the result schema is never yielded: it is counted in
  * {@link PipelineSink.stats} and reported to `onDrop`. Leaving a `for await` loop early does not close the sink.
+ *
+ * **Reliable mode** (`{ mode: "reliable" }`): results come from a `PipelineBroker`, each with its `taskId`, and a
+ * result is acknowledged (TAKEN) once it has been handed to user code: `receive()` resolved with it, the iterator
+ * yielded it, or `collect()` returned it. Results received and not yet handed when the sink closes or crashes are
+ * not acknowledged: the broker gives them to the next sink. So results are delivered **at least once across sink
+ * restarts, and once to user code within one sink's life**: a repeat whose id is among the last `dedupeWindow` seen
+ * is acknowledged again and dropped (`stats.duplicates`). A result that breaks the result schema (or cannot be
+ * decoded) is dropped as in plain mode and acknowledged too, so that the broker forgets it.
  *
  * @example
  * ```ts
@@ -100,8 +160,9 @@ export class PipelineSink<TContract extends JobContract>
   extends PatternBase<TContract>
   implements AsyncIterable<JobOutcome<TContract>>
 {
-  readonly #socket: zmq.Pull;
-  readonly #stream: MessageStream<JobOutcome<TContract>, PipelineSinkDropReason, PipelineSinkDropInfo>;
+  readonly #socket: zmq.Pull | undefined;
+  readonly #reliable: ReliableSide | undefined;
+  readonly #stream: MessageStream<JobOutcome<TContract>, PipelineSinkDropReason, PipelineSinkDropInfo, Buffer[] | Results>;
   readonly #config: SinkConfig;
   readonly #curve: CurveGuard | undefined;
   #results = 0;
@@ -110,15 +171,59 @@ export class PipelineSink<TContract extends JobContract>
   private constructor(contract: TContract, config: SinkConfig, owner: string) {
     super(checkContract(contract, "jobs", owner));
     this.#config = config;
+    this.#curve = CurveGuard.open(config.curve);
+    const parse = (raw: Buffer[] | Results): JobOutcome<TContract> | Many<JobOutcome<TContract>> | typeof SKIP =>
+      Array.isArray(raw) ? this.#parse(raw) : this.#parseResults(raw);
+    const reliable = config.reliable;
+    if (reliable !== undefined) {
+      this.#socket = undefined;
+      const channel = new Channel<Results>();
+      const side: ReliableSide = {
+        channel,
+        queue: reliable.queue,
+        acks: new ResultAcks(reliable.dedupeWindow, (ids) => side.client.send(encodeTaken(reliable.queue, ids))),
+        client: new QueueClient(
+          {
+            endpoint: reliable.endpoint,
+            heartbeatMs: reliable.heartbeatMs,
+            liveness: reliable.liveness,
+            socket: {
+              linger: SINK_LINGER_MS,
+              receiveHighWaterMark: config.receiveHighWaterMark,
+              ...QUEUE_LINK_HEARTBEATS,
+              ...config.limits.socket,
+              ...curveSocketOptions(config.curve),
+            },
+            guard: this.#curve,
+          },
+          {
+            message: (message) => {
+              if (message.kind === "results") channel.push(message);
+            },
+            up: () => {
+              side.client.send(encodeFetch(reliable.queue, reliable.window));
+              side.acks.flush();
+            },
+            invalid: (reason) => {
+              this.#stream.count();
+              this.#drop("malformed", `${this.contract.name}: ${reason}.`);
+            },
+          },
+        ),
+      };
+      this.#reliable = side;
+      this.#stream = new MessageStream<JobOutcome<TContract>, PipelineSinkDropReason, PipelineSinkDropInfo, Buffer[] | Results>(channel, parse, DROP_REASONS, config.onDrop);
+      return;
+    }
+    this.#reliable = undefined;
     this.#socket = new zmq.Pull({
       linger: 0,
       receiveHighWaterMark: config.receiveHighWaterMark,
       ...config.limits.socket,
       ...curveSocketOptions(config.curve),
     });
-    this.#curve = CurveGuard.open(config.curve);
     this.#curve?.watch(this.#socket);
-    this.#stream = new MessageStream(this.#socket, (frames) => this.#parse(frames), DROP_REASONS, config.onDrop);
+    this.#stream = new MessageStream<JobOutcome<TContract>, PipelineSinkDropReason, PipelineSinkDropInfo, Buffer[] | Results>(this.#socket, parse, DROP_REASONS, config.onDrop);
   }
 
   /**
@@ -134,7 +239,8 @@ export class PipelineSink<TContract extends JobContract>
   }
 
   /**
-   * Connects a sink to workers (or a streamer) that bind.
+   * Connects a sink to workers (or a streamer) that bind, or, with `{ mode: "reliable" }`, to the frontend of a
+   * `PipelineBroker` (one endpoint): it sends FETCH on every new connection and after a DISCONNECT.
    * @throws {@link InvalidEndpointError}; `TypeError`/`RangeError` for bad options.
    */
   static async connect<TContract extends JobContract>(
@@ -152,30 +258,41 @@ export class PipelineSink<TContract extends JobContract>
     mode: OpenMode,
   ): Promise<PipelineSink<TContract>> {
     const steps = {
-      create: (owner: string) => new PipelineSink(contract, resolveSinkOptions(owner, options), owner),
-      attach: (sink: PipelineSink<TContract>, use: EndpointUse) => sink.attach(sink.#socket, endpoint, mode, use),
+      create: (owner: string) => new PipelineSink(contract, resolveSinkOptions(owner, options, mode, endpoint, contract), owner),
+      attach: (sink: PipelineSink<TContract>, use: EndpointUse) =>
+        sink.#socket !== undefined
+          ? sink.attach(sink.#socket, endpoint, mode, use)
+          : sink.#reliable?.client.open((socket) => sink.attach(socket, endpoint, mode, use)) ?? Promise.resolve(),
     };
     return openPattern(steps, "PipelineSink", mode);
   }
 
   /** A snapshot of the counters. */
   get stats(): PipelineSinkStats {
-    return { received: this.#stream.received, results: this.#results, failures: this.#failures, dropped: this.#stream.dropped };
+    const stats = { received: this.#stream.received, results: this.#results, failures: this.#failures, dropped: this.#stream.dropped };
+    return this.#reliable === undefined ? stats : { ...stats, duplicates: this.#reliable.acks.duplicates };
   }
 
   /**
-   * Waits for the next outcome.
+   * Waits for the next outcome. In reliable mode the outcome is acknowledged to the broker once this resolves.
    * @throws {@link TimeoutError}, {@link AbortedError} (an outcome arriving later is kept for the next reader);
    *   {@link ClosedError} when the sink is or gets closed.
    */
   receive(options?: WaitOptions): Promise<JobOutcome<TContract>> {
     const what = `PipelineSink("${this.contract.name}").receive()`;
-    return this.#stream.receive(
+    const receiving = this.#stream.receive(
       options,
       () => this.#place(what),
       () => new ClosedError(`${what} rejected: the sink is closed.`),
     );
+    return this.#reliable === undefined ? receiving : receiving.then(this.#handed);
   }
+
+  /** Reliable mode: an outcome reached user code; acknowledge it. */
+  readonly #handed = (outcome: JobOutcome<TContract>): JobOutcome<TContract> => {
+    if (outcome.taskId !== undefined) this.#reliable?.acks.handed(outcome.taskId);
+    return outcome;
+  };
 
   /**
    * Waits for `count` outcomes and returns them in arrival order.
@@ -206,6 +323,7 @@ export class PipelineSink<TContract extends JobContract>
       }
       throw err;
     }
+    for (const outcome of outcomes) this.#handed(outcome);
     return outcomes;
   }
 
@@ -218,9 +336,25 @@ export class PipelineSink<TContract extends JobContract>
     };
   }
 
-  /** Iterates outcomes until `close()`. Leaving the loop early does not close the sink. */
+  /**
+   * Iterates outcomes until `close()`. Leaving the loop early does not close the sink. In reliable mode each outcome
+   * is acknowledged once the iterator has yielded it.
+   */
   [Symbol.asyncIterator](): AsyncIterableIterator<JobOutcome<TContract>> {
-    return this.#stream.iterator();
+    const inner = this.#stream.iterator();
+    if (this.#reliable === undefined) return inner;
+    const handed = this.#handed;
+    return {
+      next: async () => {
+        const result = await inner.next();
+        if (result.done !== true) handed(result.value);
+        return result;
+      },
+      return: () => inner.return?.() ?? Promise.resolve({ value: undefined, done: true }),
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
   }
 
   #drop(reason: PipelineSinkDropReason, message: string, issues?: readonly ValidationIssue[]): typeof SKIP {
@@ -249,12 +383,33 @@ export class PipelineSink<TContract extends JobContract>
     }
   }
 
-  #parseFailure(body: Buffer): JobOutcome<TContract> | typeof SKIP {
+  /** Reliable mode: the outcomes of one RESULTS, repeats left out, each with its task id. */
+  #parseResults(message: Results): Many<JobOutcome<TContract>> {
+    const acks = this.#reliable?.acks;
+    const outcomes: JobOutcome<TContract>[] = [];
+    message.ids.forEach((id, i) => {
+      const { status, body } = message.outcomes[i]!;
+      if (acks !== undefined && !acks.arrived(id)) {
+        this.#stream.count();
+        return;
+      }
+      const outcome =
+        status === OutcomeStatus.OK
+          ? this.#parseResult(body)
+          : this.#parseFailure(body, status === OutcomeStatus.BROKER_FAILED ? jsonCodec : this.#config.codec);
+      if (outcome === SKIP) acks?.discard(id);
+      else outcomes.push({ ...outcome, taskId: id });
+    });
+    return new Many(outcomes);
+  }
+
+  /** A failure result: `{ code, message, details? }` decoded with `codec` (JSON for the broker's own). */
+  #parseFailure(body: Buffer, codec: Codec = this.#config.codec): JobOutcome<TContract> | typeof SKIP {
     this.#stream.count();
     const name = this.contract.name;
     let error: RpcErrorBody | undefined;
     try {
-      error = asErrorBody(decodeBody(this.#config.codec, body, `Failure result on "${name}"`));
+      error = asErrorBody(decodeBody(codec, body, `Failure result on "${name}"`));
     } catch (err) {
       return this.#drop("undecodable", toError(err).message);
     }
@@ -282,24 +437,63 @@ export class PipelineSink<TContract extends JobContract>
     return { ok: true, result: parsed.data as InferResult<TContract> };
   }
 
-  /** Closes the socket; loops end, waits reject, and outcomes not yet taken are discarded. Idempotent. */
+  /**
+   * Closes the socket; loops end, waits reject, and outcomes not yet taken are discarded. Reliable mode: the
+   * acknowledgements not yet sent go first, then DISCONNECT; the broker gives the discarded outcomes (never handed
+   * to user code, so never acknowledged) to the next sink. Idempotent.
+   */
   protected override async shutdown(): Promise<void> {
-    this.#socket.close();
+    this.#socket?.close();
     this.#stream.end();
+    const reliable = this.#reliable;
+    if (reliable !== undefined) {
+      reliable.channel.end();
+      reliable.acks.flush();
+      await reliable.client.close(SINK_LINGER_MS, encodeQueueDisconnect());
+    }
     this.#curve?.release();
   }
 }
 
 type SinkConfig = ReturnType<typeof resolveSinkOptions>;
 
+/** The RESULTS a reliable sink hands its stream. */
+type Results = Extract<QueueReply, { readonly kind: "results" }>;
+
+/** A reliable sink's link to its broker, its acknowledgements, and the channel between its read loop and its readers. */
+interface ReliableSide {
+  readonly queue: string;
+  readonly client: QueueClient;
+  readonly acks: ResultAcks;
+  readonly channel: Channel<Results>;
+}
+
+/** How long a closing reliable sink lets its last TAKEN and DISCONNECT travel. */
+const SINK_LINGER_MS = 1_000;
+
 /** Every option checked and frozen before the socket exists. */
-function resolveSinkOptions(owner: string, options: PipelineSinkOptions) {
+function resolveSinkOptions(
+  owner: string,
+  options: PipelineSinkOptions,
+  mode: OpenMode,
+  endpoint: string | readonly string[],
+  contract: JobContract,
+) {
   return resolveOptions(owner, options, (read) => ({
     codec: read.codec(),
     receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
     onDrop: read.hook<(info: PipelineSinkDropInfo) => void>("onDrop"),
     limits: readLimits(read),
     curve: readCurveOptions(read),
+    reliable: readReliableMode(read, mode, endpoint, contract, ["window", "dedupeWindow", "heartbeatMs", "liveness"], (r) => {
+      const window = r.positiveInt("window", 1_000);
+      if (window > MAX_WINDOW) throw new OutOfRangeError(`${owner}: \`window\` must be at most ${MAX_WINDOW}, got ${window}.`);
+      const dedupeWindow = r.positiveInt("dedupeWindow", 65_536);
+      if (dedupeWindow < window) {
+        throw new OutOfRangeError(`${owner}: \`dedupeWindow\` (${dedupeWindow}) must be at least \`window\` (${window}).`);
+      }
+      return { window, dedupeWindow, heartbeatMs: r.positiveInt("heartbeatMs", 1_000), liveness: r.positiveInt("liveness", 3) };
+    }),
   }));
 }
 

@@ -24,6 +24,8 @@ import type { BatchOptions } from "./batch.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { encodeHeaders } from "./protocol/headers.js";
 import { encodePipelineBatch, encodePipelineMessage } from "./protocol/pipeline.js";
+import { QUEUE_LINK_HEARTBEATS, readReliableMode } from "./internal/queue-client.js";
+import { ReliablePushes } from "./internal/reliable-pushes.js";
 import type { WaitOptions } from "./signal.js";
 
 /** Options of {@link PipelineSource.bind} and {@link PipelineSource.connect}. */
@@ -58,24 +60,75 @@ export interface PipelineSourceOptions {
    * @defaultValue none: plaintext
    */
   readonly curve?: CurveOptions;
+  /**
+   * `"plain"`: push-pull straight to the workers (or a `PipelineStreamer`), no acknowledgements. `"reliable"`
+   * (protocol 1.3): connect to a `PipelineBroker`'s frontend; every task gets an id and `push()` resolves once the
+   * broker has it (with a store: on disk). Reliable mode only connects ({@link PipelineSource.bind} refuses it) and
+   * to one broker.
+   * @defaultValue "plain"
+   */
+  readonly mode?: "plain" | "reliable";
+  /**
+   * Reliable mode: the broker's queue the tasks go to (1 to 255 UTF-8 bytes). Workers and sinks name the same one.
+   * @defaultValue the contract's name, such as `"jobs.v1"`
+   */
+  readonly queue?: string;
+  /**
+   * Reliable mode: most pushes pending at once (sent and not yet answered by the broker). A push beyond it waits for
+   * room, within its `timeoutMs`/`signal`, before anything is sent; memory stays bounded while the broker is away.
+   * @defaultValue 10000
+   */
+  readonly maxPending?: number;
+  /**
+   * Reliable mode: a pending push unanswered for this long is sent again, with the same id (the broker keeps one
+   * copy). Pending pushes are also sent again on every new connection to the broker.
+   * @defaultValue 1000
+   */
+  readonly resendMs?: number;
+  /**
+   * Reliable mode: how long `close()` waits for the broker to answer the pending pushes before it rejects the rest
+   * with {@link ClosedError}. So a program that pushes and exits with `await source.close()` has every push
+   * answered first, when the broker is reachable.
+   * @defaultValue 5000
+   */
+  readonly drainTimeoutMs?: number;
 }
 
 /** Options of {@link PipelineSource.push}. */
 export interface PushOptions extends WaitOptions {
   /**
    * Protocol 1.1: send the task with a headers frame (`[body, H]`, H this object as JSON). **A v1 worker fails
-   * such a task as `MALFORMED`**: pass headers only when the workers speak 1.1. Cannot be used with `batch`.
+   * such a task as `MALFORMED`**: pass headers only when the workers speak 1.1. Cannot be used with `batch`, nor in
+   * reliable mode (1.3 carries no per-task headers there).
    * @defaultValue none: the v1 frame `[body]`
    */
   readonly headers?: Readonly<Record<string, unknown>>;
+  /**
+   * Reliable mode: the task's id, 1 to 255 bytes of UTF-8, unique within the queue. The broker keeps one copy per
+   * id, so pushing the same id again (after a timeout, from a restarted source) is harmless. Workers see it as
+   * `JobContext.taskId`, sinks as `JobOutcome.taskId`.
+   * @defaultValue `<8 random hex digits of this source>-<counter from 1>`
+   */
+  readonly id?: string;
 }
 
 /** Counters of a {@link PipelineSource}. */
 export interface PipelineSourceStats {
-  /** Tasks handed to libzmq. */
+  /** Tasks handed to libzmq (reliable mode: tasks sent to the broker the first time). */
   readonly pushed: number;
-  /** Workers connected now (tcp and ipc only: libzmq reports no connection events for inproc). */
+  /**
+   * Workers connected now (tcp and ipc only: libzmq reports no connection events for inproc). Reliable mode: 1
+   * while connected to the broker, else 0 (the workers are behind it).
+   */
   readonly workers: number;
+  /** Reliable mode only (absent in plain mode): pushes the broker accepted. */
+  readonly accepted?: number;
+  /** Reliable mode only: pushes the broker rejected ({@link TaskRejectedError}). */
+  readonly rejected?: number;
+  /** Reliable mode only: tasks sent again (a new connection, or no answer within `resendMs`). */
+  readonly resent?: number;
+  /** Reliable mode only: pushes sent or waiting to be sent, not yet answered. */
+  readonly pending?: number;
 }
 
 const DONE = Promise.resolve();
@@ -87,8 +140,13 @@ const BLOCKED_RETRY_MS = 100;
  * Pushes tasks of a job contract to the workers.
  *
  * Each task is validated against the task schema before it leaves, then sent to the next connected worker in
- * turn. Delivery guarantee: plain push-pull. A task is handed to exactly one worker; tasks queued at a worker that
- * dies are lost (no acknowledgements in this mode).
+ * turn. Delivery guarantee (plain mode, the default): plain push-pull. A task is handed to exactly one worker; tasks
+ * queued at a worker that dies are lost (no acknowledgements in this mode).
+ *
+ * **Reliable mode** (`{ mode: "reliable" }`, protocol 1.3): the source connects to a `PipelineBroker`'s frontend and
+ * each `push()` resolves only once the broker has the task (with a store: committed to disk), so the source may exit
+ * right after, before any worker runs. Tasks have ids; unanswered pushes are sent again with the same ids (on every
+ * new connection, and every `resendMs`), which the broker stores once. See {@link PipelineSource.push}.
  *
  * Workers that connect late miss nothing, but the first worker to connect may receive a large share of the tasks
  * pushed before the others arrive: call {@link PipelineSource.waitForWorkers} first.
@@ -101,11 +159,11 @@ const BLOCKED_RETRY_MS = 100;
  * ```
  */
 export class PipelineSource<TContract extends JobContract> extends PatternBase<TContract> {
-  readonly #socket: zmq.Push;
-  readonly #outbox: Outbox<"">;
+  readonly #plain: { readonly socket: zmq.Push; readonly outbox: Outbox<""> } | undefined;
+  readonly #reliable: ReliablePushes | undefined;
   readonly #what: string;
   readonly #onPushFailed = (err: unknown): never => {
-    throw this.#socket.closed
+    throw this.#plain?.socket.closed !== false
       ? new ClosedError(`${this.#what} rejected: the source was closed before the task was sent.`)
       : fromZmqError(err, this.#what, this.endpoint);
   };
@@ -117,21 +175,42 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
   private constructor(contract: TContract, config: SourceConfig, owner: string) {
     super(checkContract(contract, "jobs", owner));
     this.#config = config;
-    this.#socket = new zmq.Push({
+    this.#what = `PipelineSource("${contract.name}").push()`;
+    this.#curve = CurveGuard.open(config.curve);
+    if (config.reliable !== undefined) {
+      this.#plain = undefined;
+      this.#reliable = new ReliablePushes(
+        {
+          ...config.reliable,
+          lingerMs: config.lingerMs,
+          batch: config.batch,
+          client: {
+            endpoint: config.reliable.endpoint,
+            heartbeatMs: undefined,
+            liveness: 1,
+            socket: { linger: config.lingerMs, sendHighWaterMark: config.sendHighWaterMark, ...QUEUE_LINK_HEARTBEATS, ...curveSocketOptions(config.curve) },
+            guard: this.#curve,
+          },
+        },
+        this.#what,
+      );
+      return;
+    }
+    this.#reliable = undefined;
+    const socket = new zmq.Push({
       linger: config.lingerMs,
       sendHighWaterMark: config.sendHighWaterMark,
       // A blocked send gives up after this long and is retried, so a waiting push stays cancellable.
       sendTimeout: BLOCKED_RETRY_MS,
       ...curveSocketOptions(config.curve),
     });
-    this.#curve = CurveGuard.open(config.curve);
-    this.#curve?.watch(this.#socket);
-    this.#outbox = new Outbox<"">(this.#socket, { retryWhileBlocked: true }, config.batch, (_key, packed) =>
+    this.#curve?.watch(socket);
+    const outbox = new Outbox<"">(socket, { retryWhileBlocked: true }, config.batch, (_key, packed) =>
       encodePipelineBatch(packed),
     );
-    this.#what = `PipelineSource("${contract.name}").push()`;
-    this.#socket.events.on("handshake", () => this.#setWorkers(this.#workers + 1));
-    this.#socket.events.on("disconnect", () => this.#setWorkers(Math.max(0, this.#workers - 1)));
+    this.#plain = { socket, outbox };
+    socket.events.on("handshake", () => this.#setWorkers(this.#workers + 1));
+    socket.events.on("disconnect", () => this.#setWorkers(Math.max(0, this.#workers - 1)));
   }
 
   /**
@@ -147,7 +226,9 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
   }
 
   /**
-   * Connects a source to workers (or a streamer) that bind.
+   * Connects a source to workers (or a streamer) that bind, or, with `{ mode: "reliable" }`, to the frontend of a
+   * `PipelineBroker` (one endpoint). Resolves once connecting has started: a reliable source sends its pushes once
+   * the connection is up, and they wait (pending) until then.
    * @throws {@link InvalidEndpointError}; `TypeError`/`RangeError` for bad options.
    */
   static async connect<TContract extends JobContract>(
@@ -165,48 +246,60 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     mode: OpenMode,
   ): Promise<PipelineSource<TContract>> {
     const steps = {
-      create: (owner: string) => new PipelineSource(contract, resolveSourceOptions(owner, options), owner),
-      attach: (source: PipelineSource<TContract>, use: EndpointUse) => source.attach(source.#socket, endpoint, mode, use),
+      create: (owner: string) => new PipelineSource(contract, resolveSourceOptions(owner, options, mode, endpoint, contract), owner),
+      attach: (source: PipelineSource<TContract>, use: EndpointUse) =>
+        source.#plain !== undefined
+          ? source.attach(source.#plain.socket, endpoint, mode, use)
+          : source.#reliable?.client.open((socket) => source.attach(socket, endpoint, mode, use)) ?? Promise.resolve(),
     };
     return openPattern(steps, "PipelineSource", mode);
   }
 
   /** A snapshot of the counters. */
   get stats(): PipelineSourceStats {
-    return { pushed: this.#outbox.sent, workers: this.#workers };
+    if (this.#reliable !== undefined) {
+      return { ...this.#reliable.counts, workers: this.#reliable.client.live ? 1 : 0 };
+    }
+    return { pushed: this.#plain?.outbox.sent ?? 0, workers: this.#workers };
   }
 
   /**
    * Validates a task and hands it to the next worker.
    *
-   * Waits while no worker is connected or every worker's queue is full (PUSH never drops).
+   * Plain mode: waits while no worker is connected or every worker's queue is full (PUSH never drops).
+   *
+   * Reliable mode: sends the task to the broker under its id and resolves when the broker answers ACCEPTED (the task
+   * is queued; with a store, committed). Unanswered, it is sent again with the same id on every new connection and
+   * every `resendMs`. With `batch`, several tasks travel in one PUSH (and `timeoutMs`/`signal` are allowed). When
+   * `maxPending` pushes are pending it first waits for room. **A push that ends by its `timeoutMs` or `signal`
+   * is forgotten by the source, but the broker may still have stored the task** (its answer was on the way, or a
+   * send had gone out): push it again with the same id if it must not be lost; the broker keeps one copy.
    *
    * @param task - The task; its type is the task schema's input type.
-   * @param options - `timeoutMs` and `signal` bound the wait (by default it waits as long as it takes); a task
-   *   whose wait ended is not sent. `headers` sends a protocol 1.1 headers frame (see {@link PushOptions}).
+   * @param options - `timeoutMs` and `signal` bound the wait (by default it waits as long as it takes); in plain
+   *   mode a task whose wait ended is not sent. `headers` sends a protocol 1.1 headers frame (plain mode only, see
+   *   {@link PushOptions}); `id` names the task in reliable mode.
    * @throws {@link ContractValidationError} (`direction: "outgoing"`) when the task breaks the schema; nothing is sent.
-   * @throws {@link TimeoutError}, {@link AbortedError}, {@link ClosedError}.
+   * @throws {@link TaskRejectedError} (reliable mode) when the broker refused to store it (`reason`: `QUEUE_FULL`,
+   *   `STORE_FULL`, `STORE_FAILED`, `MALFORMED`).
+   * @throws {@link TimeoutError}, {@link AbortedError}, {@link ClosedError}; `TypeError`/`RangeError` for bad options
+   *   (an `id` that is not 1 to 255 UTF-8 bytes, `headers` in reliable mode).
    */
   push(task: InferTask<TContract>, options?: PushOptions): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError(`${this.#what} rejected: the source is closed.`));
+    if (this.#reliable !== undefined) return this.#pushReliable(this.#reliable, task, options);
+    const plain = this.#plain;
+    if (plain === undefined) return Promise.reject(new ClosedError(`${this.#what} rejected: the source is closed.`));
+    if (options?.id !== undefined) {
+      return Promise.reject(new InvalidArgumentError(`${this.#what}: \`id\` is for reliable mode ({ mode: "reliable" }); plain tasks have no id.`));
+    }
     const waits = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
     let frames: Uint8Array[];
     let timeoutMs: number | undefined;
     try {
       timeoutMs = options?.timeoutMs === undefined ? undefined : checkTimeout(options.timeoutMs, 0, "timeoutMs");
-      const checked = this.contract.task.safeParse(task);
-      if (!checked.success) {
-        throw validationError(checked.error, {
-          direction: "outgoing",
-          contract: this.contract.name,
-          method: "task",
-          what: "Task for",
-          schema: "task",
-          hint: "Nothing was pushed; fix the task.",
-        });
-      }
-      const body = encodeBody(this.#config.codec, task, `Task for "${this.contract.name}"`);
-      if (this.#outbox.batching && waits) {
+      const body = this.#encodeTask(task);
+      if (plain.outbox.batching && waits) {
         throw new InvalidArgumentError(
           `${this.#what}: \`timeoutMs\` and \`signal\` cannot be used with \`batch\` (a batch is not cancelled task by task).`,
         );
@@ -216,15 +309,15 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       return Promise.reject(toError(err));
     }
     const what = this.#what;
-    if (!waits && !this.#outbox.batching) return this.#outbox.send(frames).then(this.#outbox.counted, this.#onPushFailed);
-    if (this.#outbox.batching) {
-      const sending = this.#outbox.add("", frames[0]!);
+    if (!waits && !plain.outbox.batching) return plain.outbox.send(frames).then(plain.outbox.counted, this.#onPushFailed);
+    if (plain.outbox.batching) {
+      const sending = plain.outbox.add("", frames[0]!);
       return sending === undefined
         ? DONE
         : sending.then(
             () => undefined,
             (err: unknown) => {
-              throw this.#socket.closed
+              throw plain.socket.closed
                 ? new ClosedError(`${what} rejected: the source was closed before the batch was sent.`)
                 : fromZmqError(err, what, this.endpoint);
             },
@@ -245,10 +338,10 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
         };
         disarm = watchDeadline(timeoutMs ?? 2_147_483_647, options.signal, place, (error) => {
           deadlineError = error;
-          this.#outbox.cancel(token);
+          plain.outbox.cancel(token);
         });
       }
-      this.#outbox.send(frames, token).then(
+      plain.outbox.send(frames, token).then(
         (sent) => {
           disarm();
           if (!sent) {
@@ -256,13 +349,13 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
             reject(deadlineError ?? new ClosedError(`${what}: the task was not sent.`));
             return;
           }
-          this.#outbox.counted();
+          plain.outbox.counted();
           resolve();
         },
         (err: unknown) => {
           disarm();
           reject(
-            this.#socket.closed
+            plain.socket.closed
               ? new ClosedError(`${what} rejected: the source was closed before the task was sent.`)
               : fromZmqError(err, what, this.endpoint),
           );
@@ -281,6 +374,11 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
    */
   waitForWorkers(count: number, options: WaitOptions = {}): Promise<void> {
     const what = `PipelineSource("${this.contract.name}").waitForWorkers(${count})`;
+    if (this.#reliable !== undefined) {
+      return Promise.reject(
+        new InvalidArgumentError(`${what}: a reliable source talks to a broker, not to workers; its pushes wait at the broker until workers come.`),
+      );
+    }
     if (!Number.isInteger(count) || count < 0) {
       return Promise.reject(new OutOfRangeError(`${what}: \`count\` must be an integer >= 0.`));
     }
@@ -314,7 +412,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
 
   /** The headers frame of one push; refused with batching (a batch carries no per-task headers). */
   #headersFrame(headers: Readonly<Record<string, unknown>>): Buffer {
-    if (this.#outbox.batching)
+    if (this.#plain?.outbox.batching === true)
       throw new InvalidArgumentError(
         `${this.#what}: \`headers\` cannot be used with \`batch\` (a batch has no per-task headers).`,
       );
@@ -325,31 +423,92 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     return encodeHeaders(headers);
   }
 
-  /** Sends every task waiting in a batch now; resolves once libzmq has taken every task pushed so far. */
+  /**
+   * Sends every task waiting in a batch now; resolves once libzmq has taken every task pushed so far. In reliable
+   * mode it resolves once the waiting batch is sent: the `push()` promises say when the broker has the tasks.
+   */
   flush(): Promise<void> {
-    return this.#outbox.flush();
+    return this.#reliable?.flush() ?? this.#plain?.outbox.flush() ?? DONE;
   }
 
   /**
-   * Waits up to `lingerMs` for queued tasks to reach libzmq, then closes the socket; pushes still waiting reject
-   * with {@link ClosedError}. Idempotent.
+   * Plain mode: waits up to `lingerMs` for queued tasks to reach libzmq, then closes the socket; pushes still waiting
+   * reject with {@link ClosedError}.
+   *
+   * Reliable mode: sends the waiting batch, waits up to `drainTimeoutMs` for the broker to answer every pending push
+   * (they resolve or reject as usual), then rejects the rest with {@link ClosedError} (the broker may or may not have
+   * stored those) and closes the socket. Pushes still waiting for room reject at once. Idempotent.
    */
   protected override async shutdown(): Promise<void> {
-    await this.#outbox.close(this.#config.lingerMs);
     this.#workerWaiters.rejectAll(
       new ClosedError(`PipelineSource("${this.contract.name}").waitForWorkers() rejected: the source was closed.`),
     );
-    await this.#outbox.idle();
+    if (this.#reliable !== undefined) {
+      await this.#reliable.close();
+    } else if (this.#plain !== undefined) {
+      await this.#plain.outbox.close(this.#config.lingerMs);
+      await this.#plain.outbox.idle();
+    }
     this.#curve?.release();
+  }
+
+  #pushReliable(reliable: ReliablePushes, task: InferTask<TContract>, options: PushOptions | undefined): Promise<void> {
+    let body: Uint8Array;
+    try {
+      if (options?.headers !== undefined) {
+        throw new InvalidArgumentError(
+          `${this.#what}: \`headers\` cannot be used in reliable mode (protocol 1.3 carries no per-task headers through the broker); put what the worker needs in the task.`,
+        );
+      }
+      body = this.#encodeTask(task);
+    } catch (err) {
+      return Promise.reject(toError(err));
+    }
+    const place = {
+      what: this.#what,
+      endpoint: this.endpoint,
+      waitingFor: `the broker at ${this.endpointText} to accept the task`,
+      hint: "The broker may still have stored it: push it again with the same `id` (it keeps one copy), and check that the broker is running.",
+    };
+    return reliable.push(body, options, place).catch((err: unknown) => {
+      throw toError(err);
+    });
+  }
+
+  /** Validates a task against the task schema and encodes it. */
+  #encodeTask(task: InferTask<TContract>): Uint8Array {
+    const checked = this.contract.task.safeParse(task);
+    if (!checked.success) {
+      throw validationError(checked.error, {
+        direction: "outgoing",
+        contract: this.contract.name,
+        method: "task",
+        what: "Task for",
+        schema: "task",
+        hint: "Nothing was pushed; fix the task.",
+      });
+    }
+    return encodeBody(this.#config.codec, task, `Task for "${this.contract.name}"`);
   }
 }
 
 type SourceConfig = ReturnType<typeof resolveSourceOptions>;
 
 /** Every option checked and frozen before the socket exists. */
-function resolveSourceOptions(owner: string, options: PipelineSourceOptions) {
+function resolveSourceOptions(
+  owner: string,
+  options: PipelineSourceOptions,
+  mode: OpenMode,
+  endpoint: string | readonly string[],
+  contract: JobContract,
+) {
   return resolveOptions(owner, options, (read) => ({
     ...readSendOptions(read),
     curve: readCurveOptions(read),
+    reliable: readReliableMode(read, mode, endpoint, contract, ["maxPending", "resendMs", "drainTimeoutMs"], (r) => ({
+      maxPending: r.positiveInt("maxPending", 10_000),
+      resendMs: r.positiveInt("resendMs", 1_000),
+      drainTimeoutMs: r.nonNegativeMs("drainTimeoutMs", 5_000),
+    })),
   }));
 }

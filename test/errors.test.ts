@@ -31,6 +31,7 @@ import {
   StoreLockedError,
   StoreUnavailableError,
   SubscriberStalledError,
+  TaskRejectedError,
   TimeoutError,
   TransportError,
   TransportUnavailableError,
@@ -137,6 +138,11 @@ const samples: Readonly<Record<string, Sample>> = {
   AbortedError: {
     code: "ABORTED",
     make: (o) => new AbortedError('RpcClient.call("orders.v1/getOrder")', o),
+    takesCause: true,
+  },
+  TaskRejectedError: {
+    code: "TASK_REJECTED",
+    make: (o) => new TaskRejectedError('PipelineSource("jobs.v1").push()', "a1b2c3d4-7", "QUEUE_FULL", "the broker holds 100000 tasks", o),
     takesCause: true,
   },
   ClosedError: {

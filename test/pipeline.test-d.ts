@@ -216,7 +216,8 @@ void workerTypes;
 // ---------------------------------------------------------------------------------------------------------------------
 
 expectTypeOf<JobOutcome<Thumbs>>().toEqualTypeOf<
-  { readonly ok: true; readonly result: ResultOut } | { readonly ok: false; readonly error: RpcErrorBody }
+  | { readonly ok: true; readonly result: ResultOut; readonly taskId?: string }
+  | { readonly ok: false; readonly error: RpcErrorBody; readonly taskId?: string }
 >();
 
 async function sinkTypes(): Promise<void> {

@@ -41,6 +41,11 @@ const LocalErrorCode = {
   STORE_CORRUPT: "STORE_CORRUPT",
   /** A queue store cannot be opened or written: missing module, permissions, a bad path, I/O, a newer schema. */
   STORE_UNAVAILABLE: "STORE_UNAVAILABLE",
+  /**
+   * A reliable pipeline's broker refused to store a task (its reason, `QUEUE_FULL`, `STORE_FULL`, `STORE_FAILED` or
+   * `MALFORMED`, is in the error's `reason`): see {@link TaskRejectedError}.
+   */
+  TASK_REJECTED: "TASK_REJECTED",
 } as const;
 
 /**

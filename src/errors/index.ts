@@ -30,6 +30,7 @@ export { StoreFullError, isStoreFullError } from "./store-full-error.js";
 export { StoreLockedError, isStoreLockedError } from "./store-locked-error.js";
 export { StoreUnavailableError, isStoreUnavailableError } from "./store-unavailable-error.js";
 export { SubscriberStalledError, isSubscriberStalledError } from "./subscriber-stalled-error.js";
+export { TaskRejectedError, isTaskRejectedError } from "./task-rejected-error.js";
 export { TimeoutError, isTimeoutError } from "./timeout-error.js";
 export type { TimeoutErrorOptions } from "./timeout-error.js";
 export { TransportError, isTransportError } from "./transport-error.js";

@@ -6,7 +6,6 @@
  * with a deadline, the async iterator, and the received/dropped counters with the `onDrop` hook.
  * @internal
  */
-import type * as zmq from "zeromq";
 import { ClosedError } from "../errors/index.js";
 import type { WaitOptions } from "../signal.js";
 import { checkSignal, checkTimeout, watchDeadline, type DeadlinePlace } from "./deadline.js";
@@ -22,6 +21,15 @@ export class Many<T> {
   constructor(items: readonly T[]) {
     this.items = items;
   }
+}
+
+/**
+ * Where an {@link Inbox} reads from: a socket (`receive()` gives its multipart messages), or any other source of
+ * messages with the same contract (one pending `receive()` at a time; it rejects once the source has ended).
+ * @internal
+ */
+export interface Receiver<TRaw> {
+  receive(): Promise<TRaw>;
 }
 
 interface Waiter<T> {
@@ -43,15 +51,15 @@ const DONE: IteratorResult<never, undefined> = { value: undefined, done: true };
  * Ends (every waiter gets `done`) when the socket is closed.
  * @internal
  */
-export class Inbox<T> {
-  readonly #socket: zmq.Readable & zmq.Socket;
-  readonly #parse: (frames: Buffer[]) => T | Many<T> | typeof SKIP;
+export class Inbox<T, TRaw = Buffer[]> {
+  readonly #socket: Receiver<TRaw>;
+  readonly #parse: (frames: TRaw) => T | Many<T> | typeof SKIP;
   readonly #stash: T[] = [];
   #waiters: Waiter<T>[] = [];
   #pumping = false;
   #ended = false;
 
-  constructor(socket: zmq.Readable & zmq.Socket, parse: (frames: Buffer[]) => T | Many<T> | typeof SKIP) {
+  constructor(socket: Receiver<TRaw>, parse: (frames: TRaw) => T | Many<T> | typeof SKIP) {
     this.#socket = socket;
     this.#parse = parse;
   }
@@ -116,7 +124,7 @@ export class Inbox<T> {
     this.#pumping = true;
     try {
       for (;;) {
-        let frames: Buffer[];
+        let frames: TRaw;
         try {
           frames = await this.#socket.receive();
         } catch {
@@ -143,7 +151,7 @@ export class Inbox<T> {
     this.#pumping = true;
     try {
       while (this.#waiters.length > 0 && !this.#ended) {
-        let frames: Buffer[];
+        let frames: TRaw;
         try {
           frames = await this.#socket.receive();
         } catch {
@@ -169,7 +177,7 @@ export class Inbox<T> {
  * An async iterator over an inbox. Leaving a `for await` loop early does not close the owner.
  * @internal
  */
-export function iterate<T>(inbox: Inbox<T>): AsyncIterableIterator<T> {
+export function iterate<T, TRaw>(inbox: Inbox<T, TRaw>): AsyncIterableIterator<T> {
   return {
     next: () => inbox.take(),
     return: () => Promise.resolve(DONE),
@@ -190,8 +198,8 @@ export interface DropReport<TReason extends string> {
  * returns {@link MessageStream.drop} for every message it refuses.
  * @internal
  */
-export class MessageStream<T, TReason extends string, TInfo extends DropReport<TReason>> {
-  readonly #inbox: Inbox<T>;
+export class MessageStream<T, TReason extends string, TInfo extends DropReport<TReason>, TRaw = Buffer[]> {
+  readonly #inbox: Inbox<T, TRaw>;
   readonly #dropped: Record<TReason, number>;
   readonly #onDrop: ((info: TInfo) => void) | undefined;
   #received = 0;
@@ -201,8 +209,8 @@ export class MessageStream<T, TReason extends string, TInfo extends DropReport<T
    * @param onDrop - The user's hook; what it throws is ignored.
    */
   constructor(
-    socket: zmq.Readable & zmq.Socket,
-    parse: (frames: Buffer[]) => T | Many<T> | typeof SKIP,
+    socket: Receiver<TRaw>,
+    parse: (frames: TRaw) => T | Many<T> | typeof SKIP,
     reasons: readonly TReason[],
     onDrop: ((info: TInfo) => void) | undefined,
   ) {
