@@ -145,6 +145,7 @@ export type {
   JobHandler,
   PipelineWorkerEndpoints,
   PipelineWorkerErrorInfo,
+  PipelineWorkerEvent,
   PipelineWorkerOptions,
   PipelineWorkerStats,
 } from "./pipeline-worker.js";

@@ -38,12 +38,7 @@ import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { endpointList } from "./internal/attach.js";
 import { readConnectionOptions } from "./internal/connection-options.js";
 import { fromZmqError } from "./internal/zmq-errors.js";
-import {
-  ReliableWorker,
-  readReliableLinkSettings,
-  type ReliableLinkSettings,
-  type TaskJob,
-} from "./internal/reliable-worker.js";
+import { ReliableWorker, readReliableLinkSettings, type ReliableLinkSettings, type TaskJob } from "./internal/reliable-worker.js";
 import { OutcomeStatus, type DispatchedTask } from "./protocol/queue.js";
 import type { RpcServerEvent } from "./rpc-server.js";
 

@@ -71,7 +71,10 @@ export interface ReliableWorkerConfig {
   readonly capacity: number;
   readonly limits: Limits;
   /** Per link: everything but the endpoint and the MDP settings. */
-  readonly link: Omit<WorkerLinkConfig, "endpoint" | "service" | "name" | "capacity" | "batch" | "heartbeatMs" | "liveness" | "strict">;
+  readonly link: Omit<
+    WorkerLinkConfig,
+    "endpoint" | "service" | "name" | "capacity" | "batch" | "heartbeatMs" | "liveness" | "strict"
+  >;
 }
 
 /** What the owner does for a {@link ReliableWorker}. @internal */
@@ -109,7 +112,15 @@ export class TaskJob {
   orphaned = false;
   readonly #owner: ReliableWorker;
 
-  constructor(owner: ReliableWorker, link: MdpWorkerLink, generation: number, client: Buffer, tasks: DispatchedTask[], batch: boolean, stop: AbortSignal) {
+  constructor(
+    owner: ReliableWorker,
+    link: MdpWorkerLink,
+    generation: number,
+    client: Buffer,
+    tasks: DispatchedTask[],
+    batch: boolean,
+    stop: AbortSignal,
+  ) {
     this.#owner = owner;
     this.link = link;
     this.generation = generation;
@@ -123,7 +134,10 @@ export class TaskJob {
 
   /** The outcome of task `index`; frees its pool slot. */
   settle(index: number, status: OutcomeStatus, body: Uint8Array): void {
-    this.outcomes[index] = { status, body: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
+    this.outcomes[index] = {
+      status,
+      body: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+    };
     this.#owner.settled(this);
   }
 }
@@ -193,7 +207,10 @@ export class ReliableWorker {
     if (!this.#accepting) {
       const parsed = parseTask(body);
       const count = parsed.kind === "batch" ? parsed.tasks.length : 1;
-      this.#drop(count, `${count} task(s) from the broker at ${link.endpoint} arrived after this worker left; not run (the broker delivers them again).`);
+      this.#drop(
+        count,
+        `${count} task(s) from the broker at ${link.endpoint} arrived after this worker left; not run (the broker delivers them again).`,
+      );
       return;
     }
     const where = `${this.#config.label} at ${link.endpoint}`;
@@ -293,7 +310,9 @@ export class ReliableWorker {
       if (job.link !== link || job.generation !== generation) continue;
       job.orphaned = true;
       tasks += job.tasks.length;
-      job.scope.abort(new DOMException(`The link to the broker at ${link.endpoint} was lost; no outcome can be sent.`, "AbortError"));
+      job.scope.abort(
+        new DOMException(`The link to the broker at ${link.endpoint} was lost; no outcome can be sent.`, "AbortError"),
+      );
       // Tasks not started never will be; the running ones settle (and free their slots) as they finish.
       job.left -= job.tasks.length - job.next;
       job.next = job.tasks.length;

@@ -67,7 +67,7 @@ class FakeBroker implements AsyncDisposable {
   /** The first command (after `after` seen) that matches; bounded. */
   async next(match: (seen: Seen) => boolean, what: string, after = 0, ms = 4_000): Promise<Seen> {
     const deadline = Date.now() + ms;
-    for (let i = after; ; ) {
+    for (let i = after; ;) {
       for (; i < this.seen.length; i++) if (match(this.seen[i]!)) return this.seen[i]!;
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out after ${ms} ms waiting for ${what}; saw ${this.describe()}`);
@@ -120,7 +120,7 @@ const body = (value: unknown): Buffer => Buffer.from(jsonCodec.encode(value));
 const task = (id: string, value: unknown, delivery = 1): DispatchedTask => ({ id, delivery, body: body(value) });
 const decode = (bytes: Buffer): unknown => jsonCodec.decode(bytes);
 
-/** A handler by task: n < 0 raises an application error, 13 throws unexpectedly, 7 returns a bad result. */
+/** A handler by task: a negative n raises an application error, 13 throws unexpectedly, 7 returns a bad result. */
 function handlerWith(gates?: Gates, seen?: Array<{ taskId: string | undefined; delivery: number | undefined }>) {
   let running = 0;
   const stats = { maxRunning: 0 };
@@ -145,7 +145,7 @@ function handlerWith(gates?: Gates, seen?: Array<{ taskId: string | undefined; d
 }
 
 describe.each(["tcp", "ipc"] as const)("PipelineWorker reliable mode over %s", (transport) => {
-  test("READY names the queue with capacity and \"batch\"; a single task gets its result with taskId and delivery", async () => {
+  test('READY names the queue with capacity and "batch"; a single task gets its result with taskId and delivery', async () => {
     await using broker = await FakeBroker.bind(endpointFor(transport));
     const contexts: Array<{ taskId: string | undefined; delivery: number | undefined }> = [];
     const { handler } = handlerWith(undefined, contexts);
@@ -343,7 +343,7 @@ describe.each(["tcp", "ipc"] as const)("PipelineWorker reliable mode over %s", (
     expect(dropped).toContain("UNAVAILABLE");
   });
 
-  test("close(): HEARTBEAT \"leaving\", the tasks sent before the echo are answered, then DISCONNECT", async () => {
+  test('close(): HEARTBEAT "leaving", the tasks sent before the echo are answered, then DISCONNECT', async () => {
     await using broker = await FakeBroker.bind(endpointFor(transport));
     broker.ackLeaving = false;
     const gates = new Gates();
@@ -367,7 +367,7 @@ describe.each(["tcp", "ipc"] as const)("PipelineWorker reliable mode over %s", (
     expect(at).toBeGreaterThan(broker.seen.findIndex((s) => s.command.kind === "reply" && String(s.command.client) === "late"));
   });
 
-  test("close() against a broker that never echoes \"leaving\" is bounded", async () => {
+  test('close() against a broker that never echoes "leaving" is bounded', async () => {
     await using broker = await FakeBroker.bind(endpointFor(transport));
     broker.ackLeaving = false;
     const worker = await PipelineWorker.connect({ tasks: broker.endpoint }, Jobs, handlerWith().handler, {
