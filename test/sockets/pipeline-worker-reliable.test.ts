@@ -367,6 +367,47 @@ describe.each(["tcp", "ipc"] as const)("PipelineWorker reliable mode over %s", (
     expect(at).toBeGreaterThan(broker.seen.findIndex((s) => s.command.kind === "reply" && String(s.command.client) === "late"));
   });
 
+  test("close() past drainTimeoutMs answers a batch with the outcomes it has; the rest is left to the broker", async () => {
+    await using broker = await FakeBroker.bind(endpointFor(transport));
+    const gates = new Gates();
+    const worker = await PipelineWorker.connect({ tasks: broker.endpoint }, Jobs, handlerWith(gates).handler, {
+      mode: "reliable",
+      concurrency: 4,
+      drainTimeoutMs: 200,
+      onError: () => undefined,
+    });
+    const ready = await broker.ready();
+    await broker.batch(ready.id, "cut", [task("quick", { n: 1 }), task("stuck", { n: 2, key: "stuck" }), task("also", { n: 3 })]);
+    await within(gates.arrived("stuck"), 3_000, "the stuck task to start");
+    await within(worker.close(), 3_000, "close()");
+    const reply = await broker.reply("cut");
+    if (reply.kind !== "batch") throw new Error(reply.kind);
+    expect(reply.ids).toEqual(["quick", "also"]);
+    expect(reply.outcomes.map((o) => decode(o.body))).toEqual([
+      { n: 1, doubled: 2 },
+      { n: 3, doubled: 6 },
+    ]);
+    expect(worker.stats).toMatchObject({ completed: 2, dropped: 1 });
+    gates.open("stuck");
+  });
+
+  test("one link per broker: each broker gets READY, and each task's outcome goes back to the broker that sent it", async () => {
+    await using a = await FakeBroker.bind(endpointFor(transport));
+    await using b = await FakeBroker.bind(endpointFor(transport));
+    await using worker = await PipelineWorker.connect({ tasks: [a.endpoint, b.endpoint] }, Jobs, handlerWith().handler, {
+      mode: "reliable",
+      concurrency: 2,
+    });
+    const [readyA, readyB] = await Promise.all([a.ready(), b.ready()]);
+    await a.task(readyA.id, "from-a", task("ta", { n: 10 }));
+    await b.task(readyB.id, "from-b", task("tb", { n: 20 }));
+    const [replyA, replyB] = await Promise.all([a.reply("from-a"), b.reply("from-b")]);
+    expect(replyA.kind === "outcome" && decode(replyA.outcome.body)).toEqual({ n: 10, doubled: 20 });
+    expect(replyB.kind === "outcome" && decode(replyB.outcome.body)).toEqual({ n: 20, doubled: 40 });
+    expect(a.replies() + b.replies()).toBe(2);
+    expect(worker.stats.completed).toBe(2);
+  });
+
   test('close() against a broker that never echoes "leaving" is bounded', async () => {
     await using broker = await FakeBroker.bind(endpointFor(transport));
     broker.ackLeaving = false;
