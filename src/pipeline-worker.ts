@@ -411,14 +411,14 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     this.#lingerMs = config.lingerMs;
     this.#onError = config.onError;
     this.#limits = config.limits;
+    if (config.reliable !== undefined && hasResults) {
+      throw new InvalidArgumentError(
+        `${owner}("${contract.name}"): \`results\` has no use in reliable mode: results go back to the broker, which holds them for the sinks. Leave it out.`,
+      );
+    }
     const guards = [CurveGuard.open(config.curve)];
     this.#curve = guards;
     if (config.reliable !== undefined) {
-      if (hasResults) {
-        throw new InvalidArgumentError(
-          `${owner}("${contract.name}"): \`results\` has no use in reliable mode: results go back to the broker, which holds them for the sinks. Leave it out.`,
-        );
-      }
       this.#reliable = this.#newReliable(config, config.reliable, guards[0]);
       return;
     }
@@ -498,7 +498,14 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     return openPattern(
       {
         create: (owner) =>
-          new PipelineWorker(contract, handler, hasResults, resolveWorkerOptions(owner, options, contract), owner),
+          new PipelineWorker(
+            contract,
+            handler,
+            hasResults,
+            // Checked first: the options' defaults read the contract's name.
+            resolveWorkerOptions(owner, options, checkContract(contract, "jobs", owner)),
+            owner,
+          ),
         attach: async (worker, use) => {
           if (worker.#reliable !== undefined) {
             const brokers = endpointList(endpoints.tasks, use.owner);
