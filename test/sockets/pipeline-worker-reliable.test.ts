@@ -363,8 +363,11 @@ describe.each(["tcp", "ipc"] as const)("PipelineWorker reliable mode over %s", (
     await within(closing, 4_000, "close()");
     expect((await broker.reply("running")).kind).toBe("outcome");
     expect((await broker.reply("late")).kind).toBe("outcome");
-    const at = broker.seen.findIndex((s) => s.command.kind === "disconnect");
-    expect(at).toBeGreaterThan(broker.seen.findIndex((s) => s.command.kind === "reply" && String(s.command.client) === "late"));
+    // close() resolved once DISCONNECT left; the broker's read loop may not have read it yet.
+    const disconnect = await broker.next((s) => s.command.kind === "disconnect", "DISCONNECT");
+    expect(broker.seen.indexOf(disconnect)).toBeGreaterThan(
+      broker.seen.findIndex((s) => s.command.kind === "reply" && String(s.command.client) === "late"),
+    );
   });
 
   test("close() past drainTimeoutMs answers a batch with the outcomes it has; the rest is left to the broker", async () => {
