@@ -136,7 +136,7 @@ export class TaskJob {
   settle(index: number, status: OutcomeStatus, body: Uint8Array): void {
     this.outcomes[index] = {
       status,
-      body: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+      body: asBuffer(body),
     };
     this.#owner.settled(this);
   }
@@ -224,7 +224,7 @@ export class ReliableWorker {
           ? (over ?? "")
           : `${where}: a REQUEST body must be a task [body, H] or a batch ["", ids, bodies, deliveries]: ${parsed.reason}.`;
       const failure = this.#hooks.refuse(code, message);
-      this.#send(link, generation, client, encodeTaskReply({ status: OutcomeStatus.FAILED, body: failure as Buffer }), 1, 0);
+      this.#send(link, generation, client, encodeTaskReply({ status: OutcomeStatus.FAILED, body: asBuffer(failure) }), 1, 0);
       return;
     }
     const tasks = parsed.kind === "task" ? [parsed.task] : parsed.tasks;
@@ -368,6 +368,11 @@ export class ReliableWorker {
     if (job.batch && ids.length > 0)
       this.#send(job.link, job.generation, job.client, encodeTaskBatchReply(ids, outcomes), ids.length, countOk(outcomes));
   }
+}
+
+/** A codec's bytes as a Buffer, without a copy. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function countOk(outcomes: readonly Outcome[]): number {
