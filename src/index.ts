@@ -159,6 +159,7 @@ export type {
   JobHandler,
   PipelineWorkerEndpoints,
   PipelineWorkerErrorInfo,
+  PipelineWorkerEvent,
   PipelineWorkerOptions,
   PipelineWorkerStats,
 } from "./pipeline-worker.js";

@@ -4,8 +4,8 @@
  * opens it, heartbeats both ways, the broker's liveness, and reconnection with backoff. `RpcServer` in worker mode
  * keeps one link per broker endpoint and only handles the REQUESTs a link hands it.
  *
- * - On open: READY `["", "MDPW01", 0x01, service(, capacity)]` (the capacity frame is typed-zmq's extension, left
- *   out in strict mode). Every socket gets a new routing id, `${name}-${4 random hex}`, so a broker never confuses
+ * - On open: READY `["", "MDPW01", 0x01, service(, capacity(, "batch"))]` (the capacity frame and the feature frame
+ *   are typed-zmq's extensions, left out in strict mode). Every socket gets a new routing id, `${name}-${4 random hex}`, so a broker never confuses
  *   it with the socket it replaced.
  * - A HEARTBEAT goes out every `heartbeatMs` in which nothing else was sent; any message from the broker counts as
  *   life. A broker silent for `heartbeatMs × liveness` is lost: the socket is closed and, after a backoff (100 ms,
@@ -45,6 +45,11 @@ export interface WorkerLinkConfig {
   readonly name: string;
   /** Announced in READY; undefined in strict mode (a plain MDP worker takes one request at a time). */
   readonly capacity: number | undefined;
+  /**
+   * Announce the `"batch"` feature after the capacity (protocol 1.3, a reliable-pipeline worker that takes several
+   * tasks in one REQUEST); ignored in strict mode.
+   */
+  readonly batch?: boolean;
   readonly heartbeatMs: number;
   readonly liveness: number;
   /** Strict MDP: no capacity frame, no departure extension. */
@@ -249,7 +254,7 @@ export class MdpWorkerLink {
     session.loop = readLoop(socket, (frames) => this.#receive(session, frames), {
       onError: (err) => this.#hooks.failed(err),
     });
-    this.#send(session, encodeReady(config.service, config.strict ? undefined : config.capacity));
+    this.#send(session, encodeReady(config.service, config.strict ? undefined : config.capacity, config.batch === true));
   }
 
   #up(session: Session): void {
