@@ -58,8 +58,8 @@ export interface QueueStoreOptions {
 
 /** Opens (or creates) the store at `path`. Not available on this branch. */
 export function openQueueStore(path: string, options?: QueueStoreOptions): QueueStore {
-  void options;
-  throw new Error(`openQueueStore("${path}"): not yet available (the SQLite store comes from the store branch).`);
+  const given = options === undefined ? "" : ", options";
+  throw new Error(`openQueueStore("${path}"${given}): not yet available (the SQLite store comes from the store branch).`);
 }
 
 /** A store that keeps nothing: commits succeed at once, load returns nothing. */
