@@ -73,7 +73,8 @@ function pipeline(
   endpoints: BrokerEndpoints | ReliablePipelineConfig,
   options?: RpcBrokerOptions | ReliablePipelineOptions,
 ): Promise<PipelineStreamer | PipelineBroker> {
-  if (options === undefined && isReliable(endpoints)) return PipelineBroker.bind(...splitConfig(endpoints as ReliablePipelineConfig)); // checked by isReliable
+  if (options === undefined && isReliable(endpoints))
+    return PipelineBroker.bind(...splitConfig(endpoints as ReliablePipelineConfig)); // checked by isReliable
   if (isReliable(options)) return PipelineBroker.bind(endpoints, options as PipelineBrokerOptions); // checked by isReliable
   return PipelineStreamer.bind(endpoints, deviceOptions((options ?? {}) as RpcBrokerOptions)); // not reliable: the device's options
 }

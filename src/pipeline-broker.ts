@@ -230,7 +230,7 @@ function resolveOptions(options: PipelineBrokerOptions) {
 type PipelineBrokerConfig = ReturnType<typeof resolveOptions>;
 
 function errorText(err: unknown): { code: string; message: string } {
-  const code = typeof err === "object" && err !== null ? Reflect.get(err, "code") : undefined;
+  const code: unknown = typeof err === "object" && err !== null ? Reflect.get(err, "code") : undefined;
   const message = err instanceof Error ? err.message : String(err);
   return { code: code === "STORE_FULL" ? "STORE_FULL" : "STORE_FAILED", message };
 }
@@ -352,8 +352,14 @@ export class PipelineBroker extends TwoSided {
     }
     const core = broker.#core;
     broker.#loops = [
-      readLoop(broker.#front, broker.#checked(config.frontendLimits, "frontend", (f, now) => core.fromClient(f, now))),
-      readLoop(broker.#back, broker.#checked(config.backendLimits, "backend", (f, now) => core.fromWorker(f, now))),
+      readLoop(
+        broker.#front,
+        broker.#checked(config.frontendLimits, "frontend", (f, now) => core.fromClient(f, now)),
+      ),
+      readLoop(
+        broker.#back,
+        broker.#checked(config.backendLimits, "backend", (f, now) => core.fromWorker(f, now)),
+      ),
     ];
     broker.#timer = setInterval(() => {
       broker.#perform(core.tick(Date.now()));
@@ -415,7 +421,13 @@ export class PipelineBroker extends TwoSided {
           ? 'Check that the workers use PipelineWorker.connect() with { mode: "reliable" } and this backend endpoint, or raise { timeoutMs }.'
           : 'Check that the sinks use PipelineSink.connect() with { mode: "reliable" } and this frontend endpoint, or raise { timeoutMs }.',
     };
-    return this.#waiters.until(() => have() >= count, options, place, 10_000, () => ` (${have()} ready)`);
+    return this.#waiters.until(
+      () => have() >= count,
+      options,
+      place,
+      10_000,
+      () => ` (${have()} ready)`,
+    );
   }
 
   #schedule(): void {

@@ -301,7 +301,15 @@ export class QueueBroker {
     for (const stored of loaded.tasks) {
       const queue = this.#queue(stored.queue);
       if (queue.tasks.has(stored.id)) continue;
-      const task: Task = { queue, id: stored.id, seq: stored.seq, body: stored.body, deliveries: stored.deliveries, state: QUEUED, dispatch: undefined };
+      const task: Task = {
+        queue,
+        id: stored.id,
+        seq: stored.seq,
+        body: stored.body,
+        deliveries: stored.deliveries,
+        state: QUEUED,
+        dispatch: undefined,
+      };
       queue.tasks.set(task.id, task);
       queue.ready.push(task);
       queue.queued++;
@@ -428,7 +436,15 @@ export class QueueBroker {
         (full ??= []).push(taskId);
         continue;
       }
-      const task: Task = { queue, id: taskId, seq: ++this.#seq, body: bodies[i]!, deliveries: 0, state: PENDING, dispatch: undefined };
+      const task: Task = {
+        queue,
+        id: taskId,
+        seq: ++this.#seq,
+        body: bodies[i]!,
+        deliveries: 0,
+        state: PENDING,
+        dispatch: undefined,
+      };
       queue.tasks.set(taskId, task);
       this.#held++;
       this.#newTasks.push(task);
@@ -576,7 +592,14 @@ export class QueueBroker {
     }
   }
 
-  #ready(id: Buffer, key: string, queueName: string, announced: number | undefined, batch: boolean, now: number): QueueBrokerAction[] {
+  #ready(
+    id: Buffer,
+    key: string,
+    queueName: string,
+    announced: number | undefined,
+    batch: boolean,
+    now: number,
+  ): QueueBrokerAction[] {
     if (this.#closing) return [{ kind: "to-worker", frames: [id, ...encodeDisconnect()] }];
     const queue = this.#queue(queueName);
     const printable = readServiceName(id);
@@ -684,14 +707,27 @@ export class QueueBroker {
     task.dispatch = undefined;
     queue.tasks.delete(task.id);
     const status = outcome.status === OutcomeStatus.RETRY ? OutcomeStatus.FAILED : outcome.status;
-    const result: Result = { queue, id: task.id, seq: task.seq, outcome: { status, body: outcome.body }, state: R_FRESH, sink: undefined };
+    const result: Result = {
+      queue,
+      id: task.id,
+      seq: task.seq,
+      outcome: { status, body: outcome.body },
+      state: R_FRESH,
+      sink: undefined,
+    };
     queue.results.set(task.id, result);
     queue.recent.add(task.id);
     this.#fresh.push(result);
     this.#n.completed++;
     this.#ops++;
     if (this.#c.durable) {
-      this.#completed.push({ queue: queue.name, id: task.id, seq: task.seq, status: status as StoredResult["status"], body: outcome.body });
+      this.#completed.push({
+        queue: queue.name,
+        id: task.id,
+        seq: task.seq,
+        status,
+        body: outcome.body,
+      });
     }
   }
 
@@ -706,7 +742,10 @@ export class QueueBroker {
       this.#n.poisoned++;
       const message = QUEUE_REASONS.poison(task.id, task.deliveries, how);
       const body = encodeBrokerFailure("POISON_TASK", message, { taskId: task.id, deliveries: task.deliveries });
-      actions.push({ kind: "event", event: { type: "task:poisoned", queue: queue.name, taskId: task.id, deliveries: task.deliveries } });
+      actions.push({
+        kind: "event",
+        event: { type: "task:poisoned", queue: queue.name, taskId: task.id, deliveries: task.deliveries },
+      });
       this.#complete(task, { status: OutcomeStatus.BROKER_FAILED, body });
       return;
     }
@@ -971,7 +1010,11 @@ export class QueueBroker {
         peer.sentAt = now;
       }
     }
-    for (let dispatch = this.#leases.peek(); dispatch !== undefined && (dispatch.closed || dispatch.leaseAt <= now); dispatch = this.#leases.peek()) {
+    for (
+      let dispatch = this.#leases.peek();
+      dispatch !== undefined && (dispatch.closed || dispatch.leaseAt <= now);
+      dispatch = this.#leases.peek()
+    ) {
       this.#leases.shift();
       if (dispatch.closed) continue;
       // The lease passed: the tasks go elsewhere; the worker keeps the slots (it still holds the tasks) until it
