@@ -130,35 +130,40 @@ export class Deque<T> {
   }
 }
 
-/** The last `limit` ids added, as a set. */
+/**
+ * Ids remembered for at least the last `limit` added (at most twice that): two generations of sets, the older
+ * dropped whole when the newer is full, so adding costs one set insertion.
+ */
 class RecentIds {
-  readonly #ring: (string | undefined)[];
-  readonly #set = new Set<string>();
-  #at = 0;
+  readonly #limit: number;
+  #current = new Set<string>();
+  #previous = new Set<string>();
 
   constructor(limit: number) {
-    this.#ring = new Array<string | undefined>(limit);
+    this.#limit = limit;
   }
 
   has(id: string): boolean {
-    return this.#set.has(id);
+    return this.#current.has(id) || this.#previous.has(id);
   }
 
   add(id: string): void {
-    const old = this.#ring[this.#at];
-    if (old !== undefined) this.#set.delete(old);
-    this.#ring[this.#at] = id;
-    this.#at = (this.#at + 1) % this.#ring.length;
-    this.#set.add(id);
+    this.#current.add(id);
+    if (this.#current.size >= this.#limit) {
+      this.#previous = this.#current;
+      this.#current = new Set();
+    }
   }
 }
 
 interface Task {
+  readonly result: false;
   readonly queue: Queue;
   readonly id: string;
   readonly seq: number;
   readonly body: Buffer;
-  deliveries: number;
+  /** Deliveries so far (the number of the last one): with id and body, what a REQUEST carries. */
+  delivery: number;
   state: TaskState;
   /** The dispatch that holds it now (FLIGHT); an expired dispatch keeps its slot but no longer holds the task. */
   dispatch: Dispatch | undefined;
@@ -189,10 +194,13 @@ interface Worker {
 }
 
 interface Result {
+  readonly result: true;
   readonly queue: Queue;
   readonly id: string;
   readonly seq: number;
-  readonly outcome: Outcome;
+  /** With `body`, the outcome as RESULTS carries it. */
+  readonly status: OutcomeStatus;
+  readonly body: Buffer;
   state: ResultState;
   sink: Sink | undefined;
 }
@@ -215,13 +223,16 @@ interface Sink {
 
 interface Queue {
   readonly name: string;
-  /** Every task held: pending, queued or in flight. */
-  readonly tasks: Map<string, Task>;
+  /**
+   * Every task (pending, queued or in flight) and outcome (until taken) held, by id: one map, so that the checks
+   * of a PUSH and the step from task to outcome cost one lookup each.
+   */
+  readonly held: Map<string, Task | Result>;
   readonly ready: Deque<Task>;
   queued: number;
   inFlight: number;
-  /** Every outcome held until taken. */
-  readonly results: Map<string, Result>;
+  /** Outcomes in `held`. */
+  results: number;
   readonly waiting: Deque<Result>;
   waitingCount: number;
   readonly workers: Worker[];
@@ -300,17 +311,18 @@ export class QueueBroker {
   #load(loaded: LoadedState): void {
     for (const stored of loaded.tasks) {
       const queue = this.#queue(stored.queue);
-      if (queue.tasks.has(stored.id)) continue;
+      if (queue.held.has(stored.id)) continue;
       const task: Task = {
+        result: false,
         queue,
         id: stored.id,
         seq: stored.seq,
         body: stored.body,
-        deliveries: stored.deliveries,
+        delivery: stored.deliveries,
         state: QUEUED,
         dispatch: undefined,
       };
-      queue.tasks.set(task.id, task);
+      queue.held.set(task.id, task);
       queue.ready.push(task);
       queue.queued++;
       this.#held++;
@@ -319,17 +331,19 @@ export class QueueBroker {
     }
     for (const stored of loaded.results) {
       const queue = this.#queue(stored.queue);
-      if (queue.results.has(stored.id)) continue;
+      if (queue.held.has(stored.id)) continue;
       const result: Result = {
+        result: true,
         queue,
         id: stored.id,
         seq: stored.seq,
-        outcome: { status: stored.status, body: stored.body },
+        status: stored.status,
+        body: stored.body,
         state: R_WAITING,
         sink: undefined,
       };
-      queue.results.set(result.id, result);
-      queue.recent.add(result.id);
+      queue.held.set(result.id, result);
+      queue.results++;
       queue.waiting.push(result);
       queue.waitingCount++;
       this.#held++;
@@ -349,13 +363,13 @@ export class QueueBroker {
       queues[q.name] = {
         queued: q.queued,
         inFlight: q.inFlight,
-        results: q.results.size,
+        results: q.results,
         workers: q.workers.length,
         sinks: q.sinks.length,
       };
       queued += q.queued;
       inFlight += q.inFlight;
-      results += q.results.size;
+      results += q.results;
       sinks += q.sinks.length;
     }
     return { ...this.#n, queued, inFlight, results, workers: this.#workers.size, sinks, queues };
@@ -427,7 +441,7 @@ export class QueueBroker {
     let full: string[] | undefined;
     for (let i = 0; i < ids.length; i++) {
       const taskId = ids[i]!;
-      if (queue.tasks.has(taskId) || queue.results.has(taskId) || queue.recent.has(taskId)) {
+      if (queue.held.has(taskId) || queue.recent.has(taskId)) {
         this.#n.duplicates++;
         owed.ids.push(taskId);
         continue;
@@ -437,15 +451,16 @@ export class QueueBroker {
         continue;
       }
       const task: Task = {
+        result: false,
         queue,
         id: taskId,
         seq: ++this.#seq,
         body: bodies[i]!,
-        deliveries: 0,
+        delivery: 0,
         state: PENDING,
         dispatch: undefined,
       };
-      queue.tasks.set(taskId, task);
+      queue.held.set(taskId, task);
       this.#held++;
       this.#newTasks.push(task);
       owed.ids.push(taskId);
@@ -480,7 +495,7 @@ export class QueueBroker {
       queue.sinks.push(sink);
     }
     this.#dirty.add(queue);
-    return [{ kind: "event", event: { type: "sink:ready", queue: queueName, window, results: queue.results.size } }];
+    return [{ kind: "event", event: { type: "sink:ready", queue: queueName, window, results: queue.results } }];
   }
 
   #takenBy(peer: Peer, queueName: string, ids: readonly string[]): QueueBrokerAction[] {
@@ -488,8 +503,8 @@ export class QueueBroker {
     const sink = peer.sinks.get(queueName);
     if (queue === undefined || sink === undefined) return [this.#toPeer(peer.id, encodeQueueDisconnect(), true)];
     for (const taskId of ids) {
-      const result = queue.results.get(taskId);
-      if (result === undefined) continue;
+      const result = queue.held.get(taskId);
+      if (result?.result !== true) continue;
       if (result.state === R_SENT) {
         if (result.sink !== sink) continue; // another sink has it now; that one acknowledges it
         sink.sent.delete(taskId);
@@ -500,7 +515,9 @@ export class QueueBroker {
       }
       result.state = R_TAKEN;
       result.sink = undefined;
-      queue.results.delete(taskId);
+      queue.held.delete(taskId);
+      queue.results--;
+      queue.recent.add(taskId);
       this.#held--;
       this.#n.taken++;
       this.#ops++;
@@ -705,18 +722,19 @@ export class QueueBroker {
     else if (task.state === FLIGHT) queue.inFlight--;
     task.state = DONE;
     task.dispatch = undefined;
-    queue.tasks.delete(task.id);
     const status = outcome.status === OutcomeStatus.RETRY ? OutcomeStatus.FAILED : outcome.status;
     const result: Result = {
+      result: true,
       queue,
       id: task.id,
       seq: task.seq,
-      outcome: { status, body: outcome.body },
+      status,
+      body: outcome.body,
       state: R_FRESH,
       sink: undefined,
     };
-    queue.results.set(task.id, result);
-    queue.recent.add(task.id);
+    queue.held.set(task.id, result); // replaces the task
+    queue.results++;
     this.#fresh.push(result);
     this.#n.completed++;
     this.#ops++;
@@ -738,13 +756,13 @@ export class QueueBroker {
     queue.inFlight--;
     task.state = QUEUED; // for #complete's bookkeeping if poisoned below
     queue.queued++;
-    if (task.deliveries >= this.#c.maxDeliveries) {
+    if (task.delivery >= this.#c.maxDeliveries) {
       this.#n.poisoned++;
-      const message = QUEUE_REASONS.poison(task.id, task.deliveries, how);
-      const body = encodeBrokerFailure("POISON_TASK", message, { taskId: task.id, deliveries: task.deliveries });
+      const message = QUEUE_REASONS.poison(task.id, task.delivery, how);
+      const body = encodeBrokerFailure("POISON_TASK", message, { taskId: task.id, deliveries: task.delivery });
       actions.push({
         kind: "event",
-        event: { type: "task:poisoned", queue: queue.name, taskId: task.id, deliveries: task.deliveries },
+        event: { type: "task:poisoned", queue: queue.name, taskId: task.id, deliveries: task.delivery },
       });
       this.#complete(task, { status: OutcomeStatus.BROKER_FAILED, body });
       return;
@@ -754,7 +772,7 @@ export class QueueBroker {
     this.#dirty.add(queue);
     actions.push({
       kind: "event",
-      event: { type: "task:redelivered", queue: queue.name, taskId: task.id, deliveries: task.deliveries, reason: how },
+      event: { type: "task:redelivered", queue: queue.name, taskId: task.id, deliveries: task.delivery, reason: how },
     });
   }
 
@@ -849,7 +867,7 @@ export class QueueBroker {
     for (const task of this.#newTasks) {
       if (task.state !== PENDING) continue;
       task.state = DONE;
-      task.queue.tasks.delete(task.id);
+      task.queue.held.delete(task.id);
       this.#held--;
       rejected++;
     }
@@ -861,7 +879,7 @@ export class QueueBroker {
       // An id the broker still holds was stored before (a repeated PUSH); the others were in the failed batch.
       const no: string[] = [];
       const yes: string[] = [];
-      for (const id of ids) (queue.tasks.has(id) || queue.results.has(id) || queue.recent.has(id) ? yes : no).push(id);
+      for (const id of ids) (queue.held.has(id) || queue.recent.has(id) ? yes : no).push(id);
       if (yes.length > 0) actions.push(this.#toPeer(peer, encodeAccepted(yes)));
       if (no.length > 0) actions.push(this.#toPeer(peer, encodeRejected(no, code, `Broker: ${message}`)));
     }
@@ -930,16 +948,14 @@ export class QueueBroker {
     const token = this.#nextToken();
     const dispatch: Dispatch = { token, worker, open: new Map(), leaseAt: now + this.#c.leaseMs, closed: false };
     const queue = worker.queue;
-    const sent = new Array<{ id: string; delivery: number; body: Buffer }>(tasks.length);
     for (let i = 0; i < tasks.length; i++) {
       const task = tasks[i]!;
-      task.deliveries++;
+      task.delivery++;
       task.state = FLIGHT;
       task.dispatch = dispatch;
       dispatch.open.set(task.id, task);
-      sent[i] = { id: task.id, delivery: task.deliveries, body: task.body };
       this.#ops++;
-      if (this.#c.durable) this.#delivered.push({ queue: queue.name, id: task.id, deliveries: task.deliveries });
+      if (this.#c.durable) this.#delivered.push({ queue: queue.name, id: task.id, deliveries: task.delivery });
     }
     queue.queued -= tasks.length;
     queue.inFlight += tasks.length;
@@ -949,7 +965,7 @@ export class QueueBroker {
     this.#dispatches.set(token, dispatch);
     this.#leases.push(dispatch);
     this.#n.dispatched += tasks.length;
-    const body = worker.batch ? encodeTaskBatch(sent) : encodeTask(sent[0]!);
+    const body = worker.batch ? encodeTaskBatch(tasks) : encodeTask(tasks[0]!);
     return { kind: "to-worker", frames: [worker.id, ...encodeWorkerRequest(this.#tokenFrame(token), body)] };
   }
 
@@ -973,7 +989,7 @@ export class QueueBroker {
           result.sink = sink;
           sink.sent.set(result.id, result);
           ids.push(result.id);
-          outcomes.push(result.outcome);
+          outcomes.push(result);
         }
         if (ids.length === 0) continue;
         sink.peer.sentAt = now;
@@ -1063,11 +1079,11 @@ export class QueueBroker {
     if (queue === undefined) {
       queue = {
         name,
-        tasks: new Map(),
+        held: new Map(),
         ready: new Deque(),
         queued: 0,
         inFlight: 0,
-        results: new Map(),
+        results: 0,
         waiting: new Deque(),
         waitingCount: 0,
         workers: [],
