@@ -447,16 +447,25 @@ export class PipelineBroker extends TwoSided {
   #commit(): void {
     const core = this.#core;
     if (!core.needsCommit) return;
-    const batch = core.takeBatch();
-    let actions: readonly QueueBrokerAction[];
-    try {
-      this.#store.commit(batch);
-      actions = core.committed();
-    } catch (err) {
-      const { code, message } = errorText(err);
-      actions = core.commitFailed(code, message);
+    // A failed commit with new tasks is tried once more without them: outcomes and TAKENs (which free space in a
+    // full store) must not wait behind tasks that no longer fit.
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const batch = core.takeBatch();
+      const withNew = batch.added.length > 0;
+      let ok = true;
+      try {
+        this.#store.commit(batch);
+      } catch (err) {
+        const { code, message } = errorText(err);
+        this.#perform(core.commitFailed(code, message));
+        ok = false;
+      }
+      if (ok) {
+        this.#perform(core.committed());
+        return;
+      }
+      if (!withNew || core.staged === 0) return;
     }
-    this.#perform(actions);
   }
 
   /** Carries out what the core decided. */

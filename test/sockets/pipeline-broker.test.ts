@@ -1,6 +1,10 @@
 // PipelineBroker over real sockets: raw zeromq DEALER peers written from docs/protocol.md speak TZPC01 (sources,
 // sinks) and MDP 0.1 (workers) to it; among them a strict RFC 7 worker that never sends a capacity frame and
 // reads only the first frame of a REQUEST body.
+import { randomUUID } from "node:crypto";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as zmq from "zeromq";
 import { afterEach, describe, expect, test } from "vitest";
 import { Broker, PipelineBroker, PipelineStreamer, type PipelineBrokerEvent } from "../../src/index.js";
@@ -16,6 +20,7 @@ import {
   type QueueBrokerMessage,
 } from "../../src/protocol/queue.js";
 import { encodeHeartbeat, encodeReady, encodeWorkerReply, parseWorkerCommand } from "../../src/protocol/mdp.js";
+import { openQueueStore } from "../../src/internal/queue-store.js";
 import { endpointFor } from "../helpers/endpoints.js";
 
 const Q = "jobs.v1";
@@ -293,5 +298,77 @@ describe("Broker.pipeline", () => {
     await expect(
       PipelineBroker.bind({ frontend: endpointFor("tcp"), backend: endpointFor("tcp") }, { leaseMs: 0 }),
     ).rejects.toThrow(/leaseMs/);
+  });
+});
+
+/** The SQLite store is there (the store branch merged and better-sqlite3 installed): the durable tests run. */
+function storeAvailable(): boolean {
+  const path = join(tmpdir(), `tzmq-probe-${randomUUID()}.db`);
+  try {
+    openQueueStore(path).close();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    for (const suffix of ["", "-wal", "-shm"]) rmSync(path + suffix, { force: true });
+  }
+}
+
+describe.skipIf(!storeAvailable())("PipelineBroker with a store", () => {
+  const files: string[] = [];
+  afterEach(() => {
+    for (const file of files.splice(0)) for (const suffix of ["", "-wal", "-shm"]) rmSync(file + suffix, { force: true });
+  });
+  const storeFile = (): string => {
+    const file = join(tmpdir(), `tzmq-queue-${randomUUID()}.db`);
+    files.push(file);
+    return file;
+  };
+
+  test("tasks accepted by one broker are completed through the next one on the same store", async () => {
+    const store = storeFile();
+    const ends = () => ({ frontend: endpointFor("tcp"), backend: endpointFor("tcp") });
+    const first = await PipelineBroker.bind(ends(), { store, heartbeatMs: 100 });
+    expect(first.storePath).toBe(store);
+    const source = new QueuePeer(first.frontend);
+    await source.push(range(50, "d"));
+    await until(() => source.accepted.size === 50, "50 ACCEPTED");
+    await first.close();
+
+    const second = await PipelineBroker.bind(ends(), { store, heartbeatMs: 100 });
+    closers.push(() => second.close());
+    expect(second.stats).toMatchObject({ queued: 50, accepted: 0 });
+    await new WorkerPeer({ name: "w", capacity: 10, batch: true }).start(second.backend);
+    const sink = new QueuePeer(second.frontend);
+    await sink.fetch(100);
+    await until(() => second.stats.taken === 50, "50 taken");
+    expect(new Set(sink.results.map((r) => r.id))).toEqual(new Set(range(50, "d")));
+  });
+
+  test("a full store REJECTs new tasks STORE_FULL, counts the failed commits, and keeps only what it acknowledged", async () => {
+    const store = storeFile();
+    const events: PipelineBrokerEvent[] = [];
+    const ends = () => ({ frontend: endpointFor("tcp"), backend: endpointFor("tcp") });
+    const b = await PipelineBroker.bind(ends(), { store, maxStoreBytes: 65_536, onEvent: (e) => events.push(e) });
+    const source = new QueuePeer(b.frontend);
+    const big = (ids: string[]) =>
+      source.socket.send(
+        encodePush(
+          Q,
+          ids,
+          ids.map(() => Buffer.alloc(4_000, 120)),
+        ),
+      );
+    for (let i = 0; i < 40; i++) await big([`f${i}`]);
+    await until(() => source.accepted.size + source.rejected.length === 40, "an answer for every task");
+    expect(source.rejected.length).toBeGreaterThan(0);
+    expect(new Set(source.rejected.map((r) => r.code))).toEqual(new Set(["STORE_FULL"]));
+    expect(b.stats.storeErrors).toBeGreaterThan(0);
+    expect(events.some((e) => e.type === "store:error" && e.code === "STORE_FULL")).toBe(true);
+    const acknowledged = source.accepted.size;
+    await b.close();
+    const again = await PipelineBroker.bind(ends(), { store });
+    closers.push(() => again.close());
+    expect(again.stats.queued).toBe(acknowledged);
   });
 });
