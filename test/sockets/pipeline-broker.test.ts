@@ -110,8 +110,9 @@ class WorkerPeer {
   readonly seen: string[] = [];
   readonly commands: string[] = [];
   #beat: NodeJS.Timeout | undefined;
-  /** Answer requests (false: hold them, as a stuck worker would). */
+  /** Answer requests (false: hold them, as a stopped worker would). */
   answering = true;
+  readonly held: { client: Buffer; body: Buffer[] }[] = [];
 
   readonly options: { name: string; capacity?: number; batch?: boolean; heartbeatMs?: number };
   readonly answer: (body: Buffer) => Buffer;
@@ -147,21 +148,35 @@ class WorkerPeer {
       }
       const command = parseWorkerCommand(frames, this.options.capacity === undefined);
       this.commands.push(command.kind);
-      if (command.kind !== "request" || !this.answering) continue;
-      if (this.options.batch === true) {
-        const parsed = parseTask(command.body);
-        if (parsed.kind !== "batch") throw new Error(`expected a batch, got ${parsed.kind}`);
-        this.seen.push(...parsed.tasks.map((t) => t.id));
-        const reply = encodeTaskBatchReply(
-          parsed.tasks.map((t) => t.id),
-          parsed.tasks.map((t) => ({ status: OutcomeStatus.OK, body: this.answer(t.body) })),
-        );
-        void this.socket.send(encodeWorkerReply(command.client, reply)).catch(() => undefined);
-      } else {
-        // Strict RFC 7: the first body frame is the request; the answer is one frame.
-        this.seen.push(command.body[0]!.toString());
-        void this.socket.send(encodeWorkerReply(command.client, [this.answer(command.body[0]!)])).catch(() => undefined);
+      if (command.kind !== "request") continue;
+      if (!this.answering) {
+        this.held.push(command);
+        continue;
       }
+      this.#serve(command);
+    }
+  }
+
+  /** Answers the requests held while not answering (a stopped worker that continues). */
+  release(): void {
+    this.answering = true;
+    for (const command of this.held.splice(0)) this.#serve(command);
+  }
+
+  #serve(command: { client: Buffer; body: Buffer[] }): void {
+    if (this.options.batch === true) {
+      const parsed = parseTask(command.body);
+      if (parsed.kind !== "batch") throw new Error(`expected a batch, got ${parsed.kind}`);
+      this.seen.push(...parsed.tasks.map((t) => t.id));
+      const reply = encodeTaskBatchReply(
+        parsed.tasks.map((t) => t.id),
+        parsed.tasks.map((t) => ({ status: OutcomeStatus.OK, body: this.answer(t.body) })),
+      );
+      void this.socket.send(encodeWorkerReply(command.client, reply)).catch(() => undefined);
+    } else {
+      // Strict RFC 7: the first body frame is the request; the answer is one frame.
+      this.seen.push(command.body[0]!.toString());
+      void this.socket.send(encodeWorkerReply(command.client, [this.answer(command.body[0]!)])).catch(() => undefined);
     }
   }
 
@@ -242,6 +257,31 @@ describe.each(["tcp", "ipc"] as const)("PipelineBroker over %s", (transport) => 
     const lost = events.find((e) => (e.type === "worker:evicted" || e.type === "worker:gone") && e.worker === "stuck");
     expect(lost).toMatchObject({ returned: 5 });
     expect(b.stats).toMatchObject({ redelivered: 5, completed: 5 });
+  });
+
+  test("a worker that holds tasks past its lease (but heartbeats) sees them completed elsewhere; its late outcomes are counted", async () => {
+    const events: PipelineBrokerEvent[] = [];
+    const b = await PipelineBroker.bind(
+      { frontend: endpointFor(transport), backend: endpointFor(transport) },
+      { heartbeatMs: 100, leaseMs: 300, onEvent: (e) => events.push(e) },
+    );
+    closers.push(() => b.close());
+    const slow = await new WorkerPeer({ name: "slow", capacity: 3, batch: true }).start(b.backend);
+    slow.answering = false;
+    await b.waitForWorkers(1);
+    const source = new QueuePeer(b.frontend);
+    await source.push(range(3, "l"));
+    await until(() => slow.held.length === 1, "the slow worker's batch");
+    const fast = await new WorkerPeer({ name: "fast", capacity: 3, batch: true }).start(b.backend);
+    const sink = new QueuePeer(b.frontend);
+    await sink.fetch(10);
+    await until(() => b.stats.taken === 3, "3 taken");
+    expect(fast.seen.sort()).toEqual(range(3, "l"));
+    slow.release();
+    await until(() => b.stats.late === 3, "3 late outcomes");
+    expect(sink.results).toHaveLength(3);
+    expect(events.filter((e) => e.type === "task:late")).toHaveLength(3);
+    expect(events.filter((e) => e.type === "task:redelivered")).toHaveLength(3);
   });
 
   test("a sink that goes silent loses its outcomes to the next sink", async () => {
