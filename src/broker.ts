@@ -5,6 +5,7 @@
  * compiles; the counters of the two devices are gone (they run on zeromq.js's native proxy).
  */
 import { PipelineStreamer, PubSubForwarder, type DeviceOptions } from "./devices.js";
+import { PipelineBroker, type PipelineBrokerOptions } from "./pipeline-broker.js";
 import {
   RpcBroker,
   type BrokerEndpoints,
@@ -44,9 +45,39 @@ export type BrokerOptions = RpcBrokerOptions;
 
 /**
  * What a deprecated `Broker` factory returns.
- * @deprecated Use {@link RpcBroker}, {@link PubSubForwarder} or {@link PipelineStreamer} instead.
+ * @deprecated Use {@link RpcBroker}, {@link PubSubForwarder}, {@link PipelineStreamer} or {@link PipelineBroker} instead.
  */
-export type Broker = RpcBroker | PubSubForwarder | PipelineStreamer;
+export type Broker = RpcBroker | PubSubForwarder | PipelineStreamer | PipelineBroker;
+
+/**
+ * Options of `Broker.pipeline` that ask for the reliable pipeline: a `store` (durable) or `mode: "reliable"`
+ * (in memory).
+ */
+export type ReliablePipelineOptions = PipelineBrokerOptions & ({ readonly store: string } | { readonly mode: "reliable" });
+
+/** The one-object form of `Broker.pipeline`: the endpoints and the reliable pipeline's options together. */
+export type ReliablePipelineConfig = BrokerEndpoints & ReliablePipelineOptions;
+
+function isReliable(options: object | undefined): boolean {
+  if (options === undefined) return false;
+  return Reflect.get(options, "store") !== undefined || Reflect.get(options, "mode") === "reliable";
+}
+
+/** Splits the one-object form into endpoints and options. */
+function splitConfig(config: ReliablePipelineConfig): [BrokerEndpoints, PipelineBrokerOptions] {
+  const { frontend, backend, ...options } = config;
+  return [{ frontend, backend }, options];
+}
+
+function pipeline(
+  endpoints: BrokerEndpoints | ReliablePipelineConfig,
+  options?: RpcBrokerOptions | ReliablePipelineOptions,
+): Promise<PipelineStreamer | PipelineBroker> {
+  if (options === undefined && isReliable(endpoints))
+    return PipelineBroker.bind(...splitConfig(endpoints as ReliablePipelineConfig)); // checked by isReliable
+  if (isReliable(options)) return PipelineBroker.bind(endpoints, options as PipelineBrokerOptions); // checked by isReliable
+  return PipelineStreamer.bind(endpoints, deviceOptions((options ?? {}) as RpcBrokerOptions)); // not reliable: the device's options
+}
 
 /**
  * The factories of the old `Broker` class.
@@ -57,11 +88,17 @@ export const Broker: {
   rpc(endpoints: BrokerEndpoints, options?: RpcBrokerOptions): Promise<RpcBroker>;
   /** @deprecated Use {@link PubSubForwarder.bind} instead. Only `highWaterMark` is read from `options`. */
   pubsub(endpoints: BrokerEndpoints, options?: RpcBrokerOptions): Promise<PubSubForwarder>;
+  /**
+   * The reliable pipeline broker when `options` has `store` (durable) or `mode: "reliable"`: the same as
+   * {@link PipelineBroker.bind}.
+   */
+  pipeline(endpoints: BrokerEndpoints, options: ReliablePipelineOptions): Promise<PipelineBroker>;
+  /** The reliable pipeline broker, endpoints and options in one object: `Broker.pipeline({ frontend, backend, store })`. */
+  pipeline(config: ReliablePipelineConfig): Promise<PipelineBroker>;
   /** @deprecated Use {@link PipelineStreamer.bind} instead. Only `highWaterMark` is read from `options`. */
   pipeline(endpoints: BrokerEndpoints, options?: RpcBrokerOptions): Promise<PipelineStreamer>;
 } = Object.freeze({
   rpc: (endpoints: BrokerEndpoints, options: RpcBrokerOptions = {}) => RpcBroker.bind(endpoints, options),
   pubsub: (endpoints: BrokerEndpoints, options: RpcBrokerOptions = {}) => PubSubForwarder.bind(endpoints, deviceOptions(options)),
-  pipeline: (endpoints: BrokerEndpoints, options: RpcBrokerOptions = {}) =>
-    PipelineStreamer.bind(endpoints, deviceOptions(options)),
-});
+  pipeline,
+}) as typeof Broker; // pipeline's overloads are the implementation's signature split by its two tests

@@ -185,8 +185,23 @@ export type {
 } from "./rpc-broker.js";
 export { PipelineStreamer, PubSubForwarder } from "./devices.js";
 export type { DeviceOptions } from "./devices.js";
+export { PipelineBroker } from "./pipeline-broker.js";
+export type {
+  PipelineBrokerEvent,
+  PipelineBrokerOptions,
+  PipelineBrokerStats,
+  PipelineQueueStats,
+  WaitForQueuePeersOptions,
+} from "./pipeline-broker.js";
 export { Broker } from "./broker.js";
-export type { BrokerEvent, BrokerKind, BrokerOptions, BrokerStats } from "./broker.js";
+export type {
+  BrokerEvent,
+  BrokerKind,
+  BrokerOptions,
+  BrokerStats,
+  ReliablePipelineConfig,
+  ReliablePipelineOptions,
+} from "./broker.js";
 export type { MulticastOptions } from "./multicast.js";
 export type { CurveAllow, CurveCertificate, CurveOptions } from "./curve.js";
 export { CAPABILITIES, doctor, formatDoctorReport } from "./doctor.js";
