@@ -128,6 +128,11 @@ export interface PipelineBrokerStats extends PipelineQueueStats {
   readonly taken: number;
   /** Store commits that failed. */
   readonly storeErrors: number;
+  /**
+   * Outcomes offered to sinks without being stored because the store was full: their tasks stay on disk until a
+   * sink takes them, so a crash before that runs them again (at least once, as always).
+   */
+  readonly unstored: number;
   /** Workers evicted for missing their heartbeats. */
   readonly evicted: number;
   /** Messages dropped (malformed, over a limit). */
@@ -447,24 +452,26 @@ export class PipelineBroker extends TwoSided {
   #commit(): void {
     const core = this.#core;
     if (!core.needsCommit) return;
-    // A failed commit with new tasks is tried once more without them: outcomes and TAKENs (which free space in a
-    // full store) must not wait behind tasks that no longer fit.
-    for (let attempt = 0; attempt < 2; attempt++) {
+    // A failed commit with new tasks is tried again without them: outcomes and TAKENs (which free space in a full
+    // store) must not wait behind tasks that no longer fit. If the store is still full, the outcomes go to sinks
+    // without being stored (their tasks stay on disk) and the rest is tried once more: a full store must not stop
+    // the results that would empty it from reaching a sink.
+    for (let attempt = 0; attempt < 3; attempt++) {
       const batch = core.takeBatch();
       const withNew = batch.added.length > 0;
-      let ok = true;
+      let failed: { code: string; message: string } | undefined;
       try {
         this.#store.commit(batch);
       } catch (err) {
-        const { code, message } = errorText(err);
-        this.#perform(core.commitFailed(code, message));
-        ok = false;
+        failed = errorText(err);
+        this.#perform(core.commitFailed(failed.code, failed.message));
       }
-      if (ok) {
+      if (failed === undefined) {
         this.#perform(core.committed());
         return;
       }
-      if (!withNew || core.staged === 0) return;
+      if (!withNew && (failed.code !== "STORE_FULL" || core.releaseUnstored() === 0)) return;
+      if (core.staged === 0) return;
     }
   }
 

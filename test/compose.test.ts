@@ -1,4 +1,6 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { parse } from "yaml";
 import { freePort } from "../examples/shared/cli.js";
@@ -12,6 +14,7 @@ interface Service {
   readonly command: readonly string[];
   readonly environment: Readonly<Record<string, string>>;
   readonly depends_on?: readonly string[];
+  readonly profiles?: readonly string[];
 }
 
 const root = new URL("../", import.meta.url);
@@ -111,16 +114,22 @@ describe("docker-compose.yml", () => {
     expect(worker?.["ports"]).toBeUndefined();
   });
 
+  test("the default services run without a profile; the reliable pipeline's are in profile reliable", () => {
+    const reliable = names.filter((name) => services[name]?.profiles !== undefined);
+    expect(reliable.sort()).toEqual(["pipeline-broker", "reliable-sink", "reliable-ventilator", "reliable-worker"]);
+    for (const name of reliable) expect(services[name]?.profiles).toEqual(["reliable"]);
+    expect(env(services["pipeline-broker"]!)).toMatchObject({ BROKER_KIND: "pipeline", BROKER_STORE: "/data/queue.db" });
+    for (const name of ["reliable-ventilator", "reliable-worker", "reliable-sink"]) {
+      expect(env(services[name]!)["PIPELINE_MODE"], name).toBe("reliable");
+    }
+  });
+
   test("the whole topology runs as local processes: every client finishes, every server stops cleanly", async () => {
-    const portMap = new Map<string, number>();
-    for (const port of bindPorts().keys()) portMap.set(port, await freePort());
-    const localise = (value: string): string =>
-      value
-        .replace(/^tcp:\/\/\*:(\d+)$/, (_m, port: string) => `tcp://127.0.0.1:${portMap.get(port) ?? port}`)
-        .replace(/^tcp:\/\/([^:*]+):(\d+)$/, (_m, _host: string, port: string) => `tcp://127.0.0.1:${portMap.get(port) ?? port}`);
+    const localise = await localiser();
     const programs: Program[] = [];
     try {
       for (const [name, service] of Object.entries(services)) {
+        if (service.profiles !== undefined) continue;
         const local = Object.fromEntries(Object.entries(env(service)).map(([k, v]) => [k, localise(v)]));
         programs.push(startProgram(name, service.command[3] ?? "", local));
       }
@@ -150,4 +159,46 @@ describe("docker-compose.yml", () => {
       await killAll(programs);
     }
   }, 90_000);
+
+  test("profile reliable runs as local processes: the ventilator exits before any worker starts, the sink starts last and gets every result", async () => {
+    const localise = await localiser();
+    const dir = mkdtempSync(join(tmpdir(), "tzmq-compose-"));
+    const programs: Program[] = [];
+    const start = (name: string, extra: Record<string, string> = {}): Program => {
+      const service = services[name]!;
+      const local = Object.fromEntries(Object.entries(env(service)).map(([k, v]) => [k, localise(v)]));
+      const program = startProgram(name, service.command[3] ?? "", { ...local, ...extra });
+      programs.push(program);
+      return program;
+    };
+    try {
+      // The volume's file, in a fresh directory.
+      const broker = start("pipeline-broker", { BROKER_STORE: join(dir, "queue.db") });
+      await broker.waitForLine(/^broker: reliable pipeline on /, 20_000);
+      const ventilator = start("reliable-ventilator");
+      expect(await ventilator.exited, ventilator.lines.join("\n")).toBe(0);
+      expect(ventilator.lines.some((l) => /^ventilator: 100 tasks acknowledged by the broker \(\d+ ms/.test(l))).toBe(true);
+      const workers = [start("reliable-worker", { WORKER_NAME: "r1" }), start("reliable-worker", { WORKER_NAME: "r2" })];
+      const sink = start("reliable-sink");
+      expect(await sink.exited, sink.lines.join("\n")).toBe(0);
+      expect(
+        sink.lines.some((l) => /^sink: 100 results \(0 failed\) from [12] workers/.test(l)),
+        sink.lines.join("\n"),
+      ).toBe(true);
+      for (const p of [...workers, broker]) expect(await p.stop(), `${p.name}:\n${p.lines.join("\n")}`).toBe(0);
+    } finally {
+      await killAll(programs);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
+
+/** Maps every fixed port of the file to a free one, and every service host to 127.0.0.1. */
+async function localiser(): Promise<(value: string) => string> {
+  const portMap = new Map<string, number>();
+  for (const port of bindPorts().keys()) portMap.set(port, await freePort());
+  return (value) =>
+    value
+      .replace(/^tcp:\/\/\*:(\d+)$/, (_m, port: string) => `tcp://127.0.0.1:${portMap.get(port) ?? port}`)
+      .replace(/^tcp:\/\/([^:*]+):(\d+)$/, (_m, _host: string, port: string) => `tcp://127.0.0.1:${portMap.get(port) ?? port}`);
+}

@@ -31,6 +31,15 @@ export function intSetting(options: DemoOptions, name: string, fallback: number)
   return value;
 }
 
+/** PIPELINE_MODE of the pipeline demos: `plain` (push-pull, the default) or `reliable` (through the broker). */
+export function pipelineMode(options: DemoOptions): "plain" | "reliable" {
+  const mode = setting(options, "PIPELINE_MODE", "plain");
+  if (mode !== "plain" && mode !== "reliable") {
+    throw new RangeError(`PIPELINE_MODE=${mode} is not valid: expected plain or reliable.`);
+  }
+  return mode;
+}
+
 /** The output function of a program. */
 export function output(options: DemoOptions): (line: string) => void {
   return options.log ?? ((line) => console.log(line));

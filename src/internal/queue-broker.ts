@@ -297,6 +297,7 @@ export class QueueBroker {
     poisoned: 0,
     taken: 0,
     storeErrors: 0,
+    unstored: 0,
     evicted: 0,
     dropped: 0,
   };
@@ -836,14 +837,7 @@ export class QueueBroker {
     }
     this.#n.accepted += this.#newTasks.length;
     this.#newTasks = [];
-    for (const result of this.#fresh) {
-      if (result.state !== R_FRESH) continue;
-      result.state = R_WAITING;
-      result.queue.waiting.push(result);
-      result.queue.waitingCount++;
-      this.#dirty.add(result.queue);
-    }
-    this.#fresh = [];
+    this.#releaseFresh();
     const actions: QueueBrokerAction[] = [];
     for (const { peer, ids } of this.#owed.values()) if (ids.length > 0) actions.push(this.#toPeer(peer, encodeAccepted(ids)));
     this.#owed.clear();
@@ -885,6 +879,34 @@ export class QueueBroker {
     }
     this.#owed.clear();
     return actions;
+  }
+
+  /**
+   * After a commit without new tasks failed because the store is full: the outcomes staged for it go to sinks
+   * without being stored. Their tasks stay on disk, and the TAKEN of each deletes its task (the store's `taken`
+   * deletes the task row too): a crash before a sink takes one runs its task again, which at-least-once allows.
+   * Returns how many outcomes were released so.
+   */
+  releaseUnstored(): number {
+    const count = this.#completed.length;
+    if (count === 0) return 0;
+    this.#ops = Math.max(0, this.#ops - count);
+    this.#completed = [];
+    this.#releaseFresh();
+    this.#n.unstored += count;
+    return count;
+  }
+
+  /** The outcomes that waited for the commit go to the queues' sinks. */
+  #releaseFresh(): void {
+    for (const result of this.#fresh) {
+      if (result.state !== R_FRESH) continue;
+      result.state = R_WAITING;
+      result.queue.waiting.push(result);
+      result.queue.waitingCount++;
+      this.#dirty.add(result.queue);
+    }
+    this.#fresh = [];
   }
 
   /** Sends what is dispatchable and deliverable in the queues touched since the last flush. */

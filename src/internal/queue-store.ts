@@ -66,7 +66,10 @@ export interface StoreBatch {
   readonly delivered: readonly { readonly queue: string; readonly id: string; readonly deliveries: number }[];
   /** Tasks that ended: delete the task, insert its result. */
   readonly completed: readonly StoredResult[];
-  /** Results a sink took: delete them. */
+  /**
+   * Results a sink took: delete them, and the task of the same id if it is still stored (an outcome the broker could
+   * not store because the store was full went to its sink with its task still on disk).
+   */
   readonly taken: readonly { readonly queue: string; readonly id: string }[];
 }
 
@@ -331,7 +334,11 @@ class SqliteQueueStore implements QueueStore {
         s.deleteTask.run(r.queue, r.id);
         s.insertResult.run(r.queue, r.id, r.seq, r.status, r.body);
       }
-      for (const t of batch.taken) s.deleteResult.run(t.queue, t.id);
+      // A taken outcome's task row exists only when the outcome could not be stored (a full store): delete both.
+      for (const t of batch.taken) {
+        s.deleteResult.run(t.queue, t.id);
+        s.deleteTask.run(t.queue, t.id);
+      }
     });
   }
 

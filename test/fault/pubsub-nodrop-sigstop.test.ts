@@ -36,7 +36,11 @@ describe.each([
     const other = healthy ? await startSubscriber(roles, "healthy subscriber", subscriber) : undefined;
     await pub.waitFor(is.ready, 15_000, "ready (subscriptions arrived)");
     pub.send("go");
-    await pub.waitFor(is.event("progress", (e) => Number(e["published"]) >= 300), 15_000, "300 published");
+    await pub.waitFor(
+      is.event("progress", (e) => Number(e["published"]) >= 300),
+      15_000,
+      "300 published",
+    );
 
     const stoppedAt = stuck.signal("SIGSTOP");
     const first = await pub.waitFor(is.event("publish:failed"), 15_000, "a publish to fail while the subscriber is stopped");

@@ -137,6 +137,14 @@ describe("what a store keeps", () => {
     expect(results).toEqual([result(4, 3)]);
   });
 
+  test("taken deletes the result and a task of the same id still stored (an outcome released unstored from a full store)", () => {
+    const store = tracked(newPath());
+    store.commit(batch({ added: [task(1), task(2)] }));
+    // src-1's outcome never reached the file: the broker offered it to a sink with its task still stored.
+    store.commit(batch({ taken: [{ queue: "jobs.v1", id: "src-1" }] }));
+    expect(store.load().tasks.map((t) => t.id)).toEqual(["src-2"]);
+  });
+
   test("an added task or result whose (queue, id) is stored replaces it; unknown ids change nothing", () => {
     const store = tracked(newPath());
     store.commit(batch({ added: [task(1), task(1, Buffer.from("same id, other queue"), "other")] }));

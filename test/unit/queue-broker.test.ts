@@ -213,6 +213,29 @@ describe("QueueBroker: sources", () => {
     expect(next.added.map((t) => t.id)).toEqual(["b"]);
   });
 
+  test("a full store: outcomes that cannot be stored go to sinks anyway, and their TAKEN is staged (it deletes the task)", () => {
+    const h = new Harness().push("s1", ["a", "b"]).turn().ready("w", 2).fetch("k", 10).turn();
+    for (const request of h.requests)
+      h.reply(
+        request,
+        request.tasks.map((t) => ({ id: t.id, status: 0 as const })),
+      );
+    // The commit holding the two completions fails: nothing reaches the sink yet.
+    h.turn("STORE_FULL");
+    expect(h.results()).toEqual([]);
+    expect(h.core.releaseUnstored()).toBe(2);
+    expect(h.core.releaseUnstored()).toBe(0);
+    h.turn();
+    expect(h.commits.at(-1)!.completed).toEqual([]); // not tried again: they were released unstored
+    expect(h.results().sort()).toEqual(["k:a:0", "k:b:0"]);
+    h.taken("k", ["a", "b"]).turn();
+    expect(h.commits.at(-1)!.taken).toEqual([
+      { queue: Q, id: "a" },
+      { queue: Q, id: "b" },
+    ]);
+    expect(h.core.stats).toMatchObject({ unstored: 2, taken: 2, results: 0 });
+  });
+
   test("a malformed frontend message is dropped and counted", () => {
     const h = new Harness();
     h.take(h.core.fromClient([b("s1"), b(""), b("TZPC01"), b("\x09")], h.now));

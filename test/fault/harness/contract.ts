@@ -114,4 +114,14 @@ export type RoleMessage =
       readonly hung: readonly string[];
     }
   | { readonly type: "stats"; readonly t: number; readonly stats: unknown }
+  /** Pipeline source: tasks the broker acknowledged (ACCEPTED), or refused, since the last such line. */
+  | { readonly type: "accepted"; readonly t: number; readonly ids: readonly string[] }
+  | { readonly type: "rejected"; readonly t: number; readonly ids: readonly string[]; readonly code: string }
+  /** Pipeline sink: outcomes its user code got since the last such line (`failed` by id: code). */
+  | {
+      readonly type: "outcomes";
+      readonly t: number;
+      readonly ok: readonly string[];
+      readonly failed: Readonly<Record<string, string>>;
+    }
   | { readonly type: "error"; readonly t: number; readonly message: string };

@@ -40,3 +40,17 @@ export function fail(err: unknown): never {
   emit({ type: "error", message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
   process.exit(1);
 }
+
+/**
+ * The stop of a role that owns one closable object: the first call prints its `stats` (when given), closes it and
+ * exits 0; later calls do nothing.
+ */
+export function stopOnce(owner: { close(): Promise<void> }, stats?: () => unknown): () => void {
+  let stopping = false;
+  return () => {
+    if (stopping) return;
+    stopping = true;
+    if (stats !== undefined) emit({ type: "stats", stats: stats() });
+    void owner.close().finally(() => process.exit(0));
+  };
+}

@@ -7,7 +7,7 @@
  */
 import { RpcBroker } from "../../../src/index.js";
 import type { BrokerSettings } from "../harness/contract.js";
-import { control, emit, fail, settings } from "../harness/emit.js";
+import { control, emit, fail, settings, stopOnce } from "../harness/emit.js";
 
 const config = settings() as BrokerSettings;
 try {
@@ -21,15 +21,9 @@ try {
       onEvent: (event) => emit({ type: "event", event: { ...event } }),
     },
   );
-  let stopping = false;
   control(
     config.lifeMs,
-    () => {
-      if (stopping) return;
-      stopping = true;
-      emit({ type: "stats", stats: broker.stats });
-      void broker.close().finally(() => process.exit(0));
-    },
+    stopOnce(broker, () => broker.stats),
     { services: () => emit({ type: "stats", stats: broker.services() }) },
   );
   emit({ type: "ready", endpoints: [broker.frontend, broker.backend], pid: process.pid });
