@@ -72,6 +72,13 @@ describe("examples", () => {
     });
   });
 
+  test("pipeline-reliable gets every result through a durable broker that outlives its source", async () => {
+    await quietly(async () => {
+      const { main } = await import("../examples/pipeline-reliable.js");
+      await expect(main({ signal: signal() })).resolves.toBe(15_000);
+    });
+  });
+
   test.each(files)("%s exports main({ signal })", async (file) => {
     const mod: unknown = await import(new URL(file, dir).href);
     expect(typeof (mod as { main?: unknown }).main).toBe("function");
