@@ -13,8 +13,8 @@ const ADVICE: Readonly<Record<string, string>> = {
     "The broker holds its `maxTasks` tasks and results: wait for workers and sinks to catch up and push again, add workers or sinks, or raise the broker's `maxTasks`.",
   STORE_FULL:
     "The broker's store reached its size limit or the disk is full: free disk space or raise the broker's `maxStoreBytes`, then push again.",
-  STORE_FAILED:
-    "The broker's store could not commit (an I/O error): check the broker's log and its disk, then push again.",
+  STORE_FAILED: "The broker's store could not commit (an I/O error): check the broker's log and its disk, then push again.",
+  UNAVAILABLE: "The broker is closing: push again once it (or another broker on the same store) is back.",
   MALFORMED: "The broker could not read the PUSH: check that source and broker speak the same protocol version.",
 };
 
@@ -22,13 +22,13 @@ const ADVICE: Readonly<Record<string, string>> = {
  * A `PipelineBroker` answered a reliable {@link PipelineSource.push} with REJECTED: the task was **not** stored, and
  * nothing of it is kept, so pushing it again (same id or not) is safe.
  *
- * `code` is always `TASK_REJECTED`; `reason` is the broker's code: `QUEUE_FULL`, `STORE_FULL`, `STORE_FAILED` or
- * `MALFORMED` (or a code a newer broker sends), and the message says what to do for each.
+ * `code` is always `TASK_REJECTED`; `reason` is the broker's code: `QUEUE_FULL`, `STORE_FULL`, `STORE_FAILED`,
+ * `UNAVAILABLE` (the broker is closing) or `MALFORMED` (or a code a newer broker sends), and the message says what to do for each.
  */
 export class TaskRejectedError extends TypedZmqError {
   override readonly name = "TaskRejectedError";
   readonly code = ErrorCode.TASK_REJECTED;
-  /** The broker's rejection code: `QUEUE_FULL`, `STORE_FULL`, `STORE_FAILED`, `MALFORMED`, or another it sends. */
+  /** The broker's rejection code: `QUEUE_FULL`, `STORE_FULL`, `STORE_FAILED`, `UNAVAILABLE`, `MALFORMED`, or another. */
   readonly reason: string;
   /** The id of the rejected task. */
   readonly taskId: string;
