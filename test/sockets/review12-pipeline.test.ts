@@ -3,7 +3,14 @@
 import { afterEach, describe, expect, test } from "vitest";
 import * as z from "zod";
 import * as zmq from "zeromq";
-import { PipelineBroker, PipelineWorker, defineJobs } from "../../src/index.js";
+import {
+  OutOfRangeError,
+  PipelineBroker,
+  PipelineSink,
+  PipelineSource,
+  PipelineWorker,
+  defineJobs,
+} from "../../src/index.js";
 import { encodeHeartbeat } from "../../src/protocol/mdp.js";
 import { encodePush, parseQueueBrokerMessage } from "../../src/protocol/queue.js";
 import { endpointFor } from "../helpers/endpoints.js";
@@ -65,5 +72,27 @@ describe.each(["tcp", "ipc"] as const)("review 12 over %s", (transport) => {
     await worker.close();
     // Without the echo, close() waits min(drainTimeoutMs, 1000) ms for it.
     expect(Date.now() - started).toBeLessThan(800);
+  });
+
+  test("collect(count) in reliable mode refuses a count over the window, which the broker could never fill", async () => {
+    const broker = await reliableBroker(transport);
+    const worker = await PipelineWorker.connect({ tasks: broker.backend }, Jobs, ({ n }) => ({ n }), {
+      mode: "reliable",
+      heartbeatMs: 100,
+    });
+    closers.push(() => worker.close());
+    const source = await PipelineSource.connect(broker.frontend, Jobs, { mode: "reliable" });
+    closers.push(() => source.close());
+    await Promise.all([1, 2, 3].map((n) => source.push({ n })));
+    const sink = await PipelineSink.connect(broker.frontend, Jobs, { mode: "reliable", window: 2, heartbeatMs: 100 });
+    closers.push(() => sink.close());
+    // Before: it waited out its timeout with 2 of 3 (the broker sends no third before the first two are taken).
+    const err: unknown = await sink.collect(3, { timeoutMs: 1_500 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OutOfRangeError);
+    expect((err as Error).message).toMatch(/window/);
+    // Within the window it works, and the rest follows once those are taken.
+    const first = await sink.collect(2, { timeoutMs: 3_000 });
+    const second = await sink.collect(1, { timeoutMs: 3_000 });
+    expect([...first, ...second].map((o) => (o.ok ? o.result.n : -1)).sort()).toEqual([1, 2, 3]);
   });
 });
