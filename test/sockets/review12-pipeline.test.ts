@@ -12,7 +12,7 @@ import {
   defineJobs,
 } from "../../src/index.js";
 import { encodeHeartbeat } from "../../src/protocol/mdp.js";
-import { encodePush, parseQueueBrokerMessage } from "../../src/protocol/queue.js";
+import { encodeAccepted, encodePush, parseQueueBrokerMessage, parseQueueClientMessage } from "../../src/protocol/queue.js";
 import { endpointFor } from "../helpers/endpoints.js";
 import { RawWorker } from "../helpers/mdp-peers.js";
 
@@ -94,5 +94,32 @@ describe.each(["tcp", "ipc"] as const)("review 12 over %s", (transport) => {
     const first = await sink.collect(2, { timeoutMs: 3_000 });
     const second = await sink.collect(1, { timeoutMs: 3_000 });
     expect([...first, ...second].map((o) => (o.ok ? o.result.n : -1)).sort()).toEqual([1, 2, 3]);
+  });
+});
+
+describe("review 12: a reliable source's maxPending", () => {
+  test("one answer makes room for one waiting push, not for all of them", async () => {
+    const router = new zmq.Router({ linger: 0 });
+    closers.push(() => router.close());
+    await router.bind("tcp://127.0.0.1:0");
+    const source = await PipelineSource.connect(router.lastEndpoint!, Jobs, { mode: "reliable", maxPending: 2 });
+    closers.push(() => source.close());
+    const pushes = [1, 2, 3, 4, 5].map((n) => source.push({ n }, { id: `p${n}` }).catch((e: unknown) => e));
+    const heard: { from: Buffer; ids: string[] }[] = [];
+    const next = async (): Promise<void> => {
+      const [from, ...frames] = await router.receive();
+      const message = parseQueueClientMessage(frames);
+      if (message.kind === "push") heard.push({ from: from!, ids: message.ids });
+    };
+    while (heard.flatMap((h) => h.ids).length < 2) await next();
+    expect(source.stats.pending).toBe(2);
+    await router.send([heard[0]!.from, ...encodeAccepted(["p1"])]);
+    await pushes[0];
+    while (heard.flatMap((h) => h.ids).length < 3) await next();
+    expect(source.stats.pending).toBe(2);
+    await router.send([heard[0]!.from, ...encodeAccepted(["p2", "p3", "p4", "p5"])]);
+    while (heard.flatMap((h) => h.ids).length < 5) await next();
+    await router.send([heard[0]!.from, ...encodeAccepted(["p4", "p5"])]);
+    expect(await Promise.all(pushes)).toEqual([undefined, undefined, undefined, undefined, undefined]);
   });
 });
