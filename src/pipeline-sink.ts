@@ -295,16 +295,25 @@ export class PipelineSink<TContract extends JobContract>
   };
 
   /**
-   * Waits for `count` outcomes and returns them in arrival order.
+   * Waits for `count` outcomes and returns them in arrival order. Reliable mode: `count` is at most the `window`
+   * (the outcomes are taken, and the broker sends more, only when collect() returns).
    *
    * `timeoutMs` (default 30 000 ms) bounds the whole wait. If it passes, or `signal` fires, or the sink is closed,
    * the outcomes received so far are put back for the next reader, so none is lost.
    *
-   * @throws {@link TimeoutError} (its message says how many arrived), {@link AbortedError}, {@link ClosedError}.
+   * @throws {@link TimeoutError} (its message says how many arrived), {@link AbortedError}, {@link ClosedError};
+   *   `RangeError` for a `count` that is not an integer >= 0 or, in reliable mode, is over the `window`.
    */
   async collect(count: number, options: WaitOptions = {}): Promise<JobOutcome<TContract>[]> {
     const what = `PipelineSink("${this.contract.name}").collect(${count})`;
     if (!Number.isInteger(count) || count < 0) throw new OutOfRangeError(`${what}: \`count\` must be an integer >= 0.`);
+    const window = this.#config.reliable?.window;
+    if (window !== undefined && count > window) {
+      // The broker sends at most `window` outcomes not yet taken, and collect() takes them only when it returns.
+      throw new OutOfRangeError(
+        `${what}: in reliable mode \`count\` must be at most the sink's \`window\` (${window}): the broker sends no more than that until they are taken, and collect() takes them only when it returns. Collect in chunks of at most ${window}, iterate the sink, or raise { window }.`,
+      );
+    }
     const timeoutMs = checkTimeout(options.timeoutMs, 30_000, "timeoutMs");
     const deadline = Date.now() + timeoutMs;
     const outcomes: JobOutcome<TContract>[] = [];

@@ -186,6 +186,8 @@ interface Worker {
   readonly queue: Queue;
   readonly capacity: number;
   readonly batch: boolean;
+  /** It sent HEARTBEAT "leaving" (closing): it gets no new tasks; what it holds it still answers. */
+  leaving: boolean;
   /** Open slots over its dispatches. */
   load: number;
   readonly dispatches: Set<Dispatch>;
@@ -599,7 +601,11 @@ export class QueueBroker {
       case "reply":
         return this.#reply(worker, command.client, command.body);
       case "heartbeat":
-        return [];
+        if (!command.leaving) return [];
+        // The departure extension (mdp.ts): no new tasks from now on; the echo goes out behind every REQUEST sent
+        // before, so the worker knows it has them all.
+        worker.leaving = true;
+        return [this.#toWorker(worker, encodeHeartbeat(true))];
       case "disconnect":
         return this.#loseWorker(worker, "gone", "disconnected");
       case "request":
@@ -629,6 +635,7 @@ export class QueueBroker {
       queue,
       capacity,
       batch,
+      leaving: false,
       load: 0,
       dispatches: new Set(),
       heardAt: now,
@@ -926,14 +933,14 @@ export class QueueBroker {
     if (workers.length === 0 || queue.queued === 0) return;
     for (;;) {
       let eligible = 0;
-      for (const w of workers) if (w.load < w.capacity) eligible++;
+      for (const w of workers) if (w.load < w.capacity && !w.leaving) eligible++;
       if (eligible === 0 || queue.queued === 0) return;
       const share = Math.ceil(queue.queued / eligible);
       let progressed = false;
       for (let k = 0; k < workers.length && queue.queued > 0; k++) {
         const worker = workers[(queue.turn + k) % workers.length]!;
         const room = worker.capacity - worker.load;
-        if (room <= 0) continue;
+        if (room <= 0 || worker.leaving) continue;
         if (worker.batch) {
           const tasks = this.#takeReady(queue, Math.min(room, this.#c.maxBatch, share));
           if (tasks.length > 0) {

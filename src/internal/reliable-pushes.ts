@@ -77,6 +77,7 @@ export class ReliablePushes {
   #rejected = 0;
   #resent = 0;
   #timer: NodeJS.Timeout | undefined;
+  #closed = false;
 
   /** @param what - Who pushes, for messages: `PipelineSource("jobs.v1").push()`. */
   constructor(config: ReliablePushConfig, what: string) {
@@ -129,14 +130,17 @@ export class ReliablePushes {
       );
     }
     const started = Date.now();
-    if (this.#pending.size >= this.#config.maxPending) {
+    // A loop: one answer wakes every waiting push, and the first of them takes the room again.
+    while (this.#pending.size >= this.#config.maxPending) {
+      const left = timeoutMs === FOREVER_MS ? FOREVER_MS : Math.max(1, timeoutMs - (Date.now() - started));
       await this.#room.until(
         () => this.#pending.size < this.#config.maxPending,
-        signal === undefined ? { timeoutMs } : { timeoutMs, signal },
+        signal === undefined ? { timeoutMs: left } : { timeoutMs: left, signal },
         { ...place, waitingFor: `room among the ${this.#config.maxPending} pending pushes (\`maxPending\`)`, hint: "Nothing was sent. Check that the broker is running and accepting tasks, or raise { maxPending } or { timeoutMs }." },
         FOREVER_MS,
         () => ` (${this.#pending.size} pending)`,
       );
+      if (this.#closed) throw this.#closedWaiting();
       if (this.#pending.has(id)) {
         throw new InvalidArgumentError(`${this.#what}: task "${id}" was pushed again while this push waited for room.`);
       }
@@ -173,7 +177,8 @@ export class ReliablePushes {
    * {@link ClosedError} and closes the link. Pushes waiting for room are rejected at once.
    */
   async close(): Promise<void> {
-    this.#room.rejectAll(new ClosedError(`${this.#what} rejected: the source was closed while the push waited for room; nothing was sent.`));
+    this.#closed = true;
+    this.#room.rejectAll(this.#closedWaiting());
     await this.flush();
     if (this.#pending.size > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -194,6 +199,10 @@ export class ReliablePushes {
       );
     }
     await this.#client.close(this.#config.lingerMs);
+  }
+
+  #closedWaiting(): ClosedError {
+    return new ClosedError(`${this.#what} rejected: the source was closed while the push waited for room; nothing was sent.`);
   }
 
   #checkId(id: unknown): string {
