@@ -19,11 +19,14 @@ const ADVICE: Readonly<Record<string, string>> = {
 };
 
 /**
- * A `PipelineBroker` answered a reliable {@link PipelineSource.push} with REJECTED: the task was **not** stored, and
- * nothing of it is kept, so pushing it again (same id or not) is safe.
+ * A `PipelineBroker` answered a reliable {@link PipelineSource.push} with REJECTED: the broker did not store the task
+ * when it answered. To try again, push it with the **same id**: if a resend of it was accepted in the meantime (a
+ * source resends unanswered pushes after `resendMs` and on reconnection), the broker recognises the id and keeps one
+ * copy. Pushing it under a new id could run it twice.
  *
  * `code` is always `TASK_REJECTED`; `reason` is the broker's code: `QUEUE_FULL`, `STORE_FULL`, `STORE_FAILED`,
- * `UNAVAILABLE` (the broker is closing) or `MALFORMED` (or a code a newer broker sends), and the message says what to do for each.
+ * `UNAVAILABLE` (the broker is closing) or `MALFORMED` (or a code a newer broker sends), and the message says what
+ * to do for each.
  */
 export class TaskRejectedError extends TypedZmqError {
   override readonly name = "TaskRejectedError";

@@ -245,10 +245,18 @@ interface Queue {
 }
 
 /** Messages of the broker's own answers and failures. */
+/**
+ * Queues one broker opens at most: a queue is opened by the first PUSH, FETCH or READY naming it, so without a
+ * bound a peer inventing names would grow the broker without end.
+ */
+export const MAX_QUEUES = 10_000;
+
 export const QUEUE_REASONS = {
   queueFull: (max: number) =>
     `the broker holds ${max} tasks and outcomes (maxTasks); the task was not stored. Retry later, start more workers or sinks, or raise maxTasks.`,
   closing: "the broker is shutting down; the task was not stored. Retry on another broker or later.",
+  tooManyQueues: (name: string) =>
+    `the broker already serves ${MAX_QUEUES} queues, so it does not open queue "${name}"; the task was not stored. Check the queue names your peers use (a queue is named by its contract, or the \`queue\` option).`,
   poison: (id: string, deliveries: number, last: string) =>
     `task "${id}" was delivered ${deliveries} times and no delivery ended with an outcome (the last: ${last}); it is not delivered again (maxDeliveries).`,
 } as const;
@@ -434,7 +442,11 @@ export class QueueBroker {
       this.#n.rejected += ids.length;
       return [this.#toPeer(id, encodeRejected(ids, "UNAVAILABLE", `Broker: ${QUEUE_REASONS.closing}`))];
     }
-    const queue = this.#queue(queueName);
+    const queue = this.#queueIfRoom(queueName);
+    if (queue === undefined) {
+      this.#n.rejected += ids.length;
+      return [this.#toPeer(id, encodeRejected(ids, "QUEUE_FULL", `Broker: ${QUEUE_REASONS.tooManyQueues(queueName)}`))];
+    }
     const owedKey = `${key}\u0000${queueName}`;
     let owed = this.#owed.get(owedKey);
     if (owed === undefined) {
@@ -486,7 +498,8 @@ export class QueueBroker {
       peer = { id, key, sinks: new Map(), heardAt: now, sentAt: now };
       this.#peers.set(key, peer);
     }
-    const queue = this.#queue(queueName);
+    const queue = this.#queueIfRoom(queueName);
+    if (queue === undefined) return this.#drop(`a FETCH for queue "${queueName}": ${QUEUE_REASONS.tooManyQueues(queueName)}`);
     let sink = peer.sinks.get(queueName);
     if (sink !== undefined) {
       // A FETCH again: the sink starts over (it reconnected, or lost what was in transit): everything not taken goes back.
@@ -509,8 +522,9 @@ export class QueueBroker {
       const result = queue.held.get(taskId);
       if (result?.result !== true) continue;
       if (result.state === R_SENT) {
-        if (result.sink !== sink) continue; // another sink has it now; that one acknowledges it
-        sink.sent.delete(taskId);
+        // Usually this sink's; another sink's when this one got it over an earlier connection (a sink that
+        // reconnects is a new peer, and the old one is not yet known lost): its user code has it either way.
+        result.sink?.sent.delete(taskId);
       } else if (result.state === R_WAITING) {
         queue.waitingCount--; // put back, and taken after all: its deque entry is skipped
       } else {
@@ -624,8 +638,8 @@ export class QueueBroker {
     batch: boolean,
     now: number,
   ): QueueBrokerAction[] {
-    if (this.#closing) return [{ kind: "to-worker", frames: [id, ...encodeDisconnect()] }];
-    const queue = this.#queue(queueName);
+    const queue = this.#closing ? undefined : this.#queueIfRoom(queueName);
+    if (queue === undefined) return [{ kind: "to-worker", frames: [id, ...encodeDisconnect()] }];
     const printable = readServiceName(id);
     const capacity = announced ?? 1;
     const worker: Worker = {
@@ -1102,6 +1116,11 @@ export class QueueBroker {
 
   // -------------------------------------------------------------------------------------------------------------
   // Mechanics
+
+  /** The queue `name`, opened if the broker has room for another ({@link MAX_QUEUES}). */
+  #queueIfRoom(name: string): Queue | undefined {
+    return this.#queues.size < MAX_QUEUES || this.#queues.has(name) ? this.#queue(name) : undefined;
+  }
 
   #queue(name: string): Queue {
     let queue = this.#queues.get(name);

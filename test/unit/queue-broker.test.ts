@@ -2,7 +2,13 @@
 // a "turn" here is what the shell does at the end of one: take the staged writes, commit (or fail), flush. The
 // actions are read back with the protocol's own parsers, so the tests see what a source, sink or worker would.
 import { describe, expect, test } from "vitest";
-import { QueueBroker, Deque, type QueueBrokerAction, type QueueBrokerConfig } from "../../src/internal/queue-broker.js";
+import {
+  MAX_QUEUES,
+  QueueBroker,
+  Deque,
+  type QueueBrokerAction,
+  type QueueBrokerConfig,
+} from "../../src/internal/queue-broker.js";
 import type { StoreBatch } from "../../src/internal/queue-store.js";
 import {
   encodeFetch,
@@ -234,6 +240,32 @@ describe("QueueBroker: sources", () => {
       { queue: Q, id: "b" },
     ]);
     expect(h.core.stats).toMatchObject({ unstored: 2, taken: 2, results: 0 });
+  });
+
+  test("a TAKEN from another sink of the queue takes the outcome (a sink that reconnected acknowledges what its old connection got)", () => {
+    const h = new Harness().push("s1", ["a"]).turn().ready("w", 1).fetch("old", 10).turn();
+    h.reply(h.requests[0]!, [{ id: "a", status: 0 }]).turn();
+    expect(h.results()).toEqual(["old:a:0"]);
+    h.fetch("new", 10).taken("new", ["a"]).turn();
+    expect(h.core.stats).toMatchObject({ taken: 1, results: 0 });
+    expect(h.commits.at(-1)!.taken).toEqual([{ queue: Q, id: "a" }]);
+  });
+
+  test(`a broker opens at most ${MAX_QUEUES} queues: a PUSH naming one more is REJECTED QUEUE_FULL, a READY gets DISCONNECT`, () => {
+    const h = new Harness({ maxTasks: 2 * MAX_QUEUES });
+    for (let i = 0; i < MAX_QUEUES; i++) h.push("s1", [`t${i}`], `q${i}`);
+    h.turn();
+    expect(h.accepted()).toHaveLength(MAX_QUEUES);
+    h.push("s1", ["x"], "one-too-many").turn();
+    expect(h.rejected()).toEqual([{ ids: ["x"], code: "QUEUE_FULL" }]);
+    expect(h.toClients.at(-1)?.message).toMatchObject({
+      message: expect.stringContaining(`already serves ${MAX_QUEUES} queues`),
+    });
+    h.take(h.core.fromWorker([b("w"), ...encodeReady("one-too-many", 1)], h.now));
+    expect(h.toWorkers.at(-1)).toEqual({ worker: "w", kind: "disconnect" });
+    // Known queues still work.
+    h.push("s1", ["y"], "q1").turn();
+    expect(h.accepted().at(-1)).toBe("y");
   });
 
   test("a malformed frontend message is dropped and counted", () => {
