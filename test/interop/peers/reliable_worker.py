@@ -15,7 +15,7 @@ A task is {"n": int}; its result {"n": n, "square": n * n, "worker": NAME}. The 
 broker silent for heartbeat x liveness, or its DISCONNECT, means a new socket and a new READY.
 
 Events, one JSON line each: ready {socket, capacity, batch}, task {taskId, delivery, n, batch} per task answered,
-heartbeat {count}, disconnected {socket}, lost {socket}, done {answered}.
+heartbeat {count} (the first), disconnected {socket}, lost {socket, silentMs}, done {answered}.
 """
 import argparse
 import json
@@ -24,7 +24,7 @@ import time
 import zmq
 
 from common import context, emit, fail, text
-from mdp_common import DISCONNECT, HEARTBEAT, MDPW01, READY, REPLY, REQUEST, Lifetime, command, now_ms
+from mdp_common import DISCONNECT, HEARTBEAT, REPLY, REQUEST, Lifetime, WorkerLink, command
 from reliable_common import FAILURE, RESULT, RETRY, outcome, pack, unpack
 
 
@@ -47,23 +47,13 @@ def main():
         fail('"batch" comes only after a capacity frame: give --capacity')
     life = Lifetime(args.lifetime_s)
     ctx = context()
-    state = {"socket": None, "number": 0, "sent": 0.0, "heard": 0.0}
     answered = 0
     heartbeats = 0
-
-    def send(frames):
-        state["socket"].send_multipart(frames)
-        state["sent"] = now_ms()
-
-    def open_socket():
-        if state["socket"] is not None:
-            state["socket"].close(linger=0)
-        sock = ctx.socket(zmq.DEALER)
-        sock.connect(args.endpoint)
-        state["socket"], state["number"], state["heard"] = sock, state["number"] + 1, now_ms()
-        extension = [] if args.capacity is None else [str(args.capacity).encode()] + ([b"batch"] if args.batch else [])
-        send(command(READY, args.queue.encode("utf-8"), *extension))
-        emit(ready={"socket": state["number"], "capacity": args.capacity, "batch": args.batch})
+    extension = [] if args.capacity is None else [str(args.capacity).encode()] + ([b"batch"] if args.batch else [])
+    link = WorkerLink(ctx, args.endpoint, [args.queue.encode("utf-8"), *extension], args.heartbeat_ms, args.liveness,
+                      on_ready=lambda n: emit(ready={"socket": n, "capacity": args.capacity, "batch": args.batch}),
+                      on_lost=lambda n, ms: emit(lost={"socket": n, "silentMs": ms}),
+                      on_disconnected=lambda n: emit(disconnected={"socket": n}))
 
     def run(body, task_id, delivery, batch):
         """One task: (status, encoded body) as an outcome."""
@@ -90,7 +80,7 @@ def main():
             reply = [b"error", encoded]
         else:
             reply = [b"error", encoded, json.dumps({"retry": True}).encode()]
-        send(command(REPLY, client, b"", *reply))
+        link.send(*command(REPLY, client, b"", *reply))
 
     def batch_of_tasks(client, body):
         if len(body) != 4:
@@ -104,49 +94,28 @@ def main():
             half = len(ids) // 2
             parts = [(ids[:half], outcomes[:half]), (ids[half:], outcomes[half:])]
         for part_ids, part_outcomes in parts:
-            send(command(REPLY, client, b"", b"", pack(part_ids), pack(part_outcomes)))
+            link.send(*command(REPLY, client, b"", b"", pack(part_ids), pack(part_outcomes)))
 
-    open_socket()
     while not life.over():
-        poller = zmq.Poller()
-        poller.register(state["socket"], zmq.POLLIN)
-        poller.register(life.fileno(), zmq.POLLIN)
-        events = dict(poller.poll(min(max(10, args.heartbeat_ms // 4), life.remaining_ms())))
-        if life.fileno() in events:
-            life.lines()
-        if state["socket"] in events:
-            frames = state["socket"].recv_multipart()
-            state["heard"] = now_ms()
-            if len(frames) < 3 or frames[0] != b"" or frames[1] != MDPW01:
-                fail(f"the broker sent something that is not MDP/Worker: {text(frames)}")
-            code = frames[2]
-            if code == REQUEST:
-                if len(frames) < 6 or frames[4] != b"":
-                    fail(f'a REQUEST that is not ["", MDPW01, 0x02, client, "", ...body]: {text(frames)}')
-                client, body = frames[3], frames[5:]
-                if body[0] == b"":
-                    if not args.batch:
-                        fail(f"a batch REQUEST to a worker whose READY had no \"batch\": {text(frames)}")
-                    batch_of_tasks(client, body)
-                else:
-                    one_task(client, body)
-            elif code == HEARTBEAT:
-                heartbeats += 1
-                if heartbeats == 1:
-                    emit(heartbeat={"count": heartbeats})
-            elif code == DISCONNECT:
-                emit(disconnected={"socket": state["number"]})
-                open_socket()
-                continue
+        frames = link.poll(life, fail)
+        if frames is None:
+            continue
+        code = frames[2]
+        if code == REQUEST:
+            client, body = frames[3], frames[5:]
+            if body[0] == b"":
+                if not args.batch:
+                    fail(f"a batch REQUEST to a worker whose READY had no \"batch\": {text(frames)}")
+                batch_of_tasks(client, body)
             else:
-                fail(f"the broker sent an unexpected command: {text(frames)}")
-        at = now_ms()
-        if at - state["heard"] > args.heartbeat_ms * args.liveness:
-            emit(lost={"socket": state["number"]})
-            open_socket()
-        elif at - state["sent"] >= args.heartbeat_ms:
-            send(command(HEARTBEAT))
-    send(command(DISCONNECT))
+                one_task(client, body)
+        elif code == HEARTBEAT:
+            heartbeats += 1
+            if heartbeats == 1:
+                emit(heartbeat={"count": heartbeats})
+        else:
+            fail(f"the broker sent an unexpected command: {text(frames)}")
+    link.send(*command(DISCONNECT))
     emit(done={"answered": answered})
     ctx.destroy(linger=200)
 
