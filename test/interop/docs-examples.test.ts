@@ -2,12 +2,24 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { RpcBroker, RpcClient, RpcServer, readCertificate } from "../../src/index.js";
+import {
+  PipelineBroker,
+  PipelineSink,
+  PipelineSource,
+  PipelineWorker,
+  RpcBroker,
+  RpcClient,
+  RpcServer,
+  readCertificate,
+  type PipelineBrokerEvent,
+} from "../../src/index.js";
 import { Greeter } from "../../schemas/greeter.js";
+import { Tasks } from "../../schemas/tasks.js";
+import { deferred, within } from "../helpers/deferred.js";
 import { killAll, startProcess, type Program } from "../helpers/programs.js";
 import { missingPython, pythonPath } from "./python.js";
 
-// The pyzmq Majordomo examples in docs/protocol.md are run as written, against a typed-zmq broker on ephemeral
+// The pyzmq examples in docs/protocol.md (CURVE, Majordomo, the reliable pipeline) are run as written, against a typed-zmq broker on ephemeral
 // ports (only the endpoints are replaced), so the protocol document cannot drift from what the code speaks.
 
 const skip = missingPython !== undefined && process.env["REQUIRE_INTEROP"] !== "1";
@@ -16,7 +28,10 @@ const why = missingPython === undefined ? "" : ` [skipped: ${missingPython}]`;
 const doc = readFileSync(new URL("../../docs/protocol.md", import.meta.url), "utf8");
 const blocks = [...doc.matchAll(/```python\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
 const mdpClient = blocks.find((b) => b.includes('b"MDPC01"'));
-const mdpWorker = blocks.find((b) => b.includes('b"MDPW01"'));
+const mdpWorker = blocks.find((b) => b.includes('b"MDPW01"') && b.includes("greeter.v1"));
+const reliableWorker = blocks.find((b) => b.includes('b"MDPW01"') && b.includes("tasks.v1"));
+const reliableSource = blocks.find((b) => b.includes('b"TZPC01", b"\\x01"'));
+const reliableSink = blocks.find((b) => b.includes('b"TZPC01", b"\\x04"'));
 const curveClient = blocks.find((b) => b.includes("curve_serverkey"));
 const dir = mkdtempSync(join(tmpdir(), "typed-zmq-docs-"));
 const programs: Program[] = [];
@@ -38,11 +53,14 @@ function run(name: string, code: string, endpoints: { frontend: string; backend:
   return program;
 }
 
-describe.skipIf(skip)(`docs/protocol.md pyzmq Majordomo examples${why}`, () => {
+describe.skipIf(skip)(`docs/protocol.md pyzmq examples${why}`, () => {
   test("the examples are in the document", () => {
     expect(mdpClient).toBeDefined();
     expect(mdpWorker).toBeDefined();
     expect(curveClient).toBeDefined();
+    expect(reliableWorker).toBeDefined();
+    expect(reliableSource).toBeDefined();
+    expect(reliableSink).toBeDefined();
   });
 
   test("the CURVE client example, with certificates pyzmq wrote, talks to a typed server that lists it", async () => {
@@ -103,4 +121,54 @@ describe.skipIf(skip)(`docs/protocol.md pyzmq Majordomo examples${why}`, () => {
     ]);
     expect(worker.lines.filter((l) => l.includes("Traceback"))).toEqual([]);
   });
+
+  test("the reliable worker example, with the broker's default heartbeats, serves a typed source and sink", async () => {
+    const events: PipelineBrokerEvent[] = [];
+    await using broker = await PipelineBroker.bind(
+      { frontend: "tcp://127.0.0.1:0", backend: "tcp://127.0.0.1:0" },
+      { onEvent: (e) => events.push(e) },
+    );
+    const worker = run("reliable-worker", reliableWorker ?? "", broker);
+    await broker.waitForWorkers(1, { queue: Tasks.name, timeoutMs: 5_000 });
+    await using source = await PipelineSource.connect(broker.frontend, Tasks, { mode: "reliable" });
+    await using sink = await PipelineSink.connect(broker.frontend, Tasks, { mode: "reliable" });
+    const ids = Array.from({ length: 10 }, (_, id) => `docs-${id}`);
+    await Promise.all(ids.map((taskId, id) => source.push({ id, workMs: id }, { id: taskId, timeoutMs: 5_000 })));
+    const outcomes = await sink.collect(10, { timeoutMs: 5_000 });
+    expect(outcomes.map((o) => o.taskId).sort()).toEqual([...ids].sort());
+    for (const outcome of outcomes) {
+      const id = Number(outcome.taskId?.slice("docs-".length));
+      expect(outcome).toEqual({ ok: true, taskId: `docs-${id}`, result: { id, worker: "python", ms: id } });
+    }
+    expect(events.filter((e) => e.type === "worker:ready")).toEqual([
+      expect.objectContaining({ queue: Tasks.name, capacity: 1, batch: false }),
+    ]);
+    expect(broker.stats).toMatchObject({ completed: 10, redelivered: 0, evicted: 0 });
+    expect(worker.lines.filter((l) => l.includes("Traceback"))).toEqual([]);
+  }, 15_000);
+
+  test("the reliable source example pushes with no worker up; the sink example, started after the work, gets every result", async () => {
+    const sinkLeft = deferred<PipelineBrokerEvent>();
+    await using broker = await PipelineBroker.bind(
+      { frontend: "tcp://127.0.0.1:0", backend: "tcp://127.0.0.1:0" },
+      { onEvent: (e) => (e.type === "sink:lost" ? sinkLeft.resolve(e) : undefined) },
+    );
+    const source = run("reliable-source", reliableSource ?? "", broker);
+    expect(await source.exited, source.lines.join("\n")).toBe(0);
+    expect(source.lines).toEqual(["accepted 10"]);
+    expect(broker.stats).toMatchObject({ accepted: 10, queued: 10, completed: 0 });
+    await using worker = await PipelineWorker.connect(
+      { tasks: broker.backend },
+      Tasks,
+      ({ id, workMs }) => ({ id, worker: "typed", ms: workMs }),
+      { mode: "reliable" },
+    );
+    const sink = run("reliable-sink", reliableSink ?? "", broker);
+    expect(await sink.exited, sink.lines.join("\n")).toBe(0);
+    expect(sink.lines).toEqual(Array.from({ length: 10 }, (_, id) => `py-${id} 0 ${id}`));
+    expect(worker.stats.completed).toBe(10);
+    // Its DISCONNECT comes after its last TAKEN on the same connection.
+    expect(await within(sinkLeft.promise, 5_000, "the sink's DISCONNECT")).toMatchObject({ reason: "disconnected", returned: 0 });
+    expect(broker.stats).toMatchObject({ completed: 10, taken: 10, results: 0 });
+  }, 15_000);
 });

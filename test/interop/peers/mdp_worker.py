@@ -26,7 +26,7 @@ import zmq
 
 from common import context, emit, fail, text
 from rpc_server import answer as answer_order
-from mdp_common import DISCONNECT, HEARTBEAT, MDPW01, READY, REPLY, REQUEST, Lifetime, command, now_ms
+from mdp_common import DISCONNECT, HEARTBEAT, REPLY, REQUEST, Lifetime, WorkerLink, command
 
 
 def rpc_reply(body):
@@ -63,65 +63,33 @@ def main():
     args = parser.parse_args()
     life = Lifetime(args.lifetime_s)
     ctx = context()
-    state = {"socket": None, "number": 0, "sent": 0.0, "heard": 0.0}
     served = 0
     heartbeats = 0
-
-    def send(*frames):
-        state["socket"].send_multipart(list(frames))
-        state["sent"] = now_ms()
-
-    def open_socket():
-        if state["socket"] is not None:
-            state["socket"].close(linger=0)
-        sock = ctx.socket(zmq.DEALER)
-        sock.connect(args.endpoint)
-        state["socket"], state["number"], state["heard"] = sock, state["number"] + 1, now_ms()
-        send(*command(READY, args.service.encode("utf-8")))
-        emit(ready={"socket": state["number"], "service": args.service})
-
-    open_socket()
+    link = WorkerLink(ctx, args.endpoint, [args.service.encode("utf-8")], args.heartbeat_ms, args.liveness,
+                      on_ready=lambda n: emit(ready={"socket": n, "service": args.service}),
+                      on_lost=lambda n, ms: emit(lost={"socket": n, "silentMs": ms}),
+                      on_disconnected=lambda n: emit(disconnected={"socket": n}))
     while not life.over():
-        poller = zmq.Poller()
-        poller.register(state["socket"], zmq.POLLIN)
-        poller.register(life.fileno(), zmq.POLLIN)
-        events = dict(poller.poll(min(max(10, args.heartbeat_ms // 4), life.remaining_ms())))
-        if life.fileno() in events:
-            life.lines()
-        if state["socket"] in events:
-            frames = state["socket"].recv_multipart()
-            state["heard"] = now_ms()
-            if len(frames) < 3 or frames[0] != b"" or frames[1] != MDPW01:
-                fail(f"the broker sent something that is not MDP/Worker: {text(frames)}")
-            code = frames[2]
-            if code in (HEARTBEAT, DISCONNECT) and len(frames) != 3:
-                # RFC 7: exactly 3 frames. (typed-zmq's "leaving" answer only follows a worker's own "leaving".)
-                fail(f"a HEARTBEAT or DISCONNECT that is not exactly [\"\", MDPW01, command]: {text(frames)}")
-            if code == REQUEST:
-                if len(frames) < 6 or frames[4] != b"":
-                    fail(f"a REQUEST that is not [\"\", MDPW01, 0x02, client, \"\", ...body]: {text(frames)}")
-                client, body = frames[3], frames[5:]
-                reply = [frame[::-1] for frame in body] if args.mode == "reverse" else rpc_reply(body)
-                if reply is not None:
-                    send(*command(REPLY, client, b"", *reply))
-                    served += 1
-                emit(served={"count": served, "frames": len(body)})
-            elif code == HEARTBEAT:
-                heartbeats += 1
-                emit(heartbeat={"count": heartbeats})
-            elif code == DISCONNECT:
-                emit(disconnected={"socket": state["number"]})
-                open_socket()
-                continue
-            else:
-                fail(f"the broker sent an unexpected command: {text(frames)}")
-        at = now_ms()
-        if at - state["heard"] > args.heartbeat_ms * args.liveness:
-            emit(lost={"socket": state["number"], "silentMs": int(at - state["heard"])})
-            open_socket()
-        elif at - state["sent"] >= args.heartbeat_ms:
-            send(*command(HEARTBEAT))
-    send(*command(DISCONNECT))
+        frames = link.poll(life, fail)
+        if frames is None:
+            continue
+        code = frames[2]
+        if code in (HEARTBEAT, DISCONNECT) and len(frames) != 3:
+            # RFC 7: exactly 3 frames. (typed-zmq's "leaving" answer only follows a worker's own "leaving".)
+            fail(f"a HEARTBEAT or DISCONNECT that is not exactly [\"\", MDPW01, command]: {text(frames)}")
+        if code == REQUEST:
+            client, body = frames[3], frames[5:]
+            reply = [frame[::-1] for frame in body] if args.mode == "reverse" else rpc_reply(body)
+            if reply is not None:
+                link.send(*command(REPLY, client, b"", *reply))
+                served += 1
+            emit(served={"count": served, "frames": len(body)})
+        elif code == HEARTBEAT:
+            heartbeats += 1
+            emit(heartbeat={"count": heartbeats})
+        else:
+            fail(f"the broker sent an unexpected command: {text(frames)}")
+    link.send(*command(DISCONNECT))
     emit(done={"served": served})
     ctx.destroy(linger=200)
 
