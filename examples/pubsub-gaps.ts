@@ -21,7 +21,7 @@ export async function main({ signal }: { signal?: AbortSignal } = {}) {
 
   // A loss is seen when the next message arrives, so end with a marker, resent until one gets through.
   let received = 0;
-  for (let sent = 0, done = false; !done && sent < 100; ) {
+  for (let sent = 0, done = false; !done && sent < 100;) {
     await pub.publish("price.GOOG", { symbol: "GOOG", cents: 0, last: true });
     sent++;
     for (;;) {

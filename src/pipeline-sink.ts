@@ -212,7 +212,12 @@ export class PipelineSink<TContract extends JobContract>
         ),
       };
       this.#reliable = side;
-      this.#stream = new MessageStream<JobOutcome<TContract>, PipelineSinkDropReason, PipelineSinkDropInfo, Buffer[] | Results>(channel, parse, DROP_REASONS, config.onDrop);
+      this.#stream = new MessageStream<JobOutcome<TContract>, PipelineSinkDropReason, PipelineSinkDropInfo, Buffer[] | Results>(
+        channel,
+        parse,
+        DROP_REASONS,
+        config.onDrop,
+      );
       return;
     }
     this.#reliable = undefined;
@@ -223,7 +228,12 @@ export class PipelineSink<TContract extends JobContract>
       ...curveSocketOptions(config.curve),
     });
     this.#curve?.watch(this.#socket);
-    this.#stream = new MessageStream<JobOutcome<TContract>, PipelineSinkDropReason, PipelineSinkDropInfo, Buffer[] | Results>(this.#socket, parse, DROP_REASONS, config.onDrop);
+    this.#stream = new MessageStream<JobOutcome<TContract>, PipelineSinkDropReason, PipelineSinkDropInfo, Buffer[] | Results>(
+      this.#socket,
+      parse,
+      DROP_REASONS,
+      config.onDrop,
+    );
   }
 
   /**
@@ -262,14 +272,19 @@ export class PipelineSink<TContract extends JobContract>
       attach: (sink: PipelineSink<TContract>, use: EndpointUse) =>
         sink.#socket !== undefined
           ? sink.attach(sink.#socket, endpoint, mode, use)
-          : sink.#reliable?.client.open((socket) => sink.attach(socket, endpoint, mode, use)) ?? Promise.resolve(),
+          : (sink.#reliable?.client.open((socket) => sink.attach(socket, endpoint, mode, use)) ?? Promise.resolve()),
     };
     return openPattern(steps, "PipelineSink", mode);
   }
 
   /** A snapshot of the counters. */
   get stats(): PipelineSinkStats {
-    const stats = { received: this.#stream.received, results: this.#results, failures: this.#failures, dropped: this.#stream.dropped };
+    const stats = {
+      received: this.#stream.received,
+      results: this.#results,
+      failures: this.#failures,
+      dropped: this.#stream.dropped,
+    };
     return this.#reliable === undefined ? stats : { ...stats, duplicates: this.#reliable.acks.duplicates };
   }
 
@@ -302,7 +317,7 @@ export class PipelineSink<TContract extends JobContract>
    * the outcomes received so far are put back for the next reader, so none is lost.
    *
    * @throws {@link TimeoutError} (its message says how many arrived), {@link AbortedError}, {@link ClosedError};
-   *   `RangeError` for a `count` that is not an integer >= 0 or, in reliable mode, is over the `window`.
+   *   `RangeError` for a `count` that is not an integer \>= 0 or, in reliable mode, is over the `window`.
    */
   async collect(count: number, options: WaitOptions = {}): Promise<JobOutcome<TContract>[]> {
     const what = `PipelineSink("${this.contract.name}").collect(${count})`;

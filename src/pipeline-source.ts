@@ -188,7 +188,12 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
             endpoint: config.reliable.endpoint,
             heartbeatMs: undefined,
             liveness: 1,
-            socket: { linger: config.lingerMs, sendHighWaterMark: config.sendHighWaterMark, ...QUEUE_LINK_HEARTBEATS, ...curveSocketOptions(config.curve) },
+            socket: {
+              linger: config.lingerMs,
+              sendHighWaterMark: config.sendHighWaterMark,
+              ...QUEUE_LINK_HEARTBEATS,
+              ...curveSocketOptions(config.curve),
+            },
             guard: this.#curve,
           },
         },
@@ -246,11 +251,12 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     mode: OpenMode,
   ): Promise<PipelineSource<TContract>> {
     const steps = {
-      create: (owner: string) => new PipelineSource(contract, resolveSourceOptions(owner, options, mode, endpoint, contract), owner),
+      create: (owner: string) =>
+        new PipelineSource(contract, resolveSourceOptions(owner, options, mode, endpoint, contract), owner),
       attach: (source: PipelineSource<TContract>, use: EndpointUse) =>
         source.#plain !== undefined
           ? source.attach(source.#plain.socket, endpoint, mode, use)
-          : source.#reliable?.client.open((socket) => source.attach(socket, endpoint, mode, use)) ?? Promise.resolve(),
+          : (source.#reliable?.client.open((socket) => source.attach(socket, endpoint, mode, use)) ?? Promise.resolve()),
     };
     return openPattern(steps, "PipelineSource", mode);
   }
@@ -291,7 +297,9 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     const plain = this.#plain;
     if (plain === undefined) return Promise.reject(new ClosedError(`${this.#what} rejected: the source is closed.`));
     if (options?.id !== undefined) {
-      return Promise.reject(new InvalidArgumentError(`${this.#what}: \`id\` is for reliable mode ({ mode: "reliable" }); plain tasks have no id.`));
+      return Promise.reject(
+        new InvalidArgumentError(`${this.#what}: \`id\` is for reliable mode ({ mode: "reliable" }); plain tasks have no id.`),
+      );
     }
     const waits = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
     let frames: Uint8Array[];
@@ -376,7 +384,9 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     const what = `PipelineSource("${this.contract.name}").waitForWorkers(${count})`;
     if (this.#reliable !== undefined) {
       return Promise.reject(
-        new InvalidArgumentError(`${what}: a reliable source talks to a broker, not to workers; its pushes wait at the broker until workers come.`),
+        new InvalidArgumentError(
+          `${what}: a reliable source talks to a broker, not to workers; its pushes wait at the broker until workers come.`,
+        ),
       );
     }
     if (!Number.isInteger(count) || count < 0) {

@@ -323,14 +323,13 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     const bounded = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
     if (!bounded && !this.#room.limited) return this.#outbox.send(frames).then(this.#outbox.counted, this.#onSendFailed);
     const place = (): DeadlinePlace => this.#publishPlace(topic);
-    return this.#room.send(frames, options ?? {}, place, () => this.#stalledError(topic)).then(
-      this.#outbox.counted,
-      (err: unknown) => {
+    return this.#room
+      .send(frames, options ?? {}, place, () => this.#stalledError(topic))
+      .then(this.#outbox.counted, (err: unknown) => {
         if (err instanceof SubscriberStalledError) this.#stalled++;
         if (isTypedZmqError(err)) throw err; // ours: a timeout, an abort, the stall limit
         return this.#onSendFailed(err);
-      },
-    );
+      });
   }
 
   /** Refuses bad per-call options before anything is queued. */

@@ -111,7 +111,13 @@ const samples: Readonly<Record<string, Sample>> = {
   SubscriberStalledError: {
     code: "SUBSCRIBER_STALLED",
     make: (o) =>
-      new SubscriberStalledError('Publisher("sports.v1").publish("football.Arsenal")', "football.Arsenal", 500, "tcp://127.0.0.1:5556", o),
+      new SubscriberStalledError(
+        'Publisher("sports.v1").publish("football.Arsenal")',
+        "football.Arsenal",
+        500,
+        "tcp://127.0.0.1:5556",
+        o,
+      ),
     takesCause: true,
   },
   TimeoutError: {
@@ -142,7 +148,8 @@ const samples: Readonly<Record<string, Sample>> = {
   },
   TaskRejectedError: {
     code: "TASK_REJECTED",
-    make: (o) => new TaskRejectedError('PipelineSource("jobs.v1").push()', "a1b2c3d4-7", "QUEUE_FULL", "the broker holds 100000 tasks", o),
+    make: (o) =>
+      new TaskRejectedError('PipelineSource("jobs.v1").push()', "a1b2c3d4-7", "QUEUE_FULL", "the broker holds 100000 tasks", o),
     takesCause: true,
   },
   ClosedError: {

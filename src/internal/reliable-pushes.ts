@@ -136,7 +136,11 @@ export class ReliablePushes {
       await this.#room.until(
         () => this.#pending.size < this.#config.maxPending,
         signal === undefined ? { timeoutMs: left } : { timeoutMs: left, signal },
-        { ...place, waitingFor: `room among the ${this.#config.maxPending} pending pushes (\`maxPending\`)`, hint: "Nothing was sent. Check that the broker is running and accepting tasks, or raise { maxPending } or { timeoutMs }." },
+        {
+          ...place,
+          waitingFor: `room among the ${this.#config.maxPending} pending pushes (\`maxPending\`)`,
+          hint: "Nothing was sent. Check that the broker is running and accepting tasks, or raise { maxPending } or { timeoutMs }.",
+        },
         FOREVER_MS,
         () => ` (${this.#pending.size} pending)`,
       );
@@ -182,7 +186,10 @@ export class ReliablePushes {
     await this.flush();
     if (this.#pending.size > 0) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.#drained.promise, new Promise((resolve) => (timer = setTimeout(resolve, this.#config.drainTimeoutMs)))]);
+      await Promise.race([
+        this.#drained.promise,
+        new Promise((resolve) => (timer = setTimeout(resolve, this.#config.drainTimeoutMs))),
+      ]);
       clearTimeout(timer);
     }
     clearTimeout(this.#timer);

@@ -64,8 +64,7 @@ export class RoomWait {
   ): Promise<void> {
     const bounded = options.timeoutMs !== undefined || options.signal !== undefined;
     const place = bounded ? placeOf() : undefined;
-    const timeoutMs =
-      options.timeoutMs === undefined ? undefined : checkTimeout(options.timeoutMs, 0, "timeoutMs", place!.what);
+    const timeoutMs = options.timeoutMs === undefined ? undefined : checkTimeout(options.timeoutMs, 0, "timeoutMs", place!.what);
     if (options.signal?.aborted === true) {
       return Promise.reject(new AbortedError(place!.what, { cause: options.signal.reason }));
     }

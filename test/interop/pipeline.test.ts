@@ -137,7 +137,17 @@ describe.skipIf(skip)(`reliable pipeline with pyzmq peers written from docs/prot
         await using source = await PipelineSource.connect(broker.frontend, Squares, { mode: "reliable" });
         // The tasks wait in the broker first, so that the worker's first REQUESTs are full batches.
         const ids = await pushAll(source, 60, `batch-${transport}-`);
-        const worker = start("reliable_worker", [broker.backend, QUEUE, "--capacity", 8, "--batch", "--split", "--name", "py-batch", ...hb]);
+        const worker = start("reliable_worker", [
+          broker.backend,
+          QUEUE,
+          "--capacity",
+          8,
+          "--batch",
+          "--split",
+          "--name",
+          "py-batch",
+          ...hb,
+        ]);
         await using sink = await PipelineSink.connect(broker.frontend, Squares, { mode: "reliable", heartbeatMs: HEARTBEAT_MS });
         const outcomes = byTaskId(await sink.collect(60, { timeoutMs: 10_000 }));
         expect([...outcomes.keys()].sort()).toEqual([...ids].sort());
@@ -145,9 +155,7 @@ describe.skipIf(skip)(`reliable pipeline with pyzmq peers written from docs/prot
           const n = Number(id.slice(id.lastIndexOf("-") + 1));
           expect(outcome).toEqual({ ok: true, taskId: id, result: { n, square: n * n, worker: "py-batch" } });
         }
-        expect(events.filter((e) => e.type === "worker:ready")).toEqual([
-          expect.objectContaining({ capacity: 8, batch: true }),
-        ]);
+        expect(events.filter((e) => e.type === "worker:ready")).toEqual([expect.objectContaining({ capacity: 8, batch: true })]);
         const seen = worker.printed<WorkerTask>("task");
         expect(seen).toHaveLength(60);
         expect(seen.filter((t) => t.batch).length, "no task came in a batch REQUEST").toBeGreaterThan(0);
@@ -215,7 +223,11 @@ describe.skipIf(skip)(`reliable pipeline with pyzmq peers written from docs/prot
         error: { code: "REFUSED", message: "task 7 is refused", details: { n: 7 } },
       });
       for (const n of [0, 1, 2, 4, 5, 6, 8, 9]) {
-        expect(outcomes.get(`poison-${n}`)).toEqual({ ok: true, taskId: `poison-${n}`, result: { n, square: n * n, worker: "py" } });
+        expect(outcomes.get(`poison-${n}`)).toEqual({
+          ok: true,
+          taskId: `poison-${n}`,
+          result: { n, square: n * n, worker: "py" },
+        });
       }
       // The worker saw task 3 exactly maxDeliveries times, counted 1, 2, 3 in H; the final failure once.
       const seen = worker.printed<WorkerTask>("task");
@@ -232,7 +244,17 @@ describe.skipIf(skip)(`reliable pipeline with pyzmq peers written from docs/prot
     const { broker, events } = await startBroker("tcp");
     await using _broker = broker;
     await withPeers(async (start) => {
-      const doomed = start("reliable_worker", [broker.backend, QUEUE, "--capacity", 4, "--work-ms", 10, "--name", "doomed", ...hb]);
+      const doomed = start("reliable_worker", [
+        broker.backend,
+        QUEUE,
+        "--capacity",
+        4,
+        "--work-ms",
+        10,
+        "--name",
+        "doomed",
+        ...hb,
+      ]);
       const survivor = start("reliable_worker", [broker.backend, QUEUE, "--work-ms", 5, "--name", "survivor", ...hb]);
       await broker.waitForWorkers(2, { queue: QUEUE, timeoutMs: 5_000 });
       await using source = await PipelineSource.connect(broker.frontend, Squares, { mode: "reliable" });
@@ -255,7 +277,10 @@ describe.skipIf(skip)(`reliable pipeline with pyzmq peers written from docs/prot
       expect(broker.stats.redelivered).toBeGreaterThan(0);
       expect(broker.stats).toMatchObject({ completed: 200, poisoned: 0 });
       const survived = survivor.printed<WorkerTask>("task");
-      expect(survived.some((t) => t.delivery === 2), "no redelivered task reached the survivor").toBe(true);
+      expect(
+        survived.some((t) => t.delivery === 2),
+        "no redelivered task reached the survivor",
+      ).toBe(true);
     });
   }, 30_000);
 

@@ -97,7 +97,8 @@ class RawBroker {
     const deadline = Date.now() + timeoutMs;
     while (!ready()) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; heard ${JSON.stringify(this.heard.map((h) => h.message.kind))}`);
+      if (left <= 0)
+        throw new Error(`timed out waiting for ${what}; heard ${JSON.stringify(this.heard.map((h) => h.message.kind))}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, Math.min(left, 50));
         function done(): void {
@@ -298,7 +299,14 @@ describe.each(["ipc", "tcp"] as const)("reliable PipelineSink over %s", (transpo
     expect(b.of("taken")[0]!.message).toMatchObject({ queue: "jobs.v1", ids: ["t-1"] });
     const [second] = await sink.collect(1, { timeoutMs: 2_000 });
     expect(second).toMatchObject({ ok: true, taskId: "t-2" });
-    await b.until(() => b.of("taken").flatMap((t) => t.message.ids).includes("t-2"), "TAKEN of t-2");
+    await b.until(
+      () =>
+        b
+          .of("taken")
+          .flatMap((t) => t.message.ids)
+          .includes("t-2"),
+      "TAKEN of t-2",
+    );
     expect(sink.stats).toMatchObject({ received: 2, results: 2, duplicates: 0 });
   });
 
@@ -312,7 +320,14 @@ describe.each(["ipc", "tcp"] as const)("reliable PipelineSink over %s", (transpo
     await b.until(() => b.of("taken").length === 1, "the first TAKEN");
     await b.send(from, encodeResults("jobs.v1", ["t-1", "t-2"], [result(1), result(2)]));
     expect(await sink.receive({ timeoutMs: 2_000 })).toMatchObject({ taskId: "t-2" });
-    await b.until(() => b.of("taken").flatMap((t) => t.message.ids).filter((id) => id === "t-1").length === 2, "t-1 TAKEN again");
+    await b.until(
+      () =>
+        b
+          .of("taken")
+          .flatMap((t) => t.message.ids)
+          .filter((id) => id === "t-1").length === 2,
+      "t-1 TAKEN again",
+    );
     expect(sink.stats.duplicates).toBe(1);
   });
 
@@ -415,9 +430,9 @@ describe.each(["ipc", "tcp"] as const)("reliable PipelineSink over %s", (transpo
 describe("reliable PipelineSink misuse", () => {
   test("bind and bad windows are refused", async () => {
     await expect(PipelineSink.bind("tcp://127.0.0.1:0", Jobs, { mode: "reliable" })).rejects.toThrow(TypeError);
-    await expect(PipelineSink.connect("tcp://127.0.0.1:1", Jobs, { mode: "reliable", window: 10, dedupeWindow: 5 })).rejects.toThrow(
-      RangeError,
-    );
+    await expect(
+      PipelineSink.connect("tcp://127.0.0.1:1", Jobs, { mode: "reliable", window: 10, dedupeWindow: 5 }),
+    ).rejects.toThrow(RangeError);
     await expect(PipelineSink.connect("tcp://127.0.0.1:1", Jobs, { window: 10 })).rejects.toThrow(/mode: "reliable"/);
   });
 });

@@ -152,6 +152,8 @@ describe("publish options and stallLimitMs misuse", () => {
     });
     expect(pub.stats.published).toBe(0);
     await using batched = await Publisher.bind(endpointFor("inproc"), Flow, { noDrop: true, batch: true });
-    await expect(batched.publish("ticks", { n: 1, pad: "" }, { timeoutMs: 100 })).rejects.toThrow(/not available with the `batch` option/);
+    await expect(batched.publish("ticks", { n: 1, pad: "" }, { timeoutMs: 100 })).rejects.toThrow(
+      /not available with the `batch` option/,
+    );
   });
 });

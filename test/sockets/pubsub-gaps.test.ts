@@ -76,7 +76,11 @@ describe.each(TRANSPORTS)("gap counting over %s", (transport) => {
     expect(outOfOrder).toBe(0);
     expect(gaps.reduce((sum, g) => sum + g.missed, 0)).toBe(total);
     for (const gap of gaps) {
-      expect(gap).toMatchObject({ topic: "ticks.a", publisherId: expect.any(String) as unknown, epoch: expect.any(Number) as unknown });
+      expect(gap).toMatchObject({
+        topic: "ticks.a",
+        publisherId: expect.any(String) as unknown,
+        epoch: expect.any(Number) as unknown,
+      });
       expect(gap.to - gap.from + 1).toBe(gap.missed);
     }
   });
@@ -113,7 +117,10 @@ describe("topicSeq on the wire", () => {
   });
 
   test("a topicSeq that is not a number makes the headers frame malformed", () => {
-    expect(parseHeaders(Buffer.from('{"topicSeq":"7"}'))).toMatchObject({ kind: "malformed", reason: expect.stringContaining("topicSeq") as unknown });
+    expect(parseHeaders(Buffer.from('{"topicSeq":"7"}'))).toMatchObject({
+      kind: "malformed",
+      reason: expect.stringContaining("topicSeq") as unknown,
+    });
   });
 });
 

@@ -3,14 +3,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import * as z from "zod";
 import * as zmq from "zeromq";
-import {
-  OutOfRangeError,
-  PipelineBroker,
-  PipelineSink,
-  PipelineSource,
-  PipelineWorker,
-  defineJobs,
-} from "../../src/index.js";
+import { OutOfRangeError, PipelineBroker, PipelineSink, PipelineSource, PipelineWorker, defineJobs } from "../../src/index.js";
 import { encodeHeartbeat } from "../../src/protocol/mdp.js";
 import { encodeAccepted, encodePush, parseQueueBrokerMessage, parseQueueClientMessage } from "../../src/protocol/queue.js";
 import { endpointFor } from "../helpers/endpoints.js";
@@ -52,7 +45,13 @@ describe.each(["tcp", "ipc"] as const)("review 12 over %s", (transport) => {
     closers.push(() => source.close());
     source.connect(broker.frontend);
     const ids = ["t1", "t2", "t3", "t4"];
-    await source.send(encodePush(Q, ids, ids.map((_, n) => Buffer.from(JSON.stringify({ n })))));
+    await source.send(
+      encodePush(
+        Q,
+        ids,
+        ids.map((_, n) => Buffer.from(JSON.stringify({ n }))),
+      ),
+    );
     expect(parseQueueBrokerMessage(await source.receive())).toMatchObject({ kind: "accepted", ids });
     // Shared out over two workers with room, two tasks would go to each: all go to the one that stays.
     await staying.waitFor("request", 4);
