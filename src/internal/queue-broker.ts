@@ -191,6 +191,8 @@ interface Worker {
   readonly dispatches: Set<Dispatch>;
   heardAt: number;
   sentAt: number;
+  /** It sent HEARTBEAT + "leaving" (the departure extension): no new dispatches; what it holds may still complete. */
+  leaving: boolean;
 }
 
 interface Result {
@@ -599,7 +601,11 @@ export class QueueBroker {
       case "reply":
         return this.#reply(worker, command.client, command.body);
       case "heartbeat":
-        return [];
+        if (!command.leaving) return [];
+        // The departure extension: nothing new goes to it, and the echo tells it that every REQUEST sent before has
+        // arrived (a repeated one is echoed again: the first echo may have been lost).
+        worker.leaving = true;
+        return [this.#toWorker(worker, encodeHeartbeat(true))];
       case "disconnect":
         return this.#loseWorker(worker, "gone", "disconnected");
       case "request":
@@ -633,6 +639,7 @@ export class QueueBroker {
       dispatches: new Set(),
       heardAt: now,
       sentAt: now,
+      leaving: false,
     };
     this.#workers.set(key, worker);
     queue.workers.push(worker);
@@ -926,13 +933,13 @@ export class QueueBroker {
     if (workers.length === 0 || queue.queued === 0) return;
     for (;;) {
       let eligible = 0;
-      for (const w of workers) if (w.load < w.capacity) eligible++;
+      for (const w of workers) if (!w.leaving && w.load < w.capacity) eligible++;
       if (eligible === 0 || queue.queued === 0) return;
       const share = Math.ceil(queue.queued / eligible);
       let progressed = false;
       for (let k = 0; k < workers.length && queue.queued > 0; k++) {
         const worker = workers[(queue.turn + k) % workers.length]!;
-        const room = worker.capacity - worker.load;
+        const room = worker.leaving ? 0 : worker.capacity - worker.load;
         if (room <= 0) continue;
         if (worker.batch) {
           const tasks = this.#takeReady(queue, Math.min(room, this.#c.maxBatch, share));
