@@ -52,7 +52,10 @@ export class ResultAcks {
 
   /** A result reached user code: acknowledge it. */
   handed(id: string): void {
-    this.#remember(id, true);
+    // A pending id changes state where it is (Map.set keeps the order: the window counts arrivals); only an id that
+    // is not remembered (already evicted) is added as the newest.
+    if (this.#seen.get(id) === false) this.#seen.set(id, true);
+    else this.#remember(id, true);
     this.#ack(id);
   }
 
