@@ -118,8 +118,8 @@ const RPC_IN_FLIGHT = { quick: 4_000, full: 10_000 } as const;
 const BATCHED = { quick: 20_000, full: 50_000 } as const;
 /** End-to-end pipeline, per repetition (the plain baseline runs the same count). */
 const PIPELINE_ENDS = {
-  unbatched: { quick: 10_000, full: 25_000 },
-  batched: { quick: 20_000, full: 50_000 },
+  unbatched: { quick: 10_000, full: 30_000 },
+  batched: { quick: 40_000, full: 120_000 },
 } as const;
 
 function throughputCase(pattern: "pubsub" | "pipeline", transport: Transport, payload: PayloadKind): CaseDef {

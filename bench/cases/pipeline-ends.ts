@@ -1,7 +1,7 @@
 /**
  * End-to-end pipeline roles, each in its own peer process (bench/pipeline-ends.ts runs them): `source` pushes `count`
- * tasks, `worker` answers each with `{ seq, ok }` from a synchronous handler, `sink` counts distinct outcomes until it
- * has `count` of them, and `queue-broker` is the reliable mode's `PipelineBroker` (durable: with a SQLite store in a
+ * tasks, `worker` answers each with `{ seq, ok }` from a synchronous handler, `sink` counts distinct outcomes (by `seq`)
+ * until it has `count` of them, and `queue-broker` is the reliable mode's `PipelineBroker` (durable: with a SQLite store in a
  * fresh temporary directory, removed on close). `spec.pipeline` says which pipeline: plain push-pull (the source and
  * the sink bind, the worker connects to both) or reliable/durable (the broker binds, everyone else connects to it).
  * `spec.batch` turns batching on everywhere it exists: plain, the source's `batch` and the worker's `batchResults`;
@@ -161,8 +161,10 @@ export async function openSink(spec: RoleSpec): Promise<RoleHandle> {
   return {
     endpoint: mode === "plain" ? sink.endpoint : spec.endpoint,
     async run(): Promise<RunResult> {
-      // Distinct tasks: the task id in reliable mode, the result's `seq` in plain mode (which has no ids).
-      const seen = new Set<string | number>();
+      // Distinct tasks, by the result's `seq` (the task's: the source numbers them 0..count-1) in every mode, so that
+      // both columns pay the same for counting; reliable mode's task ids are as distinct (the sink's dedupe window
+      // keeps repeats from user code), and a missing outcome shows either way.
+      const seen = new Set<number>();
       let firstAt = 0;
       let lastAt = 0;
       let failure: string | undefined;
@@ -183,7 +185,7 @@ export async function openSink(spec: RoleSpec): Promise<RoleHandle> {
               failure = `${outcome.error.code}: ${outcome.error.message}`;
               break;
             }
-            seen.add(outcome.taskId ?? seqOf(outcome.result));
+            seen.add(seqOf(outcome.result));
             if (seen.size >= spec.count) break;
           }
         }
