@@ -104,6 +104,16 @@ export function jobContract(kind: PayloadKind, validate: boolean): BenchJobs {
     : defineJobs("bench.jobs.v1", { task: z.unknown(), result: z.unknown() });
 }
 
+/**
+ * The end-to-end pipeline's contract (source → worker → sink): the task as {@link jobContract}, and a result that
+ * names its task (`{ seq, ok }`, the RPC reply), so that the plain sink can count distinct tasks too.
+ */
+export function pipelineContract(kind: PayloadKind, validate: boolean): BenchJobs {
+  return validate
+    ? defineJobs("bench.jobs.v1", { task: schemaFor(kind), result: Reply })
+    : defineJobs("bench.jobs.v1", { task: z.unknown(), result: z.unknown() });
+}
+
 export function rpcContract(kind: PayloadKind, validate: boolean): BenchRpc {
   return defineRpc("bench.rpc.v1", {
     echo: validate ? { request: schemaFor(kind), response: Reply } : { request: z.unknown(), response: z.unknown() },

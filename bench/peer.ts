@@ -10,6 +10,7 @@ import { probeFeatures } from "./features.js";
 import { openPub, openSub } from "./cases/pubsub.js";
 import { openPull, openPush } from "./cases/pipeline.js";
 import { openBroker, openClient, openServer } from "./cases/rpc.js";
+import { openQueueBroker, openSink, openSource, openWorker } from "./cases/pipeline-ends.js";
 
 const openers: Record<RoleSpec["role"], RoleOpener> = {
   pub: openPub,
@@ -19,6 +20,10 @@ const openers: Record<RoleSpec["role"], RoleOpener> = {
   server: openServer,
   client: openClient,
   broker: openBroker,
+  source: openSource,
+  worker: openWorker,
+  sink: openSink,
+  "queue-broker": openQueueBroker,
 };
 
 const handles = new Map<string, RoleHandle>();

@@ -3,9 +3,10 @@
  * full), and which table rows each case produces. Column "typed" runs variant `a`, column "raw" variant `b`; for the
  * comparison cases (validation, codec) both are typed and the title says which is which.
  */
-import type { Features, Impl, PayloadKind, Transport, Via } from "./protocol.js";
+import type { Features, Impl, PayloadKind, PipelineMode, Transport, Via } from "./protocol.js";
 
-export type Pattern = "pubsub" | "pipeline" | "rpc";
+/** `pipeline-e2e`: source → (broker →) worker → sink, every role its own process (bench/pipeline-ends.ts). */
+export type Pattern = "pubsub" | "pipeline" | "rpc" | "pipeline-e2e";
 
 export interface Variant {
   readonly impl: Impl;
@@ -16,6 +17,8 @@ export interface Variant {
   readonly via: Via;
   /** Typed RPC client: the `headers` option (undefined: the library's default). */
   readonly headers?: boolean;
+  /** End-to-end pipeline only: plain push-pull, or through a PipelineBroker (in memory, or with a store). */
+  readonly pipeline?: PipelineMode;
   /** Typed only: CURVE on both sides (fresh key pairs per run). */
   readonly curve?: true;
   readonly label: string;
@@ -46,6 +49,16 @@ const BATCHED_VARIANT: Variant = {
   batch: true,
   label: "typed, batch { maxMessages: 256, maxBytes: 65536, maxDelayMs: 1 }",
 };
+
+/** The end-to-end pipeline variants: plain push-pull, and reliable through an in-memory or a durable broker. */
+function pipelineVariant(pipeline: PipelineMode, batch: boolean): Variant {
+  const how = batch ? "batched" : "unbatched";
+  const label =
+    pipeline === "plain"
+      ? `typed plain push-pull, ${how}: source → worker → sink (three processes)`
+      : `typed reliable, ${how}: source → PipelineBroker${pipeline === "durable" ? " { store }" : ""} → worker → sink (four processes)`;
+  return { ...TYPED, batch, pipeline, label };
+}
 
 export type Metric = "throughput" | "p50" | "p99";
 
@@ -103,6 +116,11 @@ const COUNTS = {
 const RPC_LOCKSTEP = { quick: 1_000, full: 2_500 } as const;
 const RPC_IN_FLIGHT = { quick: 4_000, full: 10_000 } as const;
 const BATCHED = { quick: 20_000, full: 50_000 } as const;
+/** End-to-end pipeline, per repetition (the plain baseline runs the same count). */
+const PIPELINE_ENDS = {
+  unbatched: { quick: 10_000, full: 30_000 },
+  batched: { quick: 40_000, full: 120_000 },
+} as const;
 
 function throughputCase(pattern: "pubsub" | "pipeline", transport: Transport, payload: PayloadKind): CaseDef {
   const name = pattern === "pubsub" ? "pub/sub" : "push/pull";
@@ -165,6 +183,38 @@ function inFlightComparison(a: Variant, b: Variant, title: string, extra: Pick<C
   };
 }
 
+/**
+ * What the reliable pipeline costs, end to end: typed reliable (through an in-memory `PipelineBroker`, or a durable
+ * one with a SQLite store) against typed plain push-pull, both unbatched or both batched.
+ */
+function pipelineEndsCases(): CaseDef[] {
+  const cases: CaseDef[] = [];
+  for (const pipeline of ["reliable", "durable"] as const) {
+    for (const batch of [false, true]) {
+      const how = batch ? "batched" : "unbatched";
+      const via = pipeline === "durable" ? "PipelineBroker { store }" : "PipelineBroker";
+      cases.push({
+        pattern: "pipeline-e2e",
+        transport: "tcp",
+        payload: "small",
+        inFlight: 1,
+        a: pipelineVariant(pipeline, batch),
+        b: pipelineVariant("plain", batch),
+        count: PIPELINE_ENDS[how],
+        cost: true,
+        rows: [
+          {
+            title: `${pipeline} cost: push/pull tcp small ${how} (typed=${pipeline} via ${via}, raw=plain ${how} push-pull)`,
+            unit: "tasks/s",
+            metric: "throughput",
+          },
+        ],
+      });
+    }
+  }
+  return cases;
+}
+
 export function buildPlan(): CaseDef[] {
   const cases: CaseDef[] = [];
   for (const pattern of ["pubsub", "pipeline"] as const) {
@@ -224,5 +274,6 @@ export function buildPlan(): CaseDef[] {
     requires: "sourceBatch",
     rows: [{ title: "push/pull tcp small, typed batch vs raw 1 msg/send", unit: "msg/s", metric: "throughput" }],
   });
+  cases.push(...pipelineEndsCases());
   return cases;
 }

@@ -7,7 +7,11 @@ import * as z from "zod";
 export const Impl = z.enum(["typed", "raw"]);
 export type Impl = z.infer<typeof Impl>;
 
-export const Role = z.enum(["pub", "sub", "push", "pull", "server", "client", "broker"]);
+/**
+ * `source`, `worker`, `sink` and `queue-broker` are the end-to-end pipeline roles (bench/cases/pipeline-ends.ts): a
+ * PipelineSource, PipelineWorker and PipelineSink, plain or reliable, and the reliable mode's PipelineBroker.
+ */
+export const Role = z.enum(["pub", "sub", "push", "pull", "server", "client", "broker", "source", "worker", "sink", "queue-broker"]);
 export type Role = z.infer<typeof Role>;
 
 export const PayloadKind = z.enum(["small", "1k"]);
@@ -29,6 +33,13 @@ export type Via = z.infer<typeof Via>;
 export const BrokerMode = z.enum(["mdp", "mdp-worker", "v1", "none"]);
 export type BrokerMode = z.infer<typeof BrokerMode>;
 
+/**
+ * End-to-end pipeline: `plain` push-pull (source → worker → sink), `reliable` (through an in-memory PipelineBroker),
+ * `durable` (through a PipelineBroker with a SQLite store in a fresh temporary directory).
+ */
+export const PipelineMode = z.enum(["plain", "reliable", "durable"]);
+export type PipelineMode = z.infer<typeof PipelineMode>;
+
 /** CURVE key pairs of one run (Z85), made by the orchestrator so that both processes know the other's public key. */
 export const CurveKeys = z.object({
   serverPublic: z.string(),
@@ -47,6 +58,10 @@ export const RoleSpec = z.object({
   endpoint: z.string(),
   /** Broker only: where to bind its backend. */
   backend: z.string().optional(),
+  /** Plain end-to-end pipeline worker only: the sink's endpoint it pushes results to. */
+  results: z.string().optional(),
+  /** End-to-end pipeline roles only: which pipeline (absent: not such a role). */
+  pipeline: PipelineMode.optional(),
   /** RPC server and client: direct, or through the broker (the server then connects to the broker's backend). */
   via: Via,
   /** Typed RPC client: the `headers` option (absent: the library's default). */
@@ -93,6 +108,12 @@ export const RunResult = z.object({
   p50Us: z.number().optional(),
   p99Us: z.number().optional(),
   rss: Rss.optional(),
+  /**
+   * End-to-end pipeline only, in ms since the epoch with sub-millisecond precision (`performance.timeOrigin +
+   * performance.now()`, comparable across processes on one machine): the source's first push, the sink's last outcome.
+   */
+  firstAt: z.number().optional(),
+  lastAt: z.number().optional(),
 });
 export type RunResult = z.infer<typeof RunResult>;
 

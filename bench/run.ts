@@ -5,7 +5,10 @@
  * typed/raw over several repetitions (3 with --quick, 5 otherwise), and prints one markdown table of medians with
  * min–max and the typed/raw ratio. tcp and ipc cases run sender and receiver in two peer processes; inproc cases run
  * both in one. The broker-hop cases compare typed calls through an `RpcBroker` (client, broker and worker in three
- * processes) with the same typed calls made directly (client and server in two). Results: latest.json, latest.meta.json, ratios.svg (and soak.json for the soak).
+ * processes) with the same typed calls made directly (client and server in two). The reliable/durable cost cases run
+ * a pipeline end to end (source → PipelineBroker → worker → sink, four processes; with a SQLite store for durable)
+ * against plain push-pull (source → worker → sink, three processes), in tasks/s from the first push to the last
+ * outcome at the sink. Results: latest.json, latest.meta.json, ratios.svg (and soak.json for the soak).
  *
  *   --quick               3 repetitions, small counts (under a minute); no soak
  *   --soak                only the no-memory-growth soak (the full run includes it)
@@ -84,11 +87,13 @@ async function runCase(peers: Peers, c: CaseDef, features: Features): Promise<Re
 
 async function benchmark(started: Date): Promise<{ rows: ResultRow[]; features: Features; ok: boolean }> {
   const nodeArgs = cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`];
-  // peer-c runs the RpcBroker of the broker-hop cases, so that broker, worker and client each have a process.
+  // peer-c runs the RpcBroker of the broker-hop cases, so that broker, worker and client each have a process, and
+  // the PipelineBroker of the reliable pipeline cases, whose sink runs in peer-d.
   const peers: Peers = {
     a: new Peer("peer-a", { nodeArgs }),
     b: new Peer("peer-b", { nodeArgs }),
     c: new Peer("peer-c", { nodeArgs }),
+    d: new Peer("peer-d", { nodeArgs }),
   };
   const rows: ResultRow[] = [];
   let ok = true;
@@ -138,7 +143,7 @@ async function benchmark(started: Date): Promise<{ rows: ResultRow[]; features: 
     }
     return { rows, features, ok };
   } finally {
-    await Promise.all([peers.a.exit(), peers.b.exit(), peers.c?.exit()]);
+    await Promise.all([peers.a.exit(), peers.b.exit(), peers.c?.exit(), peers.d?.exit()]);
   }
 }
 

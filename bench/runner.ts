@@ -11,14 +11,17 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zmq from "zeromq";
 import type { Peer, RemoteRole } from "./peers.js";
+import { runPipelineEnds } from "./pipeline-ends.js";
 import type { CaseDef, Variant } from "./plan.js";
 import type { CurveKeys, Features, Role, RoleSpec, RunResult, Transport } from "./protocol.js";
 
 export interface Peers {
   readonly a: Peer;
   readonly b: Peer;
-  /** The broker's process (RPC cases through a broker only). */
+  /** The broker's process (RPC cases through a broker, reliable end-to-end pipeline cases). */
   readonly c?: Peer;
+  /** The sink's process (end-to-end pipeline cases). */
+  readonly d?: Peer;
 }
 
 /** The service the broker-hop cases' worker registers and their client addresses (with an MDP broker). */
@@ -60,7 +63,7 @@ export function endpointFor(transport: Transport): string {
   }
 }
 
-const ROLES: Record<CaseDef["pattern"], { readonly binder: Role; readonly connector: Role }> = {
+const ROLES: Record<Exclude<CaseDef["pattern"], "pipeline-e2e">, { readonly binder: Role; readonly connector: Role }> = {
   pubsub: { binder: "pub", connector: "sub" },
   pipeline: { binder: "push", connector: "pull" },
   rpc: { binder: "server", connector: "client" },
@@ -102,6 +105,7 @@ export async function runOnce(peers: Peers, c: CaseDef, v: Variant, options: Run
     stallMs: options.stallMs ?? 5_000,
   };
   const runTimeoutMs = 30_000 + count * 0.5;
+  if (c.pattern === "pipeline-e2e") return runPipelineEnds(peers, c, v, base, runTimeoutMs);
   const endpoint = endpointFor(c.transport);
   const backend = v.via === "broker" ? endpointFor(c.transport) : undefined;
   try {
@@ -135,7 +139,9 @@ async function runWith(
   runTimeoutMs: number,
 ): Promise<Sample> {
   const count = base.count;
-  const roles = ROLES[c.pattern];
+  const pattern = c.pattern;
+  if (pattern === "pipeline-e2e") throw new Error("an end-to-end pipeline case runs in runPipelineEnds, not here");
+  const roles = ROLES[pattern];
   const connectorPeer = c.transport === "inproc" ? peers.a : peers.b;
   const broker = await openBroker(peers, base, endpoint, backend);
   const closeBroker = async (): Promise<void> => {

@@ -4,8 +4,10 @@
  * in batches: once per event-loop turn, or at {@link TAKEN_BATCH} ids), and the dedupe window that keeps a result
  * delivered again (after a reconnection, or a broker restart that lost a TAKEN) from reaching user code twice.
  *
- * The window remembers the last `dedupeWindow` task ids seen (a Map in insertion order, the oldest evicted first), so
- * its memory is bounded: a repeat of an id older than that is yielded again. Each id is in one of two states:
+ * The window remembers the last `dedupeWindow` task ids that arrived (a Map of their states, and a ring of the ids in
+ * arrival order whose slot, when reused, evicts the oldest), so its memory is bounded: a repeat of an id older than
+ * that is yielded again. (The ring, not the Map's own order: finding a Map's oldest key walks past every entry deleted
+ * since its last rehash, which made each eviction cost O(window) once the window was full.) Each id is in one of two states:
  * **pending** (it arrived and was not handed to user code yet: a repeat is dropped, and the TAKEN sent when the first
  * copy is handed covers both) or **taken** (a repeat is dropped and acknowledged again at once).
  * @internal
@@ -18,8 +20,11 @@ export const TAKEN_BATCH = 256;
 export class ResultAcks {
   readonly #window: number;
   readonly #send: (ids: string[]) => boolean;
-  /** Task id → taken (true) or pending (false). */
+  /** Task id → taken (true) or pending (false); exactly the ids in {@link #ring}. */
   readonly #seen = new Map<string, boolean>();
+  /** The remembered ids in arrival order, as a ring: `#next` is the slot of the oldest once the ring is full. */
+  readonly #ring: string[] = [];
+  #next = 0;
   #unsent: string[] = [];
   #scheduled = false;
   #duplicates = 0;
@@ -52,7 +57,9 @@ export class ResultAcks {
 
   /** A result reached user code: acknowledge it. */
   handed(id: string): void {
-    this.#remember(id, true);
+    // A remembered id changes state in place (the window counts arrivals); only one already evicted is added anew.
+    if (this.#seen.has(id)) this.#seen.set(id, true);
+    else this.#remember(id, true);
     this.#ack(id);
   }
 
@@ -71,13 +78,16 @@ export class ResultAcks {
     }
   }
 
+  /** Adds an id that is not remembered, evicting the oldest when the window is full. */
   #remember(id: string, taken: boolean): void {
-    this.#seen.delete(id);
     this.#seen.set(id, taken);
-    if (this.#seen.size > this.#window) {
-      const oldest = this.#seen.keys().next();
-      if (oldest.done !== true) this.#seen.delete(oldest.value);
+    if (this.#ring.length < this.#window) {
+      this.#ring.push(id);
+      return;
     }
+    this.#seen.delete(this.#ring[this.#next]!);
+    this.#ring[this.#next] = id;
+    this.#next = (this.#next + 1) % this.#window;
   }
 
   #ack(id: string): void {

@@ -308,6 +308,23 @@ describe("QueueBroker: workers", () => {
     expect(h.core.stats).toMatchObject({ completed: 2, inFlight: 6, queued: 2 });
   });
 
+  test("a worker that leaves (HEARTBEAT + \"leaving\") gets its echo and no new task; what it holds still completes", () => {
+    const h = new Harness().push("s1", ids(6)).turn().ready("w1", 2, true).turn();
+    expect(h.dispatchedIds("w1")).toEqual(["t1", "t2"]);
+    const echo = h.core.fromWorker([b("w1"), ...encodeHeartbeat(true)], h.now);
+    h.take(echo);
+    const answers = echo.flatMap((a) => (a.kind === "to-worker" ? [parseWorkerCommand(a.frames.slice(1).map((f) => Buffer.from(f)))] : []));
+    expect(answers).toEqual([{ kind: "heartbeat", leaving: true }]);
+    h.reply(h.requests[0]!, [
+      { id: "t1", status: 0 },
+      { id: "t2", status: 0 },
+    ]).turn();
+    expect(h.dispatchedIds("w1")).toEqual(["t1", "t2"]); // its credit came back, and nothing new was sent
+    h.ready("w2", 8, true).turn();
+    expect(h.dispatchedIds("w2")).toEqual(["t3", "t4", "t5", "t6"]);
+    expect(h.core.stats).toMatchObject({ completed: 2, redelivered: 0 });
+  });
+
   test("tasks are shared between workers with credit", () => {
     const h = new Harness().push("s1", ids(4)).turn().ready("w1", 4, true).ready("w2", 4, true).turn();
     expect(h.dispatchedIds("w1")).toHaveLength(2);
