@@ -109,8 +109,9 @@ export const RunResult = z.object({
   p99Us: z.number().optional(),
   rss: Rss.optional(),
   /**
-   * End-to-end pipeline only, in ms since the epoch with sub-millisecond precision (`performance.timeOrigin +
-   * performance.now()`, comparable across processes on one machine): the source's first push, the sink's last outcome.
+   * End-to-end pipeline only, in ms since the epoch with sub-millisecond precision
+   * (`performance.timeOrigin + performance.now()`, comparable across processes on one machine): the source's first
+   * push, the sink's last outcome.
    */
   firstAt: z.number().optional(),
   lastAt: z.number().optional(),

@@ -5,8 +5,8 @@
  * fresh temporary directory, removed on close). `spec.pipeline` says which pipeline: plain push-pull (the source and
  * the sink bind, the worker connects to both) or reliable/durable (the broker binds, everyone else connects to it).
  * `spec.batch` turns batching on everywhere it exists: plain, the source's `batch` and the worker's `batchResults`;
- * reliable, the source's `batch: true` (the broker's `maxBatch` default, 256); without it the broker gets `maxBatch:
- * 1`, so that every hop carries one task per message, as in plain unbatched push-pull.
+ * reliable, the source's `batch: true` (the broker's `maxBatch` default, 256); without it the broker gets
+ * `maxBatch: 1`, so that every hop carries one task per message, as in plain unbatched push-pull.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -27,7 +27,7 @@ import { BATCH, watchStall, type RoleHandle } from "./common.js";
 
 /** Pushes awaited at once by the source (a producer that does not wait for each task; under `maxPending`). */
 export const PUSH_WINDOW = 1024;
-/** Worker `concurrency` in every variant: the reliable worker's credit at the broker (> 1: batch REQUESTs). */
+/** Worker `concurrency` in every variant: the reliable worker's credit at the broker (above 1: batch REQUESTs). */
 export const WORKER_CONCURRENCY = 256;
 /** The reliable sink's FETCH window (results sent to it and not yet taken). */
 export const SINK_WINDOW = 4096;
@@ -166,14 +166,14 @@ export async function openSink(spec: RoleSpec): Promise<RoleHandle> {
       // keeps repeats from user code), and a missing outcome shows either way.
       const seen = new Set<number>();
       let firstAt = 0;
-      let lastAt = 0;
+      let lastAt: number;
       let failure: string | undefined;
-      let stalled = false;
+      const stall = { seen: false };
       const stop = watchStall(
         () => seen.size,
         spec.stallMs,
         () => {
-          stalled = true;
+          stall.seen = true;
           void sink.close();
         },
       );
@@ -191,7 +191,7 @@ export async function openSink(spec: RoleSpec): Promise<RoleHandle> {
         }
         lastAt = epochNow();
       } catch (err) {
-        if (!stalled) throw err;
+        if (!stall.seen) throw err;
         lastAt = epochNow();
       } finally {
         stop();

@@ -20,7 +20,7 @@ export const TAKEN_BATCH = 256;
 export class ResultAcks {
   readonly #window: number;
   readonly #send: (ids: string[]) => boolean;
-  /** Task id → taken (true) or pending (false); exactly the ids in {@link #ring}. */
+  /** Task id → taken (true) or pending (false); exactly the ids in the ring. */
   readonly #seen = new Map<string, boolean>();
   /** The remembered ids in arrival order, as a ring: `#next` is the slot of the oldest once the ring is full. */
   readonly #ring: string[] = [];
