@@ -11,7 +11,19 @@ export type Impl = z.infer<typeof Impl>;
  * `source`, `worker`, `sink` and `queue-broker` are the end-to-end pipeline roles (bench/cases/pipeline-ends.ts): a
  * PipelineSource, PipelineWorker and PipelineSink, plain or reliable, and the reliable mode's PipelineBroker.
  */
-export const Role = z.enum(["pub", "sub", "push", "pull", "server", "client", "broker", "source", "worker", "sink", "queue-broker"]);
+export const Role = z.enum([
+  "pub",
+  "sub",
+  "push",
+  "pull",
+  "server",
+  "client",
+  "broker",
+  "source",
+  "worker",
+  "sink",
+  "queue-broker",
+]);
 export type Role = z.infer<typeof Role>;
 
 export const PayloadKind = z.enum(["small", "1k"]);

@@ -308,12 +308,14 @@ describe("QueueBroker: workers", () => {
     expect(h.core.stats).toMatchObject({ completed: 2, inFlight: 6, queued: 2 });
   });
 
-  test("a worker that leaves (HEARTBEAT + \"leaving\") gets its echo and no new task; what it holds still completes", () => {
+  test('a worker that leaves (HEARTBEAT + "leaving") gets its echo and no new task; what it holds still completes', () => {
     const h = new Harness().push("s1", ids(6)).turn().ready("w1", 2, true).turn();
     expect(h.dispatchedIds("w1")).toEqual(["t1", "t2"]);
     const echo = h.core.fromWorker([b("w1"), ...encodeHeartbeat(true)], h.now);
     h.take(echo);
-    const answers = echo.flatMap((a) => (a.kind === "to-worker" ? [parseWorkerCommand(a.frames.slice(1).map((f) => Buffer.from(f)))] : []));
+    const answers = echo.flatMap((a) =>
+      a.kind === "to-worker" ? [parseWorkerCommand(a.frames.slice(1).map((f) => Buffer.from(f)))] : [],
+    );
     expect(answers).toEqual([{ kind: "heartbeat", leaving: true }]);
     h.reply(h.requests[0]!, [
       { id: "t1", status: 0 },
