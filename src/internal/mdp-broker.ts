@@ -15,6 +15,7 @@
  * matches no token and is dropped, so no client ever gets two answers to one request.
  * @internal
  */
+import { DispatchTokens } from "./dispatch-tokens.js";
 import type { Codec } from "../codec.js";
 import { WireErrorCode, type RpcErrorBody } from "../errors/wire.js";
 import { parseHeaders, type MessageHeaders } from "../protocol/headers.js";
@@ -166,8 +167,7 @@ export class MdpBroker {
   readonly #served = new Set<string>();
   /** Requests queued or in flight that carry a correlationId, by client and correlationId: where a cancel looks. */
   readonly #byCall = new Map<string, Pending>();
-  readonly #tokenHigh: number;
-  #tokenLow = 0;
+  readonly #tokens: DispatchTokens;
   /** For readable names of workers whose routing id is not printable: `service#n`. */
   #named = 0;
   #dispatches = 0;
@@ -188,7 +188,7 @@ export class MdpBroker {
   constructor(config: MdpBrokerConfig, tokenEpoch: number) {
     this.#c = config;
     this.#silenceMs = config.heartbeatMs * config.liveness;
-    this.#tokenHigh = tokenEpoch >>> 0;
+    this.#tokens = new DispatchTokens(tokenEpoch);
   }
 
   /** A snapshot of the counters. */
@@ -362,7 +362,7 @@ export class MdpBroker {
     // A plain MDP worker would take "$cancel" for a method and answer it, with this request's token.
     if (!p.worker.typed) return [];
     const headers = Buffer.from(JSON.stringify({ correlationId }), "utf8");
-    return [this.#toWorker(p.worker, encodeWorkerRequest(this.#tokenFrame(p.token), [CANCEL, EMPTY, headers]))];
+    return [this.#toWorker(p.worker, encodeWorkerRequest(this.#tokens.frame(p.token), [CANCEL, EMPTY, headers]))];
   }
 
   #mmi(client: Buffer, envelope: Buffer[], service: string, body: readonly Buffer[]): BrokerAction[] {
@@ -679,14 +679,14 @@ export class MdpBroker {
         actions.push(...this.#expire(pending, now)); // never start a request whose deadline has passed
         continue;
       }
-      const token = this.#nextToken();
+      const token = this.#tokens.next();
       pending.token = token;
       pending.worker = worker;
       worker.inFlight.add(pending);
       worker.lastUsed = ++this.#dispatches;
       this.#inFlight.set(token, pending);
       this.#forwarded++;
-      const frames = [worker.id, ...encodeWorkerRequest(this.#tokenFrame(token), pending.body)];
+      const frames = [worker.id, ...encodeWorkerRequest(this.#tokens.frame(token), pending.body)];
       worker.sentAt = now;
       actions.push({ kind: "to-worker", frames, token });
     }
@@ -708,24 +708,10 @@ export class MdpBroker {
     return best;
   }
 
-  #nextToken(): number {
-    this.#tokenLow = (this.#tokenLow + 1) >>> 0;
-    if (this.#tokenLow === 0) this.#tokenLow = 1;
-    return this.#tokenLow;
-  }
-
-  /** The 8-byte client-address frame of a REQUEST: this broker's epoch, then the token. */
-  #tokenFrame(token: number): Buffer {
-    const frame = Buffer.allocUnsafe(8);
-    frame.writeUInt32BE(this.#tokenHigh, 0);
-    frame.writeUInt32BE(token, 4);
-    return frame;
-  }
-
   /** The request in flight at `worker` with this client-address frame, removed from the tables. */
   #settle(frame: Buffer, worker: Worker): Pending | undefined {
-    if (frame.length !== 8 || frame.readUInt32BE(0) !== this.#tokenHigh) return undefined;
-    const token = frame.readUInt32BE(4);
+    const token = this.#tokens.read(frame);
+    if (token === undefined) return undefined;
     const pending = this.#inFlight.get(token);
     if (pending === undefined || pending.worker !== worker) return undefined;
     this.#inFlight.delete(token);

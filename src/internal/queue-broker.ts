@@ -15,6 +15,7 @@
  * deque in dispatch order (every lease is `leaseMs` long, so dispatch order is expiry order).
  * @internal
  */
+import { DispatchTokens } from "./dispatch-tokens.js";
 import {
   encodeAccepted,
   encodeBrokerFailure,
@@ -274,8 +275,7 @@ export class QueueBroker {
   readonly #dispatches = new Map<number, Dispatch>();
   readonly #leases = new Deque<Dispatch>();
   readonly #dirty = new Set<Queue>();
-  readonly #tokenHigh: number;
-  #tokenLow = 0;
+  readonly #tokens: DispatchTokens;
   #named = 0;
   #seq = 0;
   #held = 0;
@@ -315,7 +315,7 @@ export class QueueBroker {
   constructor(config: QueueBrokerConfig, tokenEpoch: number, loaded?: LoadedState) {
     this.#c = config;
     this.#silenceMs = config.heartbeatMs * config.liveness;
-    this.#tokenHigh = tokenEpoch >>> 0;
+    this.#tokens = new DispatchTokens(tokenEpoch);
     if (loaded !== undefined) this.#load(loaded);
   }
 
@@ -726,8 +726,9 @@ export class QueueBroker {
   }
 
   #dispatchOf(frame: Buffer, worker: Worker): Dispatch | undefined {
-    if (frame.length !== 8 || frame.readUInt32BE(0) !== this.#tokenHigh) return undefined;
-    const dispatch = this.#dispatches.get(frame.readUInt32BE(4));
+    const token = this.#tokens.read(frame);
+    if (token === undefined) return undefined;
+    const dispatch = this.#dispatches.get(token);
     return dispatch?.worker === worker ? dispatch : undefined;
   }
 
@@ -988,7 +989,7 @@ export class QueueBroker {
   }
 
   #send(worker: Worker, tasks: Task[], now: number): QueueBrokerAction {
-    const token = this.#nextToken();
+    const token = this.#tokens.next();
     const dispatch: Dispatch = { token, worker, open: new Map(), leaseAt: now + this.#c.leaseMs, closed: false };
     const queue = worker.queue;
     for (let i = 0; i < tasks.length; i++) {
@@ -1009,7 +1010,7 @@ export class QueueBroker {
     this.#leases.push(dispatch);
     this.#n.dispatched += tasks.length;
     const body = worker.batch ? encodeTaskBatch(tasks) : encodeTask(tasks[0]!);
-    return { kind: "to-worker", frames: [worker.id, ...encodeWorkerRequest(this.#tokenFrame(token), body)] };
+    return { kind: "to-worker", frames: [worker.id, ...encodeWorkerRequest(this.#tokens.frame(token), body)] };
   }
 
   #deliver(queue: Queue, now: number, actions: QueueBrokerAction[]): void {
@@ -1142,19 +1143,6 @@ export class QueueBroker {
       this.#queues.set(name, queue);
     }
     return queue;
-  }
-
-  #nextToken(): number {
-    this.#tokenLow = (this.#tokenLow + 1) >>> 0;
-    if (this.#tokenLow === 0) this.#tokenLow = 1;
-    return this.#tokenLow;
-  }
-
-  #tokenFrame(token: number): Buffer {
-    const frame = Buffer.allocUnsafe(8);
-    frame.writeUInt32BE(this.#tokenHigh, 0);
-    frame.writeUInt32BE(token, 4);
-    return frame;
   }
 
   #toWorker(worker: Worker, frames: Uint8Array[]): QueueBrokerAction {
