@@ -8,6 +8,7 @@ import {
   encodeWorkerReply,
   parseWorkerCommand,
 } from "../../src/protocol/mdp.js";
+import { readUntilClosed } from "./read-until-closed.js";
 
 /** What a raw worker's handler returns: the reply body, or undefined to never answer (the request stays held). */
 export type RawHandler = (
@@ -57,17 +58,11 @@ export class RawWorker implements AsyncDisposable {
   }
 
   async #read(handler: RawHandler): Promise<void> {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await this.socket.receive();
-      } catch {
-        return;
-      }
+    await readUntilClosed(this.socket, (frames) => {
       const command = parseWorkerCommand(frames);
       this.received.push(command.kind);
       for (const wake of this.#listeners) wake();
-      if (command.kind !== "request" || this.#muted) continue;
+      if (command.kind !== "request" || this.#muted) return;
       this.requests.push(command.body.map((b) => b.toString("utf8")));
       const { client, body } = command;
       void Promise.resolve(handler(body, client)).then((out) => {
@@ -82,7 +77,7 @@ export class RawWorker implements AsyncDisposable {
             .catch(() => undefined);
         }
       });
-    }
+    });
   }
 
   /** Resolves once `count` commands of `kind` have been received (bounded by `ms`). */

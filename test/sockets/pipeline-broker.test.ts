@@ -22,6 +22,7 @@ import {
 import { encodeHeartbeat, encodeReady, encodeWorkerReply, parseWorkerCommand } from "../../src/protocol/mdp.js";
 import { openQueueStore } from "../../src/internal/queue-store.js";
 import { endpointFor } from "../helpers/endpoints.js";
+import { readUntilClosed } from "../helpers/read-until-closed.js";
 
 const Q = "jobs.v1";
 const closers: Array<() => unknown> = [];
@@ -56,13 +57,7 @@ class QueuePeer {
   }
 
   async #read(): Promise<void> {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await this.socket.receive();
-      } catch {
-        return;
-      }
+    await readUntilClosed(this.socket, (frames) => {
       const message = parseQueueBrokerMessage(frames);
       this.inbox.push(message);
       if (message.kind === "accepted") for (const id of message.ids) this.accepted.add(id);
@@ -73,7 +68,7 @@ class QueuePeer {
         );
         if (this.autoTake) void this.socket.send(encodeTaken(message.queue, message.ids)).catch(() => undefined);
       }
-    }
+    });
   }
 
   push(ids: string[]): Promise<void> {
@@ -139,22 +134,16 @@ class WorkerPeer {
   }
 
   async #read(): Promise<void> {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await this.socket.receive();
-      } catch {
-        return;
-      }
+    await readUntilClosed(this.socket, (frames) => {
       const command = parseWorkerCommand(frames, this.options.capacity === undefined);
       this.commands.push(command.kind);
-      if (command.kind !== "request") continue;
+      if (command.kind !== "request") return;
       if (!this.answering) {
         this.held.push(command);
-        continue;
+        return;
       }
       this.#serve(command);
-    }
+    });
   }
 
   /** Answers the requests held while not answering (a stopped worker that continues). */

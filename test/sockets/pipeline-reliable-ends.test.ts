@@ -24,6 +24,7 @@ import {
   type QueueClientMessage,
 } from "../../src/protocol/queue.js";
 import { endpointFor } from "../helpers/endpoints.js";
+import { readUntilClosed } from "../helpers/read-until-closed.js";
 
 const Jobs = defineJobs("jobs.v1", {
   task: z.object({ n: z.number().int() }),
@@ -61,17 +62,11 @@ class RawBroker {
   }
 
   async #read(socket: zmq.Router): Promise<void> {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await socket.receive();
-      } catch {
-        return;
-      }
+    await readUntilClosed(socket, (frames) => {
       const [from, ...rest] = frames;
       this.heard.push({ from: from!, message: parseQueueClientMessage(rest) });
       for (const wake of this.#wake) wake();
-    }
+    });
   }
 
   /** Closes the ROUTER and binds a new one on the same endpoint (a broker restart). */

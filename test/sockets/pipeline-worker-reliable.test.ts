@@ -13,6 +13,7 @@ import { OutcomeStatus, encodeTask, encodeTaskBatch, parseTaskReply, type Dispat
 import { within } from "../helpers/deferred.js";
 import { endpointFor } from "../helpers/endpoints.js";
 import { Gates } from "../helpers/gates.js";
+import { readUntilClosed } from "../helpers/read-until-closed.js";
 
 const Jobs = defineJobs("reliable-jobs.v1", {
   task: z.object({ n: z.number(), key: z.string().optional() }),
@@ -47,13 +48,7 @@ class FakeBroker implements AsyncDisposable {
   }
 
   async #read(): Promise<void> {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await this.router.receive();
-      } catch {
-        return;
-      }
+    await readUntilClosed(this.router, async (frames) => {
       const [id, ...rest] = frames;
       const command = parseWorkerCommand(rest);
       this.seen.push({ id: String(id), frames: rest, command });
@@ -61,7 +56,7 @@ class FakeBroker implements AsyncDisposable {
         await this.router.send([id!, "", "MDPW01", "\x04", "leaving"]).catch(() => undefined);
       }
       for (const wake of this.#wake.splice(0)) wake();
-    }
+    });
   }
 
   /** The first command (after `after` seen) that matches; bounded. */

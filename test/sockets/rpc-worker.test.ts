@@ -10,6 +10,7 @@ import { Orders } from "../helpers/contracts.js";
 import { deferred, within } from "../helpers/deferred.js";
 import { TRANSPORTS, endpointFor } from "../helpers/endpoints.js";
 import { Gates } from "../helpers/gates.js";
+import { readUntilClosed } from "../helpers/read-until-closed.js";
 
 const READY = "\x01";
 const REQUEST = "\x02";
@@ -47,13 +48,7 @@ class MiniBroker implements AsyncDisposable {
   }
 
   async #read(): Promise<void> {
-    for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await this.router.receive();
-      } catch {
-        return;
-      }
+    await readUntilClosed(this.router, async (frames) => {
       const [id, empty, header, command, ...rest] = frames;
       expect(empty?.length).toBe(0);
       expect(String(header)).toBe("MDPW01");
@@ -62,7 +57,7 @@ class MiniBroker implements AsyncDisposable {
         await this.send(id!, HEARTBEAT, "leaving").catch(() => undefined);
       }
       for (const wake of this.#waiters.splice(0)) wake();
-    }
+    });
   }
 
   /** Waits (bounded) for the first message from `from` on that matches, and returns it. */
