@@ -27,6 +27,13 @@ const openers: Record<RoleSpec["role"], RoleOpener> = {
 };
 
 const handles = new Map<string, RoleHandle>();
+/**
+ * `BENCH_CPU=1`: each role prints the CPU time (user + system, every thread of this process) it used from open to
+ * close, per task of the run, to stderr: how the reliable pipeline's cost splits between its processes, which a
+ * throughput figure on a shared 2-core machine cannot show.
+ */
+const cpuReport = process.env["BENCH_CPU"] === "1";
+const cpuAtOpen = new Map<string, { readonly usage: NodeJS.CpuUsage; readonly spec: RoleSpec }>();
 
 function reply(message: Reply): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -43,8 +50,10 @@ async function execute(command: Command): Promise<unknown> {
     case "features":
       return probeFeatures();
     case "open": {
+      const usage = process.cpuUsage();
       const handle = await openers[command.spec.role](command.spec);
       handles.set(command.handle, handle);
+      if (cpuReport) cpuAtOpen.set(command.handle, { usage, spec: command.spec });
       return { endpoint: handle.endpoint, backend: handle.backend };
     }
     case "run":
@@ -52,6 +61,14 @@ async function execute(command: Command): Promise<unknown> {
     case "close": {
       const value = await handleOf(command.handle).close();
       handles.delete(command.handle);
+      const opened = cpuAtOpen.get(command.handle);
+      if (opened !== undefined) {
+        cpuAtOpen.delete(command.handle);
+        const used = process.cpuUsage(opened.usage);
+        const us = used.user + used.system;
+        const perTask = opened.spec.count > 0 ? (us / opened.spec.count).toFixed(2) : "n/a";
+        process.stderr.write(`[cpu] ${opened.spec.role} ${(us / 1000).toFixed(0)} ms, ${perTask} µs per message\n`);
+      }
       return value;
     }
     case "exit":
