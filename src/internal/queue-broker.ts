@@ -63,6 +63,8 @@ export interface QueueBrokerConfig {
   readonly maxBatch: number;
   /** Fill the store batches (false: memory, nothing to write; the turn still gates ACCEPTED). */
   readonly durable: boolean;
+  /** Ids remembered after they were taken, per queue; {@link RECENT_IDS} when not given (tests use a few). */
+  readonly recentIds?: number;
 }
 
 /** What a store held at start (design B: `QueueStore.load()`). */
@@ -71,7 +73,7 @@ export interface LoadedState {
   readonly results: readonly StoredResult[];
 }
 
-/** Ids remembered after completion, per queue, so that a repeated PUSH is accepted without a second copy. */
+/** Ids remembered after they were taken, per queue (exactly the last this many), so that a repeated PUSH is accepted without a second copy. */
 export const RECENT_IDS = 65_536;
 
 const PENDING = 0; // accepted by the broker, waiting for the commit
@@ -132,28 +134,39 @@ export class Deque<T> {
 }
 
 /**
- * Ids remembered for at least the last `limit` added (at most twice that): two generations of sets, the older
- * dropped whole when the newer is full, so adding costs one set insertion.
+ * The entry of `Queue.held` for an id taken recently: the id is known (a repeated PUSH is a duplicate) and nothing
+ * is held for it. One map for tasks, outcomes and recent ids makes the repeat check of a PUSH one lookup; with the
+ * recent ids in sets of their own it was three, and those large sets were a tenth of the broker core's CPU.
  */
-class RecentIds {
+interface Recent {
+  readonly result: null;
+}
+const RECENT: Recent = Object.freeze({ result: null });
+
+/**
+ * The last `limit` ids taken, oldest first, as a ring: adding one past the limit returns the oldest, which the
+ * queue then forgets. Every id in the ring is `RECENT` in its queue's `held` (an id stays RECENT until it leaves the
+ * ring: a PUSH of it is a duplicate, and nothing else replaces it), so forgetting needs no check.
+ */
+class RecentRing {
   readonly #limit: number;
-  #current = new Set<string>();
-  #previous = new Set<string>();
+  readonly #ids: string[] = [];
+  #next = 0;
 
   constructor(limit: number) {
     this.#limit = limit;
   }
 
-  has(id: string): boolean {
-    return this.#current.has(id) || this.#previous.has(id);
-  }
-
-  add(id: string): void {
-    this.#current.add(id);
-    if (this.#current.size >= this.#limit) {
-      this.#previous = this.#current;
-      this.#current = new Set();
+  /** Adds `id`; returns the id it pushed out, if the ring was full. */
+  add(id: string): string | undefined {
+    if (this.#ids.length < this.#limit) {
+      this.#ids.push(id);
+      return undefined;
     }
+    const oldest = this.#ids[this.#next];
+    this.#ids[this.#next] = id;
+    this.#next = this.#next + 1 === this.#limit ? 0 : this.#next + 1;
+    return oldest;
   }
 }
 
@@ -220,17 +233,21 @@ interface Sink {
   readonly peer: Peer;
   readonly queue: Queue;
   window: number;
-  /** Outcomes sent and not taken. */
-  readonly sent: Map<string, Result>;
+  /**
+   * Outcomes sent and not taken (each has `sink` set to this sink and state R_SENT). A count, not a map: a map
+   * cost a set and a delete per outcome, for the rare moment a sink is lost or starts over, when a walk over the
+   * queue's `held` finds them instead.
+   */
+  sent: number;
 }
 
 interface Queue {
   readonly name: string;
   /**
-   * Every task (pending, queued or in flight) and outcome (until taken) held, by id: one map, so that the checks
-   * of a PUSH and the step from task to outcome cost one lookup each.
+   * Every task (pending, queued or in flight) and outcome (until taken) held, and the ids taken recently, by id: one
+   * map, so that the checks of a PUSH and the step from task to outcome cost one lookup each.
    */
-  readonly held: Map<string, Task | Result>;
+  readonly held: Map<string, Task | Result | Recent>;
   readonly ready: Deque<Task>;
   queued: number;
   inFlight: number;
@@ -240,7 +257,8 @@ interface Queue {
   waitingCount: number;
   readonly workers: Worker[];
   readonly sinks: Sink[];
-  readonly recent: RecentIds;
+  /** The ids taken last, whose `held` entries are {@link RECENT} (at most {@link RECENT_IDS}). */
+  readonly recent: RecentRing;
   /** Round-robin start over workers and sinks. */
   turn: number;
 }
@@ -456,7 +474,7 @@ export class QueueBroker {
     let full: string[] | undefined;
     for (let i = 0; i < ids.length; i++) {
       const taskId = ids[i]!;
-      if (queue.held.has(taskId) || queue.recent.has(taskId)) {
+      if (queue.held.has(taskId)) {
         this.#n.duplicates++;
         owed.ids.push(taskId);
         continue;
@@ -506,7 +524,7 @@ export class QueueBroker {
       this.#putBack(sink);
       sink.window = window;
     } else {
-      sink = { peer, queue, window, sent: new Map() };
+      sink = { peer, queue, window, sent: 0 };
       peer.sinks.set(queueName, sink);
       queue.sinks.push(sink);
     }
@@ -524,7 +542,7 @@ export class QueueBroker {
       if (result.state === R_SENT) {
         // Usually this sink's; another sink's when this one got it over an earlier connection (a sink that
         // reconnects is a new peer, and the old one is not yet known lost): its user code has it either way.
-        result.sink?.sent.delete(taskId);
+        if (result.sink !== undefined) result.sink.sent--;
       } else if (result.state === R_WAITING) {
         queue.waitingCount--; // put back, and taken after all: its deque entry is skipped
       } else {
@@ -532,9 +550,10 @@ export class QueueBroker {
       }
       result.state = R_TAKEN;
       result.sink = undefined;
-      queue.held.delete(taskId);
+      queue.held.set(taskId, RECENT);
+      const forgotten = queue.recent.add(taskId);
+      if (forgotten !== undefined) queue.held.delete(forgotten);
       queue.results--;
-      queue.recent.add(taskId);
       this.#held--;
       this.#n.taken++;
       this.#ops++;
@@ -546,9 +565,14 @@ export class QueueBroker {
 
   /** Every outcome sent to `sink` and not taken goes back to the head of its queue. */
   #putBack(sink: Sink): number {
-    const back = [...sink.sent.values()];
-    sink.sent.clear();
     const queue = sink.queue;
+    const back: Result[] = [];
+    if (sink.sent > 0) {
+      for (const entry of queue.held.values()) {
+        if (entry.result === true && entry.state === R_SENT && entry.sink === sink) back.push(entry);
+      }
+    }
+    sink.sent = 0;
     // Oldest first at the head: unshift in reverse.
     back.sort((a, b) => a.seq - b.seq);
     for (let i = back.length - 1; i >= 0; i--) {
@@ -895,7 +919,7 @@ export class QueueBroker {
       // An id the broker still holds was stored before (a repeated PUSH); the others were in the failed batch.
       const no: string[] = [];
       const yes: string[] = [];
-      for (const id of ids) (queue.held.has(id) || queue.recent.has(id) ? yes : no).push(id);
+      for (const id of ids) (queue.held.has(id) ? yes : no).push(id);
       if (yes.length > 0) actions.push(this.#toPeer(peer, encodeAccepted(yes)));
       if (no.length > 0) actions.push(this.#toPeer(peer, encodeRejected(no, code, `Broker: ${message}`)));
     }
@@ -1020,7 +1044,7 @@ export class QueueBroker {
       let progressed = false;
       for (let k = 0; k < sinks.length && queue.waitingCount > 0; k++) {
         const sink = sinks[(queue.turn + k) % sinks.length]!;
-        const room = Math.min(sink.window - sink.sent.size, this.#c.maxBatch);
+        const room = Math.min(sink.window - sink.sent, this.#c.maxBatch);
         if (room <= 0) continue;
         const ids: string[] = [];
         const outcomes: Outcome[] = [];
@@ -1031,7 +1055,7 @@ export class QueueBroker {
           queue.waitingCount--;
           result.state = R_SENT;
           result.sink = sink;
-          sink.sent.set(result.id, result);
+          sink.sent++;
           ids.push(result.id);
           outcomes.push(result);
         }
@@ -1137,7 +1161,7 @@ export class QueueBroker {
         waitingCount: 0,
         workers: [],
         sinks: [],
-        recent: new RecentIds(RECENT_IDS),
+        recent: new RecentRing(this.#c.recentIds ?? RECENT_IDS),
         turn: 0,
       };
       this.#queues.set(name, queue);

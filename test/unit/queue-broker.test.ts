@@ -197,6 +197,31 @@ describe("QueueBroker: sources", () => {
     expect(h.core.stats).toMatchObject({ accepted: 3, duplicates: 3 });
   });
 
+  test("a taken id is remembered: its PUSH again is a duplicate until the last recentIds taken no longer include it", () => {
+    const h = new Harness({ recentIds: 3 }).ready("w", 10, true).fetch("k", 100);
+    const run = (batch: string[]): void => {
+      h.push("s1", batch).turn();
+      const request = h.requests.at(-1)!;
+      h.reply(
+        request,
+        request.tasks.map((t) => ({ id: t.id, status: 0 as const })),
+      ).turn();
+      h.taken("k", batch).turn();
+    };
+    run(["a"]);
+    h.push("s2", ["a"]).turn();
+    expect(h.accepted("s2")).toEqual(["a"]);
+    expect(h.core.stats).toMatchObject({ duplicates: 1, dispatched: 1, taken: 1 });
+    run(["b", "c"]); // the ring holds a, b, c
+    h.push("s2", ["a"]).turn();
+    expect(h.core.stats).toMatchObject({ duplicates: 2, dispatched: 3 });
+    run(["d"]); // a leaves the ring: it is forgotten
+    h.push("s3", ["a"]).turn();
+    expect(h.accepted("s3")).toEqual(["a"]);
+    expect(h.core.stats).toMatchObject({ duplicates: 2, dispatched: 5 });
+    expect(h.dispatchedIds().filter((id) => id === "a")).toHaveLength(2);
+  });
+
   test("PUSH beyond maxTasks is REJECTED QUEUE_FULL, per id, and the rest accepted", () => {
     const h = new Harness({ maxTasks: 3 }).push("s1", ["a", "b", "c", "d", "e"]).turn();
     expect(h.accepted()).toEqual(["a", "b", "c"]);

@@ -41,6 +41,26 @@ describe("queue client messages (parsed by the broker)", () => {
     expect(parseQueueClientMessage(encodeQueueDisconnect())).toEqual({ kind: "disconnect" });
   });
 
+  test("ids: ASCII frames (one decode per frame) and UTF-8 or long ids (one at a time) give the same ids", () => {
+    const long = "x".repeat(200); // its length prefix (200) is not ASCII: the frame takes the per-id path
+    for (const list of [
+      ["a", "b-1", "c:22"],
+      ["tâche-1", "ジョブ", "plain"],
+      ["a", long, "b"],
+      ["😀", "é"],
+    ]) {
+      const parsed = parseQueueClientMessage(encodeTaken("q", list));
+      expect(parsed).toEqual({ kind: "taken", queue: "q", ids: list });
+    }
+    // The same errors in the same order on both paths: an ASCII frame with an empty id, then a UTF-8 one.
+    const emptyAscii = parseQueueClientMessage(C(6, b("q"), pack([b("a"), Buffer.alloc(0)], 1)));
+    const emptyUtf8 = parseQueueClientMessage(C(6, b("q"), pack([b("é"), Buffer.alloc(0)], 2)));
+    const badFirst = parseQueueClientMessage(C(6, b("q"), pack([Buffer.from([0xc3]), Buffer.alloc(0)], 1)));
+    expect(emptyAscii).toEqual({ kind: "malformed", reason: "TAKEN: a task id must be 1 to 255 bytes, got 0" });
+    expect(emptyUtf8).toEqual(emptyAscii);
+    expect(badFirst).toEqual({ kind: "malformed", reason: "TAKEN: the task id is not valid UTF-8" });
+  });
+
   test.each([
     ["no signature", [Buffer.alloc(0), b("MDPC01"), Buffer.from([1])], "does not start with"],
     ["no empty frame", [b("TZPC01"), Buffer.from([1])], "does not start with"],
@@ -166,5 +186,19 @@ describe("worker bodies", () => {
     const parsed = parseTaskReply(frames);
     expect(parsed.kind).toBe("malformed");
     expect(parsed.kind === "malformed" && parsed.reason).toContain(reason);
+  });
+});
+
+describe("packIds", () => {
+  test("ASCII and UTF-8 lists pack to the records of their UTF-8 bytes", () => {
+    for (const list of [["a", "bc", "x-1"], ["a", "é", "b"], ["ジョブ"], ["x".repeat(255)], []]) {
+      const bytes = list.map((id) => Buffer.from(id, "utf8"));
+      expect(packIds(list)).toEqual(
+        pack(
+          bytes,
+          bytes.reduce((n, x) => n + x.length, 0),
+        ),
+      );
+    }
   });
 });
