@@ -16,6 +16,7 @@
  * @internal
  */
 import { DispatchTokens } from "./dispatch-tokens.js";
+import { RecentIds } from "./recent-ids.js";
 import {
   encodeAccepted,
   encodeBrokerFailure,
@@ -133,43 +134,6 @@ export class Deque<T> {
   }
 }
 
-/**
- * The entry of `Queue.held` for an id taken recently: the id is known (a repeated PUSH is a duplicate) and nothing
- * is held for it. One map for tasks, outcomes and recent ids makes the repeat check of a PUSH one lookup; with the
- * recent ids in sets of their own it was three, and those large sets were a tenth of the broker core's CPU.
- */
-interface Recent {
-  readonly result: null;
-}
-const RECENT: Recent = Object.freeze({ result: null });
-
-/**
- * The last `limit` ids taken, oldest first, as a ring: adding one past the limit returns the oldest, which the
- * queue then forgets. Every id in the ring is `RECENT` in its queue's `held` (an id stays RECENT until it leaves the
- * ring: a PUSH of it is a duplicate, and nothing else replaces it), so forgetting needs no check.
- */
-class RecentRing {
-  readonly #limit: number;
-  readonly #ids: string[] = [];
-  #next = 0;
-
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-
-  /** Adds `id`; returns the id it pushed out, if the ring was full. */
-  add(id: string): string | undefined {
-    if (this.#ids.length < this.#limit) {
-      this.#ids.push(id);
-      return undefined;
-    }
-    const oldest = this.#ids[this.#next];
-    this.#ids[this.#next] = id;
-    this.#next = this.#next + 1 === this.#limit ? 0 : this.#next + 1;
-    return oldest;
-  }
-}
-
 interface Task {
   readonly result: false;
   readonly queue: Queue;
@@ -244,10 +208,10 @@ interface Sink {
 interface Queue {
   readonly name: string;
   /**
-   * Every task (pending, queued or in flight) and outcome (until taken) held, and the ids taken recently, by id: one
-   * map, so that the checks of a PUSH and the step from task to outcome cost one lookup each.
+   * Every task (pending, queued or in flight) and outcome (until taken) held, by id: one map, so that the checks
+   * of a PUSH and the step from task to outcome cost one lookup each.
    */
-  readonly held: Map<string, Task | Result | Recent>;
+  readonly held: Map<string, Task | Result>;
   readonly ready: Deque<Task>;
   queued: number;
   inFlight: number;
@@ -257,8 +221,8 @@ interface Queue {
   waitingCount: number;
   readonly workers: Worker[];
   readonly sinks: Sink[];
-  /** The ids taken last, whose `held` entries are {@link RECENT} (at most {@link RECENT_IDS}). */
-  readonly recent: RecentRing;
+  /** The ids taken last (at most {@link RECENT_IDS}): a PUSH of one is a duplicate. */
+  readonly recent: RecentIds;
   /** Round-robin start over workers and sinks. */
   turn: number;
 }
@@ -474,7 +438,7 @@ export class QueueBroker {
     let full: string[] | undefined;
     for (let i = 0; i < ids.length; i++) {
       const taskId = ids[i]!;
-      if (queue.held.has(taskId)) {
+      if (queue.held.has(taskId) || queue.recent.has(taskId)) {
         this.#n.duplicates++;
         owed.ids.push(taskId);
         continue;
@@ -550,9 +514,8 @@ export class QueueBroker {
       }
       result.state = R_TAKEN;
       result.sink = undefined;
-      queue.held.set(taskId, RECENT);
-      const forgotten = queue.recent.add(taskId);
-      if (forgotten !== undefined) queue.held.delete(forgotten);
+      queue.held.delete(taskId);
+      queue.recent.add(taskId);
       queue.results--;
       this.#held--;
       this.#n.taken++;
@@ -569,7 +532,7 @@ export class QueueBroker {
     const back: Result[] = [];
     if (sink.sent > 0) {
       for (const entry of queue.held.values()) {
-        if (entry.result === true && entry.state === R_SENT && entry.sink === sink) back.push(entry);
+        if (entry.result && entry.state === R_SENT && entry.sink === sink) back.push(entry);
       }
     }
     sink.sent = 0;
@@ -919,7 +882,7 @@ export class QueueBroker {
       // An id the broker still holds was stored before (a repeated PUSH); the others were in the failed batch.
       const no: string[] = [];
       const yes: string[] = [];
-      for (const id of ids) (queue.held.has(id) ? yes : no).push(id);
+      for (const id of ids) (queue.held.has(id) || queue.recent.has(id) ? yes : no).push(id);
       if (yes.length > 0) actions.push(this.#toPeer(peer, encodeAccepted(yes)));
       if (no.length > 0) actions.push(this.#toPeer(peer, encodeRejected(no, code, `Broker: ${message}`)));
     }
@@ -1161,7 +1124,7 @@ export class QueueBroker {
         waitingCount: 0,
         workers: [],
         sinks: [],
-        recent: new RecentRing(this.#c.recentIds ?? RECENT_IDS),
+        recent: new RecentIds(this.#c.recentIds ?? RECENT_IDS),
         turn: 0,
       };
       this.#queues.set(name, queue);
