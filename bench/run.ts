@@ -16,6 +16,10 @@
  *   --typed-only          skip the raw runs (for profiling the typed code)
  *   --cpu-prof-dir <dir>  start the peers with --cpu-prof, writing their profiles to <dir> (see bench/profile.ts)
  *
+ * `BENCH_CPU=1` in the environment makes every peer role print the CPU time it used per message (bench/peer.ts): on
+ * a shared 2-core machine that splits a pipeline's cost between its processes where throughput cannot. The reliable
+ * broker's bookkeeping alone, without sockets: `npx tsx bench/broker-core.ts`.
+ *
  * Where results go: only a full run of every case (no --quick, --soak, --only or --typed-only) writes the committed
  * baseline in bench/results/. A complete --quick or --soak run writes the same files to bench/results/local/, which
  * git ignores, so a quick check never overwrites the baseline. A partial run (--only, --typed-only) writes nothing.
