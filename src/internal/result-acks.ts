@@ -5,9 +5,10 @@
  * delivered again (after a reconnection, or a broker restart that lost a TAKEN) from reaching user code twice.
  *
  * The window remembers the last `dedupeWindow` task ids that arrived (a ring of the ids in arrival order with their
- * states, whose slot, when reused, evicts the oldest, and a Map of each id's slot), so its memory is bounded: a repeat of an id older than
- * that is yielded again. (The ring, not the Map's own order: finding a Map's oldest key walks past every entry deleted
- * since its last rehash, which made each eviction cost O(window) once the window was full.) Each id is in one of two states:
+ * states, whose slot, when reused, evicts the oldest, and a Map of each id's slot), so its memory is bounded: a repeat
+ * of an id older than that is yielded again. (The ring, not the Map's own order: finding a Map's oldest key walks past
+ * every entry deleted since its last rehash, which made each eviction cost O(window) once the window was full.) Each
+ * id is in one of two states:
  * **pending** (it arrived and was not handed to user code yet: a repeat is dropped, and the TAKEN sent when the first
  * copy is handed covers both) or **taken** (a repeat is dropped and acknowledged again at once).
  * @internal
