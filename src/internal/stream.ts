@@ -64,12 +64,20 @@ export class Inbox<T, TRaw = Buffer[]> {
     this.#parse = parse;
   }
 
-  /** Waits for the next item; `done` once the socket is closed. Rejects only on the deadline. */
-  take(deadline?: TakeDeadline): Promise<IteratorResult<T, undefined>> {
+  /**
+   * Waits for the next item; `done` once the socket is closed. Rejects only on the deadline. `handed` is called with
+   * the item, synchronously, at the moment this take's promise is resolved with it (so never for an item that a
+   * timed-out or aborted take leaves for the next one).
+   */
+  take(deadline?: TakeDeadline, handed?: (item: T) => void): Promise<IteratorResult<T, undefined>> {
     if (this.#ended) return Promise.resolve(DONE);
-    if (this.#stash.length > 0) return Promise.resolve({ value: this.#stash.shift() as T, done: false });
+    if (this.#stash.length > 0) {
+      const item = this.#stash.shift() as T;
+      handed?.(item);
+      return Promise.resolve({ value: item, done: false });
+    }
     const bounded = deadline !== undefined && (deadline.timeoutMs !== undefined || deadline.signal !== undefined);
-    if (!bounded && !this.#pumping && this.#waiters.length === 0) return this.#direct();
+    if (!bounded && !this.#pumping && this.#waiters.length === 0) return this.#direct(handed);
     try {
       checkSignal(deadline?.signal, deadline?.place.what ?? "receive()");
     } catch (err) {
@@ -80,6 +88,7 @@ export class Inbox<T, TRaw = Buffer[]> {
       const waiter: Waiter<T> = {
         resolve: (result) => {
           disarm?.();
+          if (handed !== undefined && result.done !== true) handed(result.value);
           resolve(result);
         },
       };
@@ -120,7 +129,7 @@ export class Inbox<T, TRaw = Buffer[]> {
   }
 
   /** The common case, one reader without a deadline: read and parse in the reader's own call, with no hand-off. */
-  async #direct(): Promise<IteratorResult<T, undefined>> {
+  async #direct(handed: ((item: T) => void) | undefined): Promise<IteratorResult<T, undefined>> {
     this.#pumping = true;
     try {
       for (;;) {
@@ -133,17 +142,22 @@ export class Inbox<T, TRaw = Buffer[]> {
         }
         const item = this.#parse(frames);
         if (item === SKIP) continue;
-        if (item instanceof Many) {
-          if (item.items.length === 0) continue;
-          this.#stash.push(...item.items.slice(1));
-          return { value: item.items[0] as T, done: false };
-        }
-        return { value: item, done: false };
+        const first = item instanceof Many ? this.#stashAllButFirst(item.items) : item;
+        if (first === SKIP) continue;
+        handed?.(first);
+        return { value: first, done: false };
       }
     } finally {
       this.#pumping = false;
       if (this.#waiters.length > 0) void this.#pump();
     }
+  }
+
+  /** Stashes a batch's items after the first (one copy, no spread: batches hold up to 256) and returns the first. */
+  #stashAllButFirst(items: readonly T[]): T | typeof SKIP {
+    if (items.length === 0) return SKIP;
+    for (let i = 1; i < items.length; i++) this.#stash.push(items[i] as T);
+    return items[0] as T;
   }
 
   async #pump(): Promise<void> {
@@ -177,9 +191,9 @@ export class Inbox<T, TRaw = Buffer[]> {
  * An async iterator over an inbox. Leaving a `for await` loop early does not close the owner.
  * @internal
  */
-export function iterate<T, TRaw>(inbox: Inbox<T, TRaw>): AsyncIterableIterator<T> {
+export function iterate<T, TRaw>(inbox: Inbox<T, TRaw>, handed?: (item: T) => void): AsyncIterableIterator<T> {
   return {
-    next: () => inbox.take(),
+    next: () => inbox.take(undefined, handed),
     return: () => Promise.resolve(DONE),
     [Symbol.asyncIterator]() {
       return this;
@@ -202,20 +216,25 @@ export class MessageStream<T, TReason extends string, TInfo extends DropReport<T
   readonly #inbox: Inbox<T, TRaw>;
   readonly #dropped: Record<TReason, number>;
   readonly #onDrop: ((info: TInfo) => void) | undefined;
+  readonly #handed: ((item: T) => void) | undefined;
   #received = 0;
 
   /**
    * @param reasons - Every drop reason, so each counter starts at 0.
    * @param onDrop - The user's hook; what it throws is ignored.
+   * @param handed - Called synchronously with each item `receive()` or the iterator hands out, as its promise is
+   *   resolved (not for {@link MessageStream.take}, whose caller decides when its items are handed).
    */
   constructor(
     socket: Receiver<TRaw>,
     parse: (frames: TRaw) => T | Many<T> | typeof SKIP,
     reasons: readonly TReason[],
     onDrop: ((info: TInfo) => void) | undefined,
+    handed?: (item: T) => void,
   ) {
     this.#inbox = new Inbox(socket, parse);
     this.#onDrop = onDrop;
+    this.#handed = handed;
     this.#dropped = Object.fromEntries(reasons.map((r) => [r, 0])) as Record<TReason, number>; // every reason, at 0
   }
 
@@ -248,7 +267,8 @@ export class MessageStream<T, TReason extends string, TInfo extends DropReport<T
   async receive(options: WaitOptions | undefined, place: () => DeadlinePlace, closed: () => ClosedError): Promise<T> {
     const bounded = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
     const timeoutMs = bounded ? checkTimeout(options.timeoutMs, 2_147_483_647, "timeoutMs") : undefined;
-    const result = await this.#inbox.take(bounded ? { timeoutMs, signal: options.signal, place: place() } : undefined);
+    const deadline = bounded ? { timeoutMs, signal: options.signal, place: place() } : undefined;
+    const result = await this.#inbox.take(deadline, this.#handed);
     if (result.done === true) throw closed();
     return result.value;
   }
@@ -265,7 +285,7 @@ export class MessageStream<T, TReason extends string, TInfo extends DropReport<T
 
   /** An async iterator; leaving a `for await` loop early does not close the owner. */
   iterator(): AsyncIterableIterator<T> {
-    return iterate(this.#inbox);
+    return iterate(this.#inbox, this.#handed);
   }
 
   /** Ends the stream (the owner closed its socket): waits get `done`, later receives the `closed` error. */

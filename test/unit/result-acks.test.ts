@@ -39,4 +39,41 @@ describe("ResultAcks", () => {
     expect(acks.arrived("t49000")).toBe(false); // the oldest still remembered
     expect(acks.arrived("t48999")).toBe(true); // the newest forgotten
   });
+
+  test("hand-offs out of arrival order (and discards while parsing) take the right ids, and only those", () => {
+    const sent: string[][] = [];
+    const acks = new ResultAcks(4, (ids) => (sent.push(ids), true));
+    for (const id of ["a", "b", "c", "d"]) acks.arrived(id);
+    acks.discard("b"); // while parsing, before "a" is handed
+    acks.handed("a");
+    acks.handed("d"); // "c" skipped for now
+    // Taken ones are acknowledged again on a repeat; "c" is still pending, so its repeat is not.
+    expect(acks.arrived("b")).toBe(false);
+    expect(acks.arrived("c")).toBe(false);
+    expect(acks.arrived("d")).toBe(false);
+    acks.handed("c");
+    expect(acks.arrived("e")).toBe(true); // evicts "a", the oldest: "b", "c", "d", "e" remain
+    expect(acks.arrived("a")).toBe(true); // evicts "b"
+    expect(acks.arrived("b")).toBe(true); // evicts "c"
+    expect(acks.arrived("d")).toBe(false); // still remembered, and taken
+    acks.flush();
+    expect(sent).toEqual([["b", "a", "d", "b", "d", "c", "d"]]);
+  });
+
+  test("a hand-off in order after the ring wrapped round takes the new id in the reused slot, not the evicted one", () => {
+    const sent: string[][] = [];
+    const acks = new ResultAcks(2, (ids) => (sent.push(ids), true));
+    acks.arrived("a");
+    acks.arrived("b");
+    acks.handed("a");
+    acks.handed("b");
+    acks.arrived("c"); // slot of "a"
+    acks.arrived("d"); // slot of "b"
+    acks.handed("c");
+    expect(acks.arrived("d")).toBe(false); // pending: not acknowledged
+    expect(acks.arrived("c")).toBe(false); // taken: acknowledged again
+    expect(acks.arrived("a")).toBe(true);
+    acks.flush();
+    expect(sent).toEqual([["a", "b", "c", "c"]]);
+  });
 });
