@@ -1,7 +1,9 @@
 /**
  * @packageDocumentation
  * The last `limit` ids added, for a repeat check that costs one or two cache lines per lookup: the reliable pipeline
- * broker asks it for every task a source pushes ("was this id taken recently?") and adds every id a sink takes.
+ * broker asks it for every task a source pushes ("was this id taken recently?") and adds every id a sink takes; a
+ * reliable sink's dedupe window (result-acks.ts) keeps the ids of the results that arrived, with a state per ring
+ * slot beside it.
  *
  * With the ids in a `Map` or `Set` (65,536 of them per queue) each lookup walked a large hash table of string keys
  * (bucket, chain, key, the key's characters: four or five cache misses), and the broker spent a third of its
@@ -50,9 +52,26 @@ export class RecentIds {
     return this.#find(id, hashOf(id)) >= 0;
   }
 
-  /** Remembers `id` (again, if it already is: the older copy is then the one forgotten first). */
-  add(id: string): void {
-    if (this.#limit === 0) return;
+  /**
+   * The ring slot of `id` (0 to `limit - 1`), or -1 when it is not remembered. Slots are given in order, 0 first,
+   * and reused oldest first once the ring is full: the slot an id had is another id's once it is forgotten.
+   */
+  slotOf(id: string): number {
+    const s = this.#find(id, hashOf(id));
+    return s < 0 ? -1 : this.#slots[s]! - 1;
+  }
+
+  /** The id in ring slot `slot`, if any. */
+  idAt(slot: number): string | undefined {
+    return this.#ids[slot];
+  }
+
+  /**
+   * Remembers `id` (again, if it already is: the older copy is then the one forgotten first) and returns its ring
+   * slot, or -1 with `limit` 0.
+   */
+  add(id: string): number {
+    if (this.#limit === 0) return -1;
     const hash = hashOf(id);
     let at: number;
     if (this.#ids.length < this.#limit) {
@@ -67,6 +86,7 @@ export class RecentIds {
     }
     this.#hashes[at] = hash;
     this.#link(at, hash);
+    return at;
   }
 
   /** The slot that holds `id`, or -1. */

@@ -4,15 +4,17 @@
  * in batches: once per event-loop turn, or at {@link TAKEN_BATCH} ids), and the dedupe window that keeps a result
  * delivered again (after a reconnection, or a broker restart that lost a TAKEN) from reaching user code twice.
  *
- * The window remembers the last `dedupeWindow` task ids that arrived (a ring of the ids in arrival order with their
- * states, whose slot, when reused, evicts the oldest, and a Map of each id's slot), so its memory is bounded: a repeat
- * of an id older than that is yielded again. (The ring, not the Map's own order: finding a Map's oldest key walks past
- * every entry deleted since its last rehash, which made each eviction cost O(window) once the window was full.) Each
- * id is in one of two states:
+ * The window remembers the last `dedupeWindow` task ids that arrived ({@link RecentIds}: a ring of the ids in arrival
+ * order, whose slot, when reused, evicts the oldest, and a compact hash table of each id's slot; the states sit in an
+ * array beside the ring), so its memory is bounded: a repeat of an id older than that is yielded again. (With a
+ * `Map` of 65,536 string keys, far bigger than the CPU caches, each arrival cost a get, a delete and a set in it.)
+ * Each id is in one of two states:
  * **pending** (it arrived and was not handed to user code yet: a repeat is dropped, and the TAKEN sent when the first
  * copy is handed covers both) or **taken** (a repeat is dropped and acknowledged again at once).
  * @internal
  */
+
+import { RecentIds } from "./recent-ids.js";
 
 /** Most ids in one TAKEN. @internal */
 export const TAKEN_BATCH = 256;
@@ -21,19 +23,14 @@ export const TAKEN_BATCH = 256;
 export class ResultAcks {
   readonly #window: number;
   readonly #send: (ids: string[]) => boolean;
-  /** Task id → its slot in the ring; exactly the ids in the ring. */
-  readonly #slots = new Map<string, number>();
-  /** The remembered ids in arrival order, as a ring: `#next` is the slot of the oldest once the ring is full. */
-  readonly #ring: string[] = [];
-  /** Per slot: taken (true) or pending (false). The state lives beside the ring, so taking an id is no Map write. */
+  /** The remembered ids in arrival order, each in a ring slot. */
+  readonly #ids: RecentIds;
+  /** Per ring slot: taken (true) or pending (false). The state lives beside the ring, so taking an id is no table write. */
   readonly #taken: boolean[] = [];
-  #next = 0;
   /**
    * The slot the next hand-off is expected at: results are handed in the order they arrived, so `handed()` first
-   * checks `#ring[#cursor]` (the same string object, so `===` is a pointer compare) and looks the id up in the Map
-   * only when that guess is wrong (which then puts the guess back in step). This and the state array beside the ring
-   * took the window from five Map operations per result (get, set, delete on arrival; has, set on hand-off) to three,
-   * which with a 65,536-id window (a Map far bigger than the CPU caches) was most of its cost.
+   * checks the id in slot `#cursor` (the same string object, so `===` is a pointer compare) and looks the id up only
+   * when that guess is wrong (which then puts the guess back in step): a hand-off costs no lookup.
    */
   #cursor = 0;
   #unsent: string[] = [];
@@ -47,6 +44,7 @@ export class ResultAcks {
   constructor(window: number, send: (ids: string[]) => boolean) {
     this.#window = window;
     this.#send = send;
+    this.#ids = new RecentIds(window);
   }
 
   /** Results that arrived again and were not handed to user code. */
@@ -56,8 +54,8 @@ export class ResultAcks {
 
   /** A result arrived. True when it is new: hand it on. False for a repeat (counted, acknowledged if it was taken). */
   arrived(id: string): boolean {
-    const slot = this.#slots.get(id);
-    if (slot === undefined) {
+    const slot = this.#ids.slotOf(id);
+    if (slot < 0) {
       this.#remember(id, false);
       return true;
     }
@@ -70,8 +68,8 @@ export class ResultAcks {
   handed(id: string): void {
     // A remembered id changes state in place (the window counts arrivals); only one already evicted is added anew.
     const guess = this.#cursor;
-    const slot = this.#ring[guess] === id ? guess : this.#slots.get(id);
-    if (slot === undefined) {
+    const slot = this.#ids.idAt(guess) === id ? guess : this.#ids.slotOf(id);
+    if (slot < 0) {
       this.#remember(id, true);
     } else {
       this.#taken[slot] = true;
@@ -97,18 +95,8 @@ export class ResultAcks {
 
   /** Adds an id that is not remembered, evicting the oldest when the window is full. */
   #remember(id: string, taken: boolean): void {
-    if (this.#ring.length < this.#window) {
-      this.#slots.set(id, this.#ring.length);
-      this.#ring.push(id);
-      this.#taken.push(taken);
-      return;
-    }
-    const slot = this.#next;
-    this.#slots.delete(this.#ring[slot]!);
-    this.#slots.set(id, slot);
-    this.#ring[slot] = id;
-    this.#taken[slot] = taken;
-    this.#next = slot + 1 === this.#window ? 0 : slot + 1;
+    const slot = this.#ids.add(id);
+    if (slot >= 0) this.#taken[slot] = taken;
   }
 
   #ack(id: string): void {

@@ -58,6 +58,14 @@ describe("RecentIds", () => {
     expect(recent.has("3f9a12c0-0")).toBe(false); // pushed out by tâche-1
   });
 
+  test("slots: given in order, reused oldest first; slotOf and idAt agree", () => {
+    const recent = new RecentIds(2);
+    expect([recent.add("a"), recent.add("b")]).toEqual([0, 1]);
+    expect([recent.slotOf("a"), recent.slotOf("b"), recent.slotOf("c")]).toEqual([0, 1, -1]);
+    expect(recent.add("c")).toBe(0); // a's slot
+    expect([recent.slotOf("a"), recent.idAt(0), recent.idAt(1)]).toEqual([-1, "c", "b"]);
+  });
+
   test("limit 0 remembers nothing", () => {
     const recent = new RecentIds(0);
     recent.add("a");
