@@ -45,8 +45,15 @@ export class PushFrames {
     for (let i = from; i < to; i++) {
       const { id, idBytes: length, body } = records[i]!;
       ids.writeUInt32BE(length, idAt);
-      ids.write(id, idAt + RECORD_HEADER_BYTES, length, "utf8");
-      idAt += RECORD_HEADER_BYTES + length;
+      idAt += RECORD_HEADER_BYTES;
+      if (length === id.length) {
+        // ASCII (as many bytes as UTF-16 units: every automatic id): a plain loop is cheaper than `Buffer.write`,
+        // a call into C++ per id (about 1.5% of the source's CPU).
+        for (let k = 0; k < length; k++) ids[idAt + k] = id.charCodeAt(k);
+      } else {
+        ids.write(id, idAt, length, "utf8");
+      }
+      idAt += length;
       bodies.writeUInt32BE(body.length, bodyAt);
       bodies.set(body, bodyAt + RECORD_HEADER_BYTES);
       bodyAt += RECORD_HEADER_BYTES + body.length;
