@@ -13,7 +13,7 @@ import { ClosedError, InvalidArgumentError, OutOfRangeError } from "./errors/ind
 import type { EndpointUse } from "./internal/attach.js";
 import { encodeBody } from "./internal/codec-io.js";
 import { validationError } from "./internal/contract-check.js";
-import { checkTimeout, watchDeadline } from "./internal/deadline.js";
+import { checkTimeout, watchDeadline, type DeadlinePlace } from "./internal/deadline.js";
 import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
@@ -161,6 +161,8 @@ const BLOCKED_RETRY_MS = 100;
 export class PipelineSource<TContract extends JobContract> extends PatternBase<TContract> {
   readonly #plain: { readonly socket: zmq.Push; readonly outbox: Outbox<""> } | undefined;
   readonly #reliable: ReliablePushes | undefined;
+  /** What a reliable push's timeout names; made by the first push, once the source is connected. */
+  #reliablePlace: DeadlinePlace | undefined;
   readonly #what: string;
   readonly #onPushFailed = (err: unknown): never => {
     throw this.#plain?.socket.closed !== false
@@ -474,15 +476,15 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     } catch (err) {
       return Promise.reject(toError(err));
     }
-    const place = {
+    // One place for every push (the broker's endpoint does not change once connected), and no `.catch` wrapper:
+    // `ReliablePushes.push` rejects only with Errors. Both were an allocation per push.
+    this.#reliablePlace ??= {
       what: this.#what,
       endpoint: this.endpoint,
       waitingFor: `the broker at ${this.endpointText} to accept the task`,
       hint: "The broker may still have stored it: push it again with the same `id` (it keeps one copy), and check that the broker is running.",
     };
-    return reliable.push(body, options, place).catch((err: unknown) => {
-      throw toError(err);
-    });
+    return reliable.push(body, options, this.#reliablePlace);
   }
 
   /** Validates a task against the task schema and encodes it. */

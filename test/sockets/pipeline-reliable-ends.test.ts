@@ -226,6 +226,35 @@ describe.each(["ipc", "tcp"] as const)("reliable PipelineSource over %s", (trans
     expect(source.stats).toMatchObject({ accepted: 3, pending: 0 });
   });
 
+  test("automatic ids: a push beyond maxPending waits for room and keeps the id it drew; a batch skips a task that timed out", async () => {
+    const b = await broker(transport);
+    const source = owned(
+      await PipelineSource.connect(b.endpoint, Jobs, {
+        mode: "reliable",
+        maxPending: 2,
+        batch: { maxMessages: 3, maxDelayMs: 200 },
+      }),
+    );
+    const first = source.push({ n: 1 });
+    const dropped = source.push({ n: 2 }, { timeoutMs: 20 }); // waits in the batch, times out before it goes
+    await expect(dropped).rejects.toBeInstanceOf(TimeoutError);
+    const second = source.push({ n: 3 });
+    const third = source.push({ n: 4 }); // no room: waits
+    await b.until(() => b.pushedIds().length === 2, "the first batch");
+    const [id1, id3] = b.pushedIds();
+    expect(id1).toMatch(/^[0-9a-f]{8}-1$/);
+    expect(id3).toMatch(/^[0-9a-f]{8}-3$/); // the timed-out task (counter 2) was not sent
+    const from = b.of("push")[0]!.from;
+    await b.send(from, encodeAccepted([id1!]));
+    await first;
+    await source.flush();
+    await b.until(() => b.pushedIds().length === 3, "the waiting push, once there was room");
+    expect(b.pushedIds()[2]).toMatch(/^[0-9a-f]{8}-4$/);
+    await b.send(from, encodeAccepted([id3!, b.pushedIds()[2]!]));
+    await Promise.all([second, third]);
+    expect(source.stats).toMatchObject({ pushed: 3, accepted: 3, pending: 0 });
+  });
+
   test("batch packs several tasks into one PUSH", async () => {
     const b = await broker(transport);
     const source = owned(
