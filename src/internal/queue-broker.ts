@@ -77,6 +77,9 @@ export interface LoadedState {
 /** Ids remembered after they were taken, per queue (exactly the last this many), so that a repeated PUSH is accepted without a second copy. */
 export const RECENT_IDS = 65_536;
 
+/** The tasks of a closed dispatch. */
+const NO_TASKS: readonly Task[] = [];
+
 const PENDING = 0; // accepted by the broker, waiting for the commit
 const QUEUED = 1;
 const FLIGHT = 2;
@@ -150,8 +153,19 @@ interface Task {
 interface Dispatch {
   readonly token: number;
   readonly worker: Worker;
-  /** Slots not answered yet, by task id: the worker's credit in use. */
-  readonly open: Map<string, Task>;
+  /**
+   * The tasks sent, in REQUEST order (emptied once every slot is answered, so that a closed dispatch waiting in the
+   * lease deque holds no task). A batch REPLY names its tasks in that order as a rule, so the slot of an answer is
+   * found by comparing the id at the expected index; a map of the ids is built only for a REPLY that departs from
+   * the order. (A map per dispatch cost a set, a get and a delete per task.)
+   */
+  tasks: readonly Task[];
+  /** Per slot: 1 once answered. */
+  answered: Uint8Array;
+  /** Slots not answered yet: the worker's credit in use. */
+  open: number;
+  /** Task id → slot, built on the first answer out of order. */
+  index: Map<string, number> | undefined;
   readonly leaseAt: number;
   /** Every slot answered, or its worker lost: the lease deque skips it. */
   closed: boolean;
@@ -658,31 +672,33 @@ export class QueueBroker {
       return this.#drop(`a REPLY from worker "${worker.name}" with a malformed body: ${parsed.reason}`);
     }
     if (parsed.kind === "outcome") {
-      if (dispatch.open.size !== 1) {
+      if (dispatch.open !== 1) {
         return this.#drop(
-          `a REPLY from worker "${worker.name}" with one outcome and no id, for a batch of ${dispatch.open.size} tasks`,
+          `a REPLY from worker "${worker.name}" with one outcome and no id, for a batch of ${dispatch.open} tasks`,
         );
       }
-      const [id] = dispatch.open.keys();
-      this.#answer(dispatch, id!, parsed.outcome, actions);
+      const slot = dispatch.answered.indexOf(0);
+      this.#answer(dispatch, dispatch.tasks[slot]!.id, parsed.outcome, actions, slot);
     } else {
-      for (let i = 0; i < parsed.ids.length; i++) this.#answer(dispatch, parsed.ids[i]!, parsed.outcomes[i]!, actions);
+      for (let i = 0; i < parsed.ids.length; i++) this.#answer(dispatch, parsed.ids[i]!, parsed.outcomes[i]!, actions, i);
     }
     this.#dirty.add(worker.queue);
     return actions;
   }
 
-  /** The outcome of one slot of `dispatch`. */
-  #answer(dispatch: Dispatch, id: string, outcome: Outcome, actions: QueueBrokerAction[]): void {
-    const task = dispatch.open.get(id);
+  /** The outcome of one slot of `dispatch` (`hint`: the slot it is expected at). */
+  #answer(dispatch: Dispatch, id: string, outcome: Outcome, actions: QueueBrokerAction[], hint: number): void {
+    const slot = this.#slotOf(dispatch, id, hint);
     const worker = dispatch.worker;
-    if (task === undefined) {
+    if (slot < 0 || dispatch.answered[slot] === 1) {
       this.#late(worker.queue.name, id, worker.name, actions);
       return;
     }
-    dispatch.open.delete(id);
+    const task = dispatch.tasks[slot]!;
+    dispatch.answered[slot] = 1;
+    dispatch.open--;
     worker.load--;
-    if (dispatch.open.size === 0) this.#closeDispatch(dispatch);
+    if (dispatch.open === 0) this.#closeDispatch(dispatch);
     if (task.state === DONE) {
       this.#late(task.queue.name, id, worker.name, actions);
       return;
@@ -694,6 +710,28 @@ export class QueueBroker {
       return;
     }
     this.#complete(task, outcome);
+  }
+
+  /** The slot of task `id` in `dispatch`, or -1: `hint` first, else by the ids (a map built once per dispatch). */
+  #slotOf(dispatch: Dispatch, id: string, hint: number): number {
+    const tasks = dispatch.tasks;
+    if (hint < tasks.length && tasks[hint]!.id === id) return hint;
+    let index = dispatch.index;
+    if (index === undefined) {
+      index = new Map();
+      for (let i = 0; i < tasks.length; i++) index.set(tasks[i]!.id, i);
+      dispatch.index = index;
+    }
+    return index.get(id) ?? -1;
+  }
+
+  /** The tasks `dispatch` still holds: slots not answered whose task it was last sent with. */
+  #stillHeld(dispatch: Dispatch, into: Task[]): void {
+    const { tasks, answered } = dispatch;
+    for (let i = 0; i < tasks.length; i++) {
+      const task = tasks[i]!;
+      if (answered[i] === 0 && task.dispatch === dispatch) into.push(task);
+    }
   }
 
   #late(queue: string, taskId: string, worker: string | undefined, actions: QueueBrokerAction[]): void {
@@ -721,6 +759,8 @@ export class QueueBroker {
 
   #closeDispatch(dispatch: Dispatch): void {
     dispatch.closed = true;
+    dispatch.tasks = NO_TASKS;
+    dispatch.index = undefined;
     this.#dispatches.delete(dispatch.token);
     dispatch.worker.dispatches.delete(dispatch);
   }
@@ -795,8 +835,10 @@ export class QueueBroker {
     if (at >= 0) list.splice(at, 1);
     const held: Task[] = [];
     for (const dispatch of worker.dispatches) {
-      for (const task of dispatch.open.values()) if (task.dispatch === dispatch) held.push(task);
+      this.#stillHeld(dispatch, held);
       dispatch.closed = true;
+      dispatch.tasks = NO_TASKS;
+      dispatch.index = undefined;
       this.#dispatches.delete(dispatch.token);
     }
     worker.dispatches.clear();
@@ -977,14 +1019,22 @@ export class QueueBroker {
 
   #send(worker: Worker, tasks: Task[], now: number): QueueBrokerAction {
     const token = this.#tokens.next();
-    const dispatch: Dispatch = { token, worker, open: new Map(), leaseAt: now + this.#c.leaseMs, closed: false };
+    const dispatch: Dispatch = {
+      token,
+      worker,
+      tasks,
+      answered: new Uint8Array(tasks.length),
+      open: tasks.length,
+      index: undefined,
+      leaseAt: now + this.#c.leaseMs,
+      closed: false,
+    };
     const queue = worker.queue;
     for (let i = 0; i < tasks.length; i++) {
       const task = tasks[i]!;
       task.delivery++;
       task.state = FLIGHT;
       task.dispatch = dispatch;
-      dispatch.open.set(task.id, task);
       this.#ops++;
       if (this.#c.durable) this.#delivered.push({ queue: queue.name, id: task.id, deliveries: task.delivery });
     }
@@ -1067,7 +1117,7 @@ export class QueueBroker {
       // The lease passed: the tasks go elsewhere; the worker keeps the slots (it still holds the tasks) until it
       // answers (late, unless first) or is lost.
       const held: Task[] = [];
-      for (const task of dispatch.open.values()) if (task.dispatch === dispatch) held.push(task);
+      this.#stillHeld(dispatch, held);
       for (let i = held.length - 1; i >= 0; i--) {
         this.#endDelivery(held[i]!, `its lease passed (${this.#c.leaseMs} ms at worker "${dispatch.worker.name}")`, actions);
       }
