@@ -77,6 +77,9 @@ export interface LoadedState {
 /** Ids remembered after they were taken, per queue (exactly the last this many), so that a repeated PUSH is accepted without a second copy. */
 export const RECENT_IDS = 65_536;
 
+/** `Sink.order` is rebuilt when it holds more than this many times the sink's window. */
+const ORDER_SLACK = 4;
+
 /** The tasks of a closed dispatch. */
 const NO_TASKS: readonly Task[] = [];
 
@@ -211,12 +214,16 @@ interface Sink {
   readonly peer: Peer;
   readonly queue: Queue;
   window: number;
-  /**
-   * Outcomes sent and not taken (each has `sink` set to this sink and state R_SENT). A count, not a map: a map
-   * cost a set and a delete per outcome, for the rare moment a sink is lost or starts over, when a walk over the
-   * queue's `held` finds them instead.
-   */
+  /** Outcomes sent and not taken (each has `sink` set to this sink and state R_SENT). */
   sent: number;
+  /**
+   * What was sent to it, in RESULTS order, with lazy deletion: an entry no longer R_SENT to this sink is skipped.
+   * A sink takes its outcomes in the order they came, so a TAKEN's id is compared with the head first and looked up
+   * in `held` only when it is not there (with a map of the sent outcomes, each cost a set and a delete); when the
+   * sink is lost or starts over, this is the list of what goes back. Rebuilt when it grows past
+   * {@link ORDER_SLACK} times the window, so a sink that takes out of order cannot grow it without end.
+   */
+  order: Deque<Result>;
 }
 
 interface Queue {
@@ -502,7 +509,7 @@ export class QueueBroker {
       this.#putBack(sink);
       sink.window = window;
     } else {
-      sink = { peer, queue, window, sent: 0 };
+      sink = { peer, queue, window, sent: 0, order: new Deque() };
       peer.sinks.set(queueName, sink);
       queue.sinks.push(sink);
     }
@@ -514,8 +521,16 @@ export class QueueBroker {
     const queue = this.#queues.get(queueName);
     const sink = peer.sinks.get(queueName);
     if (queue === undefined || sink === undefined) return [this.#toPeer(peer.id, encodeQueueDisconnect(), true)];
+    const order = sink.order;
     for (const taskId of ids) {
-      const result = queue.held.get(taskId);
+      let head = order.peek();
+      while (head !== undefined && (head.state !== R_SENT || head.sink !== sink)) {
+        order.shift();
+        head = order.peek();
+      }
+      let result: Task | Result | undefined;
+      if (head?.id === taskId) result = order.shift();
+      else result = queue.held.get(taskId);
       if (result?.result !== true) continue;
       if (result.state === R_SENT) {
         // Usually this sink's; another sink's when this one got it over an earlier connection (a sink that
@@ -544,18 +559,17 @@ export class QueueBroker {
   #putBack(sink: Sink): number {
     const queue = sink.queue;
     const back: Result[] = [];
-    if (sink.sent > 0) {
-      for (const entry of queue.held.values()) {
-        if (entry.result && entry.state === R_SENT && entry.sink === sink) back.push(entry);
-      }
+    for (let result = sink.order.shift(); result !== undefined; result = sink.order.shift()) {
+      if (result.state !== R_SENT || result.sink !== sink) continue; // taken, or an entry it has twice
+      result.state = R_WAITING;
+      result.sink = undefined;
+      back.push(result);
     }
     sink.sent = 0;
     // Oldest first at the head: unshift in reverse.
     back.sort((a, b) => a.seq - b.seq);
     for (let i = back.length - 1; i >= 0; i--) {
       const result = back[i]!;
-      result.state = R_WAITING;
-      result.sink = undefined;
       queue.waiting.unshift(result);
       queue.waitingCount++;
     }
@@ -1059,6 +1073,7 @@ export class QueueBroker {
         const sink = sinks[(queue.turn + k) % sinks.length]!;
         const room = Math.min(sink.window - sink.sent, this.#c.maxBatch);
         if (room <= 0) continue;
+        if (sink.order.size > ORDER_SLACK * sink.window) this.#compactOrder(sink);
         const ids: string[] = [];
         const outcomes: Outcome[] = [];
         while (ids.length < room) {
@@ -1069,6 +1084,7 @@ export class QueueBroker {
           result.state = R_SENT;
           result.sink = sink;
           sink.sent++;
+          sink.order.push(result);
           ids.push(result.id);
           outcomes.push(result);
         }
@@ -1079,6 +1095,15 @@ export class QueueBroker {
       }
       if (!progressed) return;
     }
+  }
+
+  /** Drops the entries of `sink.order` that are no longer sent to it (see `Sink.order`). */
+  #compactOrder(sink: Sink): void {
+    const live = new Deque<Result>();
+    for (let result = sink.order.shift(); result !== undefined; result = sink.order.shift()) {
+      if (result.state === R_SENT && result.sink === sink) live.push(result);
+    }
+    sink.order = live;
   }
 
   // -------------------------------------------------------------------------------------------------------------

@@ -333,6 +333,29 @@ describe("QueueBroker: workers", () => {
     expect(h.core.stats).toMatchObject({ completed: 2, inFlight: 6, queued: 2 });
   });
 
+  test("a batch REPLY in any order, in parts, with a repeat or an id not sent: each slot answered once, the rest late", () => {
+    const h = new Harness().push("s1", ids(4)).turn().ready("batcher", 4, true).turn().fetch("k", 10);
+    const request = h.requests[0]!;
+    h.reply(request, [
+      { id: "t4", status: 0 },
+      { id: "t2", status: 0 },
+      { id: "t4", status: 0 }, // a repeat in the same REPLY
+      { id: "nope", status: 0 }, // never sent in this dispatch
+    ]).turn();
+    expect(h.core.stats).toMatchObject({ completed: 2, late: 2, inFlight: 2 });
+    h.reply(request, [
+      { id: "t1", status: 0 },
+      { id: "t3", status: 1 },
+    ]).turn();
+    expect(h.core.stats).toMatchObject({ completed: 4, late: 2, inFlight: 0 });
+    expect(h.results().sort()).toEqual(["k:t1:0", "k:t2:0", "k:t3:1", "k:t4:0"]);
+    // The dispatch is closed: the same REPLY again is late as a whole, and the worker's credit is whole again.
+    h.reply(request, [{ id: "t1", status: 0 }]).turn();
+    expect(h.core.stats).toMatchObject({ completed: 4, late: 3 });
+    h.push("s1", ["t5", "t6", "t7", "t8"]).turn();
+    expect(h.requests.at(-1)!.tasks.map((t) => t.id)).toEqual(["t5", "t6", "t7", "t8"]);
+  });
+
   test('a worker that leaves (HEARTBEAT + "leaving") gets its echo and no new task; what it holds still completes', () => {
     const h = new Harness().push("s1", ids(6)).turn().ready("w1", 2, true).turn();
     expect(h.dispatchedIds("w1")).toEqual(["t1", "t2"]);
@@ -487,6 +510,24 @@ describe("QueueBroker: sinks", () => {
   test("a sink that sends FETCH again gets everything not taken again (it starts over)", () => {
     const h = withResults(2).fetch("k", 10).turn().fetch("k", 10).turn();
     expect(h.results()).toEqual(["k:t1:0", "k:t2:0", "k:t1:0", "k:t2:0"]);
+  });
+
+  test("TAKEN out of order, and a sink that never takes its first outcome: the others flow, and a FETCH again sends back only what is not taken, once", () => {
+    const h = withResults(40).fetch("k", 3).turn();
+    const taken = new Set<string>();
+    expect(h.results()).toEqual(["k:t1:0", "k:t2:0", "k:t3:0"]);
+    // The sink takes everything but t1, newest first within each RESULTS: 39 outcomes pass a window of 3 that t1
+    // keeps one slot of, long past the point where the broker's record of what it sent is rebuilt.
+    for (let round = 0; round < 60 && h.core.stats.taken < 39; round++) {
+      const sent = h.results().map((r) => r.split(":")[1]!);
+      const open = sent.filter((id) => id !== "t1" && !taken.has(id)).reverse();
+      for (const id of open) taken.add(id);
+      h.taken("k", open).turn();
+    }
+    expect(h.core.stats).toMatchObject({ taken: 39, results: 1 });
+    const before = h.results().length;
+    h.fetch("k", 3).turn();
+    expect(h.results().slice(before)).toEqual(["k:t1:0"]);
   });
 
   test("a DISCONNECT from a sink puts its outcomes back; TAKEN or HEARTBEAT from an unknown peer gets DISCONNECT", () => {
