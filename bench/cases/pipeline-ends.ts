@@ -5,7 +5,7 @@
  * fresh temporary directory, removed on close). `spec.pipeline` says which pipeline: plain push-pull (the source and
  * the sink bind, the worker connects to both) or reliable/durable (the broker binds, everyone else connects to it).
  * `spec.batch` turns batching on everywhere it exists: plain, the source's `batch` and the worker's `batchResults`;
- * reliable, the source's `batch: true` (the broker's `maxBatch` default, 256); without it the broker gets
+ * reliable, the source's `batch: true` (the broker's `maxBatch` default, 1,024); without it the broker gets
  * `maxBatch: 1`, so that every hop carries one task per message, as in plain unbatched push-pull.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -27,8 +27,12 @@ import { BATCH, watchStall, type RoleHandle } from "./common.js";
 
 /** Pushes awaited at once by the source (a producer that does not wait for each task; under `maxPending`). */
 export const PUSH_WINDOW = 1024;
-/** Worker `concurrency` in every variant: the reliable worker's credit at the broker (above 1: batch REQUESTs). */
-export const WORKER_CONCURRENCY = 256;
+/**
+ * Worker `concurrency` in every variant: the reliable worker's credit at the broker (above 1: batch REQUESTs of up to
+ * the broker's `maxBatch`, 1,024, so one REQUEST fills it); the plain worker's synchronous handler never has more
+ * than one task running, so it changes nothing there.
+ */
+export const WORKER_CONCURRENCY = 1024;
 /** The reliable sink's FETCH window (results sent to it and not yet taken). */
 export const SINK_WINDOW = 4096;
 
