@@ -5,7 +5,7 @@
  * @internal
  */
 import type * as zmq from "zeromq";
-import { Batcher, readBatch, type Limits } from "./batcher.js";
+import { Batcher, readBatch, type BatchDefaults, type Limits } from "./batcher.js";
 import type { OptionReader } from "./options.js";
 import { SendQueue, type CancelToken, type SendQueueOptions } from "./send-queue.js";
 import { settleWithin } from "./timing.js";
@@ -94,11 +94,11 @@ export class Outbox<TKey> {
  * `resolveOptions`: spread the result into the config.
  * @internal
  */
-export function readSendOptions(read: OptionReader) {
+export function readSendOptions(read: OptionReader, batchDefaults?: BatchDefaults) {
   return {
     codec: read.codec(),
     lingerMs: read.nonNegativeMs("lingerMs", 1_000),
     sendHighWaterMark: read.positiveInt("sendHighWaterMark", 1000),
-    batch: readBatch(read, "batch"),
+    batch: readBatch(read, "batch", batchDefaults),
   };
 }

@@ -16,8 +16,11 @@
 
 import { RecentIds } from "./recent-ids.js";
 
-/** Most ids in one TAKEN. @internal */
-export const TAKEN_BATCH = 256;
+/**
+ * Most ids in one TAKEN: as many as one RESULTS brings at most (the broker's default `maxBatch`), so that a sink
+ * answers a RESULTS with one TAKEN rather than several (each message wakes the broker). @internal
+ */
+export const TAKEN_BATCH = 1024;
 
 /** The dedupe window and the TAKEN batch of one sink. @internal */
 export class ResultAcks {

@@ -271,6 +271,18 @@ describe.each(["ipc", "tcp"] as const)("reliable PipelineSource over %s", (trans
     expect(source.stats).toMatchObject({ pushed: 5, accepted: 5 });
   });
 
+  test("batch: true packs up to 1,024 tasks per PUSH in reliable mode", async () => {
+    const b = await broker(transport);
+    const source = owned(await PipelineSource.connect(b.endpoint, Jobs, { mode: "reliable", batch: true }));
+    await b.until(() => source.stats.workers === 1, "the connection").catch(() => undefined);
+    const pushes = Array.from({ length: 1030 }, (_, n) => source.push({ n }));
+    await b.until(() => b.pushedIds().length >= 1030, "1,030 pushed tasks");
+    expect(b.of("push").map((p) => p.message.ids.length)).toEqual([1024, 6]);
+    for (const push of b.of("push")) await b.send(push.from, encodeAccepted(push.message.ids));
+    await Promise.all(pushes);
+    expect(source.stats).toMatchObject({ pushed: 1030, accepted: 1030 });
+  });
+
   test("close() waits for the pending pushes to be answered, then rejects what is left with ClosedError", async () => {
     const b = await broker(transport);
     const source = await PipelineSource.connect(b.endpoint, Jobs, { mode: "reliable", drainTimeoutMs: 300 });
