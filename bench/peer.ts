@@ -67,7 +67,10 @@ async function execute(command: Command): Promise<unknown> {
         const used = process.cpuUsage(opened.usage);
         const us = used.user + used.system;
         const perTask = opened.spec.count > 0 ? (us / opened.spec.count).toFixed(2) : "n/a";
-        process.stderr.write(`[cpu] ${opened.spec.role} ${(us / 1000).toFixed(0)} ms, ${perTask} µs per message\n`);
+        const system = us > 0 ? Math.round((100 * used.system) / us) : 0;
+        process.stderr.write(
+          `[cpu] ${opened.spec.role} ${(us / 1000).toFixed(0)} ms, ${perTask} µs per message (${system}% system)\n`,
+        );
       }
       return value;
     }
