@@ -140,18 +140,34 @@ export class Deque<T> {
   }
 }
 
-interface Task {
-  readonly result: false;
+/**
+ * A task, and from its first outcome on the outcome too: one object for both (the outcome reuses the task's, so
+ * that completing a task allocates nothing and leaves its entry in `held` as it is). `state` is the task's side
+ * (DONE once it has its outcome, which is all the task-side code needs to know); `rstate` the outcome's.
+ */
+interface Entry {
+  /** It has its outcome (`status`, `body`, `rstate` and `sink` are the outcome's). */
+  result: boolean;
   readonly queue: Queue;
   readonly id: string;
   readonly seq: number;
-  readonly body: Buffer;
+  /** The task's body; once it has its outcome, the outcome's body. */
+  body: Buffer;
   /** Deliveries so far (the number of the last one): with id and body, what a REQUEST carries. */
   delivery: number;
   state: TaskState;
   /** The dispatch that holds it now (FLIGHT); an expired dispatch keeps its slot but no longer holds the task. */
   dispatch: Dispatch | undefined;
+  /** With `body`, the outcome as RESULTS carries it. */
+  status: OutcomeStatus;
+  rstate: ResultState;
+  sink: Sink | undefined;
 }
+
+/** An entry as a task. */
+type Task = Entry;
+/** An entry that has its outcome. */
+type Result = Entry;
 
 interface Dispatch {
   readonly token: number;
@@ -190,18 +206,6 @@ interface Worker {
   sentAt: number;
 }
 
-interface Result {
-  readonly result: true;
-  readonly queue: Queue;
-  readonly id: string;
-  readonly seq: number;
-  /** With `body`, the outcome as RESULTS carries it. */
-  readonly status: OutcomeStatus;
-  readonly body: Buffer;
-  state: ResultState;
-  sink: Sink | undefined;
-}
-
 interface Peer {
   readonly id: Buffer;
   readonly key: string;
@@ -232,7 +236,7 @@ interface Queue {
    * Every task (pending, queued or in flight) and outcome (until taken) held, by id: one map, so that the checks
    * of a PUSH and the step from task to outcome cost one lookup each.
    */
-  readonly held: Map<string, Task | Result>;
+  readonly held: Map<string, Entry>;
   readonly ready: Deque<Task>;
   queued: number;
   inFlight: number;
@@ -335,6 +339,9 @@ export class QueueBroker {
         delivery: stored.deliveries,
         state: QUEUED,
         dispatch: undefined,
+        status: OutcomeStatus.OK,
+        rstate: R_FRESH,
+        sink: undefined,
       };
       queue.held.set(task.id, task);
       queue.ready.push(task);
@@ -351,9 +358,12 @@ export class QueueBroker {
         queue,
         id: stored.id,
         seq: stored.seq,
-        status: stored.status,
         body: stored.body,
-        state: R_WAITING,
+        delivery: 0,
+        state: DONE,
+        dispatch: undefined,
+        status: stored.status,
+        rstate: R_WAITING,
         sink: undefined,
       };
       queue.held.set(result.id, result);
@@ -477,6 +487,9 @@ export class QueueBroker {
         delivery: 0,
         state: PENDING,
         dispatch: undefined,
+        status: OutcomeStatus.OK,
+        rstate: R_FRESH,
+        sink: undefined,
       };
       queue.held.set(taskId, task);
       this.#held++;
@@ -524,24 +537,24 @@ export class QueueBroker {
     const order = sink.order;
     for (const taskId of ids) {
       let head = order.peek();
-      while (head !== undefined && (head.state !== R_SENT || head.sink !== sink)) {
+      while (head !== undefined && (head.rstate !== R_SENT || head.sink !== sink)) {
         order.shift();
         head = order.peek();
       }
-      let result: Task | Result | undefined;
+      let result: Entry | undefined;
       if (head?.id === taskId) result = order.shift();
       else result = queue.held.get(taskId);
       if (result?.result !== true) continue;
-      if (result.state === R_SENT) {
+      if (result.rstate === R_SENT) {
         // Usually this sink's; another sink's when this one got it over an earlier connection (a sink that
         // reconnects is a new peer, and the old one is not yet known lost): its user code has it either way.
         if (result.sink !== undefined) result.sink.sent--;
-      } else if (result.state === R_WAITING) {
+      } else if (result.rstate === R_WAITING) {
         queue.waitingCount--; // put back, and taken after all: its deque entry is skipped
       } else {
         continue;
       }
-      result.state = R_TAKEN;
+      result.rstate = R_TAKEN;
       result.sink = undefined;
       queue.held.delete(taskId);
       queue.recent.add(taskId);
@@ -560,8 +573,8 @@ export class QueueBroker {
     const queue = sink.queue;
     const back: Result[] = [];
     for (let result = sink.order.shift(); result !== undefined; result = sink.order.shift()) {
-      if (result.state !== R_SENT || result.sink !== sink) continue; // taken, or an entry it has twice
-      result.state = R_WAITING;
+      if (result.rstate !== R_SENT || result.sink !== sink) continue; // taken, or an entry it has twice
+      result.rstate = R_WAITING;
       result.sink = undefined;
       back.push(result);
     }
@@ -787,17 +800,12 @@ export class QueueBroker {
     task.state = DONE;
     task.dispatch = undefined;
     const status = outcome.status === OutcomeStatus.RETRY ? OutcomeStatus.FAILED : outcome.status;
-    const result: Result = {
-      result: true,
-      queue,
-      id: task.id,
-      seq: task.seq,
-      status,
-      body: outcome.body,
-      state: R_FRESH,
-      sink: undefined,
-    };
-    queue.held.set(task.id, result); // replaces the task
+    const result: Result = task; // the same entry: `held` keeps it
+    result.result = true;
+    result.status = status;
+    result.body = outcome.body;
+    result.rstate = R_FRESH;
+    result.sink = undefined;
     queue.results++;
     this.#fresh.push(result);
     this.#n.completed++;
@@ -965,8 +973,8 @@ export class QueueBroker {
   /** The outcomes that waited for the commit go to the queues' sinks. */
   #releaseFresh(): void {
     for (const result of this.#fresh) {
-      if (result.state !== R_FRESH) continue;
-      result.state = R_WAITING;
+      if (result.rstate !== R_FRESH) continue;
+      result.rstate = R_WAITING;
       result.queue.waiting.push(result);
       result.queue.waitingCount++;
       this.#dirty.add(result.queue);
@@ -1079,9 +1087,9 @@ export class QueueBroker {
         while (ids.length < room) {
           const result = queue.waiting.shift();
           if (result === undefined) break;
-          if (result.state !== R_WAITING) continue; // taken while it waited
+          if (result.rstate !== R_WAITING) continue; // taken while it waited
           queue.waitingCount--;
-          result.state = R_SENT;
+          result.rstate = R_SENT;
           result.sink = sink;
           sink.sent++;
           sink.order.push(result);
@@ -1101,7 +1109,7 @@ export class QueueBroker {
   #compactOrder(sink: Sink): void {
     const live = new Deque<Result>();
     for (let result = sink.order.shift(); result !== undefined; result = sink.order.shift()) {
-      if (result.state === R_SENT && result.sink === sink) live.push(result);
+      if (result.rstate === R_SENT && result.sink === sink) live.push(result);
     }
     sink.order = live;
   }
