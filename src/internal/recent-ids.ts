@@ -33,6 +33,9 @@ export class RecentIds {
   /** Open addressing with linear probing: ring index + 1, 0 for an empty slot; at most half full. */
   #slots: Int32Array;
   #next = 0;
+  /** The id `slotOf` looked up last and its hash: an `add` of it right after (a sink's new id) hashes it once. */
+  #lastId: string | undefined;
+  #lastHash = 0;
 
   /** @param limit - How many ids are remembered (the oldest is forgotten when one more is added). */
   constructor(limit: number) {
@@ -57,7 +60,10 @@ export class RecentIds {
    * and reused oldest first once the ring is full: the slot an id had is another id's once it is forgotten.
    */
   slotOf(id: string): number {
-    const s = this.#find(id, hashOf(id));
+    const hash = hashOf(id);
+    this.#lastId = id;
+    this.#lastHash = hash;
+    const s = this.#find(id, hash);
     return s < 0 ? -1 : this.#slots[s]! - 1;
   }
 
@@ -72,7 +78,7 @@ export class RecentIds {
    */
   add(id: string): number {
     if (this.#limit === 0) return -1;
-    const hash = hashOf(id);
+    const hash = id === this.#lastId ? this.#lastHash : hashOf(id);
     let at: number;
     if (this.#ids.length < this.#limit) {
       at = this.#ids.length;
