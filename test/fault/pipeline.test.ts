@@ -241,7 +241,7 @@ describe("reliable pipeline, each role its own process", () => {
     print("durable broker SIGKILL + restart", {
       ...figures,
       acceptedBeforeKill: acceptedBefore,
-      killedAfterMs: killedAt,
+      killedAtMs: killedAt, // epoch ms of the SIGKILL
       executions: execCount(...workers),
       broker2: stats,
     });
