@@ -13,35 +13,38 @@
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { parseArgs, type ParseArgsConfig } from "node:util";
-
-const EXIT_OK = 0;
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
+import { parseArgs } from "node:util";
+import { call } from "./cli/call.js";
+import {
+  COMMON_HELP,
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  UsageError,
+  type Command,
+  type Options,
+  type Values,
+} from "./cli/command.js";
+import { monitor } from "./cli/monitor.js";
+import { pull, push } from "./cli/pipeline.js";
+import { pub, sub } from "./cli/pubsub.js";
+import { services } from "./cli/services.js";
 
 const APT_HINT = "apt-get install -y libzmq3-dev pkg-config g++ make python3";
-
-type Options = NonNullable<ParseArgsConfig["options"]>;
-type Values = Record<string, string | boolean | Array<string | boolean> | undefined>;
-
-interface Command {
-  readonly summary: string;
-  readonly help: string;
-  readonly options: Options;
-  /** Whether the command takes positional arguments (the others refuse any). */
-  readonly takesArguments?: boolean;
-  run(values: Values, positionals: readonly string[]): Promise<number>;
-}
 
 const COMMON: Options = {
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "v" },
 };
 
-const COMMON_HELP = `  -h, --help    show this help
-  -v, --version show the typed-zmq version`;
-
 const COMMANDS: Readonly<Record<string, Command>> = {
+  call,
+  sub,
+  pub,
+  push,
+  pull,
+  services,
+  monitor,
   doctor: {
     summary: "libzmq version, capabilities (ipc, pgm, norm, curve, draft), which addon is loaded, advice",
     help: `usage: typed-zmq doctor [--json]
@@ -181,11 +184,6 @@ options (on every command):
   -v, --version show the typed-zmq version
 
 Run \`npx typed-zmq <command> --help\` for a command's options.`;
-
-/** A mistake in the command line: reported with a pointer to the help, exit code 2. */
-class UsageError extends Error {
-  override readonly name = "UsageError";
-}
 
 function version(): string {
   // src/cli.ts and dist/cli.js both sit one level below package.json.
