@@ -1,37 +1,21 @@
-import { execFile } from "node:child_process";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import os from "node:os";
 import { afterAll, describe, expect, test } from "vitest";
 import * as zmq from "zeromq";
+import { runCli, type CliRun } from "./helpers/cli-run.js";
 import { readCertificate, writeCertificate, generateCertificate } from "../src/index.js";
 
 // The real `typed-zmq` command, run as a child process (node --import tsx src/cli.ts), stdout and stderr apart.
 
-const root = fileURLToPath(new URL("../", import.meta.url));
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
 const manifest = path.join(path.dirname(createRequire(import.meta.url).resolve("zeromq/package.json")), "build", "manifest.json");
 
-interface Run {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+type Run = CliRun;
 
 function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/cli.ts", ...args],
-      { cwd: root, timeout: 20_000 },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : null;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
+  return runCli(args);
 }
 
 describe("typed-zmq command", () => {

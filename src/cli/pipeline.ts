@@ -58,8 +58,9 @@ ${EXIT_HELP}`,
     const endpoint = endpointArgument(where, endpointText);
     const message = jsonArgument(where, "message", body);
     const timeoutMs = wholeNumberOption(where, values, "timeout", DEFAULT_TIMEOUT_MS);
+    // immediate: queue only to a connection that is up (else a connect() queues at once, even to nothing);
     // linger: a sent message still leaves after close(), for at most the timeout.
-    const socket = new zmq.Push({ linger: timeoutMs, sendTimeout: timeoutMs });
+    const socket = new zmq.Push({ immediate: true, linger: timeoutMs, sendTimeout: timeoutMs });
     try {
       if (values["bind"] === true) {
         await socket.bind(endpoint);
