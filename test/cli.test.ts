@@ -70,7 +70,10 @@ describe("typed-zmq command", () => {
   test("usage errors exit 2 with a message on stderr that names the mistake, and run nothing", async () => {
     const cases: Array<[string[], RegExp]> = [
       [[], /typed-zmq: no command given/],
-      [["frobnicate"], /unknown command "frobnicate"\. Commands: call, sub, pub, push, pull, services, monitor, doctor, keygen, build-zmq-system, restore-zmq-prebuilt, help/],
+      [
+        ["frobnicate"],
+        /unknown command "frobnicate"\. Commands: call, sub, pub, push, pull, services, monitor, doctor, keygen, build-zmq-system, restore-zmq-prebuilt, help/,
+      ],
       [["doctor", "--bogus"], /typed-zmq doctor: unknown option --bogus \(options: -h\/--help, -v\/--version, --json\)/],
       [["build-zmq-system", "--jobs", "4"], /typed-zmq build-zmq-system: unknown option --jobs/],
       [["doctor", "--json=yes"], /typed-zmq doctor: Option '--json' does not take an argument/],

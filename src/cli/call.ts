@@ -23,6 +23,7 @@ import {
   Output,
   UsageError,
   endpointArgument,
+  fromArgument,
   jsonArgument,
   wholeNumberOption,
   type Command,
@@ -105,7 +106,9 @@ ${EXIT_HELP}`,
     const file = typeof values["contract"] === "string" ? values["contract"] : undefined;
     const contract =
       file === undefined
-        ? defineRpc(service ?? "typed-zmq-cli", { [method]: { request: z.unknown(), response: z.unknown() } })
+        ? fromArgument(where, () =>
+            defineRpc(service ?? "typed-zmq-cli", { [method]: { request: z.unknown(), response: z.unknown() } }),
+          )
         : await loadContract(where, file, method);
 
     await using client = await RpcClient.connect(endpoint, contract, {
@@ -117,7 +120,7 @@ ${EXIT_HELP}`,
     });
     const target = service === undefined ? endpoint : `service ${service} at ${endpoint}`;
     try {
-      const reply: unknown = await client.call(method, request as never);
+      const reply: unknown = await client.call(method, request);
       output.emit(JSON.stringify(reply, null, 2), { ok: true, reply });
       return EXIT_OK;
     } catch (error) {

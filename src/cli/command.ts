@@ -5,7 +5,7 @@
  */
 import type { ParseArgsConfig } from "node:util";
 import type * as zmq from "zeromq";
-import { isInvalidEndpointError, parseEndpoint } from "../index.js";
+import { isInvalidArgumentError, isInvalidEndpointError, parseEndpoint } from "../index.js";
 
 /** The command did what it was asked. */
 export const EXIT_OK = 0;
@@ -63,6 +63,16 @@ export function endpointArgument(where: string, endpoint: string | undefined, wh
   return endpoint;
 }
 
+/** Runs `make` on a command-line argument (a contract built from a method or topic name): a refusal is a usage error. */
+export function fromArgument<T>(where: string, make: () => T): T {
+  try {
+    return make();
+  } catch (error) {
+    if (isInvalidArgumentError(error)) throw new UsageError(`${where}: ${error.message}`);
+    throw error;
+  }
+}
+
 /** Parses a JSON argument; bad JSON is a usage error that shows the text, the parser's complaint and how to quote it. */
 export function jsonArgument(where: string, what: string, text: string | undefined): unknown {
   if (text === undefined) throw new UsageError(`${where}: give the ${what} as JSON, for example '{"name":"Ada"}'.`);
@@ -80,12 +90,7 @@ export function jsonArgument(where: string, what: string, text: string | undefin
 /** Reads a whole-number option (`--timeout`, `--count`), with a default; anything else is a usage error. */
 export function wholeNumberOption(where: string, values: Values, name: string, fallback: number): number;
 export function wholeNumberOption(where: string, values: Values, name: string, fallback: undefined): number | undefined;
-export function wholeNumberOption(
-  where: string,
-  values: Values,
-  name: string,
-  fallback: number | undefined,
-): number | undefined {
+export function wholeNumberOption(where: string, values: Values, name: string, fallback: number | undefined): number | undefined {
   const min = 1;
   const raw = values[name];
   if (typeof raw !== "string") return fallback;
@@ -123,7 +128,8 @@ export class Output {
 
   /** Reports a failure on stderr (with `--json`, also as a JSON line on stdout, so scripts see why). */
   fail(message: string, record: Readonly<Record<string, unknown>> = {}): number {
-    if (this.json) process.stdout.write(`${JSON.stringify({ ok: false, ...record, error: { message, ...errorRecord(record) } })}\n`);
+    if (this.json)
+      process.stdout.write(`${JSON.stringify({ ok: false, ...record, error: { message, ...errorRecord(record) } })}\n`);
     console.error(message);
     return EXIT_FAILED;
   }
@@ -224,7 +230,8 @@ export function endOfStream(
     const why = reason === "interrupted" ? "interrupted" : "timed out";
     return output.fail(`${what}: ${why} after ${handled} of ${count}.`, { received: handled, expected: count });
   }
-  if (!output.json) console.error(output.paint("dim", `${what}: ${handled} received${reason === undefined ? "" : ` (${reason})`}`));
+  if (!output.json)
+    console.error(output.paint("dim", `${what}: ${handled} received${reason === undefined ? "" : ` (${reason})`}`));
   return EXIT_OK;
 }
 

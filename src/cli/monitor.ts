@@ -43,8 +43,10 @@ function describe(output: Output, event: zmq.Event): { human: string; record: Re
   const record: Record<string, unknown> = { event: event.type };
   if ("address" in event) record["address"] = event.address;
   if ("interval" in event) record["intervalMs"] = event.interval;
-  if ("error" in event) record["error"] = { message: event.error.message, ..."code" in event.error ? { code: event.error.code } : {} };
-  const style = event.type.includes("error") || event.type === "disconnect" ? "red" : event.type === "handshake" ? "green" : "cyan";
+  if ("error" in event)
+    record["error"] = { message: event.error.message, ...("code" in event.error ? { code: event.error.code } : {}) };
+  const style =
+    event.type.includes("error") || event.type === "disconnect" ? "red" : event.type === "handshake" ? "green" : "cyan";
   const extra = [
     "address" in event ? event.address : "",
     "interval" in event ? `retry in ${event.interval} ms` : "",

@@ -17,6 +17,7 @@ import {
   decodeBody,
   streamMessages,
   endpointArgument,
+  fromArgument,
   jsonArgument,
   wholeNumberOption,
   type Command,
@@ -65,13 +66,18 @@ ${EXIT_HELP}`,
     const print = (frames: Buffer[]) => {
       const parsed = parsePubSub(frames);
       if (parsed.kind === "malformed") {
-        console.error(`${where}: a malformed message${parsed.topic === undefined ? "" : ` on "${parsed.topic}"`}: ${parsed.reason}`);
+        console.error(
+          `${where}: a malformed message${parsed.topic === undefined ? "" : ` on "${parsed.topic}"`}: ${parsed.reason}`,
+        );
         return;
       }
       const bodies = parsed.kind === "message" ? [parsed.body] : parsed.bodies;
       for (const body of bodies) {
         const value = decodeBody(body);
-        const record = parsed.headers === undefined ? { topic: parsed.topic, body: value } : { topic: parsed.topic, body: value, headers: parsed.headers };
+        const record =
+          parsed.headers === undefined
+            ? { topic: parsed.topic, body: value }
+            : { topic: parsed.topic, body: value, headers: parsed.headers };
         output.emit(`${output.paint("cyan", parsed.topic)} ${JSON.stringify(value)}`, record);
       }
     };
@@ -121,7 +127,7 @@ ${EXIT_HELP}`,
     const message = jsonArgument(where, "message", body);
     const timeoutMs = wholeNumberOption(where, values, "timeout", DEFAULT_TIMEOUT_MS);
     // A contract of this one topic, accepting any value: the wire topic is TOPIC itself.
-    const contract = defineTopics("typed-zmq-cli", { [topic]: z.unknown() });
+    const contract = fromArgument(where, () => defineTopics("typed-zmq-cli", { [topic]: z.unknown() }));
     const open = values["bind"] === true ? Publisher.bind.bind(Publisher) : Publisher.connect.bind(Publisher);
     await using publisher = await open(endpoint, contract, { lingerMs: timeoutMs });
     if (values["bind"] === true) announceBound(where, publisher.endpoint);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runCli, type CliRun } from "../helpers/cli-run.js";
-import { killAll, startProgram, type Program } from "../helpers/programs.js";
+import { killAll, startProcess, startProgram, type Program } from "../helpers/programs.js";
 
 // The messaging commands of the real `typed-zmq` command (node --import tsx src/cli.ts), run as child processes
 // against the demo programs, each started on port 0 and read back from its output. Every child is killed at the end.
@@ -93,7 +93,9 @@ describe("typed-zmq messaging commands", { timeout: 30_000 }, () => {
     expect(human.code).toBe(1);
     expect(human.stderr).toMatch(new RegExp(`${server} answered INVALID_REQUEST`));
     expect(json.code).toBe(1);
-    expect(jsonLines(json.stdout)).toMatchObject([{ ok: false, error: { code: "UNKNOWN_METHOD", details: { known: ["hello"] } } }]);
+    expect(jsonLines(json.stdout)).toMatchObject([
+      { ok: false, error: { code: "UNKNOWN_METHOD", details: { known: ["hello"] } } },
+    ]);
   });
 
   test("call --service: through the broker, human and --json; an unknown service exits 1", async () => {
@@ -118,7 +120,11 @@ describe("typed-zmq messaging commands", { timeout: 30_000 }, () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/^greeter\.v1: 1 worker brokered-[0-9a-f]{4} \(0\/4\), 0 queued\n$/);
     expect(jsonLines(json.stdout)).toEqual([
-      { service: "greeter.v1", workers: [{ name: expect.stringMatching(/^brokered-/) as unknown, capacity: 4, inFlight: 0 }], queued: 0 },
+      {
+        service: "greeter.v1",
+        workers: [{ name: expect.stringMatching(/^brokered-/) as unknown, capacity: 4, inFlight: 0 }],
+        queued: 0,
+      },
     ]);
     expect(check.code).toBe(1);
     expect(jsonLines(check.stdout)).toEqual([
@@ -159,7 +165,16 @@ describe("typed-zmq messaging commands", { timeout: 30_000 }, () => {
     expect(await bound.program.exited).toBe(0);
     expect(bound.program.lines).toContain("published on football.Arsenal");
 
-    const receiver = await cliBound("sub --bind", ["sub", "--bind", "--json", "--count", "1", "--timeout", "15000", "tcp://127.0.0.1:0"]);
+    const receiver = await cliBound("sub --bind", [
+      "sub",
+      "--bind",
+      "--json",
+      "--count",
+      "1",
+      "--timeout",
+      "15000",
+      "tcp://127.0.0.1:0",
+    ]);
     const sent = await cli("pub", "--json", receiver.endpoint, "alerts.disk", '"full"');
     expect(sent).toMatchObject({ code: 0, stdout: '{"ok":true,"topic":"alerts.disk"}\n' });
     expect(await receiver.program.exited).toBe(0);
@@ -168,8 +183,16 @@ describe("typed-zmq messaging commands", { timeout: 30_000 }, () => {
 
   test("push to the demo sink (human and --json), pull from the demo ventilator (human and --json)", async () => {
     const sink = start("sink", "examples/pipeline/sink.ts", { SINK_BIND: "tcp://127.0.0.1:0", COUNT: "2" });
-    const ventA = start("ventilator A", "examples/pipeline/ventilator.ts", { VENT_BIND: "tcp://127.0.0.1:0", COUNT: "2", MAX_WORK_MS: "0" });
-    const ventB = start("ventilator B", "examples/pipeline/ventilator.ts", { VENT_BIND: "tcp://127.0.0.1:0", COUNT: "2", MAX_WORK_MS: "0" });
+    const ventA = start("ventilator A", "examples/pipeline/ventilator.ts", {
+      VENT_BIND: "tcp://127.0.0.1:0",
+      COUNT: "2",
+      MAX_WORK_MS: "0",
+    });
+    const ventB = start("ventilator B", "examples/pipeline/ventilator.ts", {
+      VENT_BIND: "tcp://127.0.0.1:0",
+      COUNT: "2",
+      MAX_WORK_MS: "0",
+    });
     const [[, sinkAt], [, aAt], [, bAt]] = await Promise.all([
       sink.waitForLine(new RegExp(`bound to ${TCP.source}`)),
       ventA.waitForLine(new RegExp(`bound to ${TCP.source}`)),
@@ -208,10 +231,11 @@ describe("typed-zmq messaging commands", { timeout: 30_000 }, () => {
   });
 
   test("a bad endpoint and bad JSON are usage errors (exit 2) that say what is wrong and what to write", async () => {
-    const [endpoint, json, count] = await Promise.all([
+    const [endpoint, json, count, method] = await Promise.all([
       cli("call", "tcp://127.0.0.1", "hello", "{}"),
       cli("pub", publisher, "topic", "{name: Ada}"),
       cli("sub", "--count", "many", publisher),
+      cli("call", server, "ok", "{}"),
     ]);
     expect(endpoint.code).toBe(2);
     expect(endpoint.stderr).toMatch(/typed-zmq call: bad ENDPOINT: .*tcp:\/\/127\.0\.0\.1.*missing ':port'.*tcp:\/\/host:port/);
@@ -219,7 +243,9 @@ describe("typed-zmq messaging commands", { timeout: 30_000 }, () => {
     expect(json.stderr).toMatch(/typed-zmq pub: the message is not valid JSON \(.*position 1.*\): \{name: Ada\}\. .*quote it/);
     expect(count.code).toBe(2);
     expect(count.stderr).toContain('--count must be a whole number of at least 1, got "many"');
-    for (const run of [endpoint, json, count]) expect(run.stdout).toBe("");
+    expect(method.code).toBe(2);
+    expect(method.stderr).toContain('method name "ok" is reserved');
+    for (const run of [endpoint, json, count, method]) expect(run.stdout).toBe("");
   });
 
   test("timeouts exit 1 and say what was waited for: a call to nothing, services, sub --count, pub and push without a peer", async () => {
@@ -242,6 +268,34 @@ describe("typed-zmq messaging commands", { timeout: 30_000 }, () => {
     expect(pub.stderr).toMatch(/no subscriber for "t" .* within 500 ms; nothing sent/);
     expect(push.code).toBe(1);
     expect(push.stderr).toMatch(/no peer took the message .* within 500 ms; nothing sent/);
+  });
+
+  test("colour on a terminal only, and never with NO_COLOR; Ctrl-C ends a stream with exit 0", async () => {
+    // `script` gives the command a pseudo-terminal as stdout.
+    const onTty = (env: Record<string, string>) =>
+      startProcess(
+        "sub on a tty",
+        [
+          "script",
+          "-qec",
+          `${process.execPath} --import tsx src/cli.ts sub --count 1 ${publisher} football.Arsenal`,
+          "/dev/null",
+        ],
+        env,
+      );
+    const coloured = onTty({});
+    const plain = onTty({ NO_COLOR: "1" });
+    programs.push(coloured, plain);
+    expect(await coloured.exited).toBe(0);
+    expect(await plain.exited).toBe(0);
+    expect(coloured.lines.join("\n")).toContain("\u001b[36mfootball.Arsenal\u001b[0m {");
+    expect(plain.lines.join("\n")).toMatch(/^football\.Arsenal \{/m);
+    expect(plain.lines.join("\n")).not.toContain("\u001b[");
+
+    const running = await cliBound("sub --bind", ["sub", "--bind", "tcp://127.0.0.1:0"]);
+    running.program.child.kill("SIGINT");
+    expect(await running.program.exited).toBe(0);
+    expect(running.program.lines).toContain("typed-zmq sub: 0 received (interrupted)");
   });
 
   test("every messaging command has a --help that names its exit codes", async () => {
