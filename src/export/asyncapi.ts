@@ -223,7 +223,8 @@ const FRAMES = {
 /** The headers frame's keys (docs/protocol.md, "Headers"): every one optional, unknown keys ignored. */
 const HEADERS_SCHEMA: JsonSchema = {
   type: "object",
-  description: "The optional headers frame: one JSON object (UTF-8, at most 8 KiB) whatever the body codec; unknown keys are ignored.",
+  description:
+    "The optional headers frame: one JSON object (UTF-8, at most 8 KiB) whatever the body codec; unknown keys are ignored.",
   properties: {
     version: { type: "string", description: "protocol version of the sender" },
     deadline: { type: "number", description: "absolute deadline, ms since the Unix epoch" },
@@ -307,7 +308,8 @@ export function toAsyncApi(
       protocolVersion: PROTOCOL_VERSION,
       specification: SPECIFICATION,
       contentType: builder.contentType,
-      headersFrame: "optional, always the last frame: one JSON object in UTF-8 whatever the codec (components/schemas/typed-zmq.headers)",
+      headersFrame:
+        "optional, always the last frame: one JSON object in UTF-8 whatever the codec (components/schemas/typed-zmq.headers)",
     },
   };
 }
@@ -321,6 +323,7 @@ interface Entry {
 }
 
 function entryOf(input: AnyContract | AsyncApiContractInput): Entry {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- checked at run time: callers may be untyped JavaScript
   const wrapped = typeof input === "object" && input !== null && "contract" in input;
   const contract = wrapped ? input.contract : input;
   const name = contractName(contract, "toAsyncApi");
@@ -351,7 +354,8 @@ class Builder {
   constructor(options: AsyncApiOptions) {
     this.contentType = options.contentType ?? "application/json";
     this.#unrepresentable = options.unrepresentable;
-    for (const [name, given] of Object.entries(options.servers)) this.servers[checkedKey(name, "server name")] = server(name, given);
+    for (const [name, given] of Object.entries(options.servers))
+      this.servers[checkedKey(name, "server name")] = server(name, given);
     this.messages[ERROR] = {
       name: "error",
       title: "Error",
@@ -368,7 +372,10 @@ class Builder {
     }
     this.#contracts.add(entry.name);
     const where = this.#where(entry);
-    const options = { target: "draft-07", ...(this.#unrepresentable !== undefined && { unrepresentable: this.#unrepresentable }) } as const;
+    const options = {
+      target: "draft-07",
+      ...(this.#unrepresentable !== undefined && { unrepresentable: this.#unrepresentable }),
+    } as const;
     const contract = entry.contract;
     switch (contract.kind) {
       case "rpc": {
@@ -396,8 +403,18 @@ class Builder {
                   idempotent: schemas.idempotent,
                   service: entry.service,
                 };
-          const request = this.#message(`${base}.request`, `${method}.request`, `Request of ${entry.name}/${method}`, schemas.request);
-          const response = this.#message(`${base}.response`, `${method}.response`, `Response of ${entry.name}/${method}`, schemas.response);
+          const request = this.#message(
+            `${base}.request`,
+            `${method}.request`,
+            `Request of ${entry.name}/${method}`,
+            schemas.request,
+          );
+          const response = this.#message(
+            `${base}.response`,
+            `${method}.response`,
+            `Response of ${entry.name}/${method}`,
+            schemas.response,
+          );
           this.#channel(base, {
             address: method,
             title: `${entry.name}/${method}`,
@@ -513,7 +530,10 @@ class Builder {
   }
 
   /** The servers of an entry: the channel's `servers` (when not all) and their endpoints. */
-  #where(entry: Entry): { readonly servers: { readonly servers?: readonly AsyncApiRef[] }; readonly endpoints: readonly string[] } {
+  #where(entry: Entry): {
+    readonly servers: { readonly servers?: readonly AsyncApiRef[] };
+    readonly endpoints: readonly string[];
+  } {
     const known = Object.keys(this.servers);
     if (entry.servers === undefined) {
       return { servers: {}, endpoints: known.map((name) => this.servers[name]?.["x-zmq"].endpoint ?? name) };
@@ -632,6 +652,7 @@ function rewriteRefs(value: unknown, rewrite: (ref: string) => string): unknown 
   if (Array.isArray(value)) return value.map((item) => rewriteRefs(item, rewrite));
   if (typeof value !== "object" || value === null) return value;
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = k === "$ref" && typeof v === "string" ? rewrite(v) : rewriteRefs(v, rewrite);
+  for (const [k, v] of Object.entries(value))
+    out[k] = k === "$ref" && typeof v === "string" ? rewrite(v) : rewriteRefs(v, rewrite);
   return out;
 }

@@ -22,4 +22,3 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   return typeof value === "object" ? "an object without `kind` and `name`" : typeof value;
 }
-
