@@ -395,6 +395,21 @@ describe("toAsyncApi", () => {
     expect(await errorsOf(document)).toEqual([]);
   }, 30_000);
 
+  test("the README example prints what it says and gives a valid document", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    try {
+      const { main } = await import("../../examples/export-contracts.js");
+      const document = await main({ signal: AbortSignal.timeout(3_000) });
+      expect(log).toHaveBeenCalledWith(["sku"]);
+      expect(log).toHaveBeenCalledWith(["resized /properties/width custom"]);
+      expect(log).toHaveBeenCalledWith({ type: "string", pattern: "^\\d+px$" });
+      expect(log).toHaveBeenCalledWith(["shop.v1.placeOrder", "shop.v1.placeOrder.reply", "layout.v1.resized"]);
+      expect(await errorsOf(document)).toEqual([]);
+    } finally {
+      log.mockRestore();
+    }
+  }, 30_000);
+
   test("refuses what it cannot describe, saying what to do", () => {
     expect(() => toAsyncApi([Events], { servers: {} })).toThrow(UnrepresentableSchemaError);
     expect(() => toAsyncApi([], { servers: {} })).toThrow(/non-empty array of contracts/);
