@@ -629,7 +629,9 @@ function hoist(schema: JsonSchema, name: string, into: Record<string, JsonSchema
   const rewrite = (ref: string): string => {
     if (ref === "#") return `#/components/schemas/${name}`;
     const defined = /^#\/definitions\/(.+)$/.exec(ref);
-    return defined?.[1] === undefined ? ref : `#/components/schemas/${key(name, decodeURIComponent(defined[1]))}`;
+    if (defined?.[1] === undefined) return ref;
+    const def = decodeURIComponent(defined[1]).replaceAll("~1", "/").replaceAll("~0", "~");
+    return `#/components/schemas/${key(name, def)}`;
   };
   if (typeof definitions === "object" && definitions !== null) {
     for (const [def, body] of Object.entries(definitions)) into[key(name, def)] = asSchema(rewriteRefs(body, rewrite));
