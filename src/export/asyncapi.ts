@@ -203,17 +203,23 @@ const HEADERS = "typed-zmq.headers";
 const ERROR = "typed-zmq.error";
 const KEY = /^[A-Za-z0-9._-]+$/;
 
+/** What the status frame of an RPC reply says. */
+const STATUS = '"ok" before the response body, "error" before an error body { code, message, details? }';
+
 /** The frames of each pattern, as docs/protocol.md writes them (`H` and `headers` are the optional headers frame). */
 const FRAMES = {
   rpc: {
     request: '[ ...envelope, "", method, body, headers? ]',
-    reply: '[ ...envelope, "", status, body, headers? ]  (status "ok": the response; "error": { code, message, details? })',
+    reply: '[ ...envelope, "", status, body, headers? ]',
+    status: STATUS,
+    reqSocket: "a REQ client sends [ method, body ] and receives [ status, body ]: REQ adds and strips the envelope",
   },
   majordomo: {
     request: '[ "", "MDPC01", service, method, body, headers ]',
     reply: '[ "", "MDPC01", service, status, body, headers? ]',
     workerRequest: '[ "", "MDPW01", 0x02, client, "", method, body, headers ]',
     workerReply: '[ "", "MDPW01", 0x03, client, "", status, body, headers? ]',
+    status: STATUS,
   },
   pubsub: { message: "[ topic, body, H? ]", batch: '[ topic, "", packed, H? ]' },
   task: { task: "[ body, H? ]", batch: '[ "", packed, H? ]' },
