@@ -71,6 +71,7 @@ export {
   TypedZmqError,
   UnknownMethodError,
   UnknownTopicError,
+  UnrepresentableSchemaError,
   WireErrorCode,
   isAbortedError,
   isApplicationError,
@@ -99,6 +100,7 @@ export {
   isTypedZmqError,
   isUnknownMethodError,
   isUnknownTopicError,
+  isUnrepresentableSchemaError,
 } from "./errors/index.js";
 export type {
   CallAttempt,
@@ -107,6 +109,7 @@ export type {
   RpcErrorBody,
   TimeoutErrorOptions,
   TypedZmqErrorOptions,
+  UnrepresentableSite,
   ValidationIssue,
 } from "./errors/index.js";
 export type { WaitOptions } from "./signal.js";
@@ -225,3 +228,30 @@ export type {
   ZapPolicy,
   ZapRequest,
 } from "./security/authenticator.js";
+export { toJsonSchema } from "./export/json-schema.js";
+export type {
+  AnyContract,
+  ContractJsonSchema,
+  JobsJsonSchema,
+  JsonSchema,
+  JsonSchemaOptions,
+  MethodJsonSchema,
+  RpcJsonSchema,
+  TopicsJsonSchema,
+  UnrepresentableHandler,
+} from "./export/json-schema.js";
+export { toAsyncApi } from "./export/asyncapi.js";
+export type {
+  AsyncApiChannel,
+  AsyncApiContractInput,
+  AsyncApiDocument,
+  AsyncApiMessage,
+  AsyncApiOperation,
+  AsyncApiOptions,
+  AsyncApiRef,
+  AsyncApiServer,
+  AsyncApiServerInput,
+  ZmqChannelExtension,
+  ZmqDocumentExtension,
+  ZmqServerExtension,
+} from "./export/asyncapi.js";

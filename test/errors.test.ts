@@ -38,6 +38,7 @@ import {
   TypedZmqError,
   UnknownMethodError,
   UnknownTopicError,
+  UnrepresentableSchemaError,
   WireErrorCode,
   defineRpc,
   isApplicationError,
@@ -101,6 +102,16 @@ const samples: Readonly<Record<string, Sample>> = {
   UnknownTopicError: {
     code: "UNKNOWN_TOPIC",
     make: (o) => new UnknownTopicError("sports.v1", "tennis.scores", ["football", "cricket"], o),
+    takesCause: true,
+  },
+  UnrepresentableSchemaError: {
+    code: "UNREPRESENTABLE_SCHEMA",
+    make: (o) =>
+      new UnrepresentableSchemaError(
+        "clock.v1",
+        [{ contract: "clock.v1", message: "now", part: "response", path: "", type: "date", reason: "Date is not JSON" }],
+        o,
+      ),
     takesCause: true,
   },
   MessageTooLargeError: {

@@ -46,6 +46,8 @@ const LocalErrorCode = {
    * `MALFORMED`, is in the error's `reason`): see {@link TaskRejectedError}.
    */
   TASK_REJECTED: "TASK_REJECTED",
+  /** A contract exported to JSON Schema or AsyncAPI holds a type JSON Schema cannot describe. */
+  UNREPRESENTABLE_SCHEMA: "UNREPRESENTABLE_SCHEMA",
 } as const;
 
 /**

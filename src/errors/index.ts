@@ -39,5 +39,7 @@ export { TypedZmqError, isTypedZmqError } from "./typed-zmq-error.js";
 export type { CallAttempt, TypedZmqErrorOptions } from "./typed-zmq-error.js";
 export { UnknownMethodError, isUnknownMethodError } from "./unknown-method-error.js";
 export { UnknownTopicError, isUnknownTopicError } from "./unknown-topic-error.js";
+export { UnrepresentableSchemaError, isUnrepresentableSchemaError } from "./unrepresentable-schema-error.js";
+export type { UnrepresentableSite } from "./unrepresentable-schema-error.js";
 export { WireErrorCode } from "./wire.js";
 export type { RpcErrorBody } from "./wire.js";
