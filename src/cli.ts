@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 /**
  * @packageDocumentation
- * The `typed-zmq` command: `doctor` (what the loaded ZeroMQ can do), `keygen` (write a CURVE certificate pair, or
- * print a certificate's public key), `build-zmq-system` (build zeromq.js against the system libzmq, offline, for
- * PGM/NORM) and `restore-zmq-prebuilt` (go back to the prebuilt addon).
+ * The `typed-zmq` command: the messaging commands that talk to running systems (`call`, `sub`, `pub`, `push`, `pull`,
+ * `services`, `monitor`: `src/cli/`), `asyncapi` (the AsyncAPI document of a contract module), `doctor` (what the
+ * loaded ZeroMQ can do), `keygen` (write a CURVE certificate pair, or print a certificate's public key),
+ * `build-zmq-system` (build zeromq.js against the system libzmq, offline, for PGM/NORM) and `restore-zmq-prebuilt`
+ * (go back to the prebuilt addon).
  *
  * An entry point of its own (the package's `bin`), outside the library's import graph: `import "typed-zmq"` never
  * loads it. Arguments are parsed with `node:util` `parseArgs`, strictly: `--help`/`-h` and `--version`/`-v` work on
@@ -14,6 +16,7 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { parseArgs } from "node:util";
+import { asyncapi } from "./cli/asyncapi.js";
 import { call } from "./cli/call.js";
 import {
   COMMON_HELP,
@@ -45,6 +48,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   pull,
   services,
   monitor,
+  asyncapi,
   doctor: {
     summary: "libzmq version, capabilities (ipc, pgm, norm, curve, draft), which addon is loaded, advice",
     help: `usage: typed-zmq doctor [--json]

@@ -72,7 +72,7 @@ describe("typed-zmq command", () => {
       [[], /typed-zmq: no command given/],
       [
         ["frobnicate"],
-        /unknown command "frobnicate"\. Commands: call, sub, pub, push, pull, services, monitor, doctor, keygen, build-zmq-system, restore-zmq-prebuilt, help/,
+        /unknown command "frobnicate"\. Commands: call, sub, pub, push, pull, services, monitor, asyncapi, doctor, keygen, build-zmq-system, restore-zmq-prebuilt, help/,
       ],
       [["doctor", "--bogus"], /typed-zmq doctor: unknown option --bogus \(options: -h\/--help, -v\/--version, --json\)/],
       [["build-zmq-system", "--jobs", "4"], /typed-zmq build-zmq-system: unknown option --jobs/],

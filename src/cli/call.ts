@@ -2,8 +2,6 @@
  * `typed-zmq call`: one RPC call to a typed-zmq server, directly or through an `RpcBroker` (Majordomo), validated
  * with the user's contract when `--contract` names one, else with an accept-anything contract.
  */
-import path from "node:path";
-import { pathToFileURL } from "node:url";
 import * as z from "zod";
 import {
   RpcClient,
@@ -25,6 +23,7 @@ import {
   endpointArgument,
   fromArgument,
   jsonArgument,
+  loadModule,
   wholeNumberOption,
   type Command,
 } from "./command.js";
@@ -43,16 +42,7 @@ function isRpcContract(value: unknown): value is RpcContract {
 
 /** Loads the RPC contract that has `method` from the module `file` (any of its exports). */
 async function loadContract(where: string, file: string, method: string): Promise<RpcContract> {
-  let module: Record<string, unknown>;
-  try {
-    module = (await import(pathToFileURL(path.resolve(file)).href)) as Record<string, unknown>;
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    const hint = /\.[cm]?tsx?$/.test(file)
-      ? " A TypeScript module loads only when tsx is installed: run `node --import tsx node_modules/.bin/typed-zmq ...`, or give the built .js file."
-      : "";
-    throw new UsageError(`${where}: cannot load --contract ${file}: ${reason}.${hint}`);
-  }
+  const module = await loadModule(where, "--contract", file);
   const contracts = Object.values(module).filter(isRpcContract);
   if (contracts.length === 0) throw new UsageError(`${where}: --contract ${file} exports no RPC contract (defineRpc).`);
   const found = contracts.find((c) => Object.hasOwn(c.methods, method));

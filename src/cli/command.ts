@@ -3,6 +3,8 @@
  * JSON, durations, counts), output (human, coloured on a TTY unless `NO_COLOR`, or one JSON object per line with
  * `--json`) and the stop condition of the commands that run until Ctrl-C, `--count` or `--timeout`.
  */
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 import type { ParseArgsConfig } from "node:util";
 import type * as zmq from "zeromq";
 import { isInvalidArgumentError, isInvalidEndpointError, parseEndpoint } from "../index.js";
@@ -268,5 +270,21 @@ export async function streamMessages(
   } finally {
     stop.dispose();
     socket.close();
+  }
+}
+
+/**
+ * Loads the user's module `file` (a contract module): a JavaScript module, or TypeScript when the CLI runs with tsx
+ * (`node --import tsx node_modules/.bin/typed-zmq ...`). A module that cannot load is a usage error that says why.
+ */
+export async function loadModule(where: string, what: string, file: string): Promise<Record<string, unknown>> {
+  try {
+    return (await import(pathToFileURL(path.resolve(file)).href)) as Record<string, unknown>;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    const hint = /\.[cm]?tsx?$/.test(file)
+      ? " A TypeScript module loads only when tsx is installed: run `node --import tsx node_modules/.bin/typed-zmq ...`, or give the built .js file."
+      : "";
+    throw new UsageError(`${where}: cannot load ${what} ${file}: ${reason}.${hint}`);
   }
 }
