@@ -8,7 +8,7 @@ import tseslint from "typescript-eslint";
 
 export default tseslint.config(
   // test/consumer/ is a separate project (it typechecks the packed tarball, with must-fail files); tools/ checks it.
-  { ignores: ["dist/", "coverage/", "node_modules/", "bench/results/", "test/consumer/"] },
+  { ignores: ["dist/", "coverage/", "node_modules/", "bench/results/", "test/consumer/", "docs/api/"] },
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,
   {
