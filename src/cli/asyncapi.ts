@@ -3,7 +3,14 @@
  * as JSON or written to a file, for peers in other languages and for AsyncAPI tools.
  */
 import fs from "node:fs";
-import { isUnrepresentableSchemaError, toAsyncApi, type AnyContract, type AsyncApiOptions } from "../index.js";
+import {
+  isInvalidArgumentError,
+  isInvalidEndpointError,
+  isUnrepresentableSchemaError,
+  toAsyncApi,
+  type AnyContract,
+  type AsyncApiOptions,
+} from "../index.js";
 import { COMMON_HELP, EXIT_FAILED, EXIT_HELP, EXIT_OK, JSON_OPTION, UsageError, loadModule, type Command } from "./command.js";
 
 function isContract(value: unknown): value is AnyContract {
@@ -87,8 +94,9 @@ names each place; toAsyncApi's \`unrepresentable\` option is the way around it i
         console.error(`${where}: ${error.message}`);
         return EXIT_FAILED;
       }
-      // A bad server URL or name: the library's message says which and what to write.
-      throw new UsageError(`${where}: ${error instanceof Error ? error.message : String(error)}`);
+      // A bad server URL or name: the library's message says which and what to write. Anything else is a failure.
+      if (isInvalidArgumentError(error) || isInvalidEndpointError(error)) throw new UsageError(`${where}: ${error.message}`);
+      throw error;
     }
     const out = typeof values["out"] === "string" ? values["out"] : undefined;
     if (out === undefined) {

@@ -116,7 +116,10 @@ ${EXIT_HELP}`,
     } catch (error) {
       if (isRemoteCallError(error)) {
         const record = { error: { code: error.code, message: error.remoteMessage, details: error.details } };
-        return output.fail(`${where}: ${target} answered ${output.paint("red", error.code)}: ${error.remoteMessage}`, record);
+        return output.fail(
+          `${where}: ${target} answered ${output.paintError("red", error.code)}: ${error.remoteMessage}`,
+          record,
+        );
       }
       if (isTimeoutError(error) || isNoServerError(error)) {
         return output.fail(

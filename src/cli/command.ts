@@ -111,16 +111,25 @@ export class Output {
   /** `--json` was given: one JSON object per line on stdout. */
   readonly json: boolean;
   readonly #colour: boolean;
+  readonly #errorColour: boolean;
 
   constructor(values: Values) {
     this.json = values["json"] === true;
     const noColor = process.env["NO_COLOR"];
-    this.#colour = !this.json && process.stdout.isTTY && (noColor === undefined || noColor === "");
+    const allowed = !this.json && (noColor === undefined || noColor === "");
+    // Each stream is coloured only when it is a terminal itself: `sub ... 2>err.log` on a terminal keeps the log plain.
+    this.#colour = allowed && process.stdout.isTTY;
+    this.#errorColour = allowed && process.stderr.isTTY;
   }
 
-  /** `text` in `style` when colour is on, else as it is. */
+  /** `text` in `style` when stdout is coloured, else as it is: for what goes to stdout. */
   paint(style: keyof typeof STYLES, text: string): string {
     return this.#colour ? `\u001b[${STYLES[style]}m${text}\u001b[0m` : text;
+  }
+
+  /** `text` in `style` when stderr is coloured, else as it is: for messages on stderr (`fail`, notes). */
+  paintError(style: keyof typeof STYLES, text: string): string {
+    return this.#errorColour ? `\u001b[${STYLES[style]}m${text}\u001b[0m` : text;
   }
 
   /** Prints one result: `human` as a line, or `record` as one JSON line with `--json`. */
@@ -233,7 +242,7 @@ export function endOfStream(
     return output.fail(`${what}: ${why} after ${handled} of ${count}.`, { received: handled, expected: count });
   }
   if (!output.json)
-    console.error(output.paint("dim", `${what}: ${handled} received${reason === undefined ? "" : ` (${reason})`}`));
+    console.error(output.paintError("dim", `${what}: ${handled} received${reason === undefined ? "" : ` (${reason})`}`));
   return EXIT_OK;
 }
 

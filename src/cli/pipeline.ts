@@ -91,8 +91,9 @@ export const pull: Command = {
 
 Receives pipeline messages on a PULL socket and prints each as it arrives: a message (its JSON body; other bytes as
 base64), a failure result (its error body), or each message of a batch. By default it connects to ENDPOINT, where a
-PUSH binds: a PipelineSource (it then takes tasks as a worker would: they are not done by anyone else) or a
-PipelineStreamer's backend. With --bind it binds ENDPOINT and workers send their results to it, as to a sink.
+PUSH binds: a PipelineSource (it then takes tasks as a worker would: they are not done by anyone else, and the
+tasks the source has already routed to it when it stops, up to the source's send high-water mark, are lost: do
+not point it at a source whose tasks matter) or a PipelineStreamer's backend. With --bind it binds ENDPOINT and workers send their results to it, as to a sink.
 
 examples:
   typed-zmq pull --count 5 tcp://127.0.0.1:5557
@@ -129,7 +130,9 @@ ${EXIT_HELP}`,
         output.emit(JSON.stringify(value), { body: value, ...headers });
       }
     };
-    // One message at a time: a PULL would otherwise queue tasks it never prints when --count stops it.
+    // A small receive queue, so that fewer tasks wait here unprinted when --count or --timeout stops the command. It
+    // does not make it one at a time: a bound PUSH keeps routing to this peer up to its own send high-water mark
+    // (plus what the TCP buffers hold), and those tasks are lost when the socket closes (see the help).
     return streamMessages(where, values, () => new zmq.Pull({ linger: 0, receiveHighWaterMark: 1 }), endpoint, print);
   },
 };

@@ -134,6 +134,30 @@ export function toJsonSchema<const TContract extends AnyContract>(
 }
 
 /** Converts the schemas of one contract, collecting the unrepresentable sites. */
+/** Whether the zod in use calls an `unrepresentable` function (probed once). */
+let reportingZod: boolean | undefined;
+
+/**
+ * Refuses to export with a zod 4 release that does not call an `unrepresentable` function: such a release writes
+ * `{}` (a schema that accepts anything) where a date, a bigint or a transform sits, and reports nothing, which is
+ * the silently wrong document this export exists to prevent. Probed once with a `z.date()`.
+ */
+function requireReportingZod(): void {
+  if (reportingZod === undefined) {
+    try {
+      const probe = z.toJSONSchema(z.date(), { unrepresentable: () => ({ type: "string" }) });
+      reportingZod = probe.type === "string";
+    } catch {
+      reportingZod = false;
+    }
+  }
+  if (!reportingZod) {
+    throw new InvalidArgumentError(
+      "toJsonSchema/toAsyncApi: the zod in use does not report the types JSON Schema cannot describe (it would write {} in their place, a schema that accepts anything). Upgrade zod (npm install zod@^4.6.7; 4.6.7 is known to work).",
+    );
+  }
+}
+
 class Converter {
   readonly #name: string;
   readonly #options: JsonSchemaOptions;
@@ -174,6 +198,7 @@ class Converter {
   }
 
   schema(schema: z.ZodType, message: string, part: UnrepresentableSite["part"]): JsonSchema {
+    requireReportingZod();
     const policy = this.#options.unrepresentable ?? "throw";
     if (policy !== "throw" && policy !== "any" && typeof policy !== "function") {
       throw new InvalidArgumentError(

@@ -1,6 +1,20 @@
+import { createServer } from "node:net";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { runCli, type CliRun } from "../helpers/cli-run.js";
 import { killAll, startProcess, startProgram, type Program } from "../helpers/programs.js";
+
+/** A loopback port nothing listens on: bound on port 0, read back, and closed again. */
+function freedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
 
 // The messaging commands of the real `typed-zmq` command (node --import tsx src/cli.ts), run as child processes
 // against the demo programs, each started on port 0 and read back from its output. Every child is killed at the end.
@@ -249,8 +263,8 @@ describe("typed-zmq messaging commands", { timeout: 30_000 }, () => {
   });
 
   test("timeouts exit 1 and say what was waited for: a call to nothing, services, sub --count, pub and push without a peer", async () => {
-    // Port 9 (discard): nothing listens on it here; connections are refused at once.
-    const nowhere = "tcp://127.0.0.1:9";
+    // A port the OS gave out and took back: nothing listens on it, so connections are refused at once.
+    const nowhere = `tcp://127.0.0.1:${await freedPort()}`;
     const [call, services, sub, pub, push] = await Promise.all([
       cli("call", "--timeout", "500", nowhere, "hello", "{}"),
       cli("services", "--json", "--timeout", "500", nowhere),
@@ -259,7 +273,7 @@ describe("typed-zmq messaging commands", { timeout: 30_000 }, () => {
       cli("push", "--timeout", "500", nowhere, "1"),
     ]);
     expect(call.code).toBe(1);
-    expect(call.stderr).toMatch(/no reply from tcp:\/\/127\.0\.0\.1:9 within 500 ms/);
+    expect(call.stderr).toContain(`no reply from ${nowhere} within 500 ms`);
     expect(services.code).toBe(1);
     expect(jsonLines(services.stdout)).toMatchObject([{ ok: false, error: { code: "TIMEOUT" } }]);
     expect(sub.code).toBe(1);
