@@ -10,6 +10,8 @@ import { inlineProjects, shared } from "./vitest.config.js";
 //            samples; every role its own process; one file at a time (--no-file-parallelism)
 //   capture  tcpdump on lo, filtered to each session's own port: plaintext shows the marker,    npm run test:capture
 //            CURVE shows none of it (root, Debian's tcpdump)
+//   cli      the typed-zmq command's messaging and asyncapi commands against the demo programs,   npm run test:cli
+//            each a child process (about 30 s of process start-ups, kept out of npm test's 3 minutes)
 
 /** The slow projects, each with the test files that belong to it. */
 export const slowProjects = {
@@ -18,6 +20,7 @@ export const slowProjects = {
   fault: ["test/fault/**/*.test.ts"],
   flood: ["test/flood/**/*.test.ts"],
   capture: ["test/capture/**/*.test.ts"],
+  cli: ["test/cli/**/*.test.ts"],
 } as const satisfies Record<string, readonly string[]>;
 
 export default defineConfig({

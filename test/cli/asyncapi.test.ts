@@ -82,7 +82,7 @@ describe("typed-zmq asyncapi", () => {
   });
 
   test("a schema JSON Schema cannot describe exits 1 and names the place", async () => {
-    const run = await runCli(["asyncapi", "test/programs/fixtures/dated-contract.ts"]);
+    const run = await runCli(["asyncapi", "test/cli/fixtures/dated-contract.ts"]);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe("");
     expect(run.stderr).toContain("clock.v1");
