@@ -42,10 +42,12 @@ import { AttemptLog, backoffDelay, isRetryable, readRetryPolicy, type RetryPolic
 import { RpcLink, type LinkListener, type LinkSocketOptions } from "./internal/rpc-link.js";
 import { asErrorBody } from "./internal/wire.js";
 import { fromZmqError, toError } from "./internal/zmq-errors.js";
+import { endSpan, readInstrumentation, spanError, startSpan, traceFragment } from "./internal/trace.js";
 import { PROTOCOL_VERSION } from "./protocol/headers.js";
 import { encodeClientRequest, parseClientReply } from "./protocol/mdp.js";
 import { cancelBody, encodeCancel, encodeRequest, parseReply, parseServiceReply, type ReplyParse } from "./protocol/rpc.js";
 import type { WaitOptions } from "./signal.js";
+import type { Instrumentation, InstrumentationOptions, TraceSpan } from "./tracing.js";
 
 /** Options of one {@link RpcClient.call}. */
 export type CallOptions = WaitOptions;
@@ -123,7 +125,7 @@ export interface RetryOptions {
 }
 
 /** Options of {@link RpcClient.connect}. */
-export interface RpcClientOptions extends ConnectionOptions, LimitOptions {
+export interface RpcClientOptions extends ConnectionOptions, LimitOptions, InstrumentationOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -194,6 +196,7 @@ interface ClientConfig {
   readonly onDrop: ((info: RpcClientDropInfo) => void) | undefined;
   readonly onEvent: ((event: RpcClientEvent) => void) | undefined;
   readonly curve: CurveConfig | undefined;
+  readonly instrumentation: Instrumentation | undefined;
 }
 
 function resolveClientOptions(owner: string, options: RpcClientOptions): ClientConfig {
@@ -222,6 +225,7 @@ function resolveClientOptions(owner: string, options: RpcClientOptions): ClientC
       onDrop: read.hook<(info: RpcClientDropInfo) => void>("onDrop"),
       onEvent: read.hook<(event: RpcClientEvent) => void>("onEvent"),
       curve,
+      instrumentation: readInstrumentation(read),
     };
   });
 }
@@ -245,6 +249,8 @@ interface CallInit {
   readonly deadlineAt: number;
   /** The record of its attempts; only for calls that may be retried. */
   readonly log: AttemptLog | undefined;
+  /** The trace context for its headers frame (`"traceparent":"…",`), or `""`. */
+  readonly trace: string;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -277,6 +283,7 @@ function newCall(init: CallInit): Call {
     where: init.where,
     deadlineAt: init.deadlineAt,
     log: init.log,
+    trace: init.trace,
     resolve: init.resolve,
     reject: init.reject,
     id: 0,
@@ -329,6 +336,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   readonly #retry: RetryPolicy | undefined;
   readonly #onDrop: ((info: RpcClientDropInfo) => void) | undefined;
   readonly #onEvent: ((event: RpcClientEvent) => void) | undefined;
+  readonly #instrumentation: Instrumentation | undefined;
   /** The fixed start of every headers frame (after the correlation id, in broker mode), or undefined when off. */
   readonly #headersStart: string | undefined;
   /** The service frame in broker mode. */
@@ -354,6 +362,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     this.#retry = config.retry;
     this.#onDrop = config.onDrop;
     this.#onEvent = config.onEvent;
+    this.#instrumentation = config.instrumentation;
     // The links report their failed handshakes (below); the guard passes them on to the authenticator.
     this.#curve = CurveGuard.open(config.curve);
     this.#service = config.service === undefined ? undefined : Buffer.from(config.service, "utf8");
@@ -525,15 +534,44 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     }
     const wire = this.#methods.get(method)!;
     const now = Date.now();
-    return new Promise<unknown>((resolve, reject) => {
+    const span = this.#instrumentation === undefined ? undefined : this.#startSpan(method);
+    return new Promise<unknown>((settled, failed) => {
       const log = wire.retried ? new AttemptLog(now) : undefined;
-      const call = newCall({ method, wire, body, where, deadlineAt: now + timeoutMs, log, resolve, reject });
+      let trace = "";
+      let resolve = settled;
+      let reject = failed;
+      if (span !== undefined) {
+        if (this.#headersStart !== undefined) trace = traceFragment(span);
+        resolve = (value) => {
+          endSpan(span);
+          settled(value);
+        };
+        reject = (error) => {
+          endSpan(span, spanError(error));
+          failed(error);
+        };
+      }
+      const call = newCall({ method, wire, body, where, deadlineAt: now + timeoutMs, log, trace, resolve, reject });
       call.id = this.#pending.add(call);
       call.disarmDeadline = watchDeadline(timeoutMs, options?.signal, { what: where, endpoint: this.endpointText }, (error) =>
         this.#expired(call, error),
       );
       if (!this.#pending.holds(call.id, call)) return; // the signal had already fired: nothing is sent
       this.#dispatch(call, now);
+    });
+  }
+
+  /** The client span of one call: a child of the span active where `call()` is made. */
+  #startSpan(method: string): TraceSpan {
+    return startSpan(this.#instrumentation!, {
+      name: `${this.contract.name}/${method}`,
+      kind: "client",
+      attributes: {
+        "rpc.system": "typed-zmq",
+        "rpc.service": this.contract.name,
+        "rpc.method": method,
+        "server.address": this.endpointText,
+      },
     });
   }
 
@@ -574,8 +612,10 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     const service = this.#service;
     if (start === undefined) return encodeRequest(id, call.wire.frame, call.body);
     const timing = `${now + remainingMs},"remainingMs":${remainingMs}${call.wire.headersEnd}`;
-    if (service === undefined) return encodeRequest(id, call.wire.frame, call.body, Buffer.from(`{${start}${timing}`));
-    const headers = Buffer.from(`{"correlationId":"${id}",${start}${timing}`);
+    if (service === undefined) {
+      return encodeRequest(id, call.wire.frame, call.body, Buffer.from(`{${call.trace}${start}${timing}`));
+    }
+    const headers = Buffer.from(`{"correlationId":"${id}",${call.trace}${start}${timing}`);
     return encodeClientRequest(service, [call.wire.frame, call.body, headers]);
   }
 

@@ -43,7 +43,10 @@ import { SendQueue } from "./internal/send-queue.js";
 import { settleWithin } from "./internal/timing.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { expiredReason, requestDeadline, type RequestDeadline } from "./protocol/deadline.js";
+import { endSpan, readInstrumentation, startSpan } from "./internal/trace.js";
 import { encodeHeaders, type MessageHeaders } from "./protocol/headers.js";
+import { readTraceContext } from "./protocol/trace-context.js";
+import type { Instrumentation, InstrumentationOptions, TraceContext, TraceSpan } from "./tracing.js";
 import { MMI_PREFIX, readServiceName } from "./protocol/mdp.js";
 import {
   STATUS_ERROR_FRAME,
@@ -73,6 +76,12 @@ export interface HandlerContext<TContract extends RpcContract, TMethod extends M
    * Built when first read: a handler that never reads it costs no `AbortController` and no timer.
    */
   readonly signal: AbortSignal;
+  /**
+   * The caller's W3C trace context, from the request's `traceparent`/`tracestate` headers when they are valid;
+   * undefined when the request carried none. With an `instrumentation` the handler also runs inside the server
+   * span, whose parent this is.
+   */
+  readonly trace: TraceContext | undefined;
 }
 
 /**
@@ -168,7 +177,7 @@ export type RpcServerEvent =
  * Options of {@link RpcServer.bind} and {@link RpcServer.connect}. The connection options (ZMTP heartbeats,
  * reconnect intervals) apply to every socket: the bound ROUTER and each worker DEALER.
  */
-export interface RpcServerOptions extends ConnectionOptions, LimitOptions {
+export interface RpcServerOptions extends ConnectionOptions, LimitOptions, InstrumentationOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -297,6 +306,7 @@ interface ServerConfig {
   readonly receiveHighWaterMark: number;
   readonly onError: ((info: RpcServerErrorInfo) => void) | undefined;
   readonly curve: CurveConfig | undefined;
+  readonly instrumentation: Instrumentation | undefined;
 }
 
 function resolveServerOptions(owner: string, options: RpcServerOptions, contract: RpcContract, mode: OpenMode): ServerConfig {
@@ -316,6 +326,7 @@ function resolveServerOptions(owner: string, options: RpcServerOptions, contract
       receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
       onError: read.hook<(info: RpcServerErrorInfo) => void>("onError"),
       curve: readCurveOptions(read),
+      instrumentation: readInstrumentation(read),
     };
   });
 }
@@ -381,13 +392,21 @@ class Context<TContract extends RpcContract> implements HandlerContext<TContract
   readonly contract: TContract;
   readonly method: MethodName<TContract>;
   readonly deadline: number | undefined;
+  readonly trace: TraceContext | undefined;
   readonly #scope: JobSignal;
 
-  constructor(contract: TContract, method: MethodName<TContract>, deadline: number | undefined, scope: JobSignal) {
+  constructor(
+    contract: TContract,
+    method: MethodName<TContract>,
+    deadline: number | undefined,
+    scope: JobSignal,
+    trace: TraceContext | undefined,
+  ) {
     this.contract = contract;
     this.method = method;
     this.deadline = deadline;
     this.#scope = scope;
+    this.trace = trace;
   }
 
   get signal(): AbortSignal {
@@ -410,6 +429,10 @@ interface Job {
   readonly scope: JobSignal;
   readonly step: DispatchStep;
   readonly input: unknown;
+  /** The caller's trace context (valid), if it sent one. */
+  readonly trace: TraceContext | undefined;
+  /** The server span, when tracing is on. */
+  readonly span: TraceSpan | undefined;
   started: boolean;
   settled: boolean;
 }
@@ -450,6 +473,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   readonly #steps: ReadonlyMap<string, DispatchStep>;
   readonly #pool: HandlerPool;
   readonly #jobs = new Set<Job>();
+  readonly #instrumentation: Instrumentation | undefined;
   #curve: CurveGuard | undefined;
   readonly #onWorkerRequest = (link: MdpWorkerLink, generation: number, client: Buffer, body: Buffer[]): void => {
     if (this.#withinFrames(body, link.endpoint)) this.#dispatch(parsePayload(body, 0, [client]), { link, generation });
@@ -484,6 +508,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     }
     this.#handlers = handlers;
     this.#config = resolveServerOptions(owner, options, contract, mode);
+    this.#instrumentation = this.#config.instrumentation;
     this.#steps = stepsFor(contract);
     this.#pool = new HandlerPool(this.#config.concurrency);
     const onEvent = this.#config.onEvent;
@@ -633,7 +658,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
           new DOMException(`The link to the broker at ${link.endpoint} was lost; no reply can be sent.`, "AbortError"),
         );
       } else {
-        this.#settleEarly(job);
+        this.#settleEarly(job, ErrorCode.UNAVAILABLE);
         dropped++;
       }
     }
@@ -741,7 +766,10 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     }
     const { envelope, method, headers } = message;
     const replyHeaders = replyHeadersFor(headers);
+    const trace = headers?.traceparent === undefined ? undefined : readTraceContext(headers.traceparent, headers.tracestate);
+    const span = this.#instrumentation === undefined ? undefined : this.#startSpan(method, trace, route);
     if (this.#closing || route?.link.left === true) {
+      this.#spanFailed(span, ErrorCode.UNAVAILABLE, "the server is shutting down");
       this.#replyError(envelope, route, method, replyHeaders, {
         code: ErrorCode.UNAVAILABLE,
         message: `${name}: the server is shutting down and takes no new requests. Retry on another server.`,
@@ -749,6 +777,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       return;
     }
     if (headers?.contract !== undefined && headers.contract !== name) {
+      this.#spanFailed(span, ErrorCode.CONTRACT_MISMATCH, `the request was written for contract "${headers.contract}"`);
       this.#replyError(envelope, route, method, replyHeaders, {
         code: ErrorCode.CONTRACT_MISMATCH,
         message: `the request was written for contract "${headers.contract}", but this server serves "${name}". Connect to a server for "${headers.contract}", or use the same contract version on both sides.`,
@@ -758,6 +787,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     }
     const step = this.#steps.get(method);
     if (step === undefined) {
+      this.#spanFailed(span, ErrorCode.UNKNOWN_METHOD, `method "${method}" is not part of contract "${name}"`);
       const known = [...this.#steps.keys()];
       this.#replyError(envelope, route, method, replyHeaders, {
         code: ErrorCode.UNKNOWN_METHOD,
@@ -772,12 +802,14 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       deadline = requestDeadline(headers, now, this.#config.absoluteDeadlines);
       if (deadline?.senderAheadMs !== undefined) this.#clockSkew++;
       if (deadline !== undefined && deadline.expiresAt <= now) {
+        this.#spanFailed(span, ErrorCode.DEADLINE_EXCEEDED, "the request's deadline had passed");
         this.#replyExpired(envelope, route, method, replyHeaders, step, deadline, now);
         return;
       }
     }
     const input = decodeInput(step, this.#config.policy, message.body);
     if (!input.ok) {
+      this.#spanFailed(span, input.failure.body.code, input.failure.body.message);
       this.#fail(envelope, route, method, replyHeaders, input.failure);
       return;
     }
@@ -791,6 +823,8 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       scope: new JobSignal(this.#pool.signal, deadline?.expiresAt),
       step,
       input: input.value,
+      trace,
+      span,
       started: false,
       settled: false,
     };
@@ -809,7 +843,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     if (deadline !== undefined) {
       const now = Date.now();
       if (deadline.expiresAt <= now) {
-        this.#settleEarly(job);
+        this.#settleEarly(job, ErrorCode.DEADLINE_EXCEEDED);
         this.#replyExpired(job.envelope, job.route, job.method, job.replyHeaders, job.step, deadline, now);
         return;
       }
@@ -823,11 +857,11 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     const method = job.method as MethodName<TContract>;
     // The handler map is exhaustive over the contract's methods and `method` is one of them (its step exists).
     const handler = this.#handlers[method] as RpcHandler<TContract, MethodName<TContract>>;
-    const context = new Context(this.contract, method, job.deadline?.expiresAt, job.scope);
-    const outcome = runHandler(job.step, this.#config.policy, () =>
-      // `job.input` is the output of the method's request schema, which is what the handler is typed to receive.
-      handler(job.input as InferHandlerRequest<TContract, MethodName<TContract>>, context),
-    );
+    const context = new Context(this.contract, method, job.deadline?.expiresAt, job.scope, job.trace);
+    // `job.input` is the output of the method's request schema, which is what the handler is typed to receive.
+    const invoke = () => handler(job.input as InferHandlerRequest<TContract, MethodName<TContract>>, context);
+    const span = job.span;
+    const outcome = runHandler(job.step, this.#config.policy, span === undefined ? invoke : () => span.run(invoke));
     if (isThenable(outcome)) void outcome.then((done) => this.#finish(job, done));
     else this.#finish(job, outcome);
   }
@@ -837,6 +871,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     job.scope.end();
     if (!job.settled) {
       job.settled = true;
+      if (job.span !== undefined) endSpan(job.span, outcome.ok ? undefined : outcome.failure.body);
       if (outcome.ok)
         this.#reply(job.envelope, job.route, true, outcome.body, job.replyHeaders, job.method, () => this.#succeeded++);
       else this.#fail(job.envelope, job.route, job.method, job.replyHeaders, outcome.failure);
@@ -846,8 +881,9 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   }
 
   /** Settles a job that never started (expired or cancelled while queued). */
-  #settleEarly(job: Job): void {
+  #settleEarly(job: Job, code: string): void {
     job.settled = true;
+    this.#spanFailed(job.span, code, "the request was not started");
     job.scope.end();
     this.#jobs.delete(job);
   }
@@ -875,7 +911,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
         job.scope.abort(reason);
       } else {
         // Never started; answered anyway, so that a broker that counts this worker's requests in flight gets it back.
-        this.#settleEarly(job);
+        this.#settleEarly(job, ErrorCode.UNAVAILABLE);
         this.#replyError(job.envelope, job.route, job.method, job.replyHeaders, {
           code: ErrorCode.UNAVAILABLE,
           message: `${this.contract.name}/${job.method}: cancelled by its caller before it started; it was not run.`,
@@ -883,6 +919,22 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       }
       return;
     }
+  }
+
+  /** The server span of one request: its parent is the caller's trace context, when the request carried one. */
+  #startSpan(method: string, trace: TraceContext | undefined, route: WorkerRoute | undefined): TraceSpan {
+    const attributes = {
+      "rpc.system": "typed-zmq",
+      "rpc.service": this.contract.name,
+      "rpc.method": method,
+      "server.address": route === undefined ? this.endpoint : route.link.endpoint,
+    };
+    const options = { name: `${this.contract.name}/${method}`, kind: "server" as const, attributes };
+    return startSpan(this.#instrumentation!, trace === undefined ? options : { ...options, parent: trace });
+  }
+
+  #spanFailed(span: TraceSpan | undefined, code: string, message: string): void {
+    if (span !== undefined) endSpan(span, { code, message });
   }
 
   #replyExpired(
@@ -1006,6 +1058,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     this.#pool.clearQueue();
     for (const job of this.#jobs) {
       job.settled = true;
+      this.#spanFailed(job.span, ErrorCode.UNAVAILABLE, "the server closed before the request was answered");
       this.#replyError(job.envelope, job.route, job.method, job.replyHeaders, {
         code: ErrorCode.UNAVAILABLE,
         message: job.started
