@@ -19,7 +19,10 @@ import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config
 export const shared = {
   resolve: {
     // Examples and README snippets import "typed-zmq" as users do; in this repository that is src/.
-    alias: { "typed-zmq": fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
+    alias: [
+      { find: /^typed-zmq$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
+      { find: /^typed-zmq\/opentelemetry$/, replacement: fileURLToPath(new URL("./src/opentelemetry.ts", import.meta.url)) },
+    ],
   },
   test: {
     testTimeout: 5_000,

@@ -255,3 +255,14 @@ export type {
   ZmqDocumentExtension,
   ZmqServerExtension,
 } from "./export/asyncapi.js";
+export { getInstrumentation, setInstrumentation } from "./tracing.js";
+export type {
+  Instrumentation,
+  InstrumentationOptions,
+  TraceAttributes,
+  TraceContext,
+  TraceSpan,
+  TraceSpanError,
+  TraceSpanKind,
+  TraceSpanOptions,
+} from "./tracing.js";
