@@ -21,14 +21,7 @@ import {
   type TracerProvider,
 } from "@opentelemetry/api";
 import { formatTraceparent, parseTraceparent } from "./protocol/trace-context.js";
-import type {
-  Instrumentation,
-  TraceContext,
-  TraceSpan,
-  TraceSpanError,
-  TraceSpanKind,
-  TraceSpanOptions,
-} from "./tracing.js";
+import type { Instrumentation, TraceContext, TraceSpan, TraceSpanError, TraceSpanKind, TraceSpanOptions } from "./tracing.js";
 
 /** Options of {@link openTelemetry}. */
 export interface OpenTelemetryOptions {
@@ -119,8 +112,7 @@ export function openTelemetry(options: OpenTelemetryOptions = {}): Instrumentati
   const name = options.tracerName ?? "typed-zmq";
   const provider = options.tracerProvider;
   let fixed: Tracer | undefined;
-  const tracer = (): Tracer =>
-    provider === undefined ? trace.getTracer(name) : (fixed ??= provider.getTracer(name));
+  const tracer = (): Tracer => (provider === undefined ? trace.getTracer(name) : (fixed ??= provider.getTracer(name)));
   return {
     startSpan(span: TraceSpanOptions): TraceSpan {
       const parent = parentContext(span.parent);

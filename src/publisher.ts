@@ -35,7 +35,9 @@ import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/cur
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { multicastSocketOptions } from "./internal/multicast.js";
 import type { MulticastOptions } from "./multicast.js";
+import { endSpan, readInstrumentation, safeContext, spanError, startSpan } from "./internal/trace.js";
 import { encodeHeaders } from "./protocol/headers.js";
+import type { Instrumentation, InstrumentationOptions, TraceContext, TraceSpan } from "./tracing.js";
 import { encodePubSubBatch, encodePubSubMessage } from "./protocol/pubsub.js";
 import type { WaitOptions } from "./signal.js";
 
@@ -56,7 +58,7 @@ export interface WaitForSubscribersOptions extends WaitOptions {
 }
 
 /** Options of {@link Publisher.bind} and {@link Publisher.connect}. */
-export interface PublisherOptions extends LimitOptions {
+export interface PublisherOptions extends LimitOptions, InstrumentationOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -177,7 +179,8 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   };
   readonly #config: PublisherConfig;
   /** Headers frame for the next `count` messages (advancing `seq`), or undefined without `headers`. */
-  readonly #stamp: ((topic: string, count: number) => Buffer) | undefined;
+  readonly #stamp: ((topic: string, count: number, trace?: TraceContext) => Buffer) | undefined;
+  readonly #instrumentation: Instrumentation | undefined;
   readonly #room: RoomWait;
   #stalled = 0;
   readonly #subscriptions = new Map<string, number>();
@@ -188,6 +191,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   private constructor(contract: TContract, config: PublisherConfig, owner: string) {
     super(checkContract(contract, "topics", owner));
     this.#config = config;
+    this.#instrumentation = config.instrumentation;
     this.#resolve = topicResolver(contract);
     this.#stamp = stamper(config.headers);
     const stamp = this.#stamp;
@@ -319,7 +323,38 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
         },
       );
     }
-    const frames = encodePubSubMessage(topic, body, this.#stamp?.(topic, 1));
+    if (this.#instrumentation !== undefined) return this.#tracedSend(topic, body, options);
+    return this.#send(topic, encodePubSubMessage(topic, body, this.#stamp?.(topic, 1)), options);
+  }
+
+  /**
+   * A publish inside a producer span (a child of the span active where `publish()` is called), whose context the
+   * headers frame carries when the publisher sends headers. Batched publishes are not traced.
+   */
+  #tracedSend(topic: string, body: Uint8Array, options: PublishOptions | undefined): Promise<void> {
+    const span: TraceSpan = startSpan(this.#instrumentation!, {
+      name: `publish ${topic}`,
+      kind: "producer",
+      attributes: {
+        "messaging.system": "typed-zmq",
+        "messaging.operation.type": "send",
+        "messaging.operation.name": "publish",
+        "messaging.destination.name": topic,
+        "server.address": this.endpointText,
+      },
+    });
+    const stamp = this.#stamp;
+    const frames = encodePubSubMessage(topic, body, stamp === undefined ? undefined : stamp(topic, 1, safeContext(span)));
+    return this.#send(topic, frames, options).then(
+      () => endSpan(span),
+      (err: unknown) => {
+        endSpan(span, spanError(err));
+        throw err;
+      },
+    );
+  }
+
+  #send(topic: string, frames: ReturnType<typeof encodePubSubMessage>, options: PublishOptions | undefined): Promise<void> {
     const bounded = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
     if (!bounded && !this.#room.limited) return this.#outbox.send(frames).then(this.#outbox.counted, this.#onSendFailed);
     const place = (): DeadlinePlace => this.#publishPlace(topic);
@@ -467,6 +502,7 @@ function resolvePublisherOptions(owner: string, options: PublisherOptions) {
       publisherId: headers.optionalString("publisherId") ?? randomUUID(),
       epoch: Date.now(),
     })),
+    instrumentation: readInstrumentation(read),
   }));
 }
 
@@ -497,13 +533,14 @@ function readStallLimit(read: OptionReader, owner: string): number | undefined {
  */
 function stamper(
   headers: { readonly publisherId: string; readonly epoch: number } | undefined,
-): ((topic: string, count: number) => Buffer) | undefined {
+): ((topic: string, count: number, trace?: TraceContext) => Buffer) | undefined {
   if (headers === undefined) return undefined;
   let seq = 1;
   const topicSeqs = new Map<string, number>();
-  return (topic, count) => {
+  return (topic, count, trace) => {
     const topicSeq = topicSeqs.get(topic) ?? 1;
-    const frame = encodeHeaders({ publisherId: headers.publisherId, epoch: headers.epoch, seq, topicSeq });
+    const numbers = { publisherId: headers.publisherId, epoch: headers.epoch, seq, topicSeq };
+    const frame = encodeHeaders(trace === undefined ? numbers : { ...numbers, ...trace });
     seq += count;
     topicSeqs.set(topic, topicSeq + count);
     return frame;

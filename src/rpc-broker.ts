@@ -16,6 +16,7 @@ import { callHook } from "./internal/hooks.js";
 import { readBackendLimits, readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
 import { MdpBroker, type BrokerAction } from "./internal/mdp-broker.js";
 import { resolveOptions as resolve } from "./internal/options.js";
+import { readInstrumentation } from "./internal/trace.js";
 import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { settleWithin, signalled } from "./internal/timing.js";
@@ -23,6 +24,7 @@ import { TwoSided } from "./internal/two-sided.js";
 import { Waiters } from "./internal/waiters.js";
 import { MMI_PREFIX, readServiceName } from "./protocol/mdp.js";
 import type { WaitOptions } from "./signal.js";
+import type { InstrumentationOptions } from "./tracing.js";
 
 /**
  * Where an {@link RpcBroker}, a {@link PubSubForwarder} or a {@link PipelineStreamer} listens: the frontend faces
@@ -145,7 +147,7 @@ export interface RpcBrokerStats {
  * Options of {@link RpcBroker.bind}. The limits (`hardMaxMessageBytes`, `maxFrames`, `backlog`) are the frontend's,
  * where clients connect; the backend's follow from them (see `backendHardMaxMessageBytes`).
  */
-export interface RpcBrokerOptions extends LimitOptions {
+export interface RpcBrokerOptions extends LimitOptions, InstrumentationOptions {
   /**
    * Codec of the error bodies the broker itself sends, which must match the clients'.
    * @defaultValue {@link jsonCodec}
@@ -264,6 +266,7 @@ function resolveOptions(options: RpcBrokerOptions) {
       backendCurve: readCurveOptions(read, "curve", { allowKey: "backendAllow" }),
       // The timer's period: a quarter of the heartbeat, within 5 to 50 ms, so deadlines and waits are kept closely.
       tickMs: Math.max(5, Math.min(50, Math.floor(heartbeatMs / 4))),
+      instrumentation: readInstrumentation(read),
     };
   });
 }

@@ -21,7 +21,10 @@ import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { multicastSocketOptions } from "./internal/multicast.js";
 import type { MulticastOptions } from "./multicast.js";
 import { matchesAtBoundary, parsePubSub } from "./protocol/pubsub.js";
+import { endSpan, readInstrumentation, startSpan } from "./internal/trace.js";
 import type { MessageHeaders } from "./protocol/headers.js";
+import { readTraceContext } from "./protocol/trace-context.js";
+import type { InstrumentationOptions, TraceSpan } from "./tracing.js";
 import { GAP_STREAMS, GapTracker } from "./internal/gap-tracker.js";
 import { callHook } from "./internal/hooks.js";
 import type { WaitOptions } from "./signal.js";
@@ -118,7 +121,7 @@ export interface SubscribeOptions {
 export type SubscriptionPrefix<TContract extends TopicContract> = "" | WireTopic<TContract>;
 
 /** Options of {@link Subscriber.connect} and {@link Subscriber.bind}. */
-export interface SubscriberOptions<TContract extends TopicContract> extends LimitOptions {
+export interface SubscriberOptions<TContract extends TopicContract> extends LimitOptions, InstrumentationOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -410,9 +413,40 @@ export class Subscriber<TContract extends TopicContract>
     }
     if (frame.headers !== undefined) this.#track(topic, frame.headers, frame.kind === "message" ? 1 : frame.bodies.length);
     const declared = this.#resolve(topic);
+    if (this.#config.instrumentation !== undefined) {
+      const span = this.#receiveSpan(topic, frame.headers);
+      const message =
+        frame.kind === "message" ? this.#parseOne(topic, declared, frame.body) : this.#parseMany(topic, declared, frame.bodies);
+      endSpan(span, message === SKIP ? { code: "DROPPED", message: "the message was dropped (see onDrop)" } : undefined);
+      return message;
+    }
     if (frame.kind === "message") return this.#parseOne(topic, declared, frame.body);
+    return this.#parseMany(topic, declared, frame.bodies);
+  }
+
+  /**
+   * The consumer span of a message (or a batch) as it is received, ended once it is validated; its parent is the
+   * publisher's span when the headers frame carries its trace context.
+   */
+  #receiveSpan(topic: string, headers: MessageHeaders | undefined): TraceSpan {
+    const parent = headers === undefined ? undefined : readTraceContext(headers.traceparent, headers.tracestate);
+    const options = {
+      name: `receive ${topic}`,
+      kind: "consumer" as const,
+      attributes: {
+        "messaging.system": "typed-zmq",
+        "messaging.operation.type": "receive",
+        "messaging.operation.name": "receive",
+        "messaging.destination.name": topic,
+        "server.address": this.endpointText,
+      },
+    };
+    return startSpan(this.#config.instrumentation!, parent === undefined ? options : { ...options, parent });
+  }
+
+  #parseMany(topic: string, declared: string | null, bodies: readonly Buffer[]): Many<TopicMessage<TContract>> {
     const messages: TopicMessage<TContract>[] = [];
-    for (const body of frame.bodies) {
+    for (const body of bodies) {
       const message = this.#parseOne(topic, declared, body);
       if (message !== SKIP) messages.push(message);
     }
@@ -490,6 +524,7 @@ function resolveSubscriberOptions<TContract extends TopicContract>(owner: string
       match: read.oneOf<TopicMatch>("match", ["boundary", "prefix"], "boundary"),
       limits: readLimits(read),
       curve: readCurveOptions(read),
+      instrumentation: readInstrumentation(read),
     };
   });
 }

@@ -13,12 +13,18 @@
  * The client-address frame of a REQUEST is not the client's routing id but an 8-byte token, unique per dispatch,
  * mapped back to the client in the in-flight table: a late or second reply (from an evicted worker, for example)
  * matches no token and is dropped, so no client ever gets two answers to one request.
+ *
+ * With an `instrumentation` (the one side effect it is given), each admitted request gets a span, ended when the
+ * request is answered, and the headers frame it forwards names that span as the worker's parent.
  * @internal
  */
 import { DispatchTokens } from "./dispatch-tokens.js";
 import type { Codec } from "../codec.js";
 import { WireErrorCode, type RpcErrorBody } from "../errors/wire.js";
-import { parseHeaders, type MessageHeaders } from "../protocol/headers.js";
+import { encodeHeaders, parseHeaders, type MessageHeaders } from "../protocol/headers.js";
+import { readTraceContext } from "../protocol/trace-context.js";
+import type { Instrumentation, TraceSpan } from "../tracing.js";
+import { endSpan, safeContext, startSpan } from "./trace.js";
 import {
   MMI_PREFIX,
   MMI_SERVICE,
@@ -71,6 +77,8 @@ export interface MdpBrokerConfig {
    * at the latest, so the answer reaches the caller before it gives up.
    */
   readonly tickMs: number;
+  /** Traces each routed request; undefined: none, and headers are forwarded unchanged. */
+  readonly instrumentation?: Instrumentation | undefined;
 }
 
 /** Messages of the broker's own answers. */
@@ -94,6 +102,8 @@ export const REASONS = {
 } as const;
 
 const CANCEL = Buffer.from("$cancel");
+/** A routed request's span error when the worker answered with an error (its body is opaque to the broker). */
+const WORKER_FAILED = { code: undefined, message: "the worker answered with an error reply" } as const;
 const OPEN_BRACE = 0x7b;
 const EMPTY = Buffer.alloc(0);
 /** The pseudo-service holding v1 requests until the one service they go to is known (no MDP name is empty). */
@@ -146,6 +156,8 @@ interface Pending {
   readonly queuedAt: number;
   token: number;
   worker: Worker | undefined;
+  /** The request's span, when tracing is on. */
+  readonly trace?: TraceSpan | undefined;
 }
 
 interface Loss {
@@ -298,7 +310,8 @@ export class MdpBroker {
     const headers = this.#headersOf(body);
     const correlationId = headers?.correlationId;
     if (body[0]?.equals(CANCEL) === true) return this.#cancel(client, correlationId);
-    const to = { client, envelope, mdp, asked, correlationId };
+    const trace = this.#c.instrumentation === undefined ? undefined : this.#trace(serviceName, body, headers);
+    const to = { client, envelope, mdp, asked, correlationId, trace };
     if (this.#closing) return this.#answer(to, WireErrorCode.UNAVAILABLE, `Broker: ${REASONS.closing}`);
     if (this.#queued >= this.#c.maxQueued) {
       return this.#answer(to, WireErrorCode.UNAVAILABLE, `Broker: ${REASONS.queueFull(this.#c.maxQueued)}`);
@@ -319,6 +332,7 @@ export class MdpBroker {
       queuedAt: now,
       token: 0,
       worker: undefined,
+      trace,
     };
     if (deadline !== undefined && deadline.expiresAt <= now) {
       this.#forgetIfEmpty(service);
@@ -329,6 +343,29 @@ export class MdpBroker {
     this.#noteDue(pending);
     if (correlationId !== undefined) this.#byCall.set(callKey(client, correlationId), pending);
     return this.#dispatch(service, now);
+  }
+
+  /**
+   * Starts the span of a routed request (its parent: the caller's trace context, when the headers carry a valid
+   * one) and rewrites the headers frame it forwards so that the worker's span is its child. A body without a
+   * headers frame (a plain MDP client) is forwarded as it is.
+   */
+  #trace(serviceName: string, body: Buffer[], headers: MessageHeaders | undefined): TraceSpan {
+    const method = body[0]?.toString("utf8") ?? "";
+    const parent = headers === undefined ? undefined : readTraceContext(headers.traceparent, headers.tracestate);
+    const options = {
+      name: `${serviceName}/${method}`,
+      kind: "server" as const,
+      attributes: { "rpc.system": "typed-zmq", "rpc.service": serviceName, "rpc.method": method },
+    };
+    const span = startSpan(this.#c.instrumentation!, parent === undefined ? options : { ...options, parent });
+    const context = safeContext(span);
+    if (headers !== undefined && context !== undefined) {
+      // The caller's `tracestate` is replaced by the span's, or dropped when the span has none.
+      const { tracestate: _replaced, ...rest } = headers;
+      body[2] = encodeHeaders({ ...rest, ...context });
+    }
+    return span;
   }
 
   /** The headers frame of a body, when there is one: index 2, starting with `{`, and valid. */
@@ -353,6 +390,7 @@ export class MdpBroker {
     }
     this.#cancelled++;
     if (p.worker === undefined) {
+      if (p.trace !== undefined) endSpan(p.trace, { code: WireErrorCode.UNAVAILABLE, message: "cancelled by its caller" });
       this.#byCall.delete(key);
       p.service.queue.splice(at, 1);
       this.#queued--;
@@ -488,6 +526,9 @@ export class MdpBroker {
       ];
     }
     this.#returned++;
+    if (pending.trace !== undefined) {
+      endSpan(pending.trace, body[0]?.equals(STATUS_OK_FRAME) === true ? undefined : WORKER_FAILED);
+    }
     return [this.#toClient(pending, body), ...this.#afterCredit(worker, now)];
   }
 
@@ -819,13 +860,14 @@ export class MdpBroker {
    * `service` overrides the service frame of an MDP reply (for a malformed request, when it was readable).
    */
   #answer(
-    to: Pick<Pending, "client" | "envelope" | "mdp" | "asked" | "correlationId">,
+    to: Pick<Pending, "client" | "envelope" | "mdp" | "asked" | "correlationId" | "trace">,
     code: string,
     message: string,
     details?: unknown,
     event = true,
   ): BrokerAction[] {
     this.#rejected++;
+    if (to.trace !== undefined) endSpan(to.trace, { code, message });
     this.#unindex(to);
     const error: RpcErrorBody = details === undefined ? { code, message } : { code, message, details };
     const body: Uint8Array[] = [STATUS_ERROR_FRAME, this.#c.codec.encode(error)];

@@ -22,8 +22,7 @@ export interface TraceParent {
 
 /** Result of {@link parseTraceparent}. */
 export type TraceparentParse =
-  | { readonly kind: "traceparent"; readonly value: TraceParent }
-  | { readonly kind: "invalid"; readonly reason: string };
+  { readonly kind: "traceparent"; readonly value: TraceParent } | { readonly kind: "invalid"; readonly reason: string };
 
 /** The length of a version 00 `traceparent`: `vv-<32>-<16>-ff`. */
 const V00_LENGTH = 55;

@@ -158,8 +158,8 @@ describe("RPC tracing, in one process", () => {
   });
 
   test("a bad `instrumentation` option is refused with a TypeError naming it", async () => {
-    await expect(
-      RpcClient.connect("tcp://127.0.0.1:1", Calc, { instrumentation: {} as never }),
-    ).rejects.toThrow(/`instrumentation` must be an Instrumentation/);
+    await expect(RpcClient.connect("tcp://127.0.0.1:1", Calc, { instrumentation: {} as never })).rejects.toThrow(
+      /`instrumentation` must be an Instrumentation/,
+    );
   });
 });
