@@ -12,6 +12,8 @@ import { inlineProjects, shared } from "./vitest.config.js";
 //            CURVE shows none of it (root, Debian's tcpdump)
 //   cli      the typed-zmq command's messaging and asyncapi commands against the demo programs,   npm run test:cli
 //            each a child process (about 30 s of process start-ups, kept out of npm test's 3 minutes)
+//   trace    OpenTelemetry across processes: a client, an RpcBroker and an RpcServer, each its own   npm run test:trace
+//            process with the SDK's in-memory exporter, one trace across the three
 
 /** The slow projects, each with the test files that belong to it. */
 export const slowProjects = {
@@ -21,6 +23,7 @@ export const slowProjects = {
   flood: ["test/flood/**/*.test.ts"],
   capture: ["test/capture/**/*.test.ts"],
   cli: ["test/cli/**/*.test.ts"],
+  trace: ["test/trace/**/*.test.ts"],
 } as const satisfies Record<string, readonly string[]>;
 
 export default defineConfig({
