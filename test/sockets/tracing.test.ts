@@ -1,5 +1,5 @@
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import * as z from "zod";
 import { ApplicationError, RpcClient, RpcServer, defineRpc, setInstrumentation } from "../../src/index.js";
 import { openTelemetry } from "../../src/opentelemetry.js";
@@ -161,5 +161,22 @@ describe("RPC tracing, in one process", () => {
     await expect(RpcClient.connect("tcp://127.0.0.1:1", Calc, { instrumentation: {} as never })).rejects.toThrow(
       /`instrumentation` must be an Instrumentation/,
     );
+  });
+});
+
+describe("the README's tracing example", () => {
+  test("examples/tracing.ts records a client and a server span in one trace", async () => {
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    try {
+      const { main } = await import("../../examples/tracing.js");
+      const lines = await main({ signal: AbortSignal.timeout(3_000) });
+      expect(lines).toHaveLength(2);
+      const [server, client] = lines.map((l) => l.split(" "));
+      expect([server![1], client![1]]).toEqual(["SERVER", "CLIENT"]);
+      expect(server![2]).toMatch(/^[0-9a-f]{32}$/);
+      expect(server![2]).toBe(client![2]);
+    } finally {
+      log.mockRestore();
+    }
   });
 });
