@@ -548,7 +548,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
         };
         reject = (error) => {
           endSpan(span, spanError(error));
-          failed(error);
+          failed(toError(error));
         };
       }
       const call = newCall({ method, wire, body, where, deadlineAt: now + timeoutMs, log, trace, resolve, reject });

@@ -24,7 +24,7 @@ describe("RPC tracing, in one process", () => {
   test("a call makes a client span, the server a child server span; a call made inside a handler is its child", async () => {
     const instrumentation = openTelemetry({ tracerProvider: tracing.provider });
     // The handler of `twice` calls `add` on the same server through a client of its own.
-    let inner: RpcClient<typeof Calc> | undefined;
+    const inner: { client?: RpcClient<typeof Calc> } = {};
     await using server = await RpcServer.bind(
       "tcp://127.0.0.1:0",
       Calc,
@@ -32,7 +32,7 @@ describe("RPC tracing, in one process", () => {
         add: ({ a, b }) => ({ sum: a + b }),
         twice: async ({ a }, context) => {
           expect(context.trace?.traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
-          return inner!.call("add", { a, b: a });
+          return inner.client!.call("add", { a, b: a });
         },
         fail: () => {
           throw new ApplicationError("NOPE", "refused on purpose");
@@ -41,7 +41,7 @@ describe("RPC tracing, in one process", () => {
       { instrumentation },
     );
     await using innerClient = await RpcClient.connect(server.endpoint, Calc, { instrumentation });
-    inner = innerClient;
+    inner.client = innerClient;
     await using client = await RpcClient.connect(server.endpoint, Calc, { instrumentation, timeoutMs: 2_000 });
 
     await expect(client.call("twice", { a: 4 })).resolves.toEqual({ sum: 8 });

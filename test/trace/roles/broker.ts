@@ -7,5 +7,8 @@ const broker = await RpcBroker.bind(
   { frontend: "tcp://127.0.0.1:0", backend: "tcp://127.0.0.1:0" },
   { instrumentation: tracing.instrumentation },
 );
-onStop(() => broker.close(), tracing.dump);
+onStop(
+  () => broker.close(),
+  () => tracing.dump(),
+);
 console.log(`READY ${broker.frontend} ${broker.backend}`);

@@ -11,5 +11,8 @@ const server = await RpcServer.connect(
   { hello: ({ name }, context) => ({ greeting: `Hello, ${name} (trace ${context.trace?.traceparent ?? "none"})` }) },
   { instrumentation: tracing.instrumentation },
 );
-onStop(() => server.close(), tracing.dump);
+onStop(
+  () => server.close(),
+  () => tracing.dump(),
+);
 console.log("READY");
