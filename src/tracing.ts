@@ -4,6 +4,7 @@
  * implements it on `@opentelemetry/api`; anything else may too. The trace context travels as W3C Trace Context
  * (`traceparent`, `tracestate`) in protocol 1.1's headers frame (docs/protocol.md, "Trace context").
  */
+import { InvalidArgumentError } from "./errors/index.js";
 
 /** What a span stands for, as OpenTelemetry's span kinds. */
 export type TraceSpanKind = "client" | "server" | "producer" | "consumer" | "internal";
@@ -72,7 +73,9 @@ let processDefault: Instrumentation | undefined;
  */
 export function setInstrumentation(instrumentation: Instrumentation | undefined): void {
   if (instrumentation !== undefined && typeof (instrumentation as Partial<Instrumentation>).startSpan !== "function") {
-    throw new TypeError("setInstrumentation: expected an object with a startSpan() method (an Instrumentation), or undefined.");
+    throw new InvalidArgumentError(
+      "setInstrumentation: `instrumentation` must be an Instrumentation (an object with a startSpan() method, such as openTelemetry() from typed-zmq/opentelemetry), or undefined to switch tracing off.",
+    );
   }
   processDefault = instrumentation;
 }

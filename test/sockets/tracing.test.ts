@@ -180,3 +180,9 @@ describe("the README's tracing example", () => {
     }
   });
 });
+
+describe("setInstrumentation", () => {
+  test("refuses what is not an Instrumentation, with a message that says what to pass", () => {
+    expect(() => setInstrumentation({} as never)).toThrow(/must be an Instrumentation/);
+  });
+});
