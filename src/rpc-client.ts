@@ -33,7 +33,7 @@ import { readLimits, tooManyFrames, type LimitOptions, type Limits } from "./int
 import { checkPayload, hasMethod } from "./internal/contract-check.js";
 import { checkSignal, checkTimeout, watchDeadline } from "./internal/deadline.js";
 import { callHook } from "./internal/hooks.js";
-import { validationFailedOf } from "./internal/events.js";
+import { emitValidationFailed } from "./internal/events.js";
 import { LatencyHistogram, type LatencyStats } from "./internal/latency.js";
 import type { DroppedEvent, TimedOutEvent, ValidationFailedEvent } from "./events.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
@@ -543,7 +543,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
         throw new MessageTooLargeError(`Request to "${this.contract.name}/${method}"`, body.length, this.#maxMessageBytes);
       }
     } catch (err) {
-      if (this.#onEvent !== undefined) this.#emitValidation(err);
+      emitValidationFailed(this.#onEvent, err);
       return Promise.reject(toError(err));
     }
     const wire = this.#methods.get(method)!;
@@ -639,7 +639,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     try {
       value = this.#settle(call.method, reply.ok, reply.body);
     } catch (err) {
-      if (this.#onEvent !== undefined) this.#emitValidation(err);
+      emitValidationFailed(this.#onEvent, err);
       if (err instanceof RemoteCallError && err.code === ErrorCode.UNAVAILABLE) this.#retryOrFinish(call, err);
       else this.#finish(call, toError(err));
       return;
@@ -810,12 +810,6 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   #drop(info: RpcClientDropInfo): void {
     callHook(this.#onDrop, info);
     if (this.#onEvent !== undefined) this.#emit({ type: "dropped", ...info });
-  }
-
-  /** Emits `validation-failed` when `error` is a validation error. */
-  #emitValidation(error: unknown): void {
-    const event = validationFailedOf(error);
-    if (event !== undefined) this.#emit(event);
   }
 
   #emit(event: RpcClientEvent): void {

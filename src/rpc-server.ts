@@ -42,7 +42,7 @@ import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { settleWithin } from "./internal/timing.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
-import { validationFailedOf } from "./internal/events.js";
+import { emitValidationFailed } from "./internal/events.js";
 import { LatencyHistogram, type LatencyStats } from "./internal/latency.js";
 import { watchConnections } from "./internal/socket-events.js";
 import type { ConnectedEvent, DisconnectedEvent, DroppedEvent, ValidationFailedEvent } from "./events.js";
@@ -532,7 +532,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       ...curveSocketOptions(this.#config.curve),
     });
     this.#curve?.watch(this.#socket);
-    if (onEvent !== undefined) watchConnections(this.#socket, (event) => callHook(onEvent, event));
+    watchConnections(this.#socket, onEvent);
     this.#queue = new SendQueue(this.#socket);
   }
 
@@ -966,10 +966,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     };
     if (failure?.local === true) callHookOrLog(this.#config.onError, info, `RpcServer("${this.contract.name}"): ${info.message}`);
     else this.#report(info);
-    if (this.#config.onEvent !== undefined && failure?.cause !== undefined) {
-      const event = validationFailedOf(failure.cause);
-      if (event !== undefined) callHook(this.#config.onEvent, event);
-    }
+    if (failure?.cause !== undefined) emitValidationFailed(this.#config.onEvent, failure.cause);
     this.#reply(envelope, route, false, encodeError(this.#config.policy.codec, body), replyHeaders, method);
   }
 

@@ -13,6 +13,7 @@
  */
 import type * as zmq from "zeromq";
 import type { ConnectionEvent } from "../events.js";
+import { callHook } from "./hooks.js";
 
 /** The words of a `handshake:error:*` event: `protocol error: ...`, `auth error: ...`, `other error: ...`. */
 export function handshakeFailureReason(event: { readonly type: string; readonly error: Error }): string {
@@ -23,10 +24,18 @@ export function handshakeFailureReason(event: { readonly type: string; readonly 
 export const CLOSED_DURING_HANDSHAKE = "the peer closed the connection during the handshake";
 
 /**
- * Reports the connection events of `socket` to `emit`. Call it before the socket binds or connects, so that no
- * event is missed; the watch ends when the socket closes.
+ * Reports the connection events of `socket` to `onEvent` (what it throws is ignored); does nothing without it.
+ * Call it before the socket binds or connects, so that no event is missed; the watch ends when the socket closes.
+ * @param extra - Fields added to every event (a broker's `face`).
  */
-export function watchConnections(socket: zmq.Socket, emit: (event: ConnectionEvent) => void): void {
+export function watchConnections<TExtra extends object>(
+  socket: zmq.Socket,
+  onEvent: ((event: ConnectionEvent & TExtra) => void) | undefined,
+  extra?: TExtra,
+): void {
+  if (onEvent === undefined) return;
+  const emit = (event: ConnectionEvent): void =>
+    callHook(onEvent, (extra === undefined ? event : { ...event, ...extra }) as ConnectionEvent & TExtra);
   const events = socket.events;
   /** Connections (by address) that were made and have no handshake yet, with how many there are. */
   const opening = new Map<string, number>();
