@@ -532,7 +532,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       ...curveSocketOptions(this.#config.curve),
     });
     this.#curve?.watch(this.#socket);
-    watchConnections(this.#socket, onEvent);
+    watchConnections(this.#socket, onEvent, { guardReports: this.#curve !== undefined });
     this.#queue = new SendQueue(this.#socket);
   }
 

@@ -16,6 +16,7 @@
  * @internal
  */
 import { DispatchTokens } from "./dispatch-tokens.js";
+import { LatencyHistogram } from "./latency.js";
 import type { Codec } from "../codec.js";
 import { WireErrorCode, type RpcErrorBody } from "../errors/wire.js";
 import { parseHeaders, type MessageHeaders } from "../protocol/headers.js";
@@ -144,6 +145,8 @@ interface Pending {
   readonly idempotent: boolean;
   readonly correlationId: string | undefined;
   readonly queuedAt: number;
+  /** `performance.now()` when it arrived, for `stats.latency`. */
+  readonly receivedAt: number;
   token: number;
   worker: Worker | undefined;
 }
@@ -184,6 +187,7 @@ export class MdpBroker {
   #expired = 0;
   #cancelled = 0;
   #senderAhead = 0;
+  readonly #latency = new LatencyHistogram();
 
   constructor(config: MdpBrokerConfig, tokenEpoch: number) {
     this.#c = config;
@@ -209,6 +213,7 @@ export class MdpBroker {
       expired: this.#expired,
       cancelled: this.#cancelled,
       senderAhead: this.#senderAhead,
+      latency: this.#latency.snapshot(),
     };
   }
 
@@ -317,6 +322,7 @@ export class MdpBroker {
       idempotent: headers?.idempotent === true,
       correlationId,
       queuedAt: now,
+      receivedAt: performance.now(),
       token: 0,
       worker: undefined,
     };
@@ -488,6 +494,7 @@ export class MdpBroker {
       ];
     }
     this.#returned++;
+    this.#latency.since(pending.receivedAt);
     return [this.#toClient(pending, body), ...this.#afterCredit(worker, now)];
   }
 

@@ -23,17 +23,28 @@ export function handshakeFailureReason(event: { readonly type: string; readonly 
 /** The reason of a disconnect during the handshake. */
 export const CLOSED_DURING_HANDSHAKE = "the peer closed the connection during the handshake";
 
+/** Options of {@link watchConnections}. */
+export interface WatchOptions<TExtra extends object> {
+  /** Fields added to every event (a broker's `face`). */
+  readonly extra?: TExtra;
+  /**
+   * The class's CURVE guard already reports `handshake:error:*` to the same `onEvent` (RpcServer, the brokers):
+   * leave those out here, so that each failure is reported once.
+   */
+  readonly guardReports?: boolean;
+}
+
 /**
  * Reports the connection events of `socket` to `onEvent` (what it throws is ignored); does nothing without it.
  * Call it before the socket binds or connects, so that no event is missed; the watch ends when the socket closes.
- * @param extra - Fields added to every event (a broker's `face`).
  */
 export function watchConnections<TExtra extends object>(
   socket: zmq.Socket,
   onEvent: ((event: ConnectionEvent & TExtra) => void) | undefined,
-  extra?: TExtra,
+  options: WatchOptions<TExtra> = {},
 ): void {
   if (onEvent === undefined) return;
+  const { extra, guardReports = false } = options;
   const emit = (event: ConnectionEvent): void =>
     callHook(onEvent, (extra === undefined ? event : { ...event, ...extra }) as ConnectionEvent & TExtra);
   const events = socket.events;
@@ -62,7 +73,7 @@ export function watchConnections<TExtra extends object>(
   for (const type of ["handshake:error:protocol", "handshake:error:auth", "handshake:error:other"] as const) {
     events.on(type, (event) => {
       settle(event.address);
-      emit({ type: "handshake-failed", endpoint: event.address, reason: handshakeFailureReason(event) });
+      if (!guardReports) emit({ type: "handshake-failed", endpoint: event.address, reason: handshakeFailureReason(event) });
     });
   }
   events.on("disconnect", (event) => {
@@ -76,3 +87,8 @@ export function watchConnections<TExtra extends object>(
     }
   });
 }
+
+/** The `face` of a broker's frontend events. */
+export const FRONTEND = { face: "frontend" } as const;
+/** The `face` of a broker's backend events. */
+export const BACKEND = { face: "backend" } as const;
