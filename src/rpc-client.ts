@@ -80,8 +80,9 @@ export interface RpcClientStats {
   /** Live connections that were lost (each fails or retries the calls in flight on it). */
   readonly connectionsLost: number;
   /**
-   * Round trips of the calls that got a reply (a result or an error), from `call()` to the reply's arrival: waiting
-   * for a server, retries and backoffs included.
+   * Round trips of the calls settled by a reply (a result, or an error reply other than a retryable `UNAVAILABLE`),
+   * from `call()` to that reply's arrival: waiting for a server, earlier attempts and backoffs included. Calls that
+   * time out, fail locally or are aborted are not counted.
    */
   readonly latency: LatencyStats;
 }
@@ -634,16 +635,19 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       });
       return;
     }
-    this.#latency.since(call.startedAt);
     let value: unknown;
     try {
       value = this.#settle(call.method, reply.ok, reply.body);
     } catch (err) {
       emitValidationFailed(this.#onEvent, err);
       if (err instanceof RemoteCallError && err.code === ErrorCode.UNAVAILABLE) this.#retryOrFinish(call, err);
-      else this.#finish(call, toError(err));
+      else {
+        this.#latency.since(call.startedAt);
+        this.#finish(call, toError(err));
+      }
       return;
     }
+    this.#latency.since(call.startedAt);
     this.#pending.take(call.id);
     call.resolve(value);
   }
