@@ -189,13 +189,11 @@ export interface PipelineWorkerEndpoints {
  * - reliable mode: what happened to a link to a broker (the `broker:*` events of {@link RpcServerEvent} in worker
  *   mode; `endpoint` names the broker);
  * - plain mode: connections of the tasks and results sockets (`connected`, `disconnected`, `handshake-failed`);
- * - both: a task (`direction: "incoming"`, `method: "task"`) or a handler's result (`"outgoing"`, `method:
- *   "result"`) that broke its schema (`validation-failed`; the task fails, as `onError` reports too).
+ * - both: a task (`direction: "incoming"`, `method: "task"`) or a handler's result (`"outgoing"`,
+ *   `method: "result"`) that broke its schema (`validation-failed`; the task fails, as `onError` reports too).
  */
 export type PipelineWorkerEvent =
-  | Extract<RpcServerEvent, { readonly type: `broker:${string}` }>
-  | ConnectionEvent
-  | ValidationFailedEvent;
+  Extract<RpcServerEvent, { readonly type: `broker:${string}` }> | ConnectionEvent | ValidationFailedEvent;
 
 /** A task that failed at this worker, as reported to `onError`. */
 export interface PipelineWorkerErrorInfo {

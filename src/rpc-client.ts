@@ -710,7 +710,14 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     call.timer = undefined;
     if (!this.#pending.holds(call.id, call) || call.state !== "sent") return;
     this.#cancel(call);
-    this.#emit({ type: "timed-out", what: "attempt", method: call.method, afterMs: attemptMs, endpoint: link.endpoint, sent: true });
+    this.#emit({
+      type: "timed-out",
+      what: "attempt",
+      method: call.method,
+      afterMs: attemptMs,
+      endpoint: link.endpoint,
+      sent: true,
+    });
     this.#retryOrFinish(call, new TimeoutError(`${call.where} (one attempt)`, attemptMs, link.endpoint));
   }
 

@@ -29,7 +29,8 @@ export class EventLog<E extends { readonly type: string }> {
     match: (event: Extract<E, { readonly type: T }>) => boolean = () => true,
     ms = 5_000,
   ): Promise<Extract<E, { readonly type: T }>> {
-    const test = (event: E): event is Extract<E, { readonly type: T }> => event.type === type && match(event as Extract<E, { readonly type: T }>);
+    const test = (event: E): event is Extract<E, { readonly type: T }> =>
+      event.type === type && match(event as Extract<E, { readonly type: T }>);
     const seen = this.events.find(test);
     if (seen !== undefined) return seen;
     const promise = new Promise<Extract<E, { readonly type: T }>>((resolve) => {
@@ -38,7 +39,7 @@ export class EventLog<E extends { readonly type: string }> {
     try {
       return await within(promise, ms, `a "${type}" event`);
     } catch (err) {
-      throw new Error(`${(err as Error).message}; seen: ${JSON.stringify(this.events.map((e) => e.type))}`);
+      throw new Error(`${(err as Error).message}; seen: ${JSON.stringify(this.events.map((e) => e.type))}`, { cause: err });
     }
   }
 }
