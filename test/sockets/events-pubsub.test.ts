@@ -38,6 +38,21 @@ describe("Subscriber events", () => {
     expect((await log.next("disconnected")).endpoint).toBe(pub.endpoint);
   });
 
+  test("handshake-failed when the peer is of the wrong socket type (a raw PULL), never connected", async () => {
+    const raw = new zmq.Pull({ linger: 0 });
+    try {
+      await raw.bind(TCP);
+      const log = new EventLog<SubscriberEvent>();
+      await using _sub = await Subscriber.connect(raw.lastEndpoint!, Prices, { topics: ["price"], onEvent: log.onEvent });
+      const failed = await log.next("handshake-failed");
+      expect(failed.endpoint).toBe(raw.lastEndpoint);
+      expect(failed.reason.length).toBeGreaterThan(0);
+      expect(log.of("connected")).toEqual([]);
+    } finally {
+      raw.close();
+    }
+  });
+
   test("validation-failed and dropped for a bad message from a raw zeromq publisher; onDrop still called", async () => {
     const raw = new zmq.XPublisher({ linger: 0 });
     try {
