@@ -74,17 +74,16 @@ export type DroppedEvent<TInfo extends { readonly reason: string }> = {
   readonly type: "dropped";
 } & TInfo;
 
-/** An operation ran out of time: what it was, and after how long. */
+/** A call of an `RpcClient` (or one attempt of it) ran out of time: which, and after how long. */
 export interface TimedOutEvent {
   /** Discriminant. */
   readonly type: "timed-out";
   /**
-   * What timed out: `call` (a whole call, `timeoutMs`), `attempt` (one attempt of an idempotent call,
-   * `attemptTimeoutMs`; it is retried when time and attempts are left) or `deadline` (a request whose deadline
-   * passed before it could run or be answered).
+   * What timed out: `call` (a whole call, `timeoutMs`) or `attempt` (one attempt of an idempotent call,
+   * `attemptTimeoutMs`; it is retried when time and attempts are left).
    */
-  readonly what: "call" | "attempt" | "deadline";
-  /** The method (RPC) or service (broker) concerned. */
+  readonly what: "call" | "attempt";
+  /** The RPC method of the call. */
   readonly method: string;
   /** How long it had waited, in milliseconds. */
   readonly afterMs: number;
