@@ -115,6 +115,17 @@ export type {
 export type { WaitOptions } from "./signal.js";
 export type { ConnectionOptions } from "./internal/connection-options.js";
 export type { LimitOptions } from "./internal/limits.js";
+export type { LatencyStats } from "./internal/latency.js";
+export type {
+  BrokerConnectionEvent,
+  ConnectedEvent,
+  ConnectionEvent,
+  DisconnectedEvent,
+  DroppedEvent,
+  HandshakeFailedEvent,
+  TimedOutEvent,
+  ValidationFailedEvent,
+} from "./events.js";
 export { RpcClient } from "./rpc-client.js";
 export type {
   CallOptions,
@@ -129,6 +140,7 @@ export type {
   HandlerContext,
   RpcHandler,
   RpcHandlers,
+  RpcServerDropInfo,
   RpcServerErrorInfo,
   RpcServerEvent,
   RpcServerOptions,
@@ -136,6 +148,7 @@ export type {
 } from "./rpc-server.js";
 export { Publisher } from "./publisher.js";
 export type {
+  PublisherEvent,
   PublisherHeadersOptions,
   PublisherOptions,
   PublisherStats,
@@ -148,6 +161,7 @@ export type {
   SubscribeOptions,
   SubscriberDropInfo,
   SubscriberDropReason,
+  SubscriberEvent,
   SubscriberOptions,
   SubscriberGap,
   SubscriberStats,
@@ -155,7 +169,7 @@ export type {
   TopicMatch,
 } from "./subscriber.js";
 export { PipelineSource } from "./pipeline-source.js";
-export type { PipelineSourceOptions, PipelineSourceStats, PushOptions } from "./pipeline-source.js";
+export type { PipelineSourceEvent, PipelineSourceOptions, PipelineSourceStats, PushOptions } from "./pipeline-source.js";
 export { PipelineWorker } from "./pipeline-worker.js";
 export type {
   JobContext,
@@ -171,6 +185,7 @@ export type {
   JobOutcome,
   PipelineSinkDropInfo,
   PipelineSinkDropReason,
+  PipelineSinkEvent,
   PipelineSinkOptions,
   PipelineSinkStats,
   SinkDropInfo,

@@ -12,6 +12,8 @@ import type { CurveAllow, CurveOptions } from "./curve.js";
 import { ClosedError } from "./errors/index.js";
 import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
 import { callHook } from "./internal/hooks.js";
+import { BACKEND, FRONTEND, watchConnections } from "./internal/socket-events.js";
+import type { BrokerConnectionEvent } from "./events.js";
 import { readBackendLimits, readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
 import { resolveOptions as resolve } from "./internal/options.js";
 import { QueueBroker, type QueueBrokerAction } from "./internal/queue-broker.js";
@@ -29,6 +31,11 @@ import type { WaitOptions } from "./signal.js";
  * is printable text (typed-zmq workers set one), else `queue#n`.
  */
 export type PipelineBrokerEvent =
+  /**
+   * A peer connected to a face, or its connection was lost, or its handshake failed without CURVE (a CURVE failure
+   * is the `handshake-failed` below): `face` says which socket (`frontend`: sources and sinks; `backend`: workers).
+   */
+  | BrokerConnectionEvent
   /** A worker registered (READY) for `queue`: it takes up to `capacity` tasks at once, several per REQUEST if `batch`. */
   | {
       readonly type: "worker:ready";
@@ -328,6 +335,8 @@ export class PipelineBroker extends TwoSided {
     ];
     this.#curve[0]?.watch(this.#front);
     this.#curve[1]?.watch(this.#back);
+    watchConnections(this.#front, config.onEvent, { extra: FRONTEND, guardReports: this.#curve[0] !== undefined });
+    watchConnections(this.#back, config.onEvent, { extra: BACKEND, guardReports: this.#curve[1] !== undefined });
     this.#frontQueue = new SendQueue(this.#front);
     this.#backQueue = new SendQueue(this.#back);
   }

@@ -25,6 +25,9 @@ import { encodeFetch, encodeQueueDisconnect, encodeTaken, MAX_WINDOW, OutcomeSta
 import { Channel } from "./internal/channel.js";
 import { QUEUE_LINK_HEARTBEATS, QueueClient, readReliableMode, type QueueReply } from "./internal/queue-client.js";
 import { ResultAcks } from "./internal/result-acks.js";
+import { dropHook } from "./internal/events.js";
+import { watchConnections } from "./internal/socket-events.js";
+import type { ConnectionEvent, DroppedEvent, ValidationFailedEvent } from "./events.js";
 import type { WaitOptions } from "./signal.js";
 
 const DROP_REASONS: readonly PipelineSinkDropReason[] = ["malformed", "undecodable", "invalid"];
@@ -82,6 +85,13 @@ export interface PipelineSinkStats {
   readonly duplicates?: number;
 }
 
+/**
+ * What {@link PipelineSinkOptions.onEvent} is told: connections (plain mode: of workers or a streamer; reliable
+ * mode: of the link to the broker), results that broke the result schema (`direction: "incoming"`,
+ * `method: "result"`; dropped), and every dropped message (the same information as `onDrop`).
+ */
+export type PipelineSinkEvent = ConnectionEvent | ValidationFailedEvent | DroppedEvent<PipelineSinkDropInfo>;
+
 /** Options of {@link PipelineSink.bind} and {@link PipelineSink.connect}. */
 export interface PipelineSinkOptions extends LimitOptions {
   /**
@@ -93,6 +103,11 @@ export interface PipelineSinkOptions extends LimitOptions {
   readonly receiveHighWaterMark?: number;
   /** Called for every dropped message (also counted in {@link PipelineSink.stats}). Errors it throws are ignored. */
   readonly onDrop?: (info: PipelineSinkDropInfo) => void;
+  /**
+   * Called for every {@link PipelineSinkEvent}: connections, failed validations and drops (after `onDrop`). Errors
+   * it throws are ignored.
+   */
+  readonly onEvent?: (event: PipelineSinkEvent) => void;
   /**
    * CURVE encryption: a bound sink is the workers' server (`{ certificate, allow }`); a connecting one their client
    * (`{ certificate, serverKey }`).
@@ -177,6 +192,7 @@ export class PipelineSink<TContract extends JobContract>
     this.#resultWhere = `Result on "${this.contract.name}"`;
     this.#failureWhere = `Failure result on "${this.contract.name}"`;
     this.#curve = CurveGuard.open(config.curve);
+    const onDrop = dropHook(config.onDrop, config.onEvent, contract.name, () => "result");
     const parse = (raw: Buffer[] | Results): JobOutcome<TContract> | Many<JobOutcome<TContract>> | typeof SKIP =>
       Array.isArray(raw) ? this.#parse(raw) : this.#parseResults(raw);
     const reliable = config.reliable;
@@ -213,6 +229,7 @@ export class PipelineSink<TContract extends JobContract>
               this.#stream.count();
               this.#drop("malformed", `${this.contract.name}: ${reason}.`);
             },
+            connection: config.onEvent,
           },
         ),
       };
@@ -223,7 +240,7 @@ export class PipelineSink<TContract extends JobContract>
         channel,
         parse,
         DROP_REASONS,
-        config.onDrop,
+        onDrop,
         this.#handed,
       );
       return;
@@ -236,11 +253,12 @@ export class PipelineSink<TContract extends JobContract>
       ...curveSocketOptions(config.curve),
     });
     this.#curve?.watch(this.#socket);
+    watchConnections(this.#socket, config.onEvent);
     this.#stream = new MessageStream<JobOutcome<TContract>, PipelineSinkDropReason, PipelineSinkDropInfo, Buffer[] | Results>(
       this.#socket,
       parse,
       DROP_REASONS,
-      config.onDrop,
+      onDrop,
     );
   }
 
@@ -508,6 +526,7 @@ function resolveSinkOptions(
     codec: read.codec(),
     receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
     onDrop: read.hook<(info: PipelineSinkDropInfo) => void>("onDrop"),
+    onEvent: read.hook<(event: PipelineSinkEvent) => void>("onEvent"),
     limits: readLimits(read),
     curve: readCurveOptions(read),
     reliable: readReliableMode(read, mode, endpoint, contract, ["window", "dedupeWindow", "heartbeatMs", "liveness"], (r) => {

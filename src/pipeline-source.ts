@@ -27,6 +27,10 @@ import { encodeHeaders } from "./protocol/headers.js";
 import { encodePipelineBatch, encodePipelineMessage } from "./protocol/pipeline.js";
 import { QUEUE_LINK_HEARTBEATS, readReliableMode } from "./internal/queue-client.js";
 import { ReliablePushes } from "./internal/reliable-pushes.js";
+import { emitValidationFailed } from "./internal/events.js";
+import type { LatencyStats } from "./internal/latency.js";
+import { watchConnections } from "./internal/socket-events.js";
+import type { ConnectionEvent, ValidationFailedEvent } from "./events.js";
 import type { WaitOptions } from "./signal.js";
 
 /** Options of {@link PipelineSource.bind} and {@link PipelineSource.connect}. */
@@ -95,6 +99,8 @@ export interface PipelineSourceOptions {
    * @defaultValue 5000
    */
   readonly drainTimeoutMs?: number;
+  /** Called for every {@link PipelineSourceEvent}: connections and failed validations. Errors it throws are ignored. */
+  readonly onEvent?: (event: PipelineSourceEvent) => void;
 }
 
 /** Options of {@link PipelineSource.push}. */
@@ -132,7 +138,19 @@ export interface PipelineSourceStats {
   readonly resent?: number;
   /** Reliable mode only: pushes sent or waiting to be sent, not yet answered. */
   readonly pending?: number;
+  /**
+   * Reliable mode only: from `push()` to the broker's answer (ACCEPTED or REJECTED), for every push it answered:
+   * waiting for room, batching and resends included.
+   */
+  readonly latency?: LatencyStats;
 }
+
+/**
+ * What {@link PipelineSourceOptions.onEvent} is told: connections (plain mode: of workers or a streamer; reliable
+ * mode: of the link to the broker, `endpoint` its frontend), and tasks refused before they were sent because they
+ * broke the task schema (`direction: "outgoing"`, `method: "task"`).
+ */
+export type PipelineSourceEvent = ConnectionEvent | ValidationFailedEvent;
 
 const DONE = Promise.resolve();
 
@@ -187,6 +205,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       this.#reliable = new ReliablePushes(
         {
           ...config.reliable,
+          onConnection: config.onEvent,
           lingerMs: config.lingerMs,
           batch: config.batch,
           client: {
@@ -219,6 +238,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       encodePipelineBatch(packed),
     );
     this.#plain = { socket, outbox };
+    watchConnections(socket, config.onEvent);
     socket.events.on("handshake", () => this.#setWorkers(this.#workers + 1));
     socket.events.on("disconnect", () => this.#setWorkers(Math.max(0, this.#workers - 1)));
   }
@@ -319,6 +339,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       }
       frames = encodePipelineMessage(body, options?.headers === undefined ? undefined : this.#headersFrame(options.headers));
     } catch (err) {
+      emitValidationFailed(this.#config.onEvent, err);
       return Promise.reject(toError(err));
     }
     const what = this.#what;
@@ -477,6 +498,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       }
       body = this.#encodeTask(task);
     } catch (err) {
+      emitValidationFailed(this.#config.onEvent, err);
       return Promise.reject(toError(err));
     }
     // One place for every push (the broker's endpoint does not change once connected), and no `.catch` wrapper:
@@ -520,6 +542,7 @@ function resolveSourceOptions(
   return resolveOptions(owner, options, (read) => ({
     ...readSendOptions(read, options.mode === "reliable" ? RELIABLE_PUSH_BATCH_DEFAULTS : undefined),
     curve: readCurveOptions(read),
+    onEvent: read.hook<(event: PipelineSourceEvent) => void>("onEvent"),
     reliable: readReliableMode(read, mode, endpoint, contract, ["maxPending", "resendMs", "drainTimeoutMs"], (r) => ({
       maxPending: r.positiveInt("maxPending", 10_000),
       resendMs: r.positiveInt("resendMs", 1_000),

@@ -38,6 +38,10 @@ import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { endpointList } from "./internal/attach.js";
 import { readConnectionOptions } from "./internal/connection-options.js";
 import { fromZmqError } from "./internal/zmq-errors.js";
+import { emitValidationFailed } from "./internal/events.js";
+import { LatencyHistogram, type LatencyStats } from "./internal/latency.js";
+import { watchConnections } from "./internal/socket-events.js";
+import type { ConnectionEvent, ValidationFailedEvent } from "./events.js";
 import { ReliableWorker, readReliableLinkSettings, type ReliableLinkSettings, type TaskJob } from "./internal/reliable-worker.js";
 import { OutcomeStatus, type DispatchedTask } from "./protocol/queue.js";
 import type { RpcServerEvent } from "./rpc-server.js";
@@ -46,11 +50,10 @@ import type { RpcServerEvent } from "./rpc-server.js";
 interface ReliableConfig {
   readonly settings: ReliableLinkSettings;
   readonly connection: ReturnType<typeof readConnectionOptions>;
-  readonly onEvent: ((event: PipelineWorkerEvent) => void) | undefined;
 }
 
 /** Options of reliable mode only, refused in plain mode (and plain-mode options refused in reliable mode). */
-const RELIABLE_ONLY = ["queue", "name", "heartbeatMs", "liveness", "strictMdp", "onEvent"] as const;
+const RELIABLE_ONLY = ["queue", "name", "heartbeatMs", "liveness", "strictMdp"] as const;
 const PLAIN_ONLY = ["batchResults", "resultsCurve"] as const;
 
 /** Options resolved and checked before any socket exists. */
@@ -65,6 +68,7 @@ interface WorkerConfig {
   readonly limits: Limits;
   readonly batchResults: BatchLimits | undefined;
   readonly onError: ((info: PipelineWorkerErrorInfo) => void) | undefined;
+  readonly onEvent: ((event: PipelineWorkerEvent) => void) | undefined;
   readonly curve: CurveConfig | undefined;
   readonly resultsCurve: CurveConfig | undefined;
 }
@@ -90,7 +94,6 @@ function resolveWorkerOptions(owner: string, options: PipelineWorkerOptions, con
         ? {
             settings: readReliableLinkSettings(read, contract.name, `${hostname()}-${process.pid}`),
             connection: readConnectionOptions(read),
-            onEvent: read.hook<(event: PipelineWorkerEvent) => void>("onEvent"),
           }
         : undefined,
       policy: readDispatchPolicy(read, Infinity),
@@ -102,6 +105,7 @@ function resolveWorkerOptions(owner: string, options: PipelineWorkerOptions, con
       limits: readLimits(read),
       batchResults: readBatch(read, "batchResults"),
       onError: read.hook<(info: PipelineWorkerErrorInfo) => void>("onError"),
+      onEvent: read.hook<(event: PipelineWorkerEvent) => void>("onEvent"),
       curve: readCurveOptions(read),
       resultsCurve: read.raw("resultsCurve") === undefined ? readCurveOptions(read) : readCurveOptions(read, "resultsCurve"),
     };
@@ -181,10 +185,15 @@ export interface PipelineWorkerEndpoints {
 }
 
 /**
- * What happened to a reliable worker's link to a broker, reported to `onEvent` (the same events as
- * {@link RpcServerEvent} in worker mode). `endpoint` names the broker.
+ * What {@link PipelineWorkerOptions.onEvent} is told:
+ * - reliable mode: what happened to a link to a broker (the `broker:*` events of {@link RpcServerEvent} in worker
+ *   mode; `endpoint` names the broker);
+ * - plain mode: connections of the tasks and results sockets (`connected`, `disconnected`, `handshake-failed`);
+ * - both: a task (`direction: "incoming"`, `method: "task"`) or a handler's result (`"outgoing"`,
+ *   `method: "result"`) that broke its schema (`validation-failed`; the task fails, as `onError` reports too).
  */
-export type PipelineWorkerEvent = Extract<RpcServerEvent, { readonly type: `broker:${string}` }>;
+export type PipelineWorkerEvent =
+  Extract<RpcServerEvent, { readonly type: `broker:${string}` }> | ConnectionEvent | ValidationFailedEvent;
 
 /** A task that failed at this worker, as reported to `onError`. */
 export interface PipelineWorkerErrorInfo {
@@ -213,6 +222,11 @@ export interface PipelineWorkerStats {
    * in `failed`). The broker delivers the task again, up to its `maxDeliveries`. Always 0 in plain mode.
    */
   readonly retried: number;
+  /**
+   * Task time: from the handler's start to the end of its result's validation and encoding, for every task whose
+   * handler ran (succeeded or failed). Sending the result is not included.
+   */
+  readonly latency: LatencyStats;
   /**
    * Reliable mode: tasks whose outcome was not sent because the link they came on was replaced (the broker fell
    * silent or sent DISCONNECT) or closed before they finished, or that arrived after `close()` had left the broker.
@@ -268,7 +282,10 @@ export interface PipelineWorkerOptions extends LimitOptions {
    * @defaultValue false
    */
   readonly strictMdp?: boolean;
-  /** Reliable mode: called for every {@link PipelineWorkerEvent}. Errors it throws are ignored. */
+  /**
+   * Called for every {@link PipelineWorkerEvent}: broker links (reliable mode), connections (plain mode) and failed
+   * validations. Errors it throws are ignored.
+   */
   readonly onEvent?: (event: PipelineWorkerEvent) => void;
   /**
    * Body codec; the source and sink must use the same one.
@@ -381,6 +398,8 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   readonly #drainTimeoutMs: number;
   readonly #lingerMs: number;
   readonly #onError: ((info: PipelineWorkerErrorInfo) => void) | undefined;
+  readonly #onEvent: ((event: PipelineWorkerEvent) => void) | undefined;
+  readonly #latency = new LatencyHistogram();
   readonly #limits: Limits;
   readonly #curve: readonly (CurveGuard | undefined)[];
   readonly #pool: HandlerPool;
@@ -410,6 +429,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     this.#drainTimeoutMs = config.drainTimeoutMs;
     this.#lingerMs = config.lingerMs;
     this.#onError = config.onError;
+    this.#onEvent = config.onEvent;
     this.#limits = config.limits;
     if (config.reliable !== undefined && hasResults) {
       throw new InvalidArgumentError(
@@ -429,10 +449,12 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       ...curveSocketOptions(config.curve),
     });
     guards[0]?.watch(this.#tasks);
+    watchConnections(this.#tasks, config.onEvent);
     if (hasResults) {
       this.#results = new zmq.Push({ linger: this.#lingerMs, ...curveSocketOptions(config.resultsCurve) });
       guards.push(CurveGuard.open(config.resultsCurve));
       guards[1]?.watch(this.#results);
+      watchConnections(this.#results, config.onEvent);
       const queue = new SendQueue(this.#results);
       this.#queue = queue;
       const limits = config.batchResults;
@@ -465,7 +487,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
         run: (task, job, index) => this.#runTask(task, job, index),
         refuse: (code, message) => this.#failureBody({ body: { code, message }, message }),
         dropped: (_count, message, cause) => report(ErrorCode.UNAVAILABLE, message, cause),
-        event: (event) => callHook(reliable.onEvent, event),
+        event: (event) => callHook(config.onEvent, event),
         invalid: (reason) => report(ErrorCode.MALFORMED, `${label}: ${reason}; ignored.`),
         failed: (err) => {
           const error = fromZmqError(err, label, this.endpointText);
@@ -537,6 +559,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       failed: { ...this.#failed },
       inFlight: this.#pool.running,
       retried: this.#retried,
+      latency: this.#latency.snapshot(),
       dropped: reliable?.dropped ?? 0,
     };
   }
@@ -591,12 +614,14 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
         return;
       }
       const signal = this.#pool.signal;
+      const startedAt = performance.now();
       const running = runHandler(this.#step, this.#policy, () =>
         // `input.value` is the task schema's output, which is what the handler is typed to receive.
         this.#handler(input.value as InferHandlerTask<TContract>, { contract: this.contract, signal }),
       );
       // A handler that answers synchronously finishes in this turn: no await, so the next task starts at once.
       const outcome = isThenable(running) ? await running : running;
+      this.#latency.since(startedAt);
       if (signal.aborted) return;
       if (!outcome.ok) {
         await this.#fail(outcome.failure);
@@ -635,15 +660,17 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       return;
     }
     const context = new ReliableContext(this.contract, job, task);
+    const startedAt = performance.now();
     const running = runHandler(this.#step, this.#policy, () =>
       // `input.value` is the task schema's output, which is what the handler is typed to receive.
       this.#handler(input.value as InferHandlerTask<TContract>, context),
     );
-    if (isThenable(running)) void running.then((outcome) => this.#settle(job, index, outcome));
-    else this.#settle(job, index, running);
+    if (isThenable(running)) void running.then((outcome) => this.#settle(job, index, outcome, startedAt));
+    else this.#settle(job, index, running, startedAt);
   }
 
-  #settle(job: TaskJob, index: number, outcome: DispatchOutcome): void {
+  #settle(job: TaskJob, index: number, outcome: DispatchOutcome, startedAt: number): void {
+    this.#latency.since(startedAt);
     if (outcome.ok) {
       job.settle(index, OutcomeStatus.OK, outcome.body);
       return;
@@ -677,6 +704,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     };
     if (failure.local === true) callHookOrLog(this.#onError, info, `PipelineWorker("${this.contract.name}"): ${info.message}`);
     else callHook(this.#onError, info);
+    if (failure.cause !== undefined) emitValidationFailed(this.#onEvent, failure.cause);
   }
 
   /**

@@ -24,6 +24,9 @@ import { checkSignal, checkTimeout, type DeadlinePlace } from "./internal/deadli
 import { RoomWait } from "./internal/room-wait.js";
 import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import { callHook } from "./internal/hooks.js";
+import { emitValidationFailed } from "./internal/events.js";
+import { watchConnections } from "./internal/socket-events.js";
+import type { ConnectionEvent, ValidationFailedEvent } from "./events.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions, type OptionReader } from "./internal/options.js";
 import { readLoop } from "./internal/read-loop.js";
@@ -77,6 +80,8 @@ export interface PublisherOptions extends LimitOptions, InstrumentationOptions {
   readonly lingerMs?: number;
   /** Called for every subscription and unsubscription that arrives. Errors it throws are ignored. */
   readonly onSubscription?: (event: SubscriptionEvent) => void;
+  /** Called for every {@link PublisherEvent}: connections and failed validations. Errors it throws are ignored. */
+  readonly onEvent?: (event: PublisherEvent) => void;
   /** Multicast settings, used on `pgm://` and `epgm://` endpoints. */
   readonly multicast?: MulticastOptions;
   /**
@@ -131,6 +136,13 @@ export interface PublisherHeadersOptions {
    */
   readonly publisherId?: string;
 }
+
+/**
+ * What {@link PublisherOptions.onEvent} is told: connections of subscribers (or of the forwarder it connects to),
+ * and messages refused before they were sent because they broke their topic's schema (`direction: "outgoing"`;
+ * `method` is the wire topic).
+ */
+export type PublisherEvent = ConnectionEvent | ValidationFailedEvent;
 
 /** Counters of a {@link Publisher}. */
 export interface PublisherStats {
@@ -207,6 +219,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     });
     this.#curve = CurveGuard.open(config.curve);
     this.#curve?.watch(this.#socket);
+    watchConnections(this.#socket, config.onEvent);
     this.#outbox = new Outbox<string>(this.#socket, { waitWhenFull: config.noDrop }, config.batch, (topic, packed, count) =>
       encodePubSubBatch(topic, packed, stamp?.(topic, count)),
     );
@@ -311,6 +324,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
       body = encodeBody(this.#config.codec, data, `Message for "${this.contract.name}/${topic}"`);
       if (options !== undefined) this.#checkPublishOptions(topic, options);
     } catch (err) {
+      emitValidationFailed(this.#config.onEvent, err);
       return Promise.reject(toError(err));
     }
     if (this.#outbox.batching) {
@@ -492,6 +506,7 @@ function resolvePublisherOptions(owner: string, options: PublisherOptions) {
   return resolveOptions(owner, options, (read) => ({
     ...readSendOptions(read),
     onSubscription: read.hook<(event: SubscriptionEvent) => void>("onSubscription"),
+    onEvent: read.hook<(event: PublisherEvent) => void>("onEvent"),
     multicast: multicastSocketOptions(options.multicast, owner),
     noDrop: read.flag("noDrop", false),
     stallLimitMs: readStallLimit(read, owner),

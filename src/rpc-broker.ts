@@ -13,6 +13,9 @@ import type { CurveAllow, CurveOptions } from "./curve.js";
 import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
 import { ClosedError, InvalidArgumentError } from "./errors/index.js";
 import { callHook } from "./internal/hooks.js";
+import { BACKEND, FRONTEND, watchConnections } from "./internal/socket-events.js";
+import type { BrokerConnectionEvent } from "./events.js";
+import type { LatencyStats } from "./internal/latency.js";
 import { readBackendLimits, readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
 import { MdpBroker, type BrokerAction } from "./internal/mdp-broker.js";
 import { resolveOptions as resolve } from "./internal/options.js";
@@ -42,6 +45,11 @@ export interface BrokerEndpoints {
  * name: their routing id when it is printable text (typed-zmq workers set one), else `service#n`.
  */
 export type RpcBrokerEvent =
+  /**
+   * A peer connected to a face, or its connection was lost, or its handshake failed without CURVE (a CURVE failure
+   * is the `handshake-failed` below): `face` says which socket (`frontend`: clients; `backend`: workers).
+   */
+  | BrokerConnectionEvent
   /** A worker registered (READY) for `service` and takes up to `capacity` requests at once. */
   | { readonly type: "worker:ready"; readonly service: string; readonly worker: string; readonly capacity: number }
   /**
@@ -141,6 +149,11 @@ export interface RpcBrokerStats {
   readonly cancelled: number;
   /** Requests whose absolute deadline was later than their remaining time allows: the sender's clock is ahead. */
   readonly senderAhead: number;
+  /**
+   * From a request's arrival at the broker to its worker's reply being passed to the client: queueing, the worker's
+   * time and both hops. Only requests answered by a worker count (not those the broker answered itself).
+   */
+  readonly latency: LatencyStats;
 }
 
 /**
@@ -337,6 +350,8 @@ export class RpcBroker extends TwoSided {
     ];
     this.#curve[0]?.watch(this.#front);
     this.#curve[1]?.watch(this.#back);
+    watchConnections(this.#front, config.onEvent, { extra: FRONTEND, guardReports: this.#curve[0] !== undefined });
+    watchConnections(this.#back, config.onEvent, { extra: BACKEND, guardReports: this.#curve[1] !== undefined });
     this.#frontQueue = new SendQueue(this.#front);
     this.#backQueue = new SendQueue(this.#back);
   }

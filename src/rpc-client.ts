@@ -33,6 +33,9 @@ import { readLimits, tooManyFrames, type LimitOptions, type Limits } from "./int
 import { checkPayload, hasMethod } from "./internal/contract-check.js";
 import { checkSignal, checkTimeout, watchDeadline } from "./internal/deadline.js";
 import { callHook } from "./internal/hooks.js";
+import { emitValidationFailed } from "./internal/events.js";
+import { LatencyHistogram, type LatencyStats } from "./internal/latency.js";
+import type { DroppedEvent, TimedOutEvent, ValidationFailedEvent } from "./events.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { openPattern } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
@@ -78,10 +81,22 @@ export interface RpcClientStats {
   readonly retries: number;
   /** Live connections that were lost (each fails or retries the calls in flight on it). */
   readonly connectionsLost: number;
+  /**
+   * Round trips of the calls settled by a reply (a result, or an error reply other than a retryable `UNAVAILABLE`),
+   * from `call()` to that reply's arrival: waiting for a server, earlier attempts and backoffs included. Calls that
+   * time out, fail locally or are aborted are not counted.
+   */
+  readonly latency: LatencyStats;
 }
 
-/** What {@link RpcClientOptions.onEvent} is told about connections and retries. */
+/**
+ * What {@link RpcClientOptions.onEvent} is told: connections, retries, failed validations (of a request before it
+ * is sent, or of a reply), dropped replies (as `onDrop`) and timeouts (of a call, or of one attempt).
+ */
 export type RpcClientEvent =
+  | ValidationFailedEvent
+  | DroppedEvent<RpcClientDropInfo>
+  | TimedOutEvent
   /** The handshake with the server at `endpoint` is done: calls go there from now on. */
   | { readonly type: "connected"; readonly endpoint: string }
   /**
@@ -155,7 +170,10 @@ export interface RpcClientOptions extends ConnectionOptions, LimitOptions, Instr
   readonly receiveHighWaterMark?: number;
   /** Called for every reply the client drops (they are counted in {@link RpcClient.stats} too). Errors it throws are ignored. */
   readonly onDrop?: (info: RpcClientDropInfo) => void;
-  /** Called on connection changes and retries. Errors it throws are ignored. */
+  /**
+   * Called on connection changes, retries, failed validations, dropped replies and timeouts ({@link RpcClientEvent}).
+   * Errors it throws are ignored.
+   */
   readonly onEvent?: (event: RpcClientEvent) => void;
   /**
    * CURVE encryption of every link: `{ certificate, serverKey }` (this client's secret certificate, or `publicKey`
@@ -247,6 +265,8 @@ interface CallInit {
   readonly where: string;
   /** Local time (`Date.now()`) of the call's overall deadline. */
   readonly deadlineAt: number;
+  /** `performance.now()` when the call was made, for `stats.latency`. */
+  readonly startedAt: number;
   /** The record of its attempts; only for calls that may be retried. */
   readonly log: AttemptLog | undefined;
   /** The trace context for its headers frame (`"traceparent":"…",`), or `""`. */
@@ -282,6 +302,7 @@ function newCall(init: CallInit): Call {
     body: init.body,
     where: init.where,
     deadlineAt: init.deadlineAt,
+    startedAt: init.startedAt,
     log: init.log,
     trace: init.trace,
     resolve: init.resolve,
@@ -352,6 +373,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   #malformed = 0;
   #retries = 0;
   #lost = 0;
+  readonly #latency = new LatencyHistogram();
 
   private constructor(contract: TContract, config: ClientConfig, owner: string, endpoints: readonly string[]) {
     super(checkContract(contract, "rpc", owner));
@@ -429,6 +451,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       malformedReplies: this.#malformed,
       retries: this.#retries,
       connectionsLost: this.#lost,
+      latency: this.#latency.snapshot(),
     };
   }
 
@@ -530,6 +553,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
         throw new MessageTooLargeError(`Request to "${this.contract.name}/${method}"`, body.length, this.#maxMessageBytes);
       }
     } catch (err) {
+      emitValidationFailed(this.#onEvent, err);
       return Promise.reject(toError(err));
     }
     const wire = this.#methods.get(method)!;
@@ -551,7 +575,8 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
           failed(toError(error));
         };
       }
-      const call = newCall({ method, wire, body, where, deadlineAt: now + timeoutMs, log, trace, resolve, reject });
+      const startedAt = performance.now();
+      const call = newCall({ method, wire, body, where, deadlineAt: now + timeoutMs, startedAt, log, trace, resolve, reject });
       call.id = this.#pending.add(call);
       call.disarmDeadline = watchDeadline(timeoutMs, options?.signal, { what: where, endpoint: this.endpointText }, (error) =>
         this.#expired(call, error),
@@ -654,10 +679,15 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     try {
       value = this.#settle(call.method, reply.ok, reply.body);
     } catch (err) {
+      emitValidationFailed(this.#onEvent, err);
       if (err instanceof RemoteCallError && err.code === ErrorCode.UNAVAILABLE) this.#retryOrFinish(call, err);
-      else this.#finish(call, toError(err));
+      else {
+        this.#latency.since(call.startedAt);
+        this.#finish(call, toError(err));
+      }
       return;
     }
+    this.#latency.since(call.startedAt);
     this.#pending.take(call.id);
     call.resolve(value);
   }
@@ -702,6 +732,16 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
             this.#links.map((link) => link.status),
           )
         : error;
+    if (this.#onEvent !== undefined && error instanceof TimeoutError) {
+      this.#emit({
+        type: "timed-out",
+        what: "call",
+        method: call.method,
+        afterMs: error.timeoutMs,
+        endpoint: this.#attemptEndpoint(call),
+        sent: final === error,
+      });
+    }
     this.#finish(call, final);
   }
 
@@ -710,6 +750,14 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     call.timer = undefined;
     if (!this.#pending.holds(call.id, call) || call.state !== "sent") return;
     this.#cancel(call);
+    this.#emit({
+      type: "timed-out",
+      what: "attempt",
+      method: call.method,
+      afterMs: attemptMs,
+      endpoint: link.endpoint,
+      sent: true,
+    });
     this.#retryOrFinish(call, new TimeoutError(`${call.where} (one attempt)`, attemptMs, link.endpoint));
   }
 
@@ -812,6 +860,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
 
   #drop(info: RpcClientDropInfo): void {
     callHook(this.#onDrop, info);
+    if (this.#onEvent !== undefined) this.#emit({ type: "dropped", ...info });
   }
 
   #emit(event: RpcClientEvent): void {

@@ -42,6 +42,10 @@ import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { settleWithin } from "./internal/timing.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
+import { emitValidationFailed } from "./internal/events.js";
+import { LatencyHistogram, type LatencyStats } from "./internal/latency.js";
+import { watchConnections } from "./internal/socket-events.js";
+import type { ConnectedEvent, DisconnectedEvent, DroppedEvent, ValidationFailedEvent } from "./events.js";
 import { expiredReason, requestDeadline, type RequestDeadline } from "./protocol/deadline.js";
 import { endSpan, readInstrumentation, startSpan } from "./internal/trace.js";
 import { encodeHeaders, type MessageHeaders } from "./protocol/headers.js";
@@ -148,6 +152,21 @@ export interface RpcServerStats {
   readonly clockSkew: number;
   /** Cancel notices that found their request (running: its signal was aborted; waiting: it was never started). */
   readonly cancelled: number;
+  /**
+   * Handler time: from the handler's start to the end of its result's validation and encoding, for every handler
+   * that ran (succeeded or failed).
+   */
+  readonly latency: LatencyStats;
+}
+
+/** A message an {@link RpcServer} dropped or could not answer, as its `dropped` event reports it. */
+export interface RpcServerDropInfo {
+  /** The wire code `onError` reports (`MALFORMED`, `MESSAGE_TOO_LARGE`, `UNAVAILABLE` for an undeliverable reply...). */
+  readonly reason: string;
+  /** What happened, in words (the same as `onError`'s message). */
+  readonly message: string;
+  /** The method, when it could be read. */
+  readonly method: string | undefined;
 }
 
 /**
@@ -155,6 +174,14 @@ export interface RpcServerStats {
  * `endpoint` names the broker. With `curve`, a failed CURVE handshake is reported in both modes.
  */
 export type RpcServerEvent =
+  /** Bound: a client connected (handshake done); `endpoint` is the bound endpoint it came in on. */
+  | ConnectedEvent
+  /** Bound: a client's connection was lost. */
+  | DisconnectedEvent
+  /** A request (`incoming`) or a handler's result (`outgoing`) broke its schema; it was answered with an error. */
+  | ValidationFailedEvent
+  /** A message was dropped, or a reply could not be delivered (`onError` is called with `replied: false` too). */
+  | DroppedEvent<RpcServerDropInfo>
   /**
    * A CURVE handshake failed: bound, a client that is not allowed, has no key or the wrong server key (`endpoint`
    * is the bound endpoint); worker mode, the broker refused this server or has another key than `serverKey`.
@@ -270,8 +297,8 @@ export interface RpcServerOptions extends ConnectionOptions, LimitOptions, Instr
    */
   readonly strictMdp?: boolean;
   /**
-   * Called for every {@link RpcServerEvent} (worker mode; and failed CURVE handshakes when bound). Errors thrown by
-   * the callback are ignored.
+   * Called for every {@link RpcServerEvent}: connections (bound), the broker link (worker mode), failed CURVE
+   * handshakes, failed validations and dropped messages. Errors thrown by the callback are ignored.
    */
   readonly onEvent?: (event: RpcServerEvent) => void;
   /**
@@ -435,6 +462,8 @@ interface Job {
   readonly span: TraceSpan | undefined;
   started: boolean;
   settled: boolean;
+  /** `performance.now()` when the handler started, for `stats.latency`. */
+  startedAt: number;
 }
 
 function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
@@ -489,6 +518,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   #expired = 0;
   #clockSkew = 0;
   #cancelled = 0;
+  readonly #latency = new LatencyHistogram();
   readonly #failed: Record<string, number> = {};
 
   private constructor(
@@ -527,6 +557,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       ...curveSocketOptions(this.#config.curve),
     });
     this.#curve?.watch(this.#socket);
+    watchConnections(this.#socket, onEvent, { guardReports: this.#curve !== undefined });
     this.#queue = new SendQueue(this.#socket);
   }
 
@@ -706,6 +737,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       expired: this.#expired,
       clockSkew: this.#clockSkew,
       cancelled: this.#cancelled,
+      latency: this.#latency.snapshot(),
     };
   }
 
@@ -827,6 +859,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       span,
       started: false,
       settled: false,
+      startedAt: 0,
     };
     this.#jobs.add(job);
     if (this.#pool.free) this.#startIfWanted(job);
@@ -853,6 +886,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
 
   #start(job: Job): void {
     job.started = true;
+    job.startedAt = performance.now();
     this.#pool.begin();
     const method = job.method as MethodName<TContract>;
     // The handler map is exhaustive over the contract's methods and `method` is one of them (its step exists).
@@ -867,6 +901,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   }
 
   #finish(job: Job, outcome: Outcome): void {
+    this.#latency.since(job.startedAt);
     this.#jobs.delete(job);
     job.scope.end();
     if (!job.settled) {
@@ -983,6 +1018,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     };
     if (failure?.local === true) callHookOrLog(this.#config.onError, info, `RpcServer("${this.contract.name}"): ${info.message}`);
     else this.#report(info);
+    if (failure?.cause !== undefined) emitValidationFailed(this.#config.onEvent, failure.cause);
     this.#reply(envelope, route, false, encodeError(this.#config.policy.codec, body), replyHeaders, method);
   }
 
@@ -1030,6 +1066,9 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
 
   #report(info: RpcServerErrorInfo): void {
     callHook(this.#config.onError, info);
+    if (!info.replied && this.#config.onEvent !== undefined) {
+      callHook(this.#config.onEvent, { type: "dropped", reason: info.code, message: info.message, method: info.method });
+    }
   }
 
   /**

@@ -27,6 +27,9 @@ import { readTraceContext } from "./protocol/trace-context.js";
 import type { InstrumentationOptions, TraceSpan } from "./tracing.js";
 import { GAP_STREAMS, GapTracker } from "./internal/gap-tracker.js";
 import { callHook } from "./internal/hooks.js";
+import { dropHook } from "./internal/events.js";
+import { watchConnections } from "./internal/socket-events.js";
+import type { ConnectionEvent, DroppedEvent, ValidationFailedEvent } from "./events.js";
 import type { WaitOptions } from "./signal.js";
 
 /** Why a {@link Subscriber} dropped a message. */
@@ -70,6 +73,13 @@ export interface SubscriberGap {
   /** The last missed `topicSeq`. */
   readonly to: number;
 }
+
+/**
+ * What {@link SubscriberOptions.onEvent} is told: connections to publishers (or forwarders), messages that broke
+ * their topic's schema (`direction: "incoming"`; `method` is the wire topic; the message was dropped), and every
+ * dropped message (the same information as `onDrop`).
+ */
+export type SubscriberEvent = ConnectionEvent | ValidationFailedEvent | DroppedEvent<SubscriberDropInfo>;
 
 /** Counters of a {@link Subscriber}. */
 export interface SubscriberStats {
@@ -144,6 +154,11 @@ export interface SubscriberOptions<TContract extends TopicContract> extends Limi
    * message after it arrives. Needs a publisher created with `headers`. Errors it throws are ignored.
    */
   readonly onGap?: (gap: SubscriberGap) => void;
+  /**
+   * Called for every {@link SubscriberEvent}: connections, failed validations and drops (after `onDrop`). Errors it
+   * throws are ignored.
+   */
+  readonly onEvent?: (event: SubscriberEvent) => void;
   /** Multicast settings, used on `pgm://` and `epgm://` endpoints. */
   readonly multicast?: MulticastOptions;
   /**
@@ -222,7 +237,9 @@ export class Subscriber<TContract extends TopicContract>
     });
     this.#curve = CurveGuard.open(config.curve);
     this.#curve?.watch(this.#socket);
-    this.#stream = new MessageStream(this.#socket, (frames) => this.#parse(frames), DROP_REASONS, config.onDrop);
+    watchConnections(this.#socket, config.onEvent);
+    const onDrop = dropHook(config.onDrop, config.onEvent, contract.name, (info) => info.topic ?? "");
+    this.#stream = new MessageStream(this.#socket, (frames) => this.#parse(frames), DROP_REASONS, onDrop);
     for (const prefix of config.topics) this.subscribe(prefix);
   }
 
@@ -520,6 +537,7 @@ function resolveSubscriberOptions<TContract extends TopicContract>(owner: string
       receiveHighWaterMark: read.positiveInt("receiveHighWaterMark", 1000),
       onDrop: read.hook<(info: SubscriberDropInfo) => void>("onDrop"),
       onGap: read.hook<(gap: SubscriberGap) => void>("onGap"),
+      onEvent: read.hook<(event: SubscriberEvent) => void>("onEvent"),
       multicast: multicastSocketOptions(options.multicast, owner),
       match: read.oneOf<TopicMatch>("match", ["boundary", "prefix"], "boundary"),
       limits: readLimits(read),

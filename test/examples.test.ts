@@ -63,6 +63,14 @@ describe("examples", () => {
     });
   });
 
+  test("observability reports the client's events and the latency of its three calls", async () => {
+    await quietly(async (log) => {
+      const { main } = await import("../examples/observability.js");
+      await expect(main({ signal: signal() })).resolves.toEqual({ events: ["connected", "validation-failed"], calls: 3 });
+      expect(log).toHaveBeenCalledWith(3, true, true);
+    });
+  });
+
   test("pipeline-basic spreads 30 tasks over three workers", async () => {
     await quietly(async () => {
       const { main } = await import("../examples/pipeline-basic.js");

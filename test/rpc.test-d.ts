@@ -293,7 +293,7 @@ expectTypeOf<NoServerError["code"]>().toEqualTypeOf<"NO_SERVER">();
 expectTypeOf<ConnectionLostError["code"]>().toEqualTypeOf<"CONNECTION_LOST">();
 expectTypeOf<TimeoutError["attempts"]>().toEqualTypeOf<readonly CallAttempt[] | undefined>();
 expectTypeOf<RpcClientEvent["type"]>().toEqualTypeOf<
-  "connected" | "disconnected" | "reconnecting" | "handshake-failed" | "retried"
+  "connected" | "disconnected" | "reconnecting" | "handshake-failed" | "retried" | "validation-failed" | "dropped" | "timed-out"
 >();
 
 export async function reliableClientTypes(): Promise<void> {

@@ -53,8 +53,12 @@ function describe(event: RpcBrokerEvent): string {
       return `request rejected (${event.code}): ${event.reason}`;
     case "message:dropped":
       return `message dropped: ${event.reason}`;
+    case "connected":
+      return `a peer connected on the ${event.face} (${event.endpoint})`;
+    case "disconnected":
+      return `a peer disconnected from the ${event.face} (${event.endpoint})`;
     case "handshake-failed":
-      return `CURVE handshake failed on the ${event.face}: ${event.reason}`;
+      return `handshake failed on the ${event.face}: ${event.reason}`;
   }
 }
 

@@ -25,6 +25,7 @@ import { InvalidArgumentError } from "../errors/index.js";
 import { Authenticator } from "../security/authenticator.js";
 import { curvePublicKeyOf, z85KeyProblem } from "../security/z85.js";
 import type { OptionReader } from "./options.js";
+import { handshakeFailureReason } from "./socket-events.js";
 
 /** The zeromq.js socket options a `curve` option becomes. @internal */
 export interface CurveSocketOptions {
@@ -306,8 +307,7 @@ export class CurveGuard {
     const events = socket.events;
     for (const type of ["handshake:error:protocol", "handshake:error:auth", "handshake:error:other"] as const) {
       events.on(type, (event) => {
-        const reason = `${type.slice("handshake:error:".length)} error: ${event.error.message}`;
-        this.failed(endpoint ?? event.address, reason, type === "handshake:error:auth");
+        this.failed(endpoint ?? event.address, handshakeFailureReason(event), type === "handshake:error:auth");
       });
     }
   }

@@ -19,6 +19,7 @@
  * @internal
  */
 import { DispatchTokens } from "./dispatch-tokens.js";
+import { LatencyHistogram } from "./latency.js";
 import type { Codec } from "../codec.js";
 import { WireErrorCode, type RpcErrorBody } from "../errors/wire.js";
 import { encodeHeaders, parseHeaders, type MessageHeaders } from "../protocol/headers.js";
@@ -154,6 +155,8 @@ interface Pending {
   readonly idempotent: boolean;
   readonly correlationId: string | undefined;
   readonly queuedAt: number;
+  /** `performance.now()` when it arrived, for `stats.latency`. */
+  readonly receivedAt: number;
   token: number;
   worker: Worker | undefined;
   /** The request's span, when tracing is on. */
@@ -196,6 +199,7 @@ export class MdpBroker {
   #expired = 0;
   #cancelled = 0;
   #senderAhead = 0;
+  readonly #latency = new LatencyHistogram();
 
   constructor(config: MdpBrokerConfig, tokenEpoch: number) {
     this.#c = config;
@@ -221,6 +225,7 @@ export class MdpBroker {
       expired: this.#expired,
       cancelled: this.#cancelled,
       senderAhead: this.#senderAhead,
+      latency: this.#latency.snapshot(),
     };
   }
 
@@ -330,6 +335,7 @@ export class MdpBroker {
       idempotent: headers?.idempotent === true,
       correlationId,
       queuedAt: now,
+      receivedAt: performance.now(),
       token: 0,
       worker: undefined,
       trace,
@@ -529,6 +535,7 @@ export class MdpBroker {
     if (pending.trace !== undefined) {
       endSpan(pending.trace, body[0]?.equals(STATUS_OK_FRAME) === true ? undefined : WORKER_FAILED);
     }
+    this.#latency.since(pending.receivedAt);
     return [this.#toClient(pending, body), ...this.#afterCredit(worker, now)];
   }
 

@@ -25,6 +25,8 @@ import type { OptionReader } from "./options.js";
 import { reconnectDelay } from "./mdp-worker-link.js";
 import { RpcLink, type LinkListener, type LinkSocketOptions } from "./rpc-link.js";
 import { settleWithin } from "./timing.js";
+import { callHook } from "./hooks.js";
+import type { ConnectionEvent } from "../events.js";
 
 /** What the broker sent that the owner handles: ACCEPTED, REJECTED, RESULTS. @internal */
 export type QueueReply = Extract<QueueBrokerMessage, { readonly kind: "accepted" | "rejected" | "results" }>;
@@ -51,6 +53,8 @@ export interface QueueClientHooks {
   readonly up: (count: number) => void;
   /** The broker sent something that is not a `TZPC01` command for a client (ignored). */
   readonly invalid: (reason: string) => void;
+  /** The owner's `onEvent`, told of the current socket's connection events (`endpoint`: the broker's). */
+  readonly connection?: ((event: ConnectionEvent) => void) | undefined;
 }
 
 const NOTHING = (): void => undefined;
@@ -202,12 +206,17 @@ export class QueueClient {
         if (link !== this.#link) return;
         this.#lastHeard = Date.now();
         this.#connections++;
+        callHook(this.#hooks.connection, { type: "connected", endpoint: link.endpoint });
         this.#hooks.up(this.#connections);
       },
-      lost: NOTHING,
+      lost: (link) => {
+        if (link === this.#link) callHook(this.#hooks.connection, { type: "disconnected", endpoint: link.endpoint });
+      },
       drained: NOTHING,
       retrying: NOTHING,
-      handshakeFailed: NOTHING,
+      handshakeFailed: (link, reason) => {
+        if (link === this.#link) callHook(this.#hooks.connection, { type: "handshake-failed", endpoint: link.endpoint, reason });
+      },
     };
     const link = new RpcLink(this.#config.endpoint, this.#config.socket, listener);
     this.#config.guard?.watch(link.socket, this.#config.endpoint);

@@ -19,6 +19,8 @@ import { signalled } from "./timing.js";
 import { Waiters } from "./waiters.js";
 import { toError } from "./zmq-errors.js";
 import { PushFrames, type PushRecord } from "./push-frames.js";
+import { LatencyHistogram, type LatencyStats } from "./latency.js";
+import type { ConnectionEvent } from "../events.js";
 
 /** Settings of the reliable side of a source. @internal */
 export interface ReliablePushConfig {
@@ -29,6 +31,8 @@ export interface ReliablePushConfig {
   readonly lingerMs: number;
   readonly batch: Limits | undefined;
   readonly client: QueueClientConfig;
+  /** The source's `onEvent`, for the link's connection events. */
+  readonly onConnection?: ((event: ConnectionEvent) => void) | undefined;
 }
 
 /** Options of one reliable push. @internal */
@@ -61,6 +65,8 @@ class PendingPush implements PushRecord {
   readonly reject: (error: Error) => void;
   /** When it was last sent; 0 while it has never been. */
   sentAt = 0;
+  /** `performance.now()` at `push()`, for the acknowledgement latency. */
+  readonly pushedAt = performance.now();
   /** Waiting in the batch: the batch sends it (not a new connection). */
   batched = false;
   /** No longer pending (answered, timed out, aborted, or the source closed): nothing sends it any more. */
@@ -91,6 +97,7 @@ export interface ReliablePushCounts {
   readonly rejected: number;
   readonly resent: number;
   readonly pending: number;
+  readonly latency: LatencyStats;
 }
 
 /** Pending pushes towards one broker, and the link that carries them. @internal */
@@ -111,6 +118,7 @@ export class ReliablePushes {
   #accepted = 0;
   #rejected = 0;
   #resent = 0;
+  readonly #latency = new LatencyHistogram();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -123,6 +131,7 @@ export class ReliablePushes {
       message: (message) => this.#answer(message),
       up: () => this.#sendAll([...this.#pending.values()].filter((p) => !p.batched)),
       invalid: () => undefined,
+      connection: config.onConnection,
     });
     this.#batch =
       config.batch === undefined
@@ -143,6 +152,7 @@ export class ReliablePushes {
       rejected: this.#rejected,
       resent: this.#resent,
       pending: this.#pending.size,
+      latency: this.#latency.snapshot(),
     };
   }
 
@@ -340,10 +350,12 @@ export class ReliablePushes {
 
   #answer(message: QueueReply): void {
     if (message.kind === "results") return; // only sinks get results
+    const now = performance.now();
     for (const id of message.ids) {
       const entry = this.#pending.get(id);
       if (entry === undefined) continue; // answered already, or given up on
       this.#remove(entry);
+      this.#latency.record(now - entry.pushedAt);
       if (message.kind === "accepted") {
         this.#accepted++;
         entry.resolve();

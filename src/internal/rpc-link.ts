@@ -24,6 +24,7 @@ import * as zmq from "zeromq";
 import type { EndpointState, EndpointStatus } from "../errors/index.js";
 import { readLoop } from "./read-loop.js";
 import { SendQueue } from "./send-queue.js";
+import { CLOSED_DURING_HANDSHAKE, handshakeFailureReason } from "./socket-events.js";
 
 /** What a link reports to its owner. Every callback runs on the event loop, never inside a send or receive. */
 export interface LinkListener {
@@ -140,7 +141,7 @@ export class RpcLink {
       case "handshake:error:auth":
       case "handshake:error:other":
         this.#connecting = false;
-        this.#handshakeFailed(`${event.type.slice("handshake:error:".length)} error: ${event.error.message}`);
+        this.#handshakeFailed(handshakeFailureReason(event));
         return;
       case "disconnect":
         this.#onDisconnect();
@@ -168,7 +169,7 @@ export class RpcLink {
       this.#listener.lost(this);
       this.#afterDrain(this.#connection);
     } else if (this.#connecting && this.#state !== "handshake-failed") {
-      this.#handshakeFailed("the peer closed the connection during the handshake");
+      this.#handshakeFailed(CLOSED_DURING_HANDSHAKE);
     }
     this.#connecting = false;
   }
