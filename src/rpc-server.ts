@@ -28,6 +28,7 @@ import {
   readDispatchPolicy,
   type DispatchStep,
   type Failure,
+  type Input,
   type Outcome,
 } from "./internal/dispatch.js";
 import { endpointList } from "./internal/attach.js";
@@ -41,6 +42,7 @@ import { resolveOptions, type OptionReader } from "./internal/options.js";
 import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { settleWithin } from "./internal/timing.js";
+import { InOrder, validatorOf } from "./internal/validator.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { expiredReason, requestDeadline, type RequestDeadline } from "./protocol/deadline.js";
 import { encodeHeaders, type MessageHeaders } from "./protocol/headers.js";
@@ -342,8 +344,8 @@ function stepsFor(contract: RpcContract): ReadonlyMap<string, DispatchStep> {
   for (const [method, schemas] of Object.entries(contract.methods)) {
     const label = `${contract.name}/${method}`;
     steps.set(method, {
-      input: schemas.request,
-      output: schemas.response,
+      input: validatorOf(schemas.request),
+      output: validatorOf(schemas.response),
       label,
       inputPlace: {
         direction: "incoming",
@@ -450,6 +452,8 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   readonly #steps: ReadonlyMap<string, DispatchStep>;
   readonly #pool: HandlerPool;
   readonly #jobs = new Set<Job>();
+  /** Keeps requests in order while an asynchronous input check is pending. */
+  readonly #inputs = new InOrder();
   #curve: CurveGuard | undefined;
   readonly #onWorkerRequest = (link: MdpWorkerLink, generation: number, client: Buffer, body: Buffer[]): void => {
     if (this.#withinFrames(body, link.endpoint)) this.#dispatch(parsePayload(body, 0, [client]), { link, generation });
@@ -777,6 +781,32 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       }
     }
     const input = decodeInput(step, this.#config.policy, message.body);
+    // An asynchronous check (or one still pending before this request) keeps the requests in their order.
+    if (input instanceof Promise || this.#inputs.busy) {
+      void this.#inputs.after(input, (checked) => {
+        if (this.#closing) {
+          this.#replyError(envelope, route, method, replyHeaders, {
+            code: ErrorCode.UNAVAILABLE,
+            message: `${name}: the server closed while the request was being checked; it was not run. Retry on another server.`,
+          });
+        } else this.#admit(checked, envelope, route, method, replyHeaders, headers, deadline, step);
+      });
+      return;
+    }
+    this.#admit(input, envelope, route, method, replyHeaders, headers, deadline, step);
+  }
+
+  /** Runs (or queues) a request whose input has been checked, or answers its failure. */
+  #admit(
+    input: Input,
+    envelope: Buffer[],
+    route: WorkerRoute | undefined,
+    method: string,
+    replyHeaders: Uint8Array | undefined,
+    headers: MessageHeaders | undefined,
+    deadline: RequestDeadline | undefined,
+    step: DispatchStep,
+  ): void {
     if (!input.ok) {
       this.#fail(envelope, route, method, replyHeaders, input.failure);
       return;
