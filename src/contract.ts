@@ -40,24 +40,18 @@ export type TypeLevelError<TMessage extends string> = TMessage & { readonly [typ
 export type Schema = z.ZodType | StandardSchemaV1;
 
 /**
- * The type a schema accepts (its input side): `z.input` for zod, `StandardSchemaV1.InferInput` otherwise. Senders
- * pass this type.
+ * The type a schema accepts (its input side), which senders pass: the Standard Schema input type
+ * (`StandardSchemaV1.InferInput`), which for a zod schema is exactly `z.input` (zod 4 types its `~standard` with its
+ * own input and output). Read without a conditional type, so that deep validator types (arktype's) stay cheap to
+ * check.
  */
-export type InputOf<TSchema extends Schema> = TSchema extends z.ZodType
-  ? z.input<TSchema>
-  : TSchema extends StandardSchemaV1
-    ? StandardSchemaV1.InferInput<TSchema>
-    : never;
+export type InputOf<TSchema extends Schema> = NonNullable<TSchema["~standard"]["types"]>["input"];
 
 /**
- * The type a schema gives after validation (its output side, after any transform): `z.output` for zod,
- * `StandardSchemaV1.InferOutput` otherwise. Receivers get this type.
+ * The type a schema gives after validation (its output side, after any transform), which receivers get: the
+ * Standard Schema output type (`StandardSchemaV1.InferOutput`), which for a zod schema is exactly `z.output`.
  */
-export type OutputOf<TSchema extends Schema> = TSchema extends z.ZodType
-  ? z.output<TSchema>
-  : TSchema extends StandardSchemaV1
-    ? StandardSchemaV1.InferOutput<TSchema>
-    : never;
+export type OutputOf<TSchema extends Schema> = NonNullable<TSchema["~standard"]["types"]>["output"];
 
 /** Request and response schemas of one RPC method. */
 export interface MethodSchemas<TRequest extends Schema = Schema, TResponse extends Schema = Schema> {

@@ -126,7 +126,8 @@ function zodFailure(error: z.ZodError): ValidationFailure {
 
 function standardFailure(result: StandardSchemaV1.FailureResult): ValidationFailure {
   const issues = Array.from(result.issues, (issue): ValidationIssue => {
-    const path = (issue.path ?? []).map((segment) => {
+    // Array.from, not map: a vendor's path may be an array subclass with extra fields (arktype's), not plain JSON.
+    const path = Array.from(issue.path ?? [], (segment) => {
       const key = typeof segment === "object" ? segment.key : segment;
       return typeof key === "number" ? key : String(key);
     });
