@@ -46,7 +46,10 @@ export type Parser<T, TRaw> = (frames: TRaw) => Parsed<T> | Promise<Parsed<T>>;
  * when some message's check is asynchronous: from the first such one on, the rest are checked at once and their
  * results awaited in order.
  */
-export function parseAll<T>(count: number, parse: (index: number) => T | typeof SKIP | Promise<T | typeof SKIP>): Many<T> | Promise<Many<T>> {
+export function parseAll<T>(
+  count: number,
+  parse: (index: number) => T | typeof SKIP | Promise<T | typeof SKIP>,
+): Many<T> | Promise<Many<T>> {
   const items: T[] = [];
   for (let i = 0; i < count; i++) {
     const item = parse(i);

@@ -92,7 +92,10 @@ function zodValidator(schema: z.ZodType): Validator {
 
 /** zod's refusal of a synchronous parse; by message too, for a second copy of zod whose class differs. */
 function isZodAsyncError(err: unknown): boolean {
-  return err instanceof z.core.$ZodAsyncError || (err instanceof Error && err.message.startsWith("Encountered Promise during synchronous parse"));
+  return (
+    err instanceof z.core.$ZodAsyncError ||
+    (err instanceof Error && err.message.startsWith("Encountered Promise during synchronous parse"))
+  );
 }
 
 function standardValidator(schema: StandardSchemaV1): Validator {
@@ -177,7 +180,10 @@ export class InOrder {
    * Runs `then` with the result of `pending` once every message queued before it has run its own `then`. `then` is
    * called in queue order; the returned promise settles with what `then` returns (its rejection included).
    */
-  after<TValue, TResult>(pending: TValue | Promise<TValue>, then: (value: TValue) => TResult | Promise<TResult>): Promise<TResult> {
+  after<TValue, TResult>(
+    pending: TValue | Promise<TValue>,
+    then: (value: TValue) => TResult | Promise<TResult>,
+  ): Promise<TResult> {
     this.#waiting++;
     const previous = this.#tail;
     let outcome!: Promise<TResult>;

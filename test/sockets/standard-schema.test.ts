@@ -33,7 +33,12 @@ const ValibotMath = defineRpc("math.valibot.v1", {
   },
   // A transform: callers send text, the handler receives its length.
   measure: {
-    request: v.object({ text: v.pipe(v.string(), v.transform((s) => s.length)) }),
+    request: v.object({
+      text: v.pipe(
+        v.string(),
+        v.transform((s) => s.length),
+      ),
+    }),
     response: v.object({ length: v.pipe(v.number(), v.integer()) }),
   },
 });
