@@ -604,7 +604,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       const signal = this.#pool.signal;
       const running = runHandler(this.#step, this.#policy, () =>
         // `input.value` is the task schema's output, which is what the handler is typed to receive.
-        this.#handler(input.value as InferHandlerTask<TContract>, { contract: this.contract, signal }),
+        this.#handler(input.value, { contract: this.contract, signal }),
       );
       // A handler that answers synchronously finishes in this turn: no await, so the next task starts at once.
       const outcome = isThenable(running) ? await running : running;
@@ -656,7 +656,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     const context = new ReliableContext(this.contract, job, task);
     const running = runHandler(this.#step, this.#policy, () =>
       // `input.value` is the task schema's output, which is what the handler is typed to receive.
-      this.#handler(input.value as InferHandlerTask<TContract>, context),
+      this.#handler(input.value, context),
     );
     if (isThenable(running)) void running.then((outcome) => this.#settle(job, index, outcome));
     else this.#settle(job, index, running);

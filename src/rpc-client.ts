@@ -517,7 +517,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     options?: CallOptions,
   ): Promise<InferResponse<TContract, TMethod>> {
     // The reply is checked by the method's response schema in #settle, so its type is the schema's output.
-    return this.#call(method, request, options) as Promise<InferResponse<TContract, TMethod>>;
+    return this.#call(method, request, options);
   }
 
   #call(method: string, request: unknown, options: CallOptions | undefined): Promise<unknown> {

@@ -856,7 +856,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     const context = new Context(this.contract, method, job.deadline?.expiresAt, job.scope);
     const outcome = runHandler(job.step, this.#config.policy, () =>
       // `job.input` is the output of the method's request schema, which is what the handler is typed to receive.
-      handler(job.input as InferHandlerRequest<TContract, MethodName<TContract>>, context),
+      handler(job.input, context),
     );
     if (isThenable(outcome)) void outcome.then((done) => this.#finish(job, done));
     else this.#finish(job, outcome);

@@ -469,7 +469,7 @@ export class Subscriber<TContract extends TopicContract>
     }
     this.#delivered++;
     // `data` was just checked by the schema of `declared`, which is what TopicMessage says.
-    return { topic, declared, data: checked.value } as TopicMessage<TContract>;
+    return { topic, declared, data: checked.value };
   }
 
   /** Closes the socket; every `for await` loop ends, `receive()` rejects, and messages not yet taken are discarded. Idempotent. */

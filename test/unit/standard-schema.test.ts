@@ -31,7 +31,7 @@ import {
 } from "../../src/index.js";
 import { validatorOf, type Validation } from "../../src/internal/validator.js";
 
-const ValibotOrders = defineRpc("orders.valibot.v1", {
+const _ValibotOrders = defineRpc("orders.valibot.v1", {
   place: {
     request: v.object({ qty: v.pipe(v.string(), v.transform(Number)) }),
     response: v.object({ id: v.string() }),
@@ -43,10 +43,10 @@ const ArkOrders = defineRpc("orders.arktype.v1", {
 
 describe("types inferred from Standard Schema validators", () => {
   test("valibot: callers pass the input, handlers get the output (a transform's two sides)", () => {
-    expectTypeOf<InferRequest<typeof ValibotOrders, "place">>().toEqualTypeOf<{ qty: string }>();
-    expectTypeOf<InferHandlerRequest<typeof ValibotOrders, "place">>().toEqualTypeOf<{ qty: number }>();
-    expectTypeOf<InferHandlerResponse<typeof ValibotOrders, "place">>().toEqualTypeOf<{ id: string }>();
-    expectTypeOf<InferResponse<typeof ValibotOrders, "place">>().toEqualTypeOf<{ id: string }>();
+    expectTypeOf<InferRequest<typeof _ValibotOrders, "place">>().toEqualTypeOf<{ qty: string }>();
+    expectTypeOf<InferHandlerRequest<typeof _ValibotOrders, "place">>().toEqualTypeOf<{ qty: number }>();
+    expectTypeOf<InferHandlerResponse<typeof _ValibotOrders, "place">>().toEqualTypeOf<{ id: string }>();
+    expectTypeOf<InferResponse<typeof _ValibotOrders, "place">>().toEqualTypeOf<{ id: string }>();
   });
 
   test("arktype: the same split through its morphs", () => {
@@ -56,16 +56,16 @@ describe("types inferred from Standard Schema validators", () => {
   });
 
   test("topics and jobs, and zod unchanged through InputOf/OutputOf", () => {
-    const Topics = defineTopics("t.v1", { price: v.object({ px: v.pipe(v.string(), v.transform(Number)) }) });
-    expectTypeOf<InferPublish<typeof Topics, "price.EUR">>().toEqualTypeOf<{ px: string }>();
-    expectTypeOf<InferTopicData<typeof Topics, "price">>().toEqualTypeOf<{ px: number }>();
-    const Jobs = defineJobs("j.v1", { task: type({ n: "number" }), result: v.object({ ok: v.boolean() }) });
-    expectTypeOf<InferTask<typeof Jobs>>().toEqualTypeOf<{ n: number }>();
-    expectTypeOf<InferHandlerTask<typeof Jobs>>().toEqualTypeOf<{ n: number }>();
-    expectTypeOf<InferResult<typeof Jobs>>().toEqualTypeOf<{ ok: boolean }>();
-    const Z = z.object({ at: z.iso.datetime().transform((s) => new Date(s)), n: z.number().default(1) });
-    expectTypeOf<InputOf<typeof Z>>().toEqualTypeOf<z.input<typeof Z>>();
-    expectTypeOf<OutputOf<typeof Z>>().toEqualTypeOf<z.output<typeof Z>>();
+    const _Topics = defineTopics("t.v1", { price: v.object({ px: v.pipe(v.string(), v.transform(Number)) }) });
+    expectTypeOf<InferPublish<typeof _Topics, "price.EUR">>().toEqualTypeOf<{ px: string }>();
+    expectTypeOf<InferTopicData<typeof _Topics, "price">>().toEqualTypeOf<{ px: number }>();
+    const _Jobs = defineJobs("j.v1", { task: type({ n: "number" }), result: v.object({ ok: v.boolean() }) });
+    expectTypeOf<InferTask<typeof _Jobs>>().toEqualTypeOf<{ n: number }>();
+    expectTypeOf<InferHandlerTask<typeof _Jobs>>().toEqualTypeOf<{ n: number }>();
+    expectTypeOf<InferResult<typeof _Jobs>>().toEqualTypeOf<{ ok: boolean }>();
+    const _Z = z.object({ at: z.iso.datetime().transform((s) => new Date(s)), n: z.number().default(1) });
+    expectTypeOf<InputOf<typeof _Z>>().toEqualTypeOf<z.input<typeof _Z>>();
+    expectTypeOf<OutputOf<typeof _Z>>().toEqualTypeOf<z.output<typeof _Z>>();
   });
 });
 
