@@ -8,12 +8,16 @@ import * as v from "valibot";
 import { describe, expect, expectTypeOf, test } from "vitest";
 import * as z from "zod";
 import {
+  PipelineSink,
+  PipelineSource,
+  PipelineWorker,
   Publisher,
   RemoteCallError,
   RpcClient,
   RpcServer,
   Subscriber,
   ContractValidationError,
+  defineJobs,
   defineRpc,
   defineTopics,
   type SubscriberDropInfo,
@@ -225,6 +229,25 @@ describe("asynchronous valibot checks", () => {
       if (received.length === 5) break;
     }
     expect(received).toEqual([0, 1, 2, 3, 4]);
+  });
+  test("pipeline: tasks are pushed and started, and results yielded, in order", async () => {
+    // The worker checks results synchronously (so they leave in order); the source, the worker's task check and
+    // the sink's result check are asynchronous, with longer waits for earlier messages.
+    const Slow = defineJobs("slow.jobs.v1", { task: slowSeq, result: slowSeq });
+    const WorkerSide = defineJobs("slow.jobs.v1", { task: slowSeq, result: v.object({ seq: v.number(), delayMs: v.number() }) });
+    await using source = await PipelineSource.bind(TCP, Slow);
+    await using sink = await PipelineSink.bind(TCP, Slow);
+    const started: number[] = [];
+    await using worker = await PipelineWorker.connect({ tasks: source.endpoint, results: sink.endpoint }, WorkerSide, (task) => {
+      started.push(task.seq);
+      return task;
+    });
+    await source.waitForWorkers(1, { timeoutMs: WAIT_MS });
+    await Promise.all([40, 30, 20, 10, 0].map((delayMs, seq) => source.push({ seq, delayMs })));
+    const outcomes = await sink.collect(5, { timeoutMs: WAIT_MS });
+    expect(outcomes.map((o) => (o.ok ? o.result.seq : o.error.code))).toEqual([0, 1, 2, 3, 4]);
+    expect(started).toEqual([0, 1, 2, 3, 4]);
+    expect(worker.closed).toBe(false);
   });
 });
 
