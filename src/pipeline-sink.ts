@@ -11,13 +11,14 @@ import type { InferResult, JobContract } from "./contract.js";
 import { ClosedError, OutOfRangeError, TimeoutError, type RpcErrorBody, type ValidationIssue } from "./errors/index.js";
 import type { EndpointUse } from "./internal/attach.js";
 import { decodeBody } from "./internal/codec-io.js";
-import { formatIssues, toIssues } from "./internal/contract-check.js";
+import { formatIssues } from "./internal/contract-check.js";
+import { validatorOf, type Validation, type Validator } from "./internal/validator.js";
 import { checkTimeout, timeoutFor, type DeadlinePlace } from "./internal/deadline.js";
 import { readLimits, tooManyFrames, type LimitOptions } from "./internal/limits.js";
 import { toError } from "./internal/zmq-errors.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
-import { MessageStream, Many, SKIP } from "./internal/stream.js";
+import { MessageStream, SKIP, parseAll, type Many, type Parsed } from "./internal/stream.js";
 import { asErrorBody } from "./internal/wire.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { parsePipeline } from "./protocol/pipeline.js";
@@ -183,6 +184,8 @@ export class PipelineSink<TContract extends JobContract>
   /** The decode errors' "where", built once: a template string per result was measurable on the hot path. */
   readonly #resultWhere: string;
   readonly #failureWhere: string;
+  /** The result schema's validator, resolved once. */
+  readonly #validate: Validator;
   #results = 0;
   #failures = 0;
 
@@ -191,9 +194,10 @@ export class PipelineSink<TContract extends JobContract>
     this.#config = config;
     this.#resultWhere = `Result on "${this.contract.name}"`;
     this.#failureWhere = `Failure result on "${this.contract.name}"`;
+    this.#validate = validatorOf(this.contract.result);
     this.#curve = CurveGuard.open(config.curve);
     const onDrop = dropHook(config.onDrop, config.onEvent, contract.name, () => "result");
-    const parse = (raw: Buffer[] | Results): JobOutcome<TContract> | Many<JobOutcome<TContract>> | typeof SKIP =>
+    const parse = (raw: Buffer[] | Results): Parsed<JobOutcome<TContract>> | Promise<Parsed<JobOutcome<TContract>>> =>
       Array.isArray(raw) ? this.#parse(raw) : this.#parseResults(raw);
     const reliable = config.reliable;
     if (reliable !== undefined) {
@@ -396,7 +400,7 @@ export class PipelineSink<TContract extends JobContract>
     return this.#stream.drop(issues === undefined ? { reason, message } : { reason, message, issues });
   }
 
-  #parse(frames: Buffer[]): JobOutcome<TContract> | Many<JobOutcome<TContract>> | typeof SKIP {
+  #parse(frames: Buffer[]): Parsed<JobOutcome<TContract>> | Promise<Parsed<JobOutcome<TContract>>> {
     const over = tooManyFrames(this.#config.limits, frames, `PipelineSink("${this.contract.name}")`);
     const frame = over === undefined ? parsePipeline(frames) : ({ kind: "malformed", reason: over } as const);
     switch (frame.kind) {
@@ -405,12 +409,8 @@ export class PipelineSink<TContract extends JobContract>
       case "failure":
         return this.#parseFailure(frame.body);
       case "batch": {
-        const outcomes: JobOutcome<TContract>[] = [];
-        for (const body of frame.bodies) {
-          const outcome = this.#parseResult(body);
-          if (outcome !== SKIP) outcomes.push(outcome);
-        }
-        return new Many(outcomes);
+        const bodies = frame.bodies;
+        return parseAll(bodies.length, (i) => this.#parseResult(bodies[i]!));
       }
       default:
         this.#stream.count();
@@ -419,26 +419,25 @@ export class PipelineSink<TContract extends JobContract>
   }
 
   /** Reliable mode: the outcomes of one RESULTS, repeats left out, each with its task id. */
-  #parseResults(message: Results): Many<JobOutcome<TContract>> {
+  #parseResults(message: Results): Many<JobOutcome<TContract>> | Promise<Many<JobOutcome<TContract>>> {
     const acks = this.#reliable?.acks;
     const { ids, outcomes: records } = message;
-    const outcomes: JobOutcome<TContract>[] = [];
-    for (let i = 0; i < ids.length; i++) {
+    return parseAll(ids.length, (i) => {
       const id = ids[i]!;
       const { status, body } = records[i]!;
       if (acks !== undefined && !acks.arrived(id)) {
         this.#stream.count();
-        continue;
+        return SKIP;
       }
       // The outcome is built with its task id (no `{ ...outcome, taskId }` copy per result).
       const outcome =
         status === OutcomeStatus.OK
           ? this.#parseResult(body, id)
           : this.#parseFailure(body, status === OutcomeStatus.BROKER_FAILED ? jsonCodec : this.#config.codec, id);
+      if (outcome instanceof Promise) return outcome.then((done) => (done === SKIP ? (acks?.discard(id), SKIP) : done));
       if (outcome === SKIP) acks?.discard(id);
-      else outcomes.push(outcome);
-    }
-    return new Many(outcomes);
+      return outcome;
+    });
   }
 
   /**
@@ -460,23 +459,33 @@ export class PipelineSink<TContract extends JobContract>
   }
 
   /** A result; `taskId` as for a failure result. */
-  #parseResult(body: Buffer, taskId?: string): JobOutcome<TContract> | typeof SKIP {
+  #parseResult(
+    body: Buffer,
+    taskId?: string,
+  ): JobOutcome<TContract> | typeof SKIP | Promise<JobOutcome<TContract> | typeof SKIP> {
     this.#stream.count();
-    const name = this.contract.name;
     let value: unknown;
     try {
       value = decodeBody(this.#config.codec, body, this.#resultWhere);
     } catch (err) {
       return this.#drop("undecodable", toError(err).message);
     }
-    const parsed = this.contract.result.safeParse(value);
-    if (!parsed.success) {
-      const issues = toIssues(parsed.error);
-      return this.#drop("invalid", `${name}: a result does not match the result schema: ${formatIssues(issues)}.`, issues);
+    const checked = this.#validate(value);
+    return checked instanceof Promise ? checked.then((done) => this.#checked(done, taskId)) : this.#checked(checked, taskId);
+  }
+
+  #checked(checked: Validation, taskId: string | undefined): JobOutcome<TContract> | typeof SKIP {
+    if (!checked.ok) {
+      const issues = checked.issues;
+      return this.#drop(
+        "invalid",
+        `${this.contract.name}: a result does not match the result schema: ${formatIssues(issues)}.`,
+        issues,
+      );
     }
     this.#results++;
-    // `parsed.data` is the result schema's output, which is what JobOutcome says.
-    const result = parsed.data as InferResult<TContract>;
+    // `checked.value` is the result schema's output, which is what JobOutcome says.
+    const result = checked.value as InferResult<TContract>;
     return taskId === undefined ? { ok: true, result } : { ok: true, result, taskId };
   }
 

@@ -13,6 +13,7 @@ import { ClosedError, InvalidArgumentError, OutOfRangeError } from "./errors/ind
 import type { EndpointUse } from "./internal/attach.js";
 import { encodeBody } from "./internal/codec-io.js";
 import { validationError } from "./internal/contract-check.js";
+import { InOrder, validatorOf, type Validation, type Validator } from "./internal/validator.js";
 import { checkTimeout, watchDeadline, type DeadlinePlace } from "./internal/deadline.js";
 import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
@@ -185,6 +186,10 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
   /** What a reliable push's timeout names; made by the first push, once the source is connected. */
   #reliablePlace: DeadlinePlace | undefined;
   readonly #what: string;
+  /** The task schema's validator, resolved once. */
+  readonly #validate: Validator;
+  /** Keeps tasks in push order while an asynchronous check is pending. */
+  readonly #outgoing = new InOrder();
   readonly #onPushFailed = (err: unknown): never => {
     throw this.#plain?.socket.closed !== false
       ? new ClosedError(`${this.#what} rejected: the source was closed before the task was sent.`)
@@ -199,6 +204,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     super(checkContract(contract, "jobs", owner));
     this.#config = config;
     this.#what = `PipelineSource("${contract.name}").push()`;
+    this.#validate = validatorOf(contract.task);
     this.#curve = CurveGuard.open(config.curve);
     if (config.reliable !== undefined) {
       this.#plain = undefined;
@@ -318,7 +324,20 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
    */
   push(task: InferTask<TContract>, options?: PushOptions): Promise<void> {
     if (this.closed) return Promise.reject(new ClosedError(`${this.#what} rejected: the source is closed.`));
-    if (this.#reliable !== undefined) return this.#pushReliable(this.#reliable, task, options);
+    const checked = this.#validate(task);
+    // An asynchronous check (or one still pending before this task) keeps the tasks in push order.
+    if (checked instanceof Promise || this.#outgoing.busy) {
+      return this.#outgoing.after(checked, (done) =>
+        this.closed
+          ? Promise.reject(new ClosedError(`${this.#what} rejected: the source was closed while the task was being checked.`))
+          : this.#pushChecked(task, done, options),
+      );
+    }
+    return this.#pushChecked(task, checked, options);
+  }
+
+  #pushChecked(task: InferTask<TContract>, checked: Validation, options: PushOptions | undefined): Promise<void> {
+    if (this.#reliable !== undefined) return this.#pushReliable(this.#reliable, task, checked, options);
     const plain = this.#plain;
     if (plain === undefined) return Promise.reject(new ClosedError(`${this.#what} rejected: the source is closed.`));
     if (options?.id !== undefined) {
@@ -331,7 +350,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     let timeoutMs: number | undefined;
     try {
       timeoutMs = options?.timeoutMs === undefined ? undefined : checkTimeout(options.timeoutMs, 0, "timeoutMs");
-      const body = this.#encodeTask(task);
+      const body = this.#encodeTask(task, checked);
       if (plain.outbox.batching && waits) {
         throw new InvalidArgumentError(
           `${this.#what}: \`timeoutMs\` and \`signal\` cannot be used with \`batch\` (a batch is not cancelled task by task).`,
@@ -488,7 +507,12 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     this.#curve?.release();
   }
 
-  #pushReliable(reliable: ReliablePushes, task: InferTask<TContract>, options: PushOptions | undefined): Promise<void> {
+  #pushReliable(
+    reliable: ReliablePushes,
+    task: InferTask<TContract>,
+    checked: Validation,
+    options: PushOptions | undefined,
+  ): Promise<void> {
     let body: Uint8Array;
     try {
       if (options?.headers !== undefined) {
@@ -496,7 +520,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
           `${this.#what}: \`headers\` cannot be used in reliable mode (protocol 1.3 carries no per-task headers through the broker); put what the worker needs in the task.`,
         );
       }
-      body = this.#encodeTask(task);
+      body = this.#encodeTask(task, checked);
     } catch (err) {
       emitValidationFailed(this.#config.onEvent, err);
       return Promise.reject(toError(err));
@@ -512,11 +536,10 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     return reliable.push(body, options, this.#reliablePlace);
   }
 
-  /** Validates a task against the task schema and encodes it. */
-  #encodeTask(task: InferTask<TContract>): Uint8Array {
-    const checked = this.contract.task.safeParse(task);
-    if (!checked.success) {
-      throw validationError(checked.error, {
+  /** Encodes a task checked against the task schema (or throws its validation error). */
+  #encodeTask(task: InferTask<TContract>, checked: Validation): Uint8Array {
+    if (!checked.ok) {
+      throw validationError(checked, {
         direction: "outgoing",
         contract: this.contract.name,
         method: "task",

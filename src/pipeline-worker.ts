@@ -22,12 +22,14 @@ import {
   readDispatchPolicy,
   type DispatchStep,
   type Failure,
+  type Input,
   type Outcome as DispatchOutcome,
 } from "./internal/dispatch.js";
 import { HandlerPool } from "./internal/handler-pool.js";
 import { callHook, callHookOrLog, isThenable } from "./internal/hooks.js";
 import { openPattern } from "./internal/open.js";
 import { readLoop } from "./internal/read-loop.js";
+import { InOrder, validatorOf } from "./internal/validator.js";
 import { resolveOptions } from "./internal/options.js";
 import { settleWithin } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
@@ -115,8 +117,8 @@ function resolveWorkerOptions(owner: string, options: PipelineWorkerOptions, con
 /** The dispatch step of a job contract: task in, result out. */
 function jobStep(contract: JobContract): DispatchStep {
   return {
-    input: contract.task,
-    output: contract.result,
+    input: validatorOf(contract.task),
+    output: validatorOf(contract.result),
     label: contract.name,
     inputPlace: {
       direction: "incoming",
@@ -405,6 +407,8 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   readonly #pool: HandlerPool;
   readonly #step: DispatchStep;
   readonly #policy: DispatchPolicy;
+  /** Keeps tasks in order while an asynchronous task check is pending. */
+  readonly #inputs = new InOrder();
   #readLoop: Promise<void> = Promise.resolve();
   #received = 0;
   #completed = 0;
@@ -605,10 +609,17 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     }
   }
 
-  async #run(body: Buffer): Promise<void> {
+  #run(body: Buffer): Promise<void> {
     this.#pool.begin();
+    const input = decodeInput(this.#step, this.#policy, body);
+    // An asynchronous check (or one still pending before this task) keeps the tasks in their order.
+    if (input instanceof Promise || this.#inputs.busy) return this.#inputs.after(input, (checked) => this.#runInput(checked));
+    return this.#runInput(input);
+  }
+
+  /** Runs the handler on a checked task (its pool slot is taken) and pushes the result. */
+  async #runInput(input: Input): Promise<void> {
     try {
-      const input = decodeInput(this.#step, this.#policy, body);
       if (!input.ok) {
         await this.#fail(input.failure);
         return;
@@ -617,7 +628,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       const startedAt = performance.now();
       const running = runHandler(this.#step, this.#policy, () =>
         // `input.value` is the task schema's output, which is what the handler is typed to receive.
-        this.#handler(input.value as InferHandlerTask<TContract>, { contract: this.contract, signal }),
+        this.#handler(input.value, { contract: this.contract, signal }),
       );
       // A handler that answers synchronously finishes in this turn: no await, so the next task starts at once.
       const outcome = isThenable(running) ? await running : running;
@@ -655,6 +666,14 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
    */
   #runTask(task: DispatchedTask, job: TaskJob, index: number): void {
     const input = decodeInput(this.#step, this.#policy, task.body);
+    if (input instanceof Promise || this.#inputs.busy) {
+      void this.#inputs.after(input, (checked) => this.#runChecked(checked, job, index, task));
+      return;
+    }
+    this.#runChecked(input, job, index, task);
+  }
+
+  #runChecked(input: Input, job: TaskJob, index: number, task: DispatchedTask): void {
     if (!input.ok) {
       job.settle(index, OutcomeStatus.FAILED, this.#failureBody(input.failure));
       return;
@@ -663,7 +682,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     const startedAt = performance.now();
     const running = runHandler(this.#step, this.#policy, () =>
       // `input.value` is the task schema's output, which is what the handler is typed to receive.
-      this.#handler(input.value as InferHandlerTask<TContract>, context),
+      this.#handler(input.value, context),
     );
     if (isThenable(running)) void running.then((outcome) => this.#settle(job, index, outcome, startedAt));
     else this.#settle(job, index, running, startedAt);

@@ -9,6 +9,7 @@ import type { Codec } from "./codec.js";
 import type { EndpointUse } from "./internal/attach.js";
 import { encodeBody } from "./internal/codec-io.js";
 import { topicResolver, validationError } from "./internal/contract-check.js";
+import { InOrder, validatorsOf, type Validation, type Validator } from "./internal/validator.js";
 import type { InferPublish, TopicContract, TypeLevelError, WireTopic } from "./contract.js";
 import { readLimits, type LimitOptions } from "./internal/limits.js";
 import type { IsUnion } from "./internal/types.js";
@@ -186,6 +187,10 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   readonly #socket: zmq.XPublisher;
   readonly #outbox: Outbox<string>;
   readonly #resolve: (topic: string) => string | null;
+  /** The validator of each declared topic, resolved once. */
+  readonly #validators: ReadonlyMap<string, Validator>;
+  /** Keeps messages in publish order while an asynchronous check is pending. */
+  readonly #outgoing = new InOrder();
   readonly #onSendFailed = (err: unknown): never => {
     throw fromZmqError(err, `Publisher("${this.contract.name}").publish()`, this.endpoint);
   };
@@ -205,6 +210,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     this.#config = config;
     this.#instrumentation = config.instrumentation;
     this.#resolve = topicResolver(contract);
+    this.#validators = validatorsOf(contract.topics);
     this.#stamp = stamper(config.headers);
     const stamp = this.#stamp;
     this.#socket = new zmq.XPublisher({
@@ -304,15 +310,38 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
         new ClosedError(`Publisher("${this.contract.name}").publish("${topic}") rejected: the publisher is closed.`),
       );
     }
-    let body: Uint8Array;
+    let declared: string | null;
+    let checked: Validation | Promise<Validation>;
     try {
-      const declared = typeof topic === "string" ? this.#resolve(topic) : null;
+      declared = typeof topic === "string" ? this.#resolve(topic) : null;
       if (declared === null) {
         throw new UnknownTopicError(this.contract.name, topic, Object.keys(this.contract.topics));
       }
-      const checked = this.contract.topics[declared]!.safeParse(data);
-      if (!checked.success) {
-        throw validationError(checked.error, {
+      checked = this.#validators.get(declared)!(data);
+    } catch (err) {
+      return Promise.reject(toError(err));
+    }
+    // An asynchronous check (or one still pending before this message) keeps the messages in publish order.
+    if (checked instanceof Promise || this.#outgoing.busy) {
+      const name = declared;
+      return this.#outgoing.after(checked, (done) => this.#publishChecked(topic, name, data, done, options, true));
+    }
+    return this.#publishChecked(topic, declared, data, checked, options, false);
+  }
+
+  /** Encodes and sends a checked message (`late`: its check was asynchronous, so the publisher may have closed). */
+  #publishChecked(
+    topic: string,
+    declared: string,
+    data: unknown,
+    checked: Validation,
+    options: PublishOptions | undefined,
+    late: boolean,
+  ): Promise<void> {
+    let body: Uint8Array;
+    try {
+      if (!checked.ok) {
+        throw validationError(checked, {
           direction: "outgoing",
           contract: this.contract.name,
           method: topic,
@@ -320,6 +349,11 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
           schema: `"${declared}" topic`,
           hint: "Nothing was published; fix the payload.",
         });
+      }
+      if (late && this.closed) {
+        throw new ClosedError(
+          `Publisher("${this.contract.name}").publish("${topic}") rejected: the publisher was closed while the message was being checked.`,
+        );
       }
       body = encodeBody(this.#config.codec, data, `Message for "${this.contract.name}/${topic}"`);
       if (options !== undefined) this.#checkPublishOptions(topic, options);

@@ -30,7 +30,8 @@ import { endpointList } from "./internal/attach.js";
 import { decodeBody, encodeBody } from "./internal/codec-io.js";
 import { readConnectionOptions, type ConnectionOptions } from "./internal/connection-options.js";
 import { readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
-import { checkPayload, hasMethod } from "./internal/contract-check.js";
+import { hasMethod, validationError, type PayloadPlace } from "./internal/contract-check.js";
+import { InOrder, validatorOf, type Validation, type Validator } from "./internal/validator.js";
 import { checkSignal, checkTimeout, watchDeadline } from "./internal/deadline.js";
 import { callHook } from "./internal/hooks.js";
 import { emitValidationFailed } from "./internal/events.js";
@@ -255,6 +256,12 @@ interface MethodWire {
   readonly headersEnd: string;
   /** The attempts of its calls are recorded and may be retried. */
   readonly retried: boolean;
+  /** The request schema's validator and where a failure is reported. */
+  readonly request: Validator;
+  readonly requestPlace: PayloadPlace;
+  /** The response schema's validator and where a failure is reported. */
+  readonly response: Validator;
+  readonly responsePlace: PayloadPlace;
 }
 
 /** What a {@link Call} is made of. */
@@ -366,6 +373,9 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   /** Calls waiting for a live link, in arrival order. */
   readonly #waiting = new Set<Call>();
   readonly #methods = new Map<string, MethodWire>();
+  /** Keep calls in order while an asynchronous request check (outgoing) or reply check (incoming) is pending. */
+  readonly #outgoing = new InOrder();
+  readonly #incoming = new InOrder();
   readonly #connectWaiters = new Waiters();
   readonly #curve: CurveGuard | undefined;
   #sent = 0;
@@ -397,6 +407,24 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
         frame: Buffer.from(method, "utf8"),
         headersEnd: idempotent ? ',"idempotent":true}' : "}",
         retried: idempotent && config.retry !== undefined,
+        request: validatorOf(schemas.request),
+        requestPlace: {
+          direction: "outgoing",
+          contract: contract.name,
+          method,
+          what: "Request to",
+          schema: "request",
+          hint: "Nothing was sent; fix the payload.",
+        },
+        response: validatorOf(schemas.response),
+        responsePlace: {
+          direction: "incoming",
+          contract: contract.name,
+          method,
+          what: "Reply to",
+          schema: "response",
+          hint: "Server and client probably run different contract versions.",
+        },
       });
     }
     const listener: LinkListener = {
@@ -521,7 +549,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     options?: CallOptions,
   ): Promise<InferResponse<TContract, TMethod>> {
     // The reply is checked by the method's response schema in #settle, so its type is the schema's output.
-    return this.#call(method, request, options) as Promise<InferResponse<TContract, TMethod>>;
+    return this.#call(method, request, options);
   }
 
   #call(method: string, request: unknown, options: CallOptions | undefined): Promise<unknown> {
@@ -531,22 +559,44 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
         new ClosedError(`${where} rejected: the client is closed. Create a new client with RpcClient.connect().`),
       );
     }
-    let body: Uint8Array;
     let timeoutMs: number;
+    let wire: MethodWire;
+    let checked: Validation | Promise<Validation>;
     try {
       if (!hasMethod(this.contract, method)) {
         throw new UnknownMethodError(this.contract.name, String(method), Object.keys(this.contract.methods));
       }
       timeoutMs = checkTimeout(options?.timeoutMs, this.#timeoutMs, "timeoutMs", where);
       checkSignal(options?.signal, where);
-      checkPayload(this.contract.methods[method]!.request, request, {
-        direction: "outgoing",
-        contract: this.contract.name,
-        method,
-        what: "Request to",
-        schema: "request",
-        hint: "Nothing was sent; fix the payload.",
-      });
+      wire = this.#methods.get(method)!;
+      checked = wire.request(request);
+    } catch (err) {
+      return Promise.reject(toError(err));
+    }
+    // An asynchronous check (or one still pending before this call) keeps the calls in the order they were made;
+    // the deadline starts once the request is checked.
+    if (checked instanceof Promise || this.#outgoing.busy) {
+      return this.#outgoing.after(checked, (done) => this.#start(method, wire, request, done, timeoutMs, options, where));
+    }
+    return this.#start(method, wire, request, checked, timeoutMs, options, where);
+  }
+
+  /** Encodes a checked request and sends it as a new call. */
+  #start(
+    method: string,
+    wire: MethodWire,
+    request: unknown,
+    checked: Validation,
+    timeoutMs: number,
+    options: CallOptions | undefined,
+    where: string,
+  ): Promise<unknown> {
+    let body: Uint8Array;
+    try {
+      if (!checked.ok) throw validationError(checked, wire.requestPlace);
+      if (this.closed) {
+        throw new ClosedError(`${where} rejected: the client was closed while the request was being checked.`);
+      }
       // The original value is sent, not the parsed one: the server parses it again, so transforms run once.
       body = encodeBody(this.#codec, request, `Request to "${this.contract.name}/${method}"`);
       if (body.length > this.#maxMessageBytes) {
@@ -556,7 +606,6 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       emitValidationFailed(this.#onEvent, err);
       return Promise.reject(toError(err));
     }
-    const wire = this.#methods.get(method)!;
     const now = Date.now();
     const span = this.#instrumentation === undefined ? undefined : this.#startSpan(method);
     return new Promise<unknown>((settled, failed) => {
@@ -675,9 +724,9 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       });
       return;
     }
-    let value: unknown;
+    let checked: Validation | Promise<Validation>;
     try {
-      value = this.#settle(call.method, reply.ok, reply.body);
+      checked = this.#settle(call.method, reply.ok, reply.body);
     } catch (err) {
       emitValidationFailed(this.#onEvent, err);
       if (err instanceof RemoteCallError && err.code === ErrorCode.UNAVAILABLE) this.#retryOrFinish(call, err);
@@ -687,9 +736,26 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       }
       return;
     }
+    // An asynchronous check (or one still pending before this reply) settles the calls in the order replies came.
+    if (checked instanceof Promise || this.#incoming.busy) {
+      void this.#incoming.after(checked, (done) => {
+        if (this.#pending.holds(call.id, call)) this.#resolveReply(call, done); // else its deadline or another reply came first
+      });
+      return;
+    }
+    this.#resolveReply(call, checked);
+  }
+
+  #resolveReply(call: Call, checked: Validation): void {
     this.#latency.since(call.startedAt);
+    if (!checked.ok) {
+      const error = validationError(checked, call.wire.responsePlace);
+      emitValidationFailed(this.#onEvent, error);
+      this.#finish(call, error);
+      return;
+    }
     this.#pending.take(call.id);
-    call.resolve(value);
+    call.resolve(checked.value);
   }
 
   #parseServiceReply(frames: Buffer[]): ReplyParse {
@@ -699,18 +765,10 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       : parseServiceReply(reply.body);
   }
 
-  #settle(method: string, ok: boolean, body: Buffer): unknown {
+  /** Checks a reply's body with the response schema; throws for an error reply or a body that cannot be decoded. */
+  #settle(method: string, ok: boolean, body: Buffer): Validation | Promise<Validation> {
     const where = `Reply from "${this.contract.name}/${method}"`;
-    if (ok) {
-      return checkPayload(this.contract.methods[method]!.response, decodeBody(this.#codec, body, where), {
-        direction: "incoming",
-        contract: this.contract.name,
-        method,
-        what: "Reply to",
-        schema: "response",
-        hint: "Server and client probably run different contract versions.",
-      });
-    }
+    if (ok) return this.#methods.get(method)!.response(decodeBody(this.#codec, body, where));
     const errorBody = asErrorBody(decodeBody(this.#codec, body, `Error ${where.toLowerCase()}`));
     if (errorBody === undefined) {
       throw new MalformedMessageError(

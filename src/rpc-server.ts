@@ -28,6 +28,7 @@ import {
   readDispatchPolicy,
   type DispatchStep,
   type Failure,
+  type Input,
   type Outcome,
 } from "./internal/dispatch.js";
 import { endpointList } from "./internal/attach.js";
@@ -41,6 +42,7 @@ import { resolveOptions, type OptionReader } from "./internal/options.js";
 import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { settleWithin } from "./internal/timing.js";
+import { InOrder, validatorOf } from "./internal/validator.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { emitValidationFailed } from "./internal/events.js";
 import { LatencyHistogram, type LatencyStats } from "./internal/latency.js";
@@ -380,8 +382,8 @@ function stepsFor(contract: RpcContract): ReadonlyMap<string, DispatchStep> {
   for (const [method, schemas] of Object.entries(contract.methods)) {
     const label = `${contract.name}/${method}`;
     steps.set(method, {
-      input: schemas.request,
-      output: schemas.response,
+      input: validatorOf(schemas.request),
+      output: validatorOf(schemas.response),
       label,
       inputPlace: {
         direction: "incoming",
@@ -503,6 +505,8 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   readonly #pool: HandlerPool;
   readonly #jobs = new Set<Job>();
   readonly #instrumentation: Instrumentation | undefined;
+  /** Keeps requests in order while an asynchronous input check is pending. */
+  readonly #inputs = new InOrder();
   #curve: CurveGuard | undefined;
   readonly #onWorkerRequest = (link: MdpWorkerLink, generation: number, client: Buffer, body: Buffer[]): void => {
     if (this.#withinFrames(body, link.endpoint)) this.#dispatch(parsePayload(body, 0, [client]), { link, generation });
@@ -840,6 +844,35 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       }
     }
     const input = decodeInput(step, this.#config.policy, message.body);
+    // An asynchronous check (or one still pending before this request) keeps the requests in their order.
+    if (input instanceof Promise || this.#inputs.busy) {
+      void this.#inputs.after(input, (checked) => {
+        if (this.#closing) {
+          this.#spanFailed(span, ErrorCode.UNAVAILABLE, "the server closed while the request was being checked");
+          this.#replyError(envelope, route, method, replyHeaders, {
+            code: ErrorCode.UNAVAILABLE,
+            message: `${name}: the server closed while the request was being checked; it was not run. Retry on another server.`,
+          });
+        } else this.#admit(checked, envelope, route, method, replyHeaders, headers, deadline, step, trace, span);
+      });
+      return;
+    }
+    this.#admit(input, envelope, route, method, replyHeaders, headers, deadline, step, trace, span);
+  }
+
+  /** Runs (or queues) a request whose input has been checked, or answers its failure. */
+  #admit(
+    input: Input,
+    envelope: Buffer[],
+    route: WorkerRoute | undefined,
+    method: string,
+    replyHeaders: Uint8Array | undefined,
+    headers: MessageHeaders | undefined,
+    deadline: RequestDeadline | undefined,
+    step: DispatchStep,
+    trace: TraceContext | undefined,
+    span: TraceSpan | undefined,
+  ): void {
     if (!input.ok) {
       this.#spanFailed(span, input.failure.body.code, input.failure.body.message);
       this.#fail(envelope, route, method, replyHeaders, input.failure);
@@ -893,7 +926,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     const handler = this.#handlers[method] as RpcHandler<TContract, MethodName<TContract>>;
     const context = new Context(this.contract, method, job.deadline?.expiresAt, job.scope, job.trace);
     // `job.input` is the output of the method's request schema, which is what the handler is typed to receive.
-    const invoke = () => handler(job.input as InferHandlerRequest<TContract, MethodName<TContract>>, context);
+    const invoke = () => handler(job.input, context);
     const span = job.span;
     const outcome = runHandler(job.step, this.#config.policy, span === undefined ? invoke : () => span.run(invoke));
     if (isThenable(outcome)) void outcome.then((done) => this.#finish(job, done));

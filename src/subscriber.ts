@@ -11,12 +11,13 @@ import type { TopicContract, TopicMessage, WireTopic } from "./contract.js";
 import { ClosedError, InvalidArgumentError, MalformedMessageError, type ValidationIssue } from "./errors/index.js";
 import type { EndpointUse } from "./internal/attach.js";
 import { decodeBody } from "./internal/codec-io.js";
-import { formatIssues, toIssues, topicResolver } from "./internal/contract-check.js";
+import { formatIssues, topicResolver } from "./internal/contract-check.js";
+import { validatorsOf, type Validation, type Validator } from "./internal/validator.js";
 import type { DeadlinePlace } from "./internal/deadline.js";
 import { readLimits, tooManyFrames, type LimitOptions } from "./internal/limits.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
-import { MessageStream, Many, SKIP } from "./internal/stream.js";
+import { MessageStream, SKIP, parseAll, type Parsed } from "./internal/stream.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { multicastSocketOptions } from "./internal/multicast.js";
 import type { MulticastOptions } from "./multicast.js";
@@ -212,6 +213,8 @@ export class Subscriber<TContract extends TopicContract>
   readonly #socket: zmq.Subscriber;
   readonly #stream: MessageStream<TopicMessage<TContract>, SubscriberDropReason, SubscriberDropInfo>;
   readonly #resolve: (topic: string) => string | null;
+  /** The validator of each declared topic, resolved once. */
+  readonly #validators: ReadonlyMap<string, Validator>;
   readonly #config: SubscriberConfig<TContract>;
   readonly #held = new Map<string, Held>();
   readonly #curve: CurveGuard | undefined;
@@ -228,6 +231,7 @@ export class Subscriber<TContract extends TopicContract>
     super(checkContract(contract, "topics", owner));
     this.#config = config;
     this.#resolve = topicResolver(contract);
+    this.#validators = validatorsOf(contract.topics);
     this.#socket = new zmq.Subscriber({
       linger: 0,
       receiveHighWaterMark: config.receiveHighWaterMark,
@@ -416,7 +420,7 @@ export class Subscriber<TContract extends TopicContract>
     return this.#stream.drop(issues === undefined ? { reason, topic, message } : { reason, topic, message, issues });
   }
 
-  #parse(frames: Buffer[]): TopicMessage<TContract> | Many<TopicMessage<TContract>> | typeof SKIP {
+  #parse(frames: Buffer[]): Parsed<TopicMessage<TContract>> | Promise<Parsed<TopicMessage<TContract>>> {
     const over = tooManyFrames(this.#config.limits, frames, `Subscriber("${this.contract.name}")`);
     const frame = over === undefined ? parsePubSub(frames) : ({ kind: "malformed", topic: undefined, reason: over } as const);
     if (frame.kind === "malformed") {
@@ -434,11 +438,17 @@ export class Subscriber<TContract extends TopicContract>
       const span = this.#receiveSpan(topic, frame.headers);
       const message =
         frame.kind === "message" ? this.#parseOne(topic, declared, frame.body) : this.#parseMany(topic, declared, frame.bodies);
-      endSpan(span, message === SKIP ? { code: "DROPPED", message: "the message was dropped (see onDrop)" } : undefined);
-      return message;
+      if (message instanceof Promise) return message.then((done) => this.#endReceive(span, done));
+      return this.#endReceive(span, message);
     }
     if (frame.kind === "message") return this.#parseOne(topic, declared, frame.body);
     return this.#parseMany(topic, declared, frame.bodies);
+  }
+
+  /** Ends a consumer span once its message (or batch) is validated: with an error when it was dropped. */
+  #endReceive<T>(span: TraceSpan, message: T): T {
+    endSpan(span, message === SKIP ? { code: "DROPPED", message: "the message was dropped (see onDrop)" } : undefined);
+    return message;
   }
 
   /**
@@ -461,13 +471,12 @@ export class Subscriber<TContract extends TopicContract>
     return startSpan(this.#config.instrumentation!, parent === undefined ? options : { ...options, parent });
   }
 
-  #parseMany(topic: string, declared: string | null, bodies: readonly Buffer[]): Many<TopicMessage<TContract>> {
-    const messages: TopicMessage<TContract>[] = [];
-    for (const body of bodies) {
-      const message = this.#parseOne(topic, declared, body);
-      if (message !== SKIP) messages.push(message);
-    }
-    return new Many(messages);
+  #parseMany(
+    topic: string,
+    declared: string | null,
+    bodies: readonly Buffer[],
+  ): Parsed<TopicMessage<TContract>> | Promise<Parsed<TopicMessage<TContract>>> {
+    return parseAll(bodies.length, (i) => this.#parseOne(topic, declared, bodies[i]!));
   }
 
   /** Gap counting from the headers of a message (or a batch of `count`) that arrived; see internal/gap-tracker.ts. */
@@ -487,7 +496,11 @@ export class Subscriber<TContract extends TopicContract>
     callHook(this.#config.onGap, { topic, publisherId, epoch, missed: seen.missed, from: seen.from, to: seen.to });
   }
 
-  #parseOne(topic: string, declared: string | null, body: Buffer): TopicMessage<TContract> | typeof SKIP {
+  #parseOne(
+    topic: string,
+    declared: string | null,
+    body: Buffer,
+  ): TopicMessage<TContract> | typeof SKIP | Promise<TopicMessage<TContract> | typeof SKIP> {
     this.#stream.count();
     const name = this.contract.name;
     if (declared === null) {
@@ -499,19 +512,24 @@ export class Subscriber<TContract extends TopicContract>
     } catch (err) {
       return this.#drop("undecodable", topic, err instanceof MalformedMessageError ? err.message : String(err));
     }
-    const parsed = this.contract.topics[declared]!.safeParse(value);
-    if (!parsed.success) {
-      const issues = toIssues(parsed.error);
+    const checked = this.#validators.get(declared)!(value);
+    return checked instanceof Promise
+      ? checked.then((done) => this.#checked(topic, declared, done))
+      : this.#checked(topic, declared, checked);
+  }
+
+  #checked(topic: string, declared: string, checked: Validation): TopicMessage<TContract> | typeof SKIP {
+    if (!checked.ok) {
       return this.#drop(
         "invalid",
         topic,
-        `${name}: message on "${topic}" does not match the "${declared}" schema: ${formatIssues(issues)}.`,
-        issues,
+        `${this.contract.name}: message on "${topic}" does not match the "${declared}" schema: ${formatIssues(checked.issues)}.`,
+        checked.issues,
       );
     }
     this.#delivered++;
-    // `data` was just parsed by the schema of `declared`, which is what TopicMessage says.
-    return { topic, declared, data: parsed.data } as TopicMessage<TContract>;
+    // `data` was just checked by the schema of `declared`, which is what TopicMessage says.
+    return { topic, declared, data: checked.value };
   }
 
   /** Closes the socket; every `for await` loop ends, `receive()` rejects, and messages not yet taken are discarded. Idempotent. */

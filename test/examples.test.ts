@@ -87,6 +87,16 @@ describe("examples", () => {
     });
   });
 
+  test("standard-schema: a valibot + arktype contract calls, refuses a bad request with its path, and names the unexportable schema", async () => {
+    await quietly(async () => {
+      const { main } = await import("../examples/standard-schema.js");
+      const lines = await main({ signal: signal() });
+      expect(lines[0]).toBe("3 x SKU-0042: 7.5");
+      expect(lines[1]).toMatch(/^sku: Invalid format/);
+      expect(lines[2]).toBe("sell.request: valibot schema");
+    });
+  });
+
   test.each(files)("%s exports main({ signal })", async (file) => {
     const mod: unknown = await import(new URL(file, dir).href);
     expect(typeof (mod as { main?: unknown }).main).toBe("function");

@@ -8,10 +8,12 @@
  * collected over the whole contract and reported together in one {@link UnrepresentableSchemaError}, unless the
  * `unrepresentable` option says what to put in their place.
  */
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import * as z from "zod";
-import type { JobContract, RpcContract, TopicContract } from "../contract.js";
+import type { JobContract, RpcContract, Schema, TopicContract } from "../contract.js";
 import { InvalidArgumentError, UnrepresentableSchemaError } from "../errors/index.js";
 import { contractName } from "../internal/export-contract.js";
+import { isZodSchema } from "../internal/validator.js";
 import type { UnrepresentableSite } from "../errors/index.js";
 
 /** A JSON Schema object, as zod 4 produces it (`z.core.JSONSchema.BaseSchema`). */
@@ -197,14 +199,15 @@ class Converter {
     }
   }
 
-  schema(schema: z.ZodType, message: string, part: UnrepresentableSite["part"]): JsonSchema {
-    requireReportingZod();
+  schema(schema: Schema, message: string, part: UnrepresentableSite["part"]): JsonSchema {
     const policy = this.#options.unrepresentable ?? "throw";
     if (policy !== "throw" && policy !== "any" && typeof policy !== "function") {
       throw new InvalidArgumentError(
         `toJsonSchema: \`unrepresentable\` must be "throw", "any" or a function (site) => JSON Schema, got ${String(policy)}.`,
       );
     }
+    if (!isZodSchema(schema)) return this.#standard(schema, message, part, policy);
+    requireReportingZod();
     try {
       return z.toJSONSchema(schema, {
         io: "input",
@@ -234,6 +237,45 @@ class Converter {
         { cause: err },
       );
     }
+  }
+
+  /**
+   * A Standard Schema validator: its Standard JSON Schema interface (`~standard.jsonSchema.input`) gives the input
+   * side. A validator without one, or whose converter refuses, is one unrepresentable site for the whole schema.
+   */
+  #standard(
+    schema: StandardSchemaV1,
+    message: string,
+    part: UnrepresentableSite["part"],
+    policy: "throw" | "any" | UnrepresentableHandler,
+  ): JsonSchema {
+    const vendor = schema["~standard"].vendor;
+    const converter: unknown = Reflect.get(schema["~standard"], "jsonSchema");
+    const input: unknown = typeof converter === "object" && converter !== null ? Reflect.get(converter, "input") : undefined;
+    let reason: string;
+    if (typeof input === "function") {
+      try {
+        // A Standard JSON Schema converter returns a plain JSON Schema object (StandardJSONSchemaV1.Converter).
+        const converted: unknown = Reflect.apply(input, converter, [{ target: this.#options.target ?? "draft-2020-12" }]);
+        if (typeof converted === "object" && converted !== null) return converted as JsonSchema;
+        reason = `its Standard JSON Schema converter returned ${typeof converted}, not a JSON Schema object`;
+      } catch (err) {
+        reason = `its Standard JSON Schema converter refused it (${err instanceof Error ? err.message : String(err)}); describe what travels on the wire with types JSON Schema has`;
+      }
+    } else {
+      reason =
+        `a ${vendor} schema has no Standard JSON Schema interface (~standard.jsonSchema), so it cannot be exported; ` +
+        (vendor === "valibot"
+          ? "wrap it with toStandardJsonSchema() from @valibot/to-json-schema"
+          : "use a validator release that implements Standard JSON Schema (arktype does)") +
+        ", or pass { unrepresentable } to give its JSON Schema";
+    }
+    const site: UnrepresentableSite = { contract: this.#name, message, part, path: "", type: `${vendor} schema`, reason };
+    if (policy === "any") return {};
+    const given = typeof policy === "function" ? policy(site) : undefined;
+    if (given !== undefined) return given;
+    this.#sites.push(site);
+    return {};
   }
 
   /** Throws the collected sites, if any. */

@@ -1,11 +1,11 @@
 /**
  * @packageDocumentation
- * Checking messages against a contract: method lookup, payload validation with errors that say where, zod issues
- * in plain form, and the declared topic that governs a wire topic.
+ * Checking messages against a contract: method lookup, the errors that say where a payload failed its schema (the
+ * check itself is `internal/validator.ts`), and the declared topic that governs a wire topic.
  */
-import * as z from "zod";
 import type { MethodName, RpcContract, TopicContract } from "../contract.js";
 import { ContractValidationError, type ValidationIssue } from "../errors/index.js";
+import type { ValidationFailure } from "./validator.js";
 
 /**
  * True when `method` is declared by the contract (an own property, so `toString` and friends never match).
@@ -15,24 +15,13 @@ export function hasMethod<TContract extends RpcContract>(contract: TContract, me
 }
 
 /**
- * Converts zod issues to plain, JSON-safe issues.
- */
-export function toIssues(error: z.ZodError): ValidationIssue[] {
-  return error.issues.map((issue) => ({
-    path: issue.path.map((key) => (typeof key === "number" ? key : String(key))),
-    code: issue.code,
-    message: issue.message,
-  }));
-}
-
-/**
  * One line listing issues as `path: message`, for drop reports.
  */
 export function formatIssues(issues: readonly ValidationIssue[]): string {
   return issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
 }
 
-/** What {@link checkPayload} is checking, for the error message. */
+/** Where a payload was checked, for the error message. */
 export interface PayloadPlace {
   readonly direction: "outgoing" | "incoming";
   readonly contract: string;
@@ -46,25 +35,15 @@ export interface PayloadPlace {
 }
 
 /**
- * The {@link ContractValidationError} for a failed parse at `place`.
+ * The {@link ContractValidationError} for a failed check at `place`.
  */
-export function validationError(error: z.ZodError, place: PayloadPlace): ContractValidationError {
+export function validationError(failure: ValidationFailure, place: PayloadPlace): ContractValidationError {
   return new ContractValidationError(
     `${place.what} "${place.contract}/${place.method}" does not match the ${place.schema} schema:\n` +
-      `${z.prettifyError(error)}\n${place.hint}`,
-    { issues: toIssues(error), direction: place.direction, contract: place.contract, method: place.method },
-    { cause: error },
+      `${failure.pretty}\n${place.hint}`,
+    { issues: failure.issues, direction: place.direction, contract: place.contract, method: place.method },
+    { cause: failure.cause },
   );
-}
-
-/**
- * Parses `value` with `schema`; returns the parsed output or throws a {@link ContractValidationError}.
- * Hot paths call `schema.safeParse` themselves and build the place only on failure.
- */
-export function checkPayload(schema: z.ZodType, value: unknown, place: PayloadPlace): unknown {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  throw validationError(result.error, place);
 }
 
 /**

@@ -3,12 +3,12 @@
  * The transport-free dispatch core shared by `RpcServer` and `PipelineWorker`: decode and validate the input, run
  * the handler, validate and encode its output, and shape every failure as a wire error body (tRPC's getErrorShape).
  *
- * No sockets: the owner feeds it a body and sends what it returns. A handler that answers synchronously is finished
- * in the same turn (no await on a plain value).
+ * No sockets: the owner feeds it a body and sends what it returns. A handler that answers synchronously, with
+ * schemas that check synchronously (zod, most validators), is finished in the same turn (no await on a plain value);
+ * an asynchronous check makes the input or the outcome a promise.
  * @internal
  */
 import { randomUUID } from "node:crypto";
-import type * as z from "zod";
 import type { Codec } from "../codec.js";
 import { ApplicationError, ErrorCode, type RpcErrorBody } from "../errors/index.js";
 import { decodeBody, encodeBody } from "./codec-io.js";
@@ -16,6 +16,7 @@ import { validationError, type PayloadPlace } from "./contract-check.js";
 import { toError } from "./zmq-errors.js";
 import { isThenable } from "./hooks.js";
 import type { OptionReader } from "./options.js";
+import type { Validation, Validator } from "./validator.js";
 
 /** A failed dispatch: the error body for the peer, and what the owner reports locally. */
 export interface Failure {
@@ -38,8 +39,10 @@ export type Outcome = { readonly ok: true; readonly body: Uint8Array } | { reado
 
 /** Everything the core needs about one method (or one job contract). Built once per method, not per message. */
 export interface DispatchStep {
-  readonly input: z.ZodType;
-  readonly output: z.ZodType;
+  /** Checks the input (`internal/validator.ts`). */
+  readonly input: Validator;
+  /** Checks the output. */
+  readonly output: Validator;
   /** `contract/method`, for messages. */
   readonly label: string;
   readonly inputPlace: PayloadPlace;
@@ -102,8 +105,11 @@ function tooLarge(
   });
 }
 
-/** Checks the size, decodes with the codec and parses with the input schema. */
-export function decodeInput(step: DispatchStep, policy: DispatchPolicy, bytes: Uint8Array): Input {
+/**
+ * Checks the size, decodes with the codec and checks with the input schema. A promise only when the schema checks
+ * asynchronously.
+ */
+export function decodeInput(step: DispatchStep, policy: DispatchPolicy, bytes: Uint8Array): Input | Promise<Input> {
   if (bytes.length > policy.maxMessageBytes) return tooLarge(step, step.inputPlace.schema, bytes.length, policy.maxMessageBytes);
   let decoded: unknown;
   try {
@@ -111,17 +117,30 @@ export function decodeInput(step: DispatchStep, policy: DispatchPolicy, bytes: U
   } catch (err) {
     return fail({ code: ErrorCode.MALFORMED, message: toError(err).message }, err);
   }
-  const parsed = step.input.safeParse(decoded);
-  if (parsed.success) return { ok: true, value: parsed.data };
-  const error = validationError(parsed.error, step.inputPlace);
+  const checked = step.input(decoded);
+  return checked instanceof Promise ? checked.then((done) => checkedInput(step, done)) : checkedInput(step, checked);
+}
+
+function checkedInput(step: DispatchStep, checked: Validation): Input {
+  if (checked.ok) return { ok: true, value: checked.value };
+  const error = validationError(checked, step.inputPlace);
   return fail({ code: step.invalidInput, message: error.message, details: { issues: error.issues } }, error);
 }
 
-/** Validates and encodes what the handler returned. The handler's own value is sent: the receiver parses it. */
-export function encodeOutput(step: DispatchStep, policy: DispatchPolicy, value: unknown): Outcome {
-  const parsed = step.output.safeParse(value);
-  if (!parsed.success) {
-    const error = validationError(parsed.error, step.outputPlace);
+/**
+ * Checks and encodes what the handler returned. The handler's own value is sent: the receiver parses it. A promise
+ * only when the schema checks asynchronously.
+ */
+export function encodeOutput(step: DispatchStep, policy: DispatchPolicy, value: unknown): Outcome | Promise<Outcome> {
+  const checked = step.output(value);
+  return checked instanceof Promise
+    ? checked.then((done) => checkedOutput(step, policy, value, done))
+    : checkedOutput(step, policy, value, checked);
+}
+
+function checkedOutput(step: DispatchStep, policy: DispatchPolicy, value: unknown, checked: Validation): Outcome {
+  if (!checked.ok) {
+    const error = validationError(checked, step.outputPlace);
     return localFail({ code: step.invalidOutput, message: error.message, details: { issues: error.issues } }, error);
   }
   let body: Uint8Array;

@@ -32,6 +32,49 @@ export interface Receiver<TRaw> {
   receive(): Promise<TRaw>;
 }
 
+/** What a parser returns for one ZeroMQ message: an item, a batch, or {@link SKIP}. */
+export type Parsed<T> = T | Many<T> | typeof SKIP;
+
+/**
+ * A parser: a promise only when a schema checks asynchronously; the inbox then waits for it before it reads the
+ * next message, so items keep their order.
+ */
+export type Parser<T, TRaw> = (frames: TRaw) => Parsed<T> | Promise<Parsed<T>>;
+
+/**
+ * Parses the `count` messages of a batch, in order, into one {@link Many} (skipped ones left out). A promise only
+ * when some message's check is asynchronous: from the first such one on, the rest are checked at once and their
+ * results awaited in order.
+ */
+export function parseAll<T>(
+  count: number,
+  parse: (index: number) => T | typeof SKIP | Promise<T | typeof SKIP>,
+): Many<T> | Promise<Many<T>> {
+  const items: T[] = [];
+  for (let i = 0; i < count; i++) {
+    const item = parse(i);
+    if (item instanceof Promise) return parseRest(items, item, i + 1, count, parse);
+    if (item !== SKIP) items.push(item);
+  }
+  return new Many(items);
+}
+
+async function parseRest<T>(
+  items: T[],
+  first: Promise<T | typeof SKIP>,
+  from: number,
+  count: number,
+  parse: (index: number) => T | typeof SKIP | Promise<T | typeof SKIP>,
+): Promise<Many<T>> {
+  const pending: (T | typeof SKIP | Promise<T | typeof SKIP>)[] = [first];
+  for (let i = from; i < count; i++) pending.push(parse(i));
+  for (const one of pending) {
+    const item = await one;
+    if (item !== SKIP) items.push(item);
+  }
+  return new Many(items);
+}
+
 interface Waiter<T> {
   readonly resolve: (result: IteratorResult<T, undefined>) => void;
 }
@@ -53,13 +96,13 @@ const DONE: IteratorResult<never, undefined> = { value: undefined, done: true };
  */
 export class Inbox<T, TRaw = Buffer[]> {
   readonly #socket: Receiver<TRaw>;
-  readonly #parse: (frames: TRaw) => T | Many<T> | typeof SKIP;
+  readonly #parse: Parser<T, TRaw>;
   readonly #stash: T[] = [];
   #waiters: Waiter<T>[] = [];
   #pumping = false;
   #ended = false;
 
-  constructor(socket: Receiver<TRaw>, parse: (frames: TRaw) => T | Many<T> | typeof SKIP) {
+  constructor(socket: Receiver<TRaw>, parse: Parser<T, TRaw>) {
     this.#socket = socket;
     this.#parse = parse;
   }
@@ -140,7 +183,8 @@ export class Inbox<T, TRaw = Buffer[]> {
           this.end();
           return DONE;
         }
-        const item = this.#parse(frames);
+        let item = this.#parse(frames);
+        if (item instanceof Promise) item = await item; // an asynchronous check: the next read waits for it
         if (item === SKIP) continue;
         const first = item instanceof Many ? this.#stashAllButFirst(item.items) : item;
         if (first === SKIP) continue;
@@ -173,7 +217,8 @@ export class Inbox<T, TRaw = Buffer[]> {
           this.end();
           break;
         }
-        const item = this.#parse(frames);
+        let item = this.#parse(frames);
+        if (item instanceof Promise) item = await item; // an asynchronous check: the next read waits for it
         if (item === SKIP) continue;
         if (item instanceof Many) {
           for (const one of item.items) this.#deliver(one);
@@ -227,7 +272,7 @@ export class MessageStream<T, TReason extends string, TInfo extends DropReport<T
    */
   constructor(
     socket: Receiver<TRaw>,
-    parse: (frames: TRaw) => T | Many<T> | typeof SKIP,
+    parse: Parser<T, TRaw>,
     reasons: readonly TReason[],
     onDrop: ((info: TInfo) => void) | undefined,
     handed?: (item: T) => void,
