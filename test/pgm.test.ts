@@ -14,8 +14,12 @@ import {
 } from "../src/index.js";
 import { killAll, startProgram, type Program } from "./helpers/programs.js";
 
-// PGM/EPGM delivery between two processes, inside a network namespace this test creates (loopback with multicast on
-// and a multicast route), so no multicast ever leaves it. Needs a libzmq with PGM (`npm run build:zmq-system`) and
+// PGM/EPGM delivery between two processes, each in its own network namespace this test creates, joined by a veth
+// pair with a multicast route on each end, so no multicast ever leaves them. Two namespaces, not one: EPGM's peers
+// bind the same UDP port (0.0.0.0:<port>) and a subscriber sends its NAKs unicast to <source ip>:<port>; on one host
+// Linux hands such a datagram to one of the two sockets, and it was never the publisher's (measured: 510 NAKs, no
+// NCF, no RDATA in 60 s), so a single lost packet was unrecoverable and the subscriber saw a gap after ~30 s of NAK
+// retries. Across the veth pair the NAKs reach the publisher and lost packets are repaired (RDATA). Needs a libzmq with PGM (`npm run build:zmq-system`) and
 // root. Where either is missing the tests are skipped, and the skip says why; REQUIRE_PGM=1 (set by .ci/run after it
 // builds the system addon) turns a skip into a failure, so CI is never silently green.
 
@@ -64,24 +68,42 @@ describe("PGM endpoints are checked before libzmq sees them", () => {
   );
 });
 
-describe(`PGM delivery across processes in a private network namespace${why}`, () => {
+describe(`PGM delivery across processes in two private network namespaces joined by veth${why}`, () => {
   test.skipIf(skip).each(["epgm", "pgm"] as const)(
     "%s delivers 1,000 messages in order between two processes",
     async (transport) => {
       expect(reasons, "REQUIRE_PGM=1 but PGM cannot run here").toEqual([]);
-      const ns = `tzmq-${process.pid}-${randomInt(1_000_000)}`;
+      const tag = `${process.pid}-${randomInt(1_000_000)}`;
+      const ns = { pub: `tzmq-pub-${tag}`, sub: `tzmq-sub-${tag}` };
+      const address = { pub: "10.231.0.1", sub: "10.231.0.2" };
       const ip = (...args: string[]): void => {
         execFileSync("ip", args, { stdio: "pipe" });
       };
-      ip("netns", "add", ns);
+      const created: string[] = [];
       const programs: Program[] = [];
       try {
-        ip("-n", ns, "link", "set", "lo", "up");
-        ip("-n", ns, "link", "set", "lo", "multicast", "on");
-        ip("-n", ns, "route", "add", "224.0.0.0/4", "dev", "lo");
-        const endpoint = `${transport}://127.0.0.1;239.192.${randomInt(1, 255)}.${randomInt(1, 255)}:${randomInt(20_000, 60_000)}`;
+        for (const name of [ns.pub, ns.sub]) {
+          ip("netns", "add", name);
+          created.push(name);
+        }
+        // The veth ends are created inside the namespaces: nothing is added to the host's own interfaces.
+        ip("link", "add", "tzpub", "netns", ns.pub, "type", "veth", "peer", "name", "tzsub", "netns", ns.sub);
+        for (const role of ["pub", "sub"] as const) {
+          const dev = `tz${role}`;
+          ip("-n", ns[role], "link", "set", "lo", "up");
+          ip("-n", ns[role], "addr", "add", `${address[role]}/30`, "dev", dev);
+          ip("-n", ns[role], "link", "set", dev, "up");
+          ip("-n", ns[role], "route", "add", "224.0.0.0/4", "dev", dev);
+        }
+        const group = `239.192.${randomInt(1, 255)}.${randomInt(1, 255)}:${randomInt(20_000, 60_000)}`;
         const inNamespace = (role: "sub" | "pub"): Program =>
-          startProgram(`pgm ${role}`, "test/helpers/pgm-peer.ts", {}, [role, endpoint, "1000"], ["ip", "netns", "exec", ns]);
+          startProgram(
+            `pgm ${role}`,
+            "test/helpers/pgm-peer.ts",
+            {},
+            [role, `${transport}://${address[role]};${group}`, "1000"],
+            ["ip", "netns", "exec", ns[role]],
+          );
         const sub = inNamespace("sub");
         programs.push(sub);
         await sub.waitForLine(/^ready$/);
@@ -97,7 +119,7 @@ describe(`PGM delivery across processes in a private network namespace${why}`, (
         expect(await pub.exited).toBe(0);
       } finally {
         await killAll(programs);
-        ip("netns", "del", ns);
+        for (const name of created) ip("netns", "del", name); // deleting a namespace deletes its veth end
       }
     },
     60_000,

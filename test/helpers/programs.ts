@@ -46,25 +46,35 @@ export function startProcess(name: string, command: readonly string[], env: Reco
   });
   const lines: string[] = [];
   const watchers: Array<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
-  let pending = "";
-  const onData = (chunk: Buffer): void => {
-    pending += chunk.toString("utf8");
-    let nl: number;
-    while ((nl = pending.indexOf("\n")) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      lines.push(line);
-      for (const w of [...watchers]) {
-        const m = line.match(w.pattern);
-        if (m !== null) {
-          watchers.splice(watchers.indexOf(w), 1);
-          w.resolve(m);
-        }
+  // Each stream is split into lines on its own: a program's stderr and stdout interleave, and a line written to
+  // one in two writes (OpenPGM prints its "Warn: Interface lo reports as a loopback device." and then the newline)
+  // must not swallow a line written to the other in between ("...device.publishing" matches no /^publishing$/).
+  const onLine = (line: string): void => {
+    lines.push(line);
+    for (const w of [...watchers]) {
+      const m = line.match(w.pattern);
+      if (m !== null) {
+        watchers.splice(watchers.indexOf(w), 1);
+        w.resolve(m);
       }
     }
   };
-  child.stdout.on("data", onData);
-  child.stderr.on("data", onData);
+  for (const stream of [child.stdout, child.stderr]) {
+    let pending = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      pending += chunk;
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        onLine(line);
+      }
+    });
+    stream.on("end", () => {
+      if (pending !== "") onLine(pending); // a last line without its newline
+    });
+  }
   const exited = new Promise<number | string>((resolve) => {
     child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown"));
   });
@@ -81,7 +91,12 @@ export function startProcess(name: string, command: readonly string[], env: Reco
       const ended = exited.then((code) => {
         throw new Error(`${name} exited (${code}) before printing ${pattern}; its output:\n${lines.join("\n")}`);
       });
-      return within(Promise.race([found, ended]), timeoutMs, `${name} to print ${pattern}; output so far:\n${lines.join("\n")}`);
+      // The output is read when the time is up, not now: what the program printed while we waited is the evidence.
+      return within(
+        Promise.race([found, ended]),
+        timeoutMs,
+        () => `${name} to print ${pattern}; output so far:\n${lines.join("\n")}`,
+      );
     },
     exited,
     stop() {
