@@ -92,3 +92,47 @@ export interface TimedOutEvent {
   /** False when nothing was ever sent because no server was connected in time (the call fails with `NoServerError`). */
   readonly sent: boolean;
 }
+
+/**
+ * A `publish()` (with `noDrop`) or a `push()` waited its `timeoutMs` and gave up: the call rejected with a
+ * `TimeoutError`, and the message was not sent (a reliable push: the broker did not answer in time; it may still
+ * have stored the task, see `PipelineSource.push`).
+ */
+export interface SendTimedOutEvent {
+  /** Discriminant. */
+  readonly type: "timed-out";
+  /** `publish` (Publisher) or `push` (PipelineSource). */
+  readonly what: "publish" | "push";
+  /** The topic published, or `task` for a push. */
+  readonly target: string;
+  /** The call's `timeoutMs`. */
+  readonly afterMs: number;
+}
+
+/**
+ * A request reached an `RpcServer` after its deadline (protocol 1.2 headers): it was answered `DEADLINE_EXCEEDED`
+ * and its handler never ran.
+ */
+export interface RequestExpiredEvent {
+  /** Discriminant. */
+  readonly type: "timed-out";
+  /** Always `request`. */
+  readonly what: "request";
+  /** The RPC method of the request. */
+  readonly method: string;
+  /** How long after its deadline the server came to start it, in milliseconds. */
+  readonly lateMs: number;
+}
+
+/**
+ * A reliable `PipelineSource` sent tasks again that the broker had not answered: on a new connection to the broker,
+ * or after `resendMs` without an answer. The broker keeps one copy of each id, so a resend is never a duplicate task.
+ */
+export interface ResentEvent {
+  /** Discriminant. */
+  readonly type: "retried";
+  /** Always `push`. */
+  readonly what: "push";
+  /** How many tasks were sent again in this round. */
+  readonly count: number;
+}

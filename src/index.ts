@@ -126,6 +126,9 @@ export type {
   DisconnectedEvent,
   DroppedEvent,
   HandshakeFailedEvent,
+  RequestExpiredEvent,
+  ResentEvent,
+  SendTimedOutEvent,
   TimedOutEvent,
   ValidationFailedEvent,
 } from "./events.js";

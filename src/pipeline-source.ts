@@ -9,7 +9,8 @@ import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/cur
 import type { Codec } from "./codec.js";
 import type { InferTask, JobContract } from "./contract.js";
 import { parseEndpoint } from "./endpoint.js";
-import { ClosedError, InvalidArgumentError, OutOfRangeError } from "./errors/index.js";
+import { ClosedError, InvalidArgumentError, OutOfRangeError, TimeoutError } from "./errors/index.js";
+import { callHook } from "./internal/hooks.js";
 import type { EndpointUse } from "./internal/attach.js";
 import { encodeBody } from "./internal/codec-io.js";
 import { validationError } from "./internal/contract-check.js";
@@ -31,7 +32,7 @@ import { ReliablePushes } from "./internal/reliable-pushes.js";
 import { emitValidationFailed } from "./internal/events.js";
 import type { LatencyStats } from "./internal/latency.js";
 import { watchConnections } from "./internal/socket-events.js";
-import type { ConnectionEvent, ValidationFailedEvent } from "./events.js";
+import type { ConnectionEvent, ResentEvent, SendTimedOutEvent, ValidationFailedEvent } from "./events.js";
 import type { WaitOptions } from "./signal.js";
 
 /** Options of {@link PipelineSource.bind} and {@link PipelineSource.connect}. */
@@ -151,7 +152,7 @@ export interface PipelineSourceStats {
  * mode: of the link to the broker, `endpoint` its frontend), and tasks refused before they were sent because they
  * broke the task schema (`direction: "outgoing"`, `method: "task"`).
  */
-export type PipelineSourceEvent = ConnectionEvent | ValidationFailedEvent;
+export type PipelineSourceEvent = ConnectionEvent | ValidationFailedEvent | SendTimedOutEvent | ResentEvent;
 
 const DONE = Promise.resolve();
 
@@ -211,7 +212,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       this.#reliable = new ReliablePushes(
         {
           ...config.reliable,
-          onConnection: config.onEvent,
+          onEvent: config.onEvent,
           lingerMs: config.lingerMs,
           batch: config.batch,
           client: {
@@ -399,6 +400,9 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
           disarm();
           if (!sent) {
             // Only a cancelled task is not sent, and only the deadline cancels one.
+            if (deadlineError instanceof TimeoutError && timeoutMs !== undefined) {
+              callHook(this.#config.onEvent, { type: "timed-out", what: "push", target: "task", afterMs: timeoutMs });
+            }
             reject(deadlineError ?? new ClosedError(`${what}: the task was not sent.`));
             return;
           }

@@ -18,6 +18,7 @@ import {
   InvalidArgumentError,
   OutOfRangeError,
   SubscriberStalledError,
+  TimeoutError,
   UnknownTopicError,
   isTypedZmqError,
 } from "./errors/index.js";
@@ -27,7 +28,7 @@ import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import { callHook } from "./internal/hooks.js";
 import { emitValidationFailed } from "./internal/events.js";
 import { watchConnections } from "./internal/socket-events.js";
-import type { ConnectionEvent, ValidationFailedEvent } from "./events.js";
+import type { ConnectionEvent, SendTimedOutEvent, ValidationFailedEvent } from "./events.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions, type OptionReader } from "./internal/options.js";
 import { readLoop } from "./internal/read-loop.js";
@@ -143,7 +144,7 @@ export interface PublisherHeadersOptions {
  * and messages refused before they were sent because they broke their topic's schema (`direction: "outgoing"`;
  * `method` is the wire topic).
  */
-export type PublisherEvent = ConnectionEvent | ValidationFailedEvent;
+export type PublisherEvent = ConnectionEvent | ValidationFailedEvent | SendTimedOutEvent;
 
 /** Counters of a {@link Publisher}. */
 export interface PublisherStats {
@@ -410,6 +411,9 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
       .send(frames, options ?? {}, place, () => this.#stalledError(topic))
       .then(this.#outbox.counted, (err: unknown) => {
         if (err instanceof SubscriberStalledError) this.#stalled++;
+        if (err instanceof TimeoutError && options?.timeoutMs !== undefined) {
+          callHook(this.#config.onEvent, { type: "timed-out", what: "publish", target: topic, afterMs: options.timeoutMs });
+        }
         if (isTypedZmqError(err)) throw err; // ours: a timeout, an abort, the stall limit
         return this.#onSendFailed(err);
       });

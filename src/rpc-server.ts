@@ -47,7 +47,7 @@ import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { emitValidationFailed } from "./internal/events.js";
 import { LatencyHistogram, type LatencyStats } from "./internal/latency.js";
 import { watchConnections } from "./internal/socket-events.js";
-import type { ConnectedEvent, DisconnectedEvent, DroppedEvent, ValidationFailedEvent } from "./events.js";
+import type { ConnectedEvent, DisconnectedEvent, DroppedEvent, RequestExpiredEvent, ValidationFailedEvent } from "./events.js";
 import { expiredReason, requestDeadline, type RequestDeadline } from "./protocol/deadline.js";
 import { endSpan, readInstrumentation, startSpan } from "./internal/trace.js";
 import { encodeHeaders, type MessageHeaders } from "./protocol/headers.js";
@@ -184,6 +184,8 @@ export type RpcServerEvent =
   | ValidationFailedEvent
   /** A message was dropped, or a reply could not be delivered (`onError` is called with `replied: false` too). */
   | DroppedEvent<RpcServerDropInfo>
+  /** A request arrived (or waited in the local queue) past its deadline: answered `DEADLINE_EXCEEDED`, never run. */
+  | RequestExpiredEvent
   /**
    * A CURVE handshake failed: bound, a client that is not allowed, has no key or the wrong server key (`endpoint`
    * is the bound endpoint); worker mode, the broker refused this server or has another key than `serverKey`.
@@ -1015,10 +1017,13 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     now: number,
   ): void {
     this.#expired++;
+    const lateMs = Math.max(0, Math.round(now - deadline.expiresAt));
+    if (this.#config.onEvent !== undefined)
+      callHook(this.#config.onEvent, { type: "timed-out", what: "request", method, lateMs });
     this.#replyError(envelope, route, method, replyHeaders, {
       code: ErrorCode.DEADLINE_EXCEEDED,
       message: `${step.label}: not started: ${expiredReason(deadline, now)}. The caller had already given up; nothing ran.`,
-      details: { expiredBy: deadline.by, lateMs: Math.max(0, Math.round(now - deadline.expiresAt)) },
+      details: { expiredBy: deadline.by, lateMs },
     });
   }
 

@@ -215,12 +215,13 @@ export class QueueClient {
       drained: NOTHING,
       retrying: NOTHING,
       handshakeFailed: (link, reason) => {
+        // The link reads its socket's monitor as an iterator, so the guard is told here (as RpcClient does): a second
+        // reader of the same monitor (CurveGuard.watch, emitter mode) fails with EBUSY and took the process down.
+        this.#config.guard?.failed(this.#config.endpoint, reason);
         if (link === this.#link) callHook(this.#hooks.connection, { type: "handshake-failed", endpoint: link.endpoint, reason });
       },
     };
-    const link = new RpcLink(this.#config.endpoint, this.#config.socket, listener);
-    this.#config.guard?.watch(link.socket, this.#config.endpoint);
-    return link;
+    return new RpcLink(this.#config.endpoint, this.#config.socket, listener);
   }
 
   #receive(link: RpcLink, frames: Buffer[]): void {

@@ -8,7 +8,8 @@
  * @internal
  */
 import { randomBytes } from "node:crypto";
-import { ClosedError, InvalidArgumentError, OutOfRangeError, TaskRejectedError } from "../errors/index.js";
+import { ClosedError, InvalidArgumentError, OutOfRangeError, TaskRejectedError, TimeoutError } from "../errors/index.js";
+import { callHook } from "./hooks.js";
 import { MAX_ID_BYTES } from "../protocol/queue.js";
 import type { WaitOptions } from "../signal.js";
 import type { Limits } from "./batcher.js";
@@ -20,7 +21,7 @@ import { Waiters } from "./waiters.js";
 import { toError } from "./zmq-errors.js";
 import { PushFrames, type PushRecord } from "./push-frames.js";
 import { LatencyHistogram, type LatencyStats } from "./latency.js";
-import type { ConnectionEvent } from "../events.js";
+import type { ConnectionEvent, ResentEvent, SendTimedOutEvent } from "../events.js";
 
 /** Settings of the reliable side of a source. @internal */
 export interface ReliablePushConfig {
@@ -31,8 +32,8 @@ export interface ReliablePushConfig {
   readonly lingerMs: number;
   readonly batch: Limits | undefined;
   readonly client: QueueClientConfig;
-  /** The source's `onEvent`, for the link's connection events. */
-  readonly onConnection?: ((event: ConnectionEvent) => void) | undefined;
+  /** The source's `onEvent`: the link's connection events, timed-out pushes and resends. */
+  readonly onEvent?: ((event: ConnectionEvent | SendTimedOutEvent | ResentEvent) => void) | undefined;
 }
 
 /** Options of one reliable push. @internal */
@@ -131,7 +132,7 @@ export class ReliablePushes {
       message: (message) => this.#answer(message),
       up: () => this.#sendAll([...this.#pending.values()].filter((p) => !p.batched)),
       invalid: () => undefined,
-      connection: config.onConnection,
+      connection: config.onEvent,
     });
     this.#batch =
       config.batch === undefined
@@ -222,6 +223,9 @@ export class ReliablePushes {
     this.#pending.set(id, entry);
     if (timeoutMs !== FOREVER_MS || signal !== undefined) {
       entry.disarm = watchDeadline(timeoutMs === FOREVER_MS ? FOREVER_MS : remaining, signal, place, (error) => {
+        if (error instanceof TimeoutError) {
+          callHook(this.#config.onEvent, { type: "timed-out", what: "push", target: "task", afterMs: timeoutMs });
+        }
         this.#forget(entry);
         entry.reject(error);
       });
@@ -338,11 +342,16 @@ export class ReliablePushes {
       }
       if (!this.#client.send(this.#frames.encode(entries, from, to))) return; // sent on the next connection
       const now = Date.now();
+      let resent = 0;
       for (let i = from; i < to; i++) {
         const entry = entries[i]!;
         if (entry.sentAt === 0) this.#pushed++;
-        else this.#resent++;
+        else resent++;
         entry.sentAt = now;
+      }
+      if (resent > 0) {
+        this.#resent += resent;
+        callHook(this.#config.onEvent, { type: "retried", what: "push", count: resent });
       }
       from = to;
     }
