@@ -80,7 +80,12 @@ export interface SubscriberGap {
  * their topic's schema (`direction: "incoming"`; `method` is the wire topic; the message was dropped), and every
  * dropped message (the same information as `onDrop`).
  */
-export type SubscriberEvent = ConnectionEvent | ValidationFailedEvent | DroppedEvent<SubscriberDropInfo>;
+export type SubscriberEvent =
+  | ConnectionEvent
+  | ValidationFailedEvent
+  | DroppedEvent<SubscriberDropInfo>
+  /** Messages missing in a publisher's `topicSeq` numbers: the same information as `onGap`, with `type: "gap"`. */
+  | ({ readonly type: "gap" } & SubscriberGap);
 
 /** Counters of a {@link Subscriber}. */
 export interface SubscriberStats {
@@ -493,7 +498,9 @@ export class Subscriber<TContract extends TopicContract>
     this.#gaps += seen.missed;
     const byTopic = this.#gapsByTopic.get(topic);
     if (byTopic !== undefined || this.#gapsByTopic.size < GAP_STREAMS) this.#gapsByTopic.set(topic, (byTopic ?? 0) + seen.missed);
-    callHook(this.#config.onGap, { topic, publisherId, epoch, missed: seen.missed, from: seen.from, to: seen.to });
+    const gap = { topic, publisherId, epoch, missed: seen.missed, from: seen.from, to: seen.to };
+    callHook(this.#config.onGap, gap);
+    if (this.#config.onEvent !== undefined) callHook(this.#config.onEvent, { type: "gap", ...gap });
   }
 
   #parseOne(

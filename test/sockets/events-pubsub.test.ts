@@ -83,4 +83,30 @@ describe("Subscriber events", () => {
       raw.close();
     }
   });
+
+  test("gap when a publisher's topicSeq skips numbers (as onGap), from a raw zeromq publisher", async () => {
+    const raw = new zmq.XPublisher({ linger: 0 });
+    try {
+      await raw.bind(TCP);
+      const gaps: unknown[] = [];
+      const log = new EventLog<SubscriberEvent>();
+      await using sub = await Subscriber.connect(raw.lastEndpoint!, Prices, {
+        topics: ["price"],
+        onEvent: log.onEvent,
+        onGap: (gap) => gaps.push(gap),
+      });
+      await raw.receive(); // the subscription has arrived
+      const headers = (topicSeq: number): string => JSON.stringify({ publisherId: "p1", epoch: 7, topicSeq });
+      const body = JSON.stringify({ symbol: "X", value: 1 });
+      await raw.send(["price.X", body, headers(1)]);
+      await raw.send(["price.X", body, headers(5)]);
+      await sub.receive({ timeoutMs: 5_000 });
+      await sub.receive({ timeoutMs: 5_000 });
+      const gap = await log.next("gap");
+      expect(gap).toEqual({ type: "gap", topic: "price.X", publisherId: "p1", epoch: 7, missed: 3, from: 2, to: 4 });
+      expect(gaps).toEqual([{ topic: "price.X", publisherId: "p1", epoch: 7, missed: 3, from: 2, to: 4 }]);
+    } finally {
+      raw.close();
+    }
+  });
 });
