@@ -14,7 +14,7 @@ import { callHook } from "./internal/hooks.js";
 import type { EndpointUse } from "./internal/attach.js";
 import { encodeBody } from "./internal/codec-io.js";
 import { validationError } from "./internal/contract-check.js";
-import { InOrder, validatorOf, type Validation, type Validator } from "./internal/validator.js";
+import { InOrder, detached, validatorOf, type Validation, type Validator } from "./internal/validator.js";
 import { checkTimeout, watchDeadline, type DeadlinePlace } from "./internal/deadline.js";
 import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
@@ -328,7 +328,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     const checked = this.#validate(task);
     // An asynchronous check (or one still pending before this task) keeps the tasks in push order.
     if (checked instanceof Promise || this.#outgoing.busy) {
-      return this.#outgoing.after(checked, (done) =>
+      return this.#outgoing.after(detached(checked), (done) =>
         this.closed
           ? Promise.reject(new ClosedError(`${this.#what} rejected: the source was closed while the task was being checked.`))
           : this.#pushChecked(task, done, options),

@@ -9,7 +9,7 @@ import type { Codec } from "./codec.js";
 import type { EndpointUse } from "./internal/attach.js";
 import { encodeBody } from "./internal/codec-io.js";
 import { topicResolver, validationError } from "./internal/contract-check.js";
-import { InOrder, validatorsOf, type Validation, type Validator } from "./internal/validator.js";
+import { InOrder, detached, validatorsOf, type Validation, type Validator } from "./internal/validator.js";
 import type { InferPublish, TopicContract, TypeLevelError, WireTopic } from "./contract.js";
 import { readLimits, type LimitOptions } from "./internal/limits.js";
 import type { IsUnion } from "./internal/types.js";
@@ -325,7 +325,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     // An asynchronous check (or one still pending before this message) keeps the messages in publish order.
     if (checked instanceof Promise || this.#outgoing.busy) {
       const name = declared;
-      return this.#outgoing.after(checked, (done) => this.#publishChecked(topic, name, data, done, options, true));
+      return this.#outgoing.after(detached(checked), (done) => this.#publishChecked(topic, name, data, done, options, true));
     }
     return this.#publishChecked(topic, declared, data, checked, options, false);
   }

@@ -31,7 +31,7 @@ import { decodeBody, encodeBody } from "./internal/codec-io.js";
 import { readConnectionOptions, type ConnectionOptions } from "./internal/connection-options.js";
 import { readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
 import { hasMethod, validationError, type PayloadPlace } from "./internal/contract-check.js";
-import { InOrder, validatorOf, type Validation, type Validator } from "./internal/validator.js";
+import { InOrder, detached, validatorOf, type Validation, type Validator } from "./internal/validator.js";
 import { checkSignal, checkTimeout, watchDeadline } from "./internal/deadline.js";
 import { callHook } from "./internal/hooks.js";
 import { emitValidationFailed } from "./internal/events.js";
@@ -576,7 +576,9 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     // An asynchronous check (or one still pending before this call) keeps the calls in the order they were made;
     // the deadline starts once the request is checked.
     if (checked instanceof Promise || this.#outgoing.busy) {
-      return this.#outgoing.after(checked, (done) => this.#start(method, wire, request, done, timeoutMs, options, where));
+      return this.#outgoing.after(detached(checked), (done) =>
+        this.#start(method, wire, request, done, timeoutMs, options, where),
+      );
     }
     return this.#start(method, wire, request, checked, timeoutMs, options, where);
   }
@@ -738,7 +740,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     }
     // An asynchronous check (or one still pending before this reply) settles the calls in the order replies came.
     if (checked instanceof Promise || this.#incoming.busy) {
-      void this.#incoming.after(checked, (done) => {
+      void this.#incoming.after(detached(checked), (done) => {
         if (this.#pending.holds(call.id, call)) this.#resolveReply(call, done); // else its deadline or another reply came first
       });
       return;

@@ -1125,6 +1125,9 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       await settleWithin(Promise.all(this.#links.map((link) => link.leave())), Math.min(drainTimeoutMs, 1_000));
     }
     this.#closing = true;
+    // Requests still in an asynchronous input check: once checked they are answered UNAVAILABLE (#closing), while
+    // the socket is still open.
+    await settleWithin(this.#inputs.idle(), drainTimeoutMs);
     await this.#pool.drain(
       drainTimeoutMs,
       () =>

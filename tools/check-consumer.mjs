@@ -54,8 +54,14 @@ console.log(`packed ${packed.filename}: ${packed.entryCount} files, ${packed.siz
 // 2. The fixture, with the tarball and the toolchain versions this repository uses.
 fs.cpSync(fixture, consumer, { recursive: true });
 const manifest = JSON.parse(fs.readFileSync(path.join(consumer, "package.json"), "utf8"));
-const versionOf = (name) => requireHere(`${name}/package.json`).version;
-manifest.dependencies = { "typed-zmq": `file:${tarball}`, zod: versionOf("zod") };
+// Read from node_modules: some packages (@opentelemetry/api) do not export their package.json.
+const versionOf = (name) => JSON.parse(fs.readFileSync(path.join(root, "node_modules", name, "package.json"), "utf8")).version;
+// @opentelemetry/api is an optional peer: installed here so that `typed-zmq/opentelemetry` is typechecked and run.
+manifest.dependencies = {
+  "typed-zmq": `file:${tarball}`,
+  zod: versionOf("zod"),
+  "@opentelemetry/api": versionOf("@opentelemetry/api"),
+};
 manifest.devDependencies = { typescript: versionOf("typescript"), "@types/node": versionOf("@types/node") };
 fs.writeFileSync(path.join(consumer, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
 const started = performance.now();
@@ -119,7 +125,7 @@ for (const skipLibCheck of ["false", "true"]) {
 }
 
 // 4. Runtime: ESM import and CommonJS require, each with a real RPC call.
-for (const file of ["runtime/import.mjs", "runtime/require.cjs"]) {
+for (const file of ["runtime/import.mjs", "runtime/require.cjs", "runtime/tracing.mjs"]) {
   const result = run(process.execPath, [file], { cwd: consumer, timeout: 20_000 });
   check(
     result.code === 0 && /: ok \(2 \+ 3 = 5/.test(result.stdout),
@@ -164,12 +170,16 @@ while (queue.length > 0) {
     const specifier = m[1];
     if (specifier === "node:child_process" || specifier === "child_process")
       check(false, `${path.relative(installed, file)} imports ${specifier}`);
+    if (specifier.startsWith("@opentelemetry/"))
+      check(false, `${path.relative(installed, file)} imports ${specifier} (an optional peer: only typed-zmq/opentelemetry may)`);
     if (specifier.startsWith(".")) queue.push(path.resolve(path.dirname(file), specifier));
   }
 }
 const reached = [...seen].map((f) => path.relative(installed, f).replaceAll("\\", "/"));
 for (const f of reached) check(f !== "dist/cli.js" && !f.startsWith("dist/tools/"), `import "typed-zmq" loads ${f}`);
-console.log(`import "typed-zmq" loads ${reached.length} files of the package, none of them the CLI or the build tool`);
+console.log(
+  `import "typed-zmq" loads ${reached.length} files of the package, none of them the CLI, the build tool or @opentelemetry`,
+);
 
 if (failures.length > 0) {
   console.error(`check-consumer: ${failures.length} check(s) failed; the consumer is kept in ${consumer}`);

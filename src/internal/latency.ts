@@ -4,13 +4,13 @@
  *
  * Values are recorded in whole microseconds. Below 32 µs every microsecond has its own bucket; above, each power of
  * two `[2^e, 2^(e+1))` is split into 32 equal buckets (HdrHistogram's layout with 5 sub-bucket bits), up to 2^40 µs
- * (about 12.7 days; larger values fall in the last bucket, and `maxMs` stays exact). That is 1 216 counters in one
+ * (about 12.7 days; larger values fall in the last bucket, and `maxMs` stays exact). That is 1 184 counters in one
  * `Float64Array` (about 10 KiB), whatever the number of values: recording is O(1) and allocates nothing.
  *
  * A percentile is the middle of the bucket that holds the value of that rank (nearest-rank method), clamped to the
  * exact minimum and maximum: it is within 1/64 (1.6 %) of the true value, plus half a microsecond of rounding.
  * `count`, `maxMs` and `meanMs` are exact.
- * @internal
+ * Internal: not exported from the package (only `LatencyStats` is, through `src/index.ts`).
  */
 
 /**

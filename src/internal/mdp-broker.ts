@@ -22,7 +22,7 @@ import { DispatchTokens } from "./dispatch-tokens.js";
 import { LatencyHistogram } from "./latency.js";
 import type { Codec } from "../codec.js";
 import { WireErrorCode, type RpcErrorBody } from "../errors/wire.js";
-import { encodeHeaders, parseHeaders, type MessageHeaders } from "../protocol/headers.js";
+import { MAX_HEADERS_BYTES, encodeHeaders, parseHeaders, type MessageHeaders } from "../protocol/headers.js";
 import { readTraceContext } from "../protocol/trace-context.js";
 import type { Instrumentation, TraceSpan } from "../tracing.js";
 import { endSpan, safeContext, startSpan } from "./trace.js";
@@ -367,9 +367,17 @@ export class MdpBroker {
     const span = startSpan(this.#c.instrumentation!, parent === undefined ? options : { ...options, parent });
     const context = safeContext(span);
     if (headers !== undefined && context !== undefined) {
-      // The caller's `tracestate` is replaced by the span's, or dropped when the span has none.
-      const { tracestate: _replaced, ...rest } = headers;
-      body[2] = encodeHeaders({ ...rest, ...context });
+      // The span's `tracestate` replaces the caller's; a span that gives none passes the caller's on (W3C: an
+      // intermediary keeps the vendors' state). A frame that would grow past the headers limit is forwarded as it
+      // came, so the worker never gets a frame it must refuse: the trace then links the worker to the caller.
+      const { tracestate: callers, ...rest } = headers;
+      const tracestate = context.tracestate ?? (parent === undefined ? undefined : callers);
+      const frame = encodeHeaders(
+        tracestate === undefined
+          ? { ...rest, traceparent: context.traceparent }
+          : { ...rest, traceparent: context.traceparent, tracestate },
+      );
+      if (frame.length <= MAX_HEADERS_BYTES) body[2] = frame;
     }
     return span;
   }

@@ -163,6 +163,14 @@ export function prettify(issues: readonly ValidationIssue[]): string {
 }
 
 /**
+ * A result that may be read later: a synchronous success is copied out of its validator's reused object (which the
+ * next check of the same validator overwrites). Call it on whatever is handed to {@link InOrder.after}.
+ */
+export function detached(checked: Validation | Promise<Validation>): Validation | Promise<Validation> {
+  return checked instanceof Promise || !checked.ok ? checked : { ok: true, value: checked.value };
+}
+
+/**
  * Keeps messages in order when some checks finish asynchronously. While nothing is waiting, callers take their
  * synchronous path (`busy` is false); once one check returned a promise, every later message of this stream goes
  * through {@link InOrder.after}, so each continues only after the ones before it, in the order they came.
@@ -205,5 +213,10 @@ export class InOrder {
     );
     this.#tail = started;
     return started.then(() => outcome);
+  }
+
+  /** Resolves once every message queued so far has run its `then` (at once when none waits); never rejects. */
+  idle(): Promise<void> {
+    return this.#tail ?? Promise.resolve();
   }
 }

@@ -274,4 +274,84 @@ describe("a contract that mixes zod and valibot", () => {
     const second = await sub.receive({ timeoutMs: WAIT_MS });
     expect([first.data, second.data]).toEqual([{ n: 1 }, { s: "two" }]);
   });
+
+  test("sync replies queued behind an async reply check each get their own value (the validator reuses its result)", async () => {
+    const gate = deferred();
+    const checked: number[] = [];
+    const Client = defineRpc("mixed.replies.v1", {
+      slow: {
+        request: z.object({}),
+        response: v.pipeAsync(
+          v.object({ n: v.number() }),
+          v.checkAsync(async () => (await gate.promise, true)),
+        ),
+      },
+      // Records each reply as the client checks it (synchronously, on arrival), so the test knows when all are in.
+      fast: {
+        request: z.object({ n: z.number() }),
+        response: z.object({ n: z.number() }).refine((reply) => checked.push(reply.n) > 0),
+      },
+    });
+    const Server = defineRpc("mixed.replies.v1", {
+      slow: { request: z.object({}), response: z.object({ n: z.number() }) },
+      fast: { request: z.object({ n: z.number() }), response: z.object({ n: z.number() }) },
+    });
+    await using server = await RpcServer.bind(TCP, Server, { slow: () => ({ n: -1 }), fast: ({ n }) => ({ n }) });
+    await using client = await RpcClient.connect(server.endpoint, Client, { timeoutMs: WAIT_MS });
+    const calls = Promise.all([
+      client.call("slow", {}),
+      client.call("fast", { n: 1 }),
+      client.call("fast", { n: 2 }),
+      client.call("fast", { n: 3 }),
+    ]);
+    // Every fast reply was checked while the slow one's check still waits; only then does that check finish.
+    await within(
+      (async () => {
+        while (checked.length < 3) await later(2);
+      })(),
+      WAIT_MS,
+      "the three fast replies to arrive",
+    );
+    gate.resolve();
+    expect(await calls).toEqual([{ n: -1 }, { n: 1 }, { n: 2 }, { n: 3 }]);
+  });
+
+  test("a server closed while a request is in its asynchronous check answers it UNAVAILABLE (not run), then closes", async () => {
+    const gate = deferred();
+    const arrived = deferred();
+    const Server = defineRpc("closing.v1", {
+      m: {
+        request: v.pipeAsync(
+          v.object({ n: v.number() }),
+          v.checkAsync(async () => {
+            arrived.resolve();
+            await gate.promise;
+            return true;
+          }),
+        ),
+        response: z.object({ n: z.number() }),
+      },
+    });
+    const Client = defineRpc("closing.v1", {
+      m: { request: z.object({ n: z.number() }), response: z.object({ n: z.number() }) },
+    });
+    let ran = 0;
+    const server = await RpcServer.bind(TCP, Server, {
+      m: ({ n }) => {
+        ran++;
+        return { n };
+      },
+    });
+    await using client = await RpcClient.connect(server.endpoint, Client, { timeoutMs: WAIT_MS });
+    const call = client.call("m", { n: 1 }).catch((err: unknown) => err);
+    await within(arrived.promise, WAIT_MS, "the request to reach its check");
+    const closing = server.close();
+    gate.resolve();
+    await closing;
+    const err = await call;
+    expect(err).toBeInstanceOf(RemoteCallError);
+    expect(err).toMatchObject({ code: "UNAVAILABLE" });
+    expect((err as Error).message).toMatch(/closed while the request was being checked; it was not run/);
+    expect(ran).toBe(0);
+  });
 });

@@ -2,7 +2,16 @@ import { SpanKind, SpanStatusCode } from "@opentelemetry/api";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import * as zmq from "zeromq";
 import * as z from "zod";
-import { Publisher, RpcBroker, RpcClient, RpcServer, Subscriber, defineRpc, defineTopics } from "../../src/index.js";
+import {
+  Publisher,
+  RpcBroker,
+  RpcClient,
+  RpcServer,
+  Subscriber,
+  defineRpc,
+  defineTopics,
+  type Instrumentation,
+} from "../../src/index.js";
 import { openTelemetry } from "../../src/opentelemetry.js";
 import { memoryTracing, parentIdOf, type MemoryTracing } from "../helpers/otel.js";
 
@@ -63,6 +72,34 @@ describe("tracing through RpcBroker", () => {
     await client.call("echo", { text: "hi" });
     const [clientSpan] = await tracing.waitForSpans(1);
     expect(seen).toBe(`00-${clientSpan!.spanContext().traceId}-${clientSpan!.spanContext().spanId}-01`);
+  });
+
+  test("a broker whose tracer gives no tracestate passes the caller's on, with its own traceparent", async () => {
+    // Two hand-written tracers (no OpenTelemetry): the client's sends vendor state, the broker's sends none.
+    const tracer = (traceparent: string, tracestate?: string): Instrumentation => ({
+      startSpan: () => ({
+        context: () => (tracestate === undefined ? { traceparent } : { traceparent, tracestate }),
+        run: (fn) => fn(),
+        end: () => undefined,
+      }),
+    });
+    const brokerParent = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01";
+    let seen: unknown;
+    await using broker = await RpcBroker.bind(TCP, { instrumentation: tracer(brokerParent) });
+    await using _worker = await RpcServer.connect(broker.backend, Echo, {
+      echo: ({ text }, context) => {
+        seen = context.trace;
+        return { text };
+      },
+    });
+    await broker.waitForServers(1, { timeoutMs: 3_000 });
+    await using client = await RpcClient.connect(broker.frontend, Echo, {
+      service: "echo.v1",
+      instrumentation: tracer(TRACEPARENT, "vendor=abc"),
+      timeoutMs: 3_000,
+    });
+    await client.call("echo", { text: "hi" });
+    expect(seen).toEqual({ traceparent: brokerParent, tracestate: "vendor=abc" });
   });
 
   test("a request the broker answers itself ends its span with the error code", async () => {

@@ -7,7 +7,10 @@ import {
   type InferResponse,
   type MethodName,
   type TypeLevelError,
+  setInstrumentation,
+  type Instrumentation,
 } from "typed-zmq";
+import { openTelemetry } from "typed-zmq/opentelemetry";
 import { Calc, Prices } from "./contracts.js";
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -37,3 +40,7 @@ export async function main(): Promise<number> {
   await publisher.publish("price.GOOG", { symbol: "GOOG", cents: 101 });
   return sum;
 }
+
+// The tracing subpath: an Instrumentation, accepted by setInstrumentation and by a socket's option.
+const instrumentation: Instrumentation = openTelemetry();
+setInstrumentation(instrumentation);
