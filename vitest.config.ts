@@ -4,7 +4,7 @@ import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config
 // Test projects. Every test/**/*.test.ts file belongs to exactly one project (test/repo/projects.test.ts checks it):
 //   unit      pure functions, no sockets
 //   sockets   real zeromq sockets in this process
-//   programs  child processes: demos, the compose topology, the CLI
+//   programs  child processes (the demos, the compose topology and the CLI are slow projects: vitest.slow.config.ts)
 //   repo      the repository itself: README blocks, TSDoc, project membership, packaging
 // `npm run test:fast` runs unit + sockets (the inner loop); `npm test` (vitest run) runs all four.
 // Slower suites (PGM in a network namespace, Python peers, faults, floods) live in vitest.slow.config.ts: each is
@@ -56,13 +56,7 @@ export const projects = {
     "test/rpc-fuzz.test.ts",
     "test/smoke.test.ts",
   ],
-  programs: [
-    "test/programs/**/*.test.ts",
-    "test/compose.test.ts",
-    "test/demos.test.ts",
-    "test/doctor.test.ts",
-    "test/cli.test.ts",
-  ],
+  programs: ["test/programs/**/*.test.ts", "test/doctor.test.ts"],
   repo: [
     "test/repo/**/*.test.ts",
     "test/readme.test.ts",

@@ -10,8 +10,11 @@ import { inlineProjects, shared } from "./vitest.config.js";
 //            samples; every role its own process; one file at a time (--no-file-parallelism)
 //   capture  tcpdump on lo, filtered to each session's own port: plaintext shows the marker,    npm run test:capture
 //            CURVE shows none of it (root, Debian's tcpdump)
-//   cli      the typed-zmq command's messaging and asyncapi commands against the demo programs,   npm run test:cli
-//            each a child process (about 30 s of process start-ups, kept out of npm test's 3 minutes)
+//   cli      the typed-zmq command (help, version, usage errors, keygen, doctor, and the messaging and   npm run test:cli
+//            asyncapi commands against the demo programs), each a child process (about 50 s of process start-ups,
+//            kept out of npm test's 3 minutes)
+//   demos    the demo programs end to end as child processes, and the docker-compose topology run      npm run test:demos
+//            as local processes (about 40 s of process start-ups, kept out of npm test's 3 minutes)
 //   trace    OpenTelemetry across processes: a client, an RpcBroker and an RpcServer, each its own   npm run test:trace
 //            process with the SDK's in-memory exporter, one trace across the three
 
@@ -23,6 +26,7 @@ export const slowProjects = {
   flood: ["test/flood/**/*.test.ts"],
   capture: ["test/capture/**/*.test.ts"],
   cli: ["test/cli/**/*.test.ts"],
+  demos: ["test/demos/**/*.test.ts"],
   trace: ["test/trace/**/*.test.ts"],
 } as const satisfies Record<string, readonly string[]>;
 

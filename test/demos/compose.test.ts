@@ -3,8 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { parse } from "yaml";
-import { freePort } from "../examples/shared/cli.js";
-import { killAll, startProgram, type Program } from "./helpers/programs.js";
+import { freePort } from "../../examples/shared/cli.js";
+import { killAll, startProgram, type Program } from "../helpers/programs.js";
 
 // No Docker engine runs here, so the compose file is checked by reading it, and its topology is run as local
 // processes: the same commands and environment, with service names mapped to 127.0.0.1 and each fixed port mapped
@@ -17,7 +17,7 @@ interface Service {
   readonly profiles?: readonly string[];
 }
 
-const root = new URL("../", import.meta.url);
+const root = new URL("../../", import.meta.url);
 const compose = parse(readFileSync(new URL("docker-compose.yml", root), "utf8"), { merge: true }) as {
   services: Record<string, Service>;
 };

@@ -10,12 +10,12 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
-import { generateCertificate, writeCertificate } from "../src/index.js";
-import { within } from "./helpers/deferred.js";
-import { endpointFor } from "./helpers/endpoints.js";
-import { killAll, startProgram, type Program } from "./helpers/programs.js";
+import { generateCertificate, writeCertificate } from "../../src/index.js";
+import { within } from "../helpers/deferred.js";
+import { endpointFor } from "../helpers/endpoints.js";
+import { killAll, startProgram, type Program } from "../helpers/programs.js";
 
-const root = fileURLToPath(new URL("../", import.meta.url));
+const root = fileURLToPath(new URL("../../", import.meta.url));
 
 /** Upper bound for a program to start and print a line, or to exit: each node+tsx start takes ~1 s here. */
 const WAIT_MS = 20_000;

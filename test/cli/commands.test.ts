@@ -4,12 +4,12 @@ import path from "node:path";
 import os from "node:os";
 import { afterAll, describe, expect, test } from "vitest";
 import * as zmq from "zeromq";
-import { runCli, type CliRun } from "./helpers/cli-run.js";
-import { readCertificate, writeCertificate, generateCertificate } from "../src/index.js";
+import { runCli, type CliRun } from "../helpers/cli-run.js";
+import { readCertificate, writeCertificate, generateCertificate } from "../../src/index.js";
 
 // The real `typed-zmq` command, run as a child process (node --import tsx src/cli.ts), stdout and stderr apart.
 
-const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
+const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
 const manifest = path.join(path.dirname(createRequire(import.meta.url).resolve("zeromq/package.json")), "build", "manifest.json");
 
 type Run = CliRun;
