@@ -28,7 +28,7 @@ function watchGc(): Pause[] {
   const pauses: Pause[] = [];
   const observer = new PerformanceObserver((list) => {
     for (const entry of list.getEntries()) {
-      const detail: unknown = entry.detail;
+      const detail: unknown = Reflect.get(entry, "detail");
       const kind = typeof detail === "object" && detail !== null ? Number(Reflect.get(detail, "kind")) : 0;
       const start = performance.timeOrigin + entry.startTime;
       pauses.push({ start, end: start + entry.duration, kind });
@@ -112,7 +112,10 @@ async function drive(): Promise<void> {
       const [, body] = await socket.receive();
       if (seqOf(JSON.parse(String(body))) !== seq) throw new Error("wrong reply");
     };
-    close = () => Promise.resolve(socket.close());
+    close = () => {
+      socket.close();
+      return Promise.resolve();
+    };
   } else {
     const client = await RpcClient.connect(endpoint, contract, { timeoutMs: 30_000 });
     call = async (seq) => {

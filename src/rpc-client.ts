@@ -585,7 +585,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     let checked: Validation | Promise<Validation>;
     try {
       if (known === undefined) {
-        throw new UnknownMethodError(this.contract.name, String(method), Object.keys(this.contract.methods));
+        throw new UnknownMethodError(this.contract.name, method, Object.keys(this.contract.methods));
       }
       timeoutMs = checkTimeout(options?.timeoutMs, this.#timeoutMs, "timeoutMs", where);
       checkSignal(options?.signal, where);

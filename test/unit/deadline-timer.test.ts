@@ -13,10 +13,22 @@ interface Entry extends DeadlineEntry {
   addedAt: number;
 }
 
-const entry = (name: string, afterMs: number): Entry => ({ name, afterMs, addedAt: 0, deadlineKey: 0, deadlineSeq: 0, heapIndex: -1 });
+const entry = (name: string, afterMs: number): Entry => ({
+  name,
+  afterMs,
+  addedAt: 0,
+  deadlineKey: 0,
+  deadlineSeq: 0,
+  heapIndex: -1,
+});
 
 /** Adds `entries` (in that order) and waits until `count` have expired; returns them in expiry order with lateness. */
-async function expireAll(timer: DeadlineTimer<Entry>, fired: Array<{ entry: Entry; at: number }>, entries: Entry[], count: number) {
+async function expireAll(
+  timer: DeadlineTimer<Entry>,
+  fired: Array<{ entry: Entry; at: number }>,
+  entries: Entry[],
+  count: number,
+) {
   const done = deferred();
   const check = setInterval(() => {
     if (fired.length >= count) done.resolve();
@@ -37,7 +49,15 @@ describe("DeadlineTimer", () => {
     const fired: Array<{ entry: Entry; at: number }> = [];
     const timer = new DeadlineTimer<Entry>((e) => fired.push({ entry: e, at: performance.now() }));
     // Added out of order, with ties: 40 a, 10 b, 40 c, 25 d, 10 e, 60 f, 1 g.
-    const entries = [entry("a", 40), entry("b", 10), entry("c", 40), entry("d", 25), entry("e", 10), entry("f", 60), entry("g", 1)];
+    const entries = [
+      entry("a", 40),
+      entry("b", 10),
+      entry("c", 40),
+      entry("d", 25),
+      entry("e", 10),
+      entry("f", 60),
+      entry("g", 1),
+    ];
     await expireAll(timer, fired, entries, entries.length);
     expect(fired.map((f) => f.entry.name)).toEqual(["g", "b", "e", "d", "a", "c", "f"]);
     for (const { entry: e, at } of fired) expect(at - e.addedAt).toBeGreaterThanOrEqual(e.afterMs);
