@@ -28,7 +28,7 @@ interface Entry {
 }
 
 function label(frame: { functionName: string; url: string; lineNumber: number }): string {
-  const file = frame.url === "" ? "" : frame.url.replace(/^file:\/\//, "").replace(/^.*\/work\/main\//, "");
+  const file = frame.url === "" ? "" : frame.url.replace(/^.*\/work\/[^/]+\//, "");
   const fn = frame.functionName === "" ? "(anonymous)" : frame.functionName;
   // tsx's transpiled modules report line 1 for everything; a line number is only worth printing elsewhere.
   return file === "" ? fn : frame.lineNumber > 0 ? `${file}:${fn}:${frame.lineNumber + 1}` : `${file}:${fn}`;
@@ -54,7 +54,7 @@ function summarise(path: string, top: number): void {
   console.log(`\n${path} (${(totalUs / 1e6).toFixed(1)} s sampled)`);
   console.log(" top self time overall:");
   for (const e of sorted.slice(0, top)) console.log(line(e));
-  const src = sorted.filter((e) => e.name.startsWith("src/"));
+  const src = sorted.filter((e) => e.name.startsWith("src/") || e.name.startsWith("dist/"));
   const srcUs = src.reduce((n, e) => n + e.selfUs, 0);
   console.log(` top self time in src/ (src/ total ${((srcUs / totalUs) * 100).toFixed(1)}%):`);
   for (const e of src.slice(0, top)) console.log(line(e));
