@@ -69,7 +69,7 @@ export type NatsServerCheck = { readonly ok: true; readonly version: string } | 
 export function checkNatsServer(): NatsServerCheck {
   const probe = spawnSync("nats-server", ["--version"], { encoding: "utf8", timeout: 5_000 });
   if (probe.error !== undefined) {
-    const code = Reflect.get(probe.error, "code");
+    const code: unknown = Reflect.get(probe.error, "code");
     return {
       ok: false,
       reason:
@@ -140,7 +140,12 @@ export function startNatsServer(): Promise<NatsServer> {
 export function peerCases(features: Features): PeerCase[] {
   const plan = buildPlan();
   const plainTyped = (c: CaseDef): boolean =>
-    c.a.impl === "typed" && c.b.impl === "raw" && c.cost !== true && c.a.validate && c.a.via === "direct" && c.transport === "tcp";
+    c.a.impl === "typed" &&
+    c.b.impl === "raw" &&
+    c.cost !== true &&
+    c.a.validate &&
+    c.a.via === "direct" &&
+    c.transport === "tcp";
   const find = (what: string, test: (c: CaseDef) => boolean): CaseDef => {
     const found = plan.find((c) => plainTyped(c) && test(c));
     if (found === undefined) throw new Error(`--peers: the main plan has no ${what} case`);
@@ -157,10 +162,18 @@ export function peerCases(features: Features): PeerCase[] {
   });
   const cases = [
     withNats(pubsub, [NATS_PLAIN, NATS_ZOD], (_row, v) =>
-      v.validate ? "pub/sub tcp small (48 B), zod on both ends in NATS.js too" : "pub/sub tcp small (48 B), NATS.js without validation",
+      v.validate
+        ? "pub/sub tcp small (48 B), zod on both ends in NATS.js too"
+        : "pub/sub tcp small (48 B), NATS.js without validation",
     ),
-    ...(batched === undefined ? [] : [withNats(batched, [NATS_PLAIN], () => "pub/sub tcp small, typed batch+noDrop vs NATS.js publish")]),
-    withNats(lockstep, [NATS_PLAIN], (row) => `rpc tcp lockstep ${row.metric === "throughput" ? "throughput" : `latency ${row.metric}`} (NATS.js request)`),
+    ...(batched === undefined
+      ? []
+      : [withNats(batched, [NATS_PLAIN], () => "pub/sub tcp small, typed batch+noDrop vs NATS.js publish")]),
+    withNats(
+      lockstep,
+      [NATS_PLAIN],
+      (row) => `rpc tcp lockstep ${row.metric === "throughput" ? "throughput" : `latency ${row.metric}`} (NATS.js request)`,
+    ),
     withNats(inFlight, [NATS_PLAIN], () => "rpc tcp 100 in flight (NATS.js requests)"),
   ];
   return cases.filter((c) => skipReason(c.def, features) === undefined);

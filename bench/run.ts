@@ -203,10 +203,7 @@ async function benchmark(
         writeFileSync(`${resultsDir}peers.json`, `${JSON.stringify(peersOutcome.rows, null, 2)}\n`);
         writeFileSync(
           `${resultsDir}peers.svg`,
-          peersSvg(
-            peersOutcome.rows,
-            `typed-zmq, raw zeromq.js and NATS.js (${mode}, ${started.toISOString().slice(0, 10)})`,
-          ),
+          peersSvg(peersOutcome.rows, `typed-zmq, raw zeromq.js and NATS.js (${mode}, ${started.toISOString().slice(0, 10)})`),
         );
       }
     }
