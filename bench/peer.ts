@@ -11,6 +11,7 @@ import { openPub, openSub } from "./cases/pubsub.js";
 import { openPull, openPush } from "./cases/pipeline.js";
 import { openBroker, openClient, openServer } from "./cases/rpc.js";
 import { openQueueBroker, openSink, openSource, openWorker } from "./cases/pipeline-ends.js";
+import { natsOpener } from "./cases/nats.js";
 
 const openers: Record<RoleSpec["role"], RoleOpener> = {
   pub: openPub,
@@ -51,7 +52,8 @@ async function execute(command: Command): Promise<unknown> {
       return probeFeatures();
     case "open": {
       const usage = process.cpuUsage();
-      const handle = await openers[command.spec.role](command.spec);
+      const opener = command.spec.impl === "nats" ? natsOpener(command.spec.role) : openers[command.spec.role];
+      const handle = await opener(command.spec);
       handles.set(command.handle, handle);
       if (cpuReport) cpuAtOpen.set(command.handle, { usage, spec: command.spec });
       return { endpoint: handle.endpoint, backend: handle.backend };

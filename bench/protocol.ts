@@ -4,7 +4,8 @@
  */
 import * as z from "zod";
 
-export const Impl = z.enum(["typed", "raw"]);
+/** `nats`: NATS.js through a local nats-server (the `--peers` section, bench/cases/nats.ts). */
+export const Impl = z.enum(["typed", "raw", "nats"]);
 export type Impl = z.infer<typeof Impl>;
 
 /**

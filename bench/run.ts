@@ -15,6 +15,9 @@
  *   --only <text>         only the case titled <text>, or else the cases whose title contains <text>
  *   --typed-only          skip the raw runs (for profiling the typed code)
  *   --cpu-prof-dir <dir>  start the peers with --cpu-prof, writing their profiles to <dir> (see bench/profile.ts)
+ *   --peers               also the NATS.js section (bench/nats.ts): typed-zmq, raw zeromq.js and NATS.js through a
+ *                         local nats-server on the same messages; skipped, saying why, when nats-server is missing.
+ *                         `--peers --only NATS` runs that section alone (a partial run: nothing written)
  *
  * `BENCH_CPU=1` in the environment makes every peer role print the CPU time it used per message (bench/peer.ts): on
  * a shared 2-core machine that splits a pipeline's cost between its processes where throughput cannot. The reliable
@@ -23,6 +26,7 @@
  * Where results go: only a full run of every case (no --quick, --soak, --only or --typed-only) writes the committed
  * baseline in bench/results/. A complete --quick or --soak run writes the same files to bench/results/local/, which
  * git ignores, so a quick check never overwrites the baseline. A partial run (--only, --typed-only) writes nothing.
+ * With --peers, a complete run also writes peers.json and peers.svg (the side-by-side chart) in the same folder.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
@@ -34,7 +38,8 @@ import type { Features } from "./protocol.js";
 import { SLOW_RATIO, isSlow, markdownTable, rowsFor, type ResultRow } from "./report.js";
 import { runOnce, type Peers, type Sample } from "./runner.js";
 import { runSoak, type SoakResult } from "./soak.js";
-import { ratiosSvg } from "./svg.js";
+import { checkNatsServer, natsJsVersion, peersTable, runPeers, startNatsServer, type PeerRow } from "./nats.js";
+import { peersSvg, ratiosSvg } from "./svg.js";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -46,6 +51,7 @@ function option(name: string): string | undefined {
 const only = option("--only");
 const cpuProfDir = option("--cpu-prof-dir");
 const typedOnly = args.includes("--typed-only");
+const withPeers = args.includes("--peers");
 const complete = only === undefined && !typedOnly;
 const repetitions = quick ? 3 : 5;
 const mode = soakOnly ? "soak" : quick ? "quick" : "full";
@@ -89,7 +95,54 @@ async function runCase(peers: Peers, c: CaseDef, features: Features): Promise<Re
   return rowsFor(c, count, typed, raw);
 }
 
-async function benchmark(started: Date): Promise<{ rows: ResultRow[]; features: Features; ok: boolean }> {
+/** What the NATS.js section did: its rows, or why it was skipped; `ok` false when it failed. */
+interface PeersOutcome {
+  readonly rows: PeerRow[] | undefined;
+  readonly note: string;
+  readonly ok: boolean;
+}
+
+async function peersSection(peers: Peers, features: Features): Promise<PeersOutcome> {
+  say("");
+  say("## Peers: NATS.js through a local nats-server");
+  const check = checkNatsServer();
+  if (!check.ok) {
+    say(`- skipped: ${check.reason}`);
+    return { rows: undefined, note: `skipped: ${check.reason}`, ok: true };
+  }
+  try {
+    const server = await startNatsServer();
+    try {
+      const note = `${check.version} on ${server.url}, @nats-io/transport-node ${natsJsVersion()}`;
+      say(`- ${note}; each role in its own process; typed and raw are the main cases' own variants, run again here`);
+      say("");
+      const rows = await runPeers(peers, {
+        url: server.url,
+        quick,
+        repetitions,
+        typedOnly,
+        features,
+        select: (title) => only === undefined || title.includes(only),
+        progress,
+      });
+      say(peersTable(rows));
+      say("");
+      say("typed ÷ NATS.js and typed ÷ raw: higher is better for typed-zmq (for latencies, the other's ÷ typed's).");
+      const natsLost = rows.reduce((n, r) => Math.max(n, r.lost.nats), 0);
+      if (natsLost > 0) say("NATS.js lost messages (NATS core is at-most-once): its figures are not lossless.");
+      return { rows, note, ok: rows.every((r) => r.lost.typed + r.lost.raw === 0) };
+    } finally {
+      await server.stop();
+    }
+  } catch (err) {
+    say(`- FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    return { rows: undefined, note: "failed", ok: false };
+  }
+}
+
+async function benchmark(
+  started: Date,
+): Promise<{ rows: ResultRow[]; features: Features; ok: boolean; peers: PeersOutcome | undefined }> {
   const nodeArgs = cpuProfDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${cpuProfDir}`];
   // peer-c runs the RpcBroker of the broker-hop cases, so that broker, worker and client each have a process, and
   // the PipelineBroker of the reliable pipeline cases, whose sink runs in peer-d.
@@ -137,6 +190,8 @@ async function benchmark(started: Date): Promise<{ rows: ResultRow[]; features: 
     }
     const slow = rows.filter(isSlow);
     if (slow.length > 0) say(`Below ${SLOW_RATIO} (⚠): ${slow.map((r) => `${r.case} (${r.ratio.toFixed(2)})`).join("; ")}`);
+    const peersOutcome = withPeers ? await peersSection(peers, features) : undefined;
+    if (peersOutcome?.ok === false) ok = false;
     if (complete) {
       mkdirSync(resultsDir, { recursive: true });
       writeFileSync(`${resultsDir}latest.json`, `${JSON.stringify(rows, null, 2)}\n`);
@@ -144,8 +199,15 @@ async function benchmark(started: Date): Promise<{ rows: ResultRow[]; features: 
         `${resultsDir}ratios.svg`,
         ratiosSvg(rows, `typed-zmq vs raw zeromq.js (${mode}, ${started.toISOString().slice(0, 10)})`),
       );
+      if (peersOutcome?.rows !== undefined) {
+        writeFileSync(`${resultsDir}peers.json`, `${JSON.stringify(peersOutcome.rows, null, 2)}\n`);
+        writeFileSync(
+          `${resultsDir}peers.svg`,
+          peersSvg(peersOutcome.rows, `typed-zmq, raw zeromq.js and NATS.js (${mode}, ${started.toISOString().slice(0, 10)})`),
+        );
+      }
     }
-    return { rows, features, ok };
+    return { rows, features, ok, peers: peersOutcome };
   } finally {
     await Promise.all([peers.a.exit(), peers.b.exit(), peers.c?.exit(), peers.d?.exit()]);
   }
@@ -157,10 +219,12 @@ async function main(): Promise<number> {
   for (const line of header(started)) say(line);
   let ok = true;
   let features: Features | undefined;
+  let peersOutcome: PeersOutcome | undefined;
   if (!soakOnly) {
     const result = await benchmark(started);
     ok = result.ok;
     features = result.features;
+    peersOutcome = result.peers;
   }
   let soak: SoakResult[] | undefined;
   if (soakOnly || (!quick && complete)) {
@@ -182,6 +246,7 @@ async function main(): Promise<number> {
       wallSeconds,
       machine: { cpu: cpu[0]?.model, cores: cpu.length, node: process.version, libzmq: zmq.version, platform: process.platform },
       features,
+      ...(peersOutcome === undefined ? {} : { peers: peersOutcome.note }),
       ...(soak === undefined ? {} : { soak }),
     };
     writeFileSync(`${resultsDir}latest.meta.json`, `${JSON.stringify(meta, null, 2)}\n`);
@@ -190,7 +255,7 @@ async function main(): Promise<number> {
   const written = soakOnly
     ? `${resultsPath}soak.json`
     : complete
-      ? `${resultsPath}latest.json, latest.meta.json, ratios.svg${soak === undefined ? "" : ", soak.json"}`
+      ? `${resultsPath}latest.json, latest.meta.json, ratios.svg${peersOutcome?.rows === undefined ? "" : ", peers.json, peers.svg"}${soak === undefined ? "" : ", soak.json"}`
       : "none (partial run)";
   say(`Wall time: ${wallSeconds.toFixed(1)} s. Results written: ${written}`);
   return ok ? 0 : 1;

@@ -49,6 +49,8 @@ export interface RunOptions {
   readonly stallMs?: number;
   /** Overrides the publishers' send high-water mark. */
   readonly sendHighWaterMark?: number;
+  /** Overrides the endpoint (the NATS.js variants: the local nats-server's URL). */
+  readonly endpoint?: string;
 }
 
 export function endpointFor(transport: Transport): string {
@@ -106,7 +108,7 @@ export async function runOnce(peers: Peers, c: CaseDef, v: Variant, options: Run
   };
   const runTimeoutMs = 30_000 + count * 0.5;
   if (c.pattern === "pipeline-e2e") return runPipelineEnds(peers, c, v, base, runTimeoutMs);
-  const endpoint = endpointFor(c.transport);
+  const endpoint = options.endpoint ?? endpointFor(c.transport);
   const backend = v.via === "broker" ? endpointFor(c.transport) : undefined;
   try {
     return await runWith(peers, c, base, endpoint, backend, runTimeoutMs);
