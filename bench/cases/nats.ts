@@ -18,12 +18,11 @@ import { connect, type NatsConnection, type Subscription } from "@nats-io/transp
 import type * as z from "zod";
 import { END, METHOD, TOPIC, makeMessage, replyTo, rpcContract, seqOf, topicContract } from "../payloads.js";
 import type { RoleSpec, RunResult } from "../protocol.js";
-import { percentile } from "../stats.js";
 import { RssProbe, countUntilEnd, now, withRss, type RoleHandle, type RoleOpener } from "./common.js";
+import { driveCalls } from "./rpc.js";
 
 /** Messages published between two flushes (the zeromq publishers' send high-water mark is 1000). */
 const FLUSH_WINDOW = 1024;
-const WARMUP_CALLS = 200;
 
 async function connectTo(spec: RoleSpec): Promise<NatsConnection> {
   // No reconnects: a server that goes away ends the run instead of hiding behind a retry loop.
@@ -136,36 +135,7 @@ async function openNatsClient(spec: RoleSpec): Promise<RoleHandle> {
   };
   return {
     endpoint: spec.endpoint,
-    async run(): Promise<RunResult> {
-      for (let i = 0; i < WARMUP_CALLS; i++) await call(i);
-      if (spec.inFlight === 1) {
-        const latencies = new Float64Array(spec.count);
-        const started = now();
-        for (let i = 0; i < spec.count; i++) {
-          const t = now();
-          await call(i);
-          latencies[i] = (now() - t) * 1000;
-          probe.tick(i + 1);
-        }
-        const elapsedMs = now() - started;
-        const sorted = Float64Array.from(latencies).sort();
-        return withRss(
-          { count: spec.count, elapsedMs, endSeen: true, p50Us: percentile(sorted, 50), p99Us: percentile(sorted, 99) },
-          probe,
-        );
-      }
-      let next = 0;
-      let done = 0;
-      const lane = async (): Promise<void> => {
-        while (next < spec.count) {
-          await call(next++);
-          probe.tick(++done);
-        }
-      };
-      const started = now();
-      await Promise.all(Array.from({ length: spec.inFlight }, lane));
-      return withRss({ count: done, elapsedMs: now() - started, endSeen: true }, probe);
-    },
+    run: () => driveCalls(spec, call, probe),
     async close() {
       await closeConnection(nc);
       return {};

@@ -132,6 +132,36 @@ function latencyResult(latenciesUs: Float64Array, elapsedMs: number, probe: RssP
   );
 }
 
+/**
+ * Drives an RPC client role: warm-up calls, then `spec.count` calls, lockstep (latency of each) when
+ * `spec.inFlight` is 1, else that many lanes at once (throughput). Shared by every implementation's client role.
+ */
+export async function driveCalls(spec: RoleSpec, call: (seq: number) => Promise<void>, probe: RssProbe): Promise<RunResult> {
+  for (let i = 0; i < WARMUP_CALLS; i++) await call(i);
+  if (spec.inFlight === 1) {
+    const latencies = new Float64Array(spec.count);
+    const started = now();
+    for (let i = 0; i < spec.count; i++) {
+      const t = now();
+      await call(i);
+      latencies[i] = (now() - t) * 1000;
+      probe.tick(i + 1);
+    }
+    return latencyResult(latencies, now() - started, probe);
+  }
+  let next = 0;
+  let done = 0;
+  const lane = async (): Promise<void> => {
+    while (next < spec.count) {
+      await call(next++);
+      probe.tick(++done);
+    }
+  };
+  const started = now();
+  await Promise.all(Array.from({ length: spec.inFlight }, lane));
+  return withRss({ count: done, elapsedMs: now() - started, endSeen: true }, probe);
+}
+
 async function openTypedClient(spec: RoleSpec): Promise<RoleHandle> {
   const options: RpcClientOptions & FutureServiceOption & FutureCurveOption = {
     codec: codecFor(spec.codec),
@@ -148,31 +178,7 @@ async function openTypedClient(spec: RoleSpec): Promise<RoleHandle> {
   };
   return {
     endpoint: spec.endpoint,
-    async run(): Promise<RunResult> {
-      for (let i = 0; i < WARMUP_CALLS; i++) await call(i);
-      if (spec.inFlight === 1) {
-        const latencies = new Float64Array(spec.count);
-        const started = now();
-        for (let i = 0; i < spec.count; i++) {
-          const t = now();
-          await call(i);
-          latencies[i] = (now() - t) * 1000;
-          probe.tick(i + 1);
-        }
-        return latencyResult(latencies, now() - started, probe);
-      }
-      let next = 0;
-      let done = 0;
-      const lane = async (): Promise<void> => {
-        while (next < spec.count) {
-          await call(next++);
-          probe.tick(++done);
-        }
-      };
-      const started = now();
-      await Promise.all(Array.from({ length: spec.inFlight }, lane));
-      return withRss({ count: done, elapsedMs: now() - started, endSeen: true }, probe);
-    },
+    run: () => driveCalls(spec, call, probe),
     async close() {
       await client.close();
       return {};
