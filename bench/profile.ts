@@ -28,8 +28,7 @@ interface Entry {
 }
 
 function label(frame: { functionName: string; url: string; lineNumber: number }): string {
-  // Paths relative to the checkout the bench ran from (the main one or any worktree).
-  const file = frame.url === "" ? "" : frame.url.replace(/^file:\/\//, "").replace(`${process.cwd()}/`, "");
+  const file = frame.url === "" ? "" : frame.url.replace(/^.*\/work\/[^/]+\//, "");
   const fn = frame.functionName === "" ? "(anonymous)" : frame.functionName;
   // tsx's transpiled modules report line 1 for everything; a line number is only worth printing elsewhere.
   return file === "" ? fn : frame.lineNumber > 0 ? `${file}:${fn}:${frame.lineNumber + 1}` : `${file}:${fn}`;
@@ -55,7 +54,6 @@ function summarise(path: string, top: number): void {
   console.log(`\n${path} (${(totalUs / 1e6).toFixed(1)} s sampled)`);
   console.log(" top self time overall:");
   for (const e of sorted.slice(0, top)) console.log(line(e));
-  // The bench runs the built package: dist/ is the library's code as much as src/ is.
   const src = sorted.filter((e) => e.name.startsWith("src/") || e.name.startsWith("dist/"));
   const srcUs = src.reduce((n, e) => n + e.selfUs, 0);
   console.log(` top self time in the library, src/ or dist/ (total ${((srcUs / totalUs) * 100).toFixed(1)}%):`);

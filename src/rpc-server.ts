@@ -525,6 +525,10 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   /** Set once new requests are refused (bound: at close(); worker: once the brokers acknowledged the departure). */
   #closing = false;
   #received = 0;
+  /** Counts a reply libzmq took (one function for every reply, not a closure each). */
+  readonly #countSucceeded = (): void => {
+    this.#succeeded++;
+  };
   #succeeded = 0;
   #dropped = 0;
   #strayReplies = 0;
@@ -951,7 +955,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       job.settled = true;
       if (job.span !== undefined) endSpan(job.span, outcome.ok ? undefined : outcome.failure.body);
       if (outcome.ok)
-        this.#reply(job.envelope, job.route, true, outcome.body, job.replyHeaders, job.method, () => this.#succeeded++);
+        this.#reply(job.envelope, job.route, true, outcome.body, job.replyHeaders, job.method, this.#countSucceeded);
       else this.#fail(job.envelope, job.route, job.method, job.replyHeaders, outcome.failure);
     }
     // After the reply: ending may start the next queued request, whose reply then follows this one.

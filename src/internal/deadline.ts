@@ -60,6 +60,33 @@ export function checkSignal(signal: unknown, what: string): void {
 }
 
 /**
+ * Arms a signal listener only (the timer lives elsewhere, for example in a shared `DeadlineTimer`); calls `fail`
+ * once with an {@link AbortedError} when the signal fires. Returns a function that disarms it. If the signal has
+ * already fired, `fail` runs synchronously. No signal: nothing is armed and the returned function does nothing.
+ */
+export function watchAbort(signal: AbortSignal | undefined, what: string, fail: (error: TypedZmqError) => void): () => void {
+  if (signal === undefined) return nothing;
+  checkSignal(signal, what);
+  let done = false;
+  const onAbort = (): void => {
+    if (done) return;
+    disarm();
+    fail(new AbortedError(what, { cause: signal.reason }));
+  };
+  function disarm(): void {
+    done = true;
+    signal?.removeEventListener("abort", onAbort);
+  }
+  if (signal.aborted) onAbort();
+  else signal.addEventListener("abort", onAbort, { once: true });
+  return disarm;
+}
+
+function nothing(): void {
+  // No signal: nothing was armed.
+}
+
+/**
  * Arms a timer and a signal listener; calls `fail` once with a {@link TimeoutError} or {@link AbortedError}.
  * Returns a function that disarms both; call it as soon as the wait ends another way.
  * If the signal has already fired, `fail` runs synchronously.

@@ -1,7 +1,10 @@
+import { SpanKind } from "@opentelemetry/api";
 import { describe, expect, test } from "vitest";
 import * as zmq from "zeromq";
 import { RpcBroker, RpcClient, RpcServer, type RpcBrokerEvent, type RpcHandlers } from "../../src/index.js";
 import { Orders } from "../helpers/contracts.js";
+import { memoryTracing, parentIdOf } from "../helpers/otel.js";
+import { openTelemetry } from "../../src/opentelemetry.js";
 import { deferred, within } from "../helpers/deferred.js";
 import { missingPython, withPeers, type Peer } from "./python.js";
 
@@ -285,6 +288,35 @@ describe.skipIf(skip)(`MDP 0.1 with Python peers written from the RFC${why}`, ()
         await expect(client.call("getOrder", { id: 404 })).rejects.toMatchObject({ code: "NOT_FOUND", details: { id: 404 } });
         expect(await client.call("echo", { text: "ünïcode" })).toEqual({ text: "ünïcode" });
       });
+    });
+
+    test("trace context: a Python worker gets the instrumented broker's traceparent, in the client's trace", async () => {
+      const tracing = memoryTracing();
+      try {
+        const instrumentation = openTelemetry({ tracerProvider: tracing.provider });
+        await using broker = await RpcBroker.bind(
+          { frontend: "tcp://127.0.0.1:0", backend: "tcp://127.0.0.1:0" },
+          { heartbeatMs: HEARTBEAT_MS, liveness: LIVENESS, drainTimeoutMs: 500, instrumentation },
+        );
+        await withPeers(async (start) => {
+          const worker = start("mdp_worker", [broker.backend, SERVICE, "rpc", ...hb]);
+          await broker.waitForServers(1, { service: SERVICE, timeoutMs: 3_000 });
+          await using client = await RpcClient.connect(broker.frontend, Orders, {
+            service: SERVICE,
+            timeoutMs: 3_000,
+            instrumentation,
+          });
+          expect(await client.call("getOrder", { id: 2 })).toEqual({ id: 2, total: 3 });
+          const seen = await worker.waitFor<{ traceparent: string; tracestate: string | null }>("trace");
+          const spans = await tracing.waitForSpans(2);
+          const clientSpan = spans.find((s) => s.kind === SpanKind.CLIENT)!;
+          const brokerSpan = spans.find((s) => s.kind === SpanKind.SERVER)!;
+          expect(parentIdOf(brokerSpan)).toBe(clientSpan.spanContext().spanId);
+          expect(seen.traceparent).toBe(`00-${clientSpan.spanContext().traceId}-${brokerSpan.spanContext().spanId}-01`);
+        });
+      } finally {
+        await tracing.shutdown();
+      }
     });
 
     test("MMI: mmi.service answers 200 and 404, an unknown mmi.* service 501", async () => {

@@ -15,7 +15,8 @@ MODE says what a reply is:
   rpc_server.py (the test's orders.v1 contract: getOrder returns {id, total: id * 1.5}, NOT_FOUND for id 404).
   A "$cancel" notice is never answered.
 
-Events, one JSON line each: ready {socket, service} (each READY sent), served {count, frames} (frames: how many
+Events, one JSON line each: ready {socket, service} (each READY sent), trace {traceparent, tracestate} (rpc mode:
+a request whose headers carry W3C trace context), served {count, frames} (frames: how many
 body frames the request had), heartbeat {count} (HEARTBEATs received), disconnected {socket} (the broker's
 DISCONNECT), lost {socket, silentMs} (broker silent), done {served}.
 """
@@ -40,6 +41,10 @@ def rpc_reply(body):
             headers = json.loads(body[2])
         except ValueError:
             headers = {}
+    if isinstance(headers, dict) and "traceparent" in headers:
+        # W3C trace context as it reached this worker (docs/protocol.md "Trace context"): the test compares it with
+        # the broker's span.
+        emit(trace={"traceparent": headers["traceparent"], "tracestate": headers.get("tracestate")})
     if method == "$cancel":
         return None
     try:
