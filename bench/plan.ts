@@ -11,6 +11,8 @@ export type Pattern = "pubsub" | "pipeline" | "rpc" | "pipeline-e2e";
 export interface Variant {
   readonly impl: Impl;
   readonly validate: boolean;
+  /** Typed senders: `validateOutgoing: false` (only the receivers validate). Undefined: the default, both ends. */
+  readonly validateOutgoing?: false;
   readonly codec: "json" | "msgpack";
   readonly batch: boolean;
   /** RPC: straight to the server, or through an `RpcBroker` running in a third process. */
@@ -40,6 +42,8 @@ const BROKERED: Variant = {
 };
 const DIRECT: Variant = { ...TYPED, label: "typed RpcClient → RpcServer.bind (two processes)" };
 const UNVALIDATED: Variant = { ...TYPED, validate: false, label: "typed, z.unknown() schemas" };
+/** Validation off on the sending side: the real schemas, checked by the receivers only. */
+const OUTGOING_UNCHECKED: Variant = { ...TYPED, validateOutgoing: false, label: "typed, validateOutgoing: false" };
 const MSGPACK: Variant = { ...TYPED, codec: "msgpack", label: "typed, msgpackCodec" };
 const HEADERS: Variant = { ...TYPED, headers: true, label: "typed, RpcClient { headers: true }" };
 const NO_HEADERS: Variant = { ...TYPED, headers: false, label: "typed, RpcClient { headers: false }" };
@@ -234,6 +238,27 @@ export function buildPlan(): CaseDef[] {
     rows: [{ title: "validation cost: pub/sub tcp 1 KiB (typed=schema, raw=z.unknown())", unit: "msg/s", metric: "throughput" }],
   });
   cases.push(inFlightComparison(TYPED, UNVALIDATED, "validation cost: rpc tcp 100 in flight (typed=schema, raw=z.unknown())"));
+  // Typed with the senders' check skipped (the receivers still validate) against raw zeromq.js.
+  for (const payload of ["small", "1k"] as const) {
+    cases.push({
+      ...throughputCase("pubsub", "tcp", payload),
+      a: OUTGOING_UNCHECKED,
+      rows: [
+        {
+          title: `validation off: pub/sub tcp ${SIZE[payload]} (typed=validateOutgoing: false, raw)`,
+          unit: "msg/s",
+          metric: "throughput",
+        },
+      ],
+    });
+  }
+  cases.push(
+    inFlightComparison(
+      OUTGOING_UNCHECKED,
+      RAW,
+      "validation off: rpc tcp 100 in flight (typed=validateOutgoing: false vs DEALER/ROUTER)",
+    ),
+  );
   cases.push(
     inFlightComparison(HEADERS, NO_HEADERS, "headers cost: rpc tcp 100 in flight (typed=headers frame, raw=headers: false)", {
       cost: true,

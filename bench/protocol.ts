@@ -88,6 +88,8 @@ export const RoleSpec = z.object({
   count: z.number().int().nonnegative(),
   /** Typed only: the real schemas (true) or `z.unknown()` passthrough schemas (false). */
   validate: z.boolean(),
+  /** Typed senders only: `false` passes `validateOutgoing: false` (the receivers still validate). */
+  validateOutgoing: z.boolean().optional(),
   /** Typed only. */
   codec: z.enum(["json", "msgpack"]),
   /** Typed only: CURVE with these keys (the binding side the server, allowing only the client's key); absent: plaintext. */

@@ -95,6 +95,7 @@ export async function runOnce(peers: Peers, c: CaseDef, v: Variant, options: Run
     payload: c.payload,
     count,
     validate: v.validate,
+    ...(v.validateOutgoing === false ? { validateOutgoing: false } : {}),
     codec: v.codec,
     ...(v.curve === true ? { curve: curveKeys() } : {}),
     batch: v.batch,

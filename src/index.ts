@@ -41,6 +41,7 @@ export type {
   TopicMessage,
   TopicName,
   TypeLevelError,
+  ValidationOptions,
   WireTopic,
 } from "./contract.js";
 export { MAX_IPC_PATH_BYTES, TRANSPORTS, parseEndpoint } from "./endpoint.js";

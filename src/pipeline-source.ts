@@ -7,14 +7,21 @@ import * as zmq from "zeromq";
 import type { CurveOptions } from "./curve.js";
 import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
 import type { Codec } from "./codec.js";
-import type { InferTask, JobContract } from "./contract.js";
+import type { InferTask, JobContract, ValidationOptions } from "./contract.js";
 import { parseEndpoint } from "./endpoint.js";
 import { ClosedError, InvalidArgumentError, OutOfRangeError, TimeoutError } from "./errors/index.js";
 import { callHook } from "./internal/hooks.js";
 import type { EndpointUse } from "./internal/attach.js";
 import { encodeBody } from "./internal/codec-io.js";
 import { validationError } from "./internal/contract-check.js";
-import { InOrder, detached, validatorOf, type Validation, type Validator } from "./internal/validator.js";
+import {
+  InOrder,
+  detached,
+  outgoingValidator,
+  readValidateOutgoing,
+  type Validation,
+  type Validator,
+} from "./internal/validator.js";
 import { checkTimeout, watchDeadline, type DeadlinePlace } from "./internal/deadline.js";
 import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
@@ -36,7 +43,7 @@ import type { ConnectionEvent, ResentEvent, SendTimedOutEvent, ValidationFailedE
 import type { WaitOptions } from "./signal.js";
 
 /** Options of {@link PipelineSource.bind} and {@link PipelineSource.connect}. */
-export interface PipelineSourceOptions {
+export interface PipelineSourceOptions extends ValidationOptions {
   /**
    * Body codec. Workers must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -205,7 +212,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     super(checkContract(contract, "jobs", owner));
     this.#config = config;
     this.#what = `PipelineSource("${contract.name}").push()`;
-    this.#validate = validatorOf(contract.task);
+    this.#validate = outgoingValidator(contract.task, config.validateOutgoing);
     this.#curve = CurveGuard.open(config.curve);
     if (config.reliable !== undefined) {
       this.#plain = undefined;
@@ -568,6 +575,7 @@ function resolveSourceOptions(
 ) {
   return resolveOptions(owner, options, (read) => ({
     ...readSendOptions(read, options.mode === "reliable" ? RELIABLE_PUSH_BATCH_DEFAULTS : undefined),
+    validateOutgoing: readValidateOutgoing(read),
     curve: readCurveOptions(read),
     onEvent: read.hook<(event: PipelineSourceEvent) => void>("onEvent"),
     reliable: readReliableMode(read, mode, endpoint, contract, ["maxPending", "resendMs", "drainTimeoutMs"], (r) => ({

@@ -10,7 +10,7 @@ import * as zmq from "zeromq";
 import type { CurveOptions } from "./curve.js";
 import { CurveGuard, curveSocketOptions, readCurveOptions, type CurveConfig } from "./internal/curve.js";
 import type { Codec } from "./codec.js";
-import type { InferHandlerResult, InferHandlerTask, JobContract } from "./contract.js";
+import type { InferHandlerResult, InferHandlerTask, JobContract, ValidationOptions } from "./contract.js";
 import { ClosedError, ErrorCode, InvalidArgumentError } from "./errors/index.js";
 import { readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
 import { toError } from "./internal/zmq-errors.js";
@@ -29,7 +29,7 @@ import { HandlerPool } from "./internal/handler-pool.js";
 import { callHook, callHookOrLog, isThenable } from "./internal/hooks.js";
 import { openPattern } from "./internal/open.js";
 import { readLoop } from "./internal/read-loop.js";
-import { InOrder, validatorOf } from "./internal/validator.js";
+import { InOrder, outgoingValidator, readValidateOutgoing, validatorOf } from "./internal/validator.js";
 import { resolveOptions } from "./internal/options.js";
 import { settleWithin } from "./internal/timing.js";
 import { SendQueue } from "./internal/send-queue.js";
@@ -62,6 +62,7 @@ const PLAIN_ONLY = ["batchResults", "resultsCurve"] as const;
 interface WorkerConfig {
   readonly reliable: ReliableConfig | undefined;
   readonly policy: DispatchPolicy;
+  readonly validateOutgoing: boolean;
   readonly concurrency: number;
   readonly sendFailures: boolean;
   readonly drainTimeoutMs: number;
@@ -99,6 +100,7 @@ function resolveWorkerOptions(owner: string, options: PipelineWorkerOptions, con
           }
         : undefined,
       policy: readDispatchPolicy(read, Infinity),
+      validateOutgoing: readValidateOutgoing(read),
       concurrency: read.positiveInt("concurrency", 1),
       sendFailures: read.flag("sendFailures", true),
       drainTimeoutMs: read.nonNegativeMs("drainTimeoutMs", 5_000),
@@ -115,10 +117,10 @@ function resolveWorkerOptions(owner: string, options: PipelineWorkerOptions, con
 }
 
 /** The dispatch step of a job contract: task in, result out. */
-function jobStep(contract: JobContract): DispatchStep {
+function jobStep(contract: JobContract, validateOutgoing: boolean): DispatchStep {
   return {
     input: validatorOf(contract.task),
-    output: validatorOf(contract.result),
+    output: outgoingValidator(contract.result, validateOutgoing),
     label: contract.name,
     inputPlace: {
       direction: "incoming",
@@ -241,7 +243,7 @@ export interface PipelineWorkerStats {
  * Options of {@link PipelineWorker.connect}. The options marked "reliable mode" are refused without
  * `mode: "reliable"`; `batchResults`, `resultsCurve` and `sendFailures: false` are refused with it.
  */
-export interface PipelineWorkerOptions extends LimitOptions {
+export interface PipelineWorkerOptions extends LimitOptions, ValidationOptions {
   /**
    * `"plain"`: PULL tasks from a source or streamer and PUSH results to a sink (no acknowledgements: a task queued at
    * a worker that dies is lost). `"reliable"`: be an MDP 0.1 worker of one or more `PipelineBroker`s (`tasks` is
@@ -427,7 +429,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       throw new InvalidArgumentError(`${owner}("${contract.name}"): \`handler\` must be a function (task) => result.`);
     this.#handler = handler;
     this.#policy = config.policy;
-    this.#step = jobStep(contract);
+    this.#step = jobStep(contract, config.validateOutgoing);
     this.#pool = new HandlerPool(config.concurrency);
     this.#sendFailures = config.sendFailures;
     this.#drainTimeoutMs = config.drainTimeoutMs;

@@ -9,8 +9,15 @@ import type { Codec } from "./codec.js";
 import type { EndpointUse } from "./internal/attach.js";
 import { encodeBody } from "./internal/codec-io.js";
 import { topicResolver, validationError } from "./internal/contract-check.js";
-import { InOrder, detached, validatorsOf, type Validation, type Validator } from "./internal/validator.js";
-import type { InferPublish, TopicContract, TypeLevelError, WireTopic } from "./contract.js";
+import {
+  InOrder,
+  detached,
+  outgoingValidators,
+  readValidateOutgoing,
+  type Validation,
+  type Validator,
+} from "./internal/validator.js";
+import type { InferPublish, TopicContract, TypeLevelError, ValidationOptions, WireTopic } from "./contract.js";
 import { readLimits, type LimitOptions } from "./internal/limits.js";
 import type { IsUnion } from "./internal/types.js";
 import {
@@ -63,7 +70,7 @@ export interface WaitForSubscribersOptions extends WaitOptions {
 }
 
 /** Options of {@link Publisher.bind} and {@link Publisher.connect}. */
-export interface PublisherOptions extends LimitOptions, InstrumentationOptions {
+export interface PublisherOptions extends LimitOptions, InstrumentationOptions, ValidationOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -211,7 +218,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     this.#config = config;
     this.#instrumentation = config.instrumentation;
     this.#resolve = topicResolver(contract);
-    this.#validators = validatorsOf(contract.topics);
+    this.#validators = outgoingValidators(contract.topics, config.validateOutgoing);
     this.#stamp = stamper(config.headers);
     const stamp = this.#stamp;
     this.#socket = new zmq.XPublisher({
@@ -543,6 +550,7 @@ type PublisherConfig = ReturnType<typeof resolvePublisherOptions>;
 function resolvePublisherOptions(owner: string, options: PublisherOptions) {
   return resolveOptions(owner, options, (read) => ({
     ...readSendOptions(read),
+    validateOutgoing: readValidateOutgoing(read),
     onSubscription: read.hook<(event: SubscriptionEvent) => void>("onSubscription"),
     onEvent: read.hook<(event: PublisherEvent) => void>("onEvent"),
     multicast: multicastSocketOptions(options.multicast, owner),

@@ -9,7 +9,7 @@
 import type { Codec } from "./codec.js";
 import type { CurveOptions } from "./curve.js";
 import { CurveGuard, curveSocketOptions, readCurveOptions, type CurveConfig } from "./internal/curve.js";
-import type { InferRequest, InferResponse, MethodName, RpcContract, TypeLevelError } from "./contract.js";
+import type { InferRequest, InferResponse, MethodName, RpcContract, TypeLevelError, ValidationOptions } from "./contract.js";
 import type { IsUnion } from "./internal/types.js";
 import {
   AbortedError,
@@ -31,7 +31,15 @@ import { decodeBody, encodeBody } from "./internal/codec-io.js";
 import { readConnectionOptions, type ConnectionOptions } from "./internal/connection-options.js";
 import { readLimits, tooManyFrames, type LimitOptions, type Limits } from "./internal/limits.js";
 import { hasMethod, validationError, type PayloadPlace } from "./internal/contract-check.js";
-import { InOrder, detached, validatorOf, type Validation, type Validator } from "./internal/validator.js";
+import {
+  InOrder,
+  detached,
+  outgoingValidator,
+  readValidateOutgoing,
+  validatorOf,
+  type Validation,
+  type Validator,
+} from "./internal/validator.js";
 import { checkSignal, checkTimeout, timeoutFor, watchAbort } from "./internal/deadline.js";
 import { DeadlineTimer, type DeadlineEntry } from "./internal/deadline-timer.js";
 import { callHook } from "./internal/hooks.js";
@@ -142,7 +150,7 @@ export interface RetryOptions {
 }
 
 /** Options of {@link RpcClient.connect}. */
-export interface RpcClientOptions extends ConnectionOptions, LimitOptions, InstrumentationOptions {
+export interface RpcClientOptions extends ConnectionOptions, LimitOptions, InstrumentationOptions, ValidationOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -217,6 +225,7 @@ interface ClientConfig {
   readonly onEvent: ((event: RpcClientEvent) => void) | undefined;
   readonly curve: CurveConfig | undefined;
   readonly instrumentation: Instrumentation | undefined;
+  readonly validateOutgoing: boolean;
 }
 
 function resolveClientOptions(owner: string, options: RpcClientOptions): ClientConfig {
@@ -227,6 +236,7 @@ function resolveClientOptions(owner: string, options: RpcClientOptions): ClientC
     const curve = readCurveOptions(read);
     return {
       codec: read.codec(),
+      validateOutgoing: readValidateOutgoing(read),
       // A timeout must be at least 1 ms (0 would time out every call): the same check as call()'s.
       timeoutMs: checkTimeout(read.raw("timeoutMs") as number | undefined, 5_000, "timeoutMs", owner),
       maxMessageBytes: read.optionalPositiveInt("maxMessageBytes") ?? Infinity,
@@ -427,7 +437,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
         where: `RpcClient.call("${contract.name}/${method}")`,
         headersEnd: idempotent ? ',"idempotent":true}' : "}",
         retried: idempotent && config.retry !== undefined,
-        request: validatorOf(schemas.request),
+        request: outgoingValidator(schemas.request, config.validateOutgoing),
         requestPlace: {
           direction: "outgoing",
           contract: contract.name,

@@ -17,7 +17,13 @@ import * as zmq from "zeromq";
 import type { Codec } from "./codec.js";
 import type { CurveOptions } from "./curve.js";
 import { CurveGuard, curveSocketOptions, readCurveOptions, type CurveConfig } from "./internal/curve.js";
-import { type InferHandlerRequest, type InferHandlerResponse, type MethodName, type RpcContract } from "./contract.js";
+import {
+  type InferHandlerRequest,
+  type InferHandlerResponse,
+  type MethodName,
+  type RpcContract,
+  type ValidationOptions,
+} from "./contract.js";
 import { ClosedError, ErrorCode, InvalidArgumentError, type RpcErrorBody } from "./errors/index.js";
 import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import {
@@ -42,7 +48,7 @@ import { resolveOptions, type OptionReader } from "./internal/options.js";
 import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
 import { settleWithin } from "./internal/timing.js";
-import { InOrder, validatorOf } from "./internal/validator.js";
+import { InOrder, outgoingValidator, readValidateOutgoing, validatorOf } from "./internal/validator.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
 import { emitValidationFailed } from "./internal/events.js";
 import { LatencyHistogram, type LatencyStats } from "./internal/latency.js";
@@ -208,7 +214,7 @@ export type RpcServerEvent =
  * Options of {@link RpcServer.bind} and {@link RpcServer.connect}. The connection options (ZMTP heartbeats,
  * reconnect intervals) apply to every socket: the bound ROUTER and each worker DEALER.
  */
-export interface RpcServerOptions extends ConnectionOptions, LimitOptions, InstrumentationOptions {
+export interface RpcServerOptions extends ConnectionOptions, LimitOptions, InstrumentationOptions, ValidationOptions {
   /**
    * Body codec. Both ends must use the same one.
    * @defaultValue {@link jsonCodec}
@@ -325,6 +331,7 @@ interface WorkerConfig {
 /** Options resolved and checked before any socket exists. */
 interface ServerConfig {
   readonly policy: DispatchPolicy;
+  readonly validateOutgoing: boolean;
   readonly absoluteDeadlines: boolean;
   readonly connection: ConnectionSocketOptions;
   readonly limits: Limits;
@@ -344,6 +351,7 @@ function resolveServerOptions(owner: string, options: RpcServerOptions, contract
   return resolveOptions(owner, options, (read) => {
     return {
       policy: readDispatchPolicy(read, read.optionalPositiveInt("maxMessageBytes") ?? Infinity),
+      validateOutgoing: readValidateOutgoing(read),
       absoluteDeadlines: read.flag("absoluteDeadlines", true),
       connection: readConnectionOptions(read),
       // Worker links keep the default hard limit, as the broker's frontend does (see LimitOptions).
@@ -379,13 +387,13 @@ function readWorkerOptions(read: OptionReader, contract: RpcContract): WorkerCon
 }
 
 /** The dispatch steps of every method, built once. */
-function stepsFor(contract: RpcContract): ReadonlyMap<string, DispatchStep> {
+function stepsFor(contract: RpcContract, validateOutgoing: boolean): ReadonlyMap<string, DispatchStep> {
   const steps = new Map<string, DispatchStep>();
   for (const [method, schemas] of Object.entries(contract.methods)) {
     const label = `${contract.name}/${method}`;
     steps.set(method, {
       input: validatorOf(schemas.request),
-      output: validatorOf(schemas.response),
+      output: outgoingValidator(schemas.response, validateOutgoing),
       label,
       inputPlace: {
         direction: "incoming",
@@ -549,7 +557,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     this.#handlers = handlers;
     this.#config = resolveServerOptions(owner, options, contract, mode);
     this.#instrumentation = this.#config.instrumentation;
-    this.#steps = stepsFor(contract);
+    this.#steps = stepsFor(contract, this.#config.validateOutgoing);
     this.#pool = new HandlerPool(this.#config.concurrency);
     const onEvent = this.#config.onEvent;
     this.#curve = CurveGuard.open(this.#config.curve, (failure) => callHook(onEvent, { type: "handshake-failed", ...failure }));

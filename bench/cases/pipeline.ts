@@ -33,6 +33,7 @@ async function openTypedPush(spec: RoleSpec): Promise<RoleHandle> {
   const options: PipelineSourceOptions & FutureSourceOptions = {
     codec: codecFor(spec.codec),
     ...(spec.batch ? { batch: BATCH } : {}),
+    ...(spec.validateOutgoing === false ? { validateOutgoing: false } : {}),
   };
   const source = await PipelineSource.bind(spec.endpoint, jobContract(spec.payload, spec.validate), options);
   const probe = new RssProbe(spec.soakWarmup);

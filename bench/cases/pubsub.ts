@@ -40,6 +40,7 @@ async function openTypedPub(spec: RoleSpec): Promise<RoleHandle> {
     sendHighWaterMark: spec.sendHighWaterMark,
     ...(spec.noDrop ? { noDrop: true } : {}),
     ...(spec.batch ? { batch: BATCH } : {}),
+    ...(spec.validateOutgoing === false ? { validateOutgoing: false } : {}),
   };
   const pub = await Publisher.bind(spec.endpoint, topicContract(spec.payload, spec.validate), options);
   const probe = new RssProbe(spec.soakWarmup);

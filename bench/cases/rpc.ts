@@ -62,6 +62,7 @@ async function openTypedServer(spec: RoleSpec): Promise<RoleHandle> {
     codec: codecFor(spec.codec),
     ...serviceOption(spec.service),
     ...(spec.via === "broker" ? clientCurve(spec.curve) : serverCurve(spec.curve)),
+    ...(spec.validateOutgoing === false ? { validateOutgoing: false } : {}),
   };
   const server =
     spec.via === "broker"
@@ -169,6 +170,7 @@ async function openTypedClient(spec: RoleSpec): Promise<RoleHandle> {
     timeoutMs: 30_000,
     ...(spec.headers === undefined ? {} : { headers: spec.headers }),
     ...serviceOption(spec.clientService),
+    ...(spec.validateOutgoing === false ? { validateOutgoing: false } : {}),
   };
   const client = await RpcClient.connect(spec.endpoint, rpcContract(spec.payload, spec.validate), options);
   const probe = new RssProbe(spec.soakWarmup);

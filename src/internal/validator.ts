@@ -14,6 +14,7 @@ import type { StandardSchemaV1 } from "@standard-schema/spec";
 import * as z from "zod";
 import type { Schema } from "../contract.js";
 import type { ValidationIssue } from "../errors/index.js";
+import type { OptionReader } from "./options.js";
 
 /** A passed check: `value` is the schema's output. */
 export interface ValidationSuccess {
@@ -60,6 +61,36 @@ export function validatorOf(schema: Schema): Validator {
 /** The validator of every schema in a map (the topics of a contract), resolved once. */
 export function validatorsOf(schemas: { readonly [name: string]: Schema }): ReadonlyMap<string, Validator> {
   return new Map(Object.entries(schemas).map(([name, schema]) => [name, validatorOf(schema)]));
+}
+
+/** The success object of {@link unchecked}, reused: its value is read at once by every caller. */
+const passed: Reused = { ok: true, value: undefined };
+
+/** The check used with `validateOutgoing: false`: every value passes as it is, synchronously, with no allocation. */
+const unchecked: Validator = (value) => {
+  passed.value = value;
+  return passed;
+};
+
+/**
+ * The check of a sender's outgoing messages of `schema`: its validator, or with `validateOutgoing: false` one that
+ * passes every value unchecked. Resolve it once per method or topic, not per message.
+ */
+export function outgoingValidator(schema: Schema, validateOutgoing: boolean): Validator {
+  return validateOutgoing ? validatorOf(schema) : unchecked;
+}
+
+/** {@link outgoingValidator} for every schema in a map (the topics of a contract), resolved once. */
+export function outgoingValidators(
+  schemas: { readonly [name: string]: Schema },
+  validateOutgoing: boolean,
+): ReadonlyMap<string, Validator> {
+  return validateOutgoing ? validatorsOf(schemas) : new Map(Object.keys(schemas).map((name) => [name, unchecked]));
+}
+
+/** Reads `validateOutgoing` (ValidationOptions), the same way for every sending class. */
+export function readValidateOutgoing(read: OptionReader): boolean {
+  return read.flag("validateOutgoing", true);
 }
 
 /** A success object reused by one synchronous validator: no allocation per message on the fast path. */

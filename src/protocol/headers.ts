@@ -63,6 +63,9 @@ const KNOWN: Readonly<Record<string, "string" | "number" | "boolean">> = {
   topicSeq: "number",
 };
 
+/** {@link KNOWN} as pairs, made once: `parseHeaders` runs for every message that has headers. */
+const KNOWN_ENTRIES = Object.entries(KNOWN);
+
 /** The largest headers frame accepted, in bytes: headers are small; a huge one is a peer's bug or an attack. */
 export const MAX_HEADERS_BYTES = 8_192;
 
@@ -87,7 +90,7 @@ export function parseHeaders(frame: Uint8Array): HeadersParse {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return { kind: "malformed", reason: "the headers frame is not a JSON object in UTF-8" };
   }
-  for (const [key, type] of Object.entries(KNOWN)) {
+  for (const [key, type] of KNOWN_ENTRIES) {
     const field: unknown = Reflect.get(value, key);
     if (field !== undefined && typeof field !== type) {
       return { kind: "malformed", reason: `header \`${key}\` must be a ${type}, got ${field === null ? "null" : typeof field}` };
