@@ -200,18 +200,7 @@ async function openRawReq(spec: RoleSpec): Promise<RoleHandle> {
   };
   return {
     endpoint: spec.endpoint,
-    async run(): Promise<RunResult> {
-      for (let i = 0; i < WARMUP_CALLS; i++) await call(i);
-      const latencies = new Float64Array(spec.count);
-      const started = now();
-      for (let i = 0; i < spec.count; i++) {
-        const t = now();
-        await call(i);
-        latencies[i] = (now() - t) * 1000;
-        probe.tick(i + 1);
-      }
-      return latencyResult(latencies, now() - started, probe);
-    },
+    run: () => driveCalls(spec, call, probe), // REQ: opened only for inFlight === 1, so always lockstep
     async close() {
       socket.close();
       return {};
