@@ -6,6 +6,7 @@
  * socket and liveness from `rpc-link.ts`, the backoff and the attempt record from `retry.ts`, the pending-call table
  * from `pending-calls.ts`; the framing from `protocol/rpc.ts` and `protocol/mdp.ts`.
  */
+import type { BatchOptions } from "./batch.js";
 import type { Codec } from "./codec.js";
 import type { CurveOptions } from "./curve.js";
 import { CurveGuard, curveSocketOptions, readCurveOptions, type CurveConfig } from "./internal/curve.js";
@@ -53,12 +54,26 @@ import { PendingCalls, type PendingCall } from "./internal/pending-calls.js";
 import { Waiters } from "./internal/waiters.js";
 import { AttemptLog, backoffDelay, isRetryable, readRetryPolicy, type RetryPolicy } from "./internal/retry.js";
 import { RpcLink, type LinkListener, type LinkSocketOptions } from "./internal/rpc-link.js";
+import { CallBatcher, readCallBatch, type CallBatchLimits } from "./internal/call-batches.js";
 import { asErrorBody } from "./internal/wire.js";
 import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import { endSpan, readInstrumentation, spanError, startSpan, traceFragment } from "./internal/trace.js";
 import { PROTOCOL_VERSION } from "./protocol/headers.js";
 import { encodeClientRequest, parseClientReply } from "./protocol/mdp.js";
-import { cancelBody, encodeCancel, encodeRequest, parseReply, parseServiceReply, type ReplyParse } from "./protocol/rpc.js";
+import {
+  BATCH_FRAME,
+  cancelBody,
+  correlationFrame,
+  encodeBatch,
+  encodeBatchCall,
+  encodeBatchedCancel,
+  encodeCancel,
+  encodeRequest,
+  parseBatchReplies,
+  parseReply,
+  parseServiceReply,
+  type ReplyParse,
+} from "./protocol/rpc.js";
 import type { WaitOptions } from "./signal.js";
 import type { Instrumentation, InstrumentationOptions, TraceSpan } from "./tracing.js";
 
@@ -91,6 +106,8 @@ export interface RpcClientStats {
   readonly retries: number;
   /** Live connections that were lost (each fails or retries the calls in flight on it). */
   readonly connectionsLost: number;
+  /** Call batches sent (the `batch` option, protocol 1.4); each carried one or more calls in one message. */
+  readonly batches: number;
   /**
    * Round trips of the calls settled by a reply (a result, or an error reply other than a retryable `UNAVAILABLE`),
    * from `call()` to that reply's arrival: waiting for a server, earlier attempts and backoffs included. Calls that
@@ -209,6 +226,19 @@ export interface RpcClientOptions extends ConnectionOptions, LimitOptions, Instr
    * @defaultValue direct calls to servers
    */
   readonly service?: string;
+  /**
+   * Opt-in call batching (protocol 1.4, docs/protocol.md "Call batches"): the calls made in the same event-loop turn
+   * travel to a server in one ZeroMQ message, and the replies that finish there in the same turn come back in
+   * another, which saves a send per call on both sides. A batch goes when it holds `maxMessages` calls or `maxBytes`
+   * bytes, else on the next turn (`maxDelayMs` 0, the default here) or after `maxDelayMs`; never a timer per call.
+   *
+   * Each call keeps its own validation, deadline, `signal`, timeout, retries and error. The client batches only
+   * towards a server that said it reads batches (a 1.4 `RpcServer` answers the `"batch": true` header it sends),
+   * so older servers get ordinary requests. Direct connections only: it cannot be combined with `service`, nor with
+   * `headers: false` (the negotiation travels in the headers).
+   * @defaultValue false (`true`: `{ maxMessages: 256, maxBytes: 65536, maxDelayMs: 0 }`)
+   */
+  readonly batch?: BatchOptions | boolean;
 }
 
 /** Options resolved and checked before any socket exists. */
@@ -226,6 +256,7 @@ interface ClientConfig {
   readonly curve: CurveConfig | undefined;
   readonly instrumentation: Instrumentation | undefined;
   readonly validateOutgoing: boolean;
+  readonly batch: CallBatchLimits | undefined;
 }
 
 function resolveClientOptions(owner: string, options: RpcClientOptions): ClientConfig {
@@ -234,13 +265,22 @@ function resolveClientOptions(owner: string, options: RpcClientOptions): ClientC
     // `maxMessageBytes` limits what a client sends: its hard limit (on what it receives) keeps the default.
     const limits = readLimits(read, { derive: false });
     const curve = readCurveOptions(read);
+    const batch = readCallBatch(read);
+    if (batch !== undefined && service !== undefined) {
+      throw read.fail("batch", "false when `service` is set (call batches travel only on direct connections)", read.raw("batch"));
+    }
+    const headers = service !== undefined || read.flag("headers", true);
+    if (batch !== undefined && !headers) {
+      throw read.fail("batch", "false with `headers: false` (batching is negotiated in the headers)", read.raw("batch"));
+    }
     return {
+      batch,
       codec: read.codec(),
       validateOutgoing: readValidateOutgoing(read),
       // A timeout must be at least 1 ms (0 would time out every call): the same check as call()'s.
       timeoutMs: checkTimeout(read.raw("timeoutMs") as number | undefined, 5_000, "timeoutMs", owner),
       maxMessageBytes: read.optionalPositiveInt("maxMessageBytes") ?? Infinity,
-      headers: service !== undefined || read.flag("headers", true),
+      headers,
       retry: readRetryPolicy(read),
       service,
       socket: {
@@ -310,6 +350,8 @@ interface Call extends CallInit, PendingCall, DeadlineEntry {
   waitingSince: number;
   /** The attempt timer or the backoff timer. */
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** The batch frame of the call batch the current attempt went in; undefined when it went alone. */
+  batchFrame: Buffer | undefined;
   /** Removes the signal listener, if the call has a signal. */
   disarmDeadline: () => void;
   /** The client's shared deadline timer, which holds this call until it settles. */
@@ -343,6 +385,7 @@ function newCall(init: CallInit, deadlines: DeadlineTimer<Call>): Call {
     state: "waiting",
     waitingSince: 0,
     timer: undefined,
+    batchFrame: undefined,
     disarmDeadline: noop,
     disarm: disarmCall,
   };
@@ -412,6 +455,15 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   #malformed = 0;
   #retries = 0;
   #lost = 0;
+  /** The `batch` limits; undefined when the client does not batch. */
+  readonly #batch: CallBatchLimits | undefined;
+  /** Per link: the connection on which its server announced that it reads call batches. */
+  readonly #batchReady = new Map<RpcLink, number>();
+  readonly #batchers = new Map<RpcLink, CallBatcher<Call>>();
+  /** Call batches sent and not answered yet, by batch id: what to resend or fail when a server cannot read them. */
+  readonly #openBatches = new Map<number, { readonly link: RpcLink; readonly calls: Call[] }>();
+  #nextBatch = 0;
+  #batchesSent = 0;
   readonly #latency = new LatencyHistogram();
 
   private constructor(contract: TContract, config: ClientConfig, owner: string, endpoints: readonly string[]) {
@@ -424,6 +476,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     this.#onDrop = config.onDrop;
     this.#onEvent = config.onEvent;
     this.#instrumentation = config.instrumentation;
+    this.#batch = config.batch;
     // The links report their failed handshakes (below); the guard passes them on to the authenticator.
     this.#curve = CurveGuard.open(config.curve);
     this.#service = config.service === undefined ? undefined : Buffer.from(config.service, "utf8");
@@ -509,6 +562,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       malformedReplies: this.#malformed,
       retries: this.#retries,
       connectionsLost: this.#lost,
+      batches: this.#batchesSent,
       latency: this.#latency.snapshot(),
     };
   }
@@ -704,6 +758,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   }
 
   #send(call: Call, link: RpcLink, now: number): void {
+    call.batchFrame = undefined;
     call.link = link;
     call.connection = link.connection;
     call.state = "sent";
@@ -715,6 +770,10 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     }
     this.#sent++;
     const id = call.id;
+    if (this.#batch !== undefined && this.#batchReady.get(link) === link.connection) {
+      this.#batcherOf(link).add(call, id, this.#record(call, id, now, remainingMs));
+      return;
+    }
     link.send(this.#frames(call, id, now, remainingMs)).catch((err: unknown) => {
       if (!this.#pending.holds(id, call)) return;
       this.#finish(call, fromZmqError(err, call.where, link.endpoint));
@@ -727,10 +786,67 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     if (start === undefined) return encodeRequest(id, call.wire.frame, call.body);
     const timing = `${now + remainingMs},"remainingMs":${remainingMs}${call.wire.headersEnd}`;
     if (service === undefined) {
-      return encodeRequest(id, call.wire.frame, call.body, Buffer.from(`{${call.trace}${start}${timing}`));
+      // A batching client asks each server whether it reads call batches, until it has said so (1.4).
+      const ask = this.#batch === undefined ? "" : '"batch":true,';
+      return encodeRequest(id, call.wire.frame, call.body, Buffer.from(`{${ask}${call.trace}${start}${timing}`));
     }
     const headers = Buffer.from(`{"correlationId":"${id}",${call.trace}${start}${timing}`);
     return encodeClientRequest(service, [call.wire.frame, call.body, headers]);
+  }
+
+  /** One call's record in a call batch: `[id, method, body, headers]`, the headers as an unbatched request's. */
+  #record(call: Call, id: number, now: number, remainingMs: number): Buffer {
+    const timing = `${now + remainingMs},"remainingMs":${remainingMs}${call.wire.headersEnd}`;
+    // Batching requires headers (resolveClientOptions), so the headers start is set.
+    const headers = Buffer.from(`{${call.trace}${this.#headersStart!}${timing}`);
+    return encodeBatchCall(correlationFrame(id), call.wire.frame, call.body, headers);
+  }
+
+  #batcherOf(link: RpcLink): CallBatcher<Call> {
+    let batcher = this.#batchers.get(link);
+    if (batcher === undefined) {
+      batcher = new CallBatcher(this.#batch!, (calls, ids, records) => this.#sendBatch(link, calls, ids, records));
+      this.#batchers.set(link, batcher);
+    }
+    return batcher;
+  }
+
+  /** Sends the calls still waiting (a call may have timed out, been aborted or retried since) as one call batch. */
+  #sendBatch(link: RpcLink, calls: Call[], ids: number[], records: Buffer[]): void {
+    const kept: Call[] = [];
+    const keptRecords: Buffer[] = [];
+    let bytes = 0;
+    for (let i = 0; i < calls.length; i++) {
+      const call = calls[i]!;
+      if (!this.#pending.holds(ids[i]!, call)) continue;
+      kept.push(call);
+      keptRecords.push(records[i]!);
+      bytes += records[i]!.length;
+    }
+    if (kept.length === 0) return;
+    const batchId = this.#nextBatch;
+    this.#nextBatch = batchId === 0xffff_ffff ? 0 : batchId + 1;
+    // 5 bytes ("b" and a 32-bit counter), so that a reply to the batch is told apart from a call's (4 bytes).
+    const frame = Buffer.allocUnsafe(5);
+    frame[0] = 0x62;
+    frame.writeUInt32BE(batchId, 1);
+    for (const call of kept) call.batchFrame = frame;
+    if (this.#openBatches.size >= 1_024) this.#sweepBatches();
+    this.#openBatches.set(batchId, { link, calls: kept });
+    this.#batchesSent++;
+    link.send(encodeBatch([frame], keptRecords, bytes)).catch((err: unknown) => {
+      this.#openBatches.delete(batchId);
+      for (const call of kept) {
+        if (call.batchFrame === frame && this.#pending.holds(call.id, call)) this.#finish(call, fromZmqError(err, call.where, link.endpoint));
+      }
+    });
+  }
+
+  /** Forgets the open batches none of whose calls is still waiting (their server never answered the batch as one). */
+  #sweepBatches(): void {
+    for (const [id, batch] of this.#openBatches) {
+      if (!batch.calls.some((call) => this.#pending.holds(call.id, call))) this.#openBatches.delete(id);
+    }
   }
 
   #receive(link: RpcLink, frames: Buffer[]): void {
@@ -740,7 +856,58 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       this.#drop({ reason: "malformed-reply", message: over });
       return;
     }
-    const reply: ReplyParse = this.#service === undefined ? parseReply(frames) : this.#parseServiceReply(frames);
+    if (this.#batch !== undefined && frames[0]?.length === 5) {
+      this.#receiveBatch(link, frames);
+      return;
+    }
+    this.#onReply(link, this.#service === undefined ? parseReply(frames) : this.#parseServiceReply(frames));
+  }
+
+  /**
+   * A message for a call batch: a reply batch (`[batch, "", "$batch", replies]`), or one reply to the whole batch:
+   * `UNKNOWN_METHOD` from a server that cannot read batches (its calls are sent again one by one, and this link
+   * batches no more until its server says it can), or another error, which fails the batch's calls.
+   */
+  #receiveBatch(link: RpcLink, frames: Buffer[]): void {
+    const head = frames[0]!;
+    const batchId = head.readUInt32BE(1);
+    const batch = this.#openBatches.get(batchId);
+    this.#openBatches.delete(batchId);
+    const [, delimiter, status, body] = frames;
+    const replies = status !== undefined && body !== undefined && status.equals(BATCH_FRAME) ? parseBatchReplies(body) : undefined;
+    if (delimiter?.length !== 0 || status === undefined || body === undefined || (status.equals(BATCH_FRAME) && replies === undefined)) {
+      this.#malformed++;
+      this.#drop({
+        reason: "malformed-reply",
+        message: `${this.contract.name}: received a ${frames.length}-frame answer to call batch #${batchId} from ${link.endpoint} that is not [batch, "", "$batch", replies].`,
+      });
+      return;
+    }
+    if (replies !== undefined) {
+      for (const reply of replies) this.#onReply(link, reply);
+      return;
+    }
+    const whole = parseReply([correlationFrame(0), delimiter, status, body, ...frames.slice(4)]);
+    const calls = (batch?.calls ?? []).filter((call) => call.batchFrame?.equals(head) === true && this.#pending.holds(call.id, call));
+    let error: TypedZmqError;
+    try {
+      if (whole.kind === "malformed") throw new MalformedMessageError(`${this.contract.name}: ${whole.reason} from ${link.endpoint}.`);
+      this.#settle(calls[0]?.method ?? "$batch", whole.ok, whole.body);
+      throw new MalformedMessageError(`${this.contract.name}: a server answered a call batch with one "ok" reply.`);
+    } catch (err) {
+      error = err instanceof TypedZmqError ? err : new MalformedMessageError(toError(err).message);
+    }
+    if (error instanceof RemoteCallError && error.code === ErrorCode.UNKNOWN_METHOD) {
+      // A server that cannot read batches (an older one behind a proxy that mixes versions): send them alone.
+      this.#batchReady.delete(link);
+      const now = Date.now();
+      for (const call of calls) this.#send(call, link, now);
+      return;
+    }
+    for (const call of calls) this.#finish(call, error);
+  }
+
+  #onReply(link: RpcLink, reply: ReplyParse): void {
     if (reply.kind === "malformed") {
       const message = `${this.contract.name}: received ${reply.reason} from ${link.endpoint}.`;
       const call = reply.id === undefined ? undefined : this.#pending.get(reply.id);
@@ -755,6 +922,8 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       this.#drop({ reason: "malformed-reply", message });
       return;
     }
+    // A 1.4 server answers the `"batch": true` header it was asked: this link's calls may travel in batches now.
+    if (this.#batch !== undefined && reply.headers?.batch === true) this.#batchReady.set(link, link.connection);
     const call = this.#pending.get(reply.id);
     if (call === undefined) {
       this.#late++;
@@ -917,9 +1086,11 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     const link = call.link;
     if (call.state !== "sent" || link === undefined || !link.live) return;
     const frames =
-      this.#service === undefined
-        ? encodeCancel(call.id)
-        : encodeClientRequest(this.#service, cancelBody(Buffer.from(`{"correlationId":"${call.id}"}`)));
+      this.#service !== undefined
+        ? encodeClientRequest(this.#service, cancelBody(Buffer.from(`{"correlationId":"${call.id}"}`)))
+        : call.batchFrame === undefined
+          ? encodeCancel(call.id)
+          : encodeBatchedCancel(call.batchFrame, correlationFrame(call.id));
     link.send(frames).catch(noop);
   }
 
@@ -946,6 +1117,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   /** Calls still waiting for a reply from `link`'s lost connection get none: retry or fail them. */
   #linkLost(link: RpcLink, connection: number): void {
     if (this.closed) return;
+    for (const [id, batch] of this.#openBatches) if (batch.link === link) this.#openBatches.delete(id);
     for (const call of this.#inFlightOn(link, connection)) {
       const hint = call.wire.retried ? "It was retried as far as its attempts and deadline allowed." : undefined;
       this.#retryOrFinish(call, new ConnectionLostError(call.where, link.endpoint, hint === undefined ? {} : { hint }));
@@ -980,6 +1152,8 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
         ),
     );
     this.#deadlines.clear();
+    for (const batcher of this.#batchers.values()) batcher.clear();
+    this.#openBatches.clear();
     this.#live.length = 0;
     await Promise.all(this.#links.map((link) => link.close()));
     this.#curve?.release();

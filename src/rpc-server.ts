@@ -47,6 +47,7 @@ import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions, type OptionReader } from "./internal/options.js";
 import { readLoop } from "./internal/read-loop.js";
 import { SendQueue } from "./internal/send-queue.js";
+import { ReplyBatches } from "./internal/reply-batches.js";
 import { settleWithin } from "./internal/timing.js";
 import { InOrder, outgoingValidator, readValidateOutgoing, validatorOf } from "./internal/validator.js";
 import { PatternBase, checkContract } from "./internal/lifecycle.js";
@@ -63,7 +64,9 @@ import { MMI_PREFIX, readServiceName } from "./protocol/mdp.js";
 import {
   STATUS_ERROR_FRAME,
   STATUS_OK_FRAME,
+  encodeBatchReply,
   encodeReply,
+  parseBatchCalls,
   parsePayload,
   parseRequest,
   type RequestParse,
@@ -160,6 +163,11 @@ export interface RpcServerStats {
   readonly clockSkew: number;
   /** Cancel notices that found their request (running: its signal was aborted; waiting: it was never started). */
   readonly cancelled: number;
+  /**
+   * Call batches received (protocol 1.4, a client created with `batch`); each of their calls is counted in
+   * `received` and answered on its own.
+   */
+  readonly batches: number;
   /**
    * Handler time: from the handler's start to the end of its result's validation and encoding, for every handler
    * that ran (succeeded or failed).
@@ -508,6 +516,11 @@ function sameFrames(a: readonly Buffer[], b: readonly Buffer[]): boolean {
 export class RpcServer<TContract extends RpcContract> extends PatternBase<TContract> {
   readonly #socket: zmq.Router | undefined;
   readonly #queue: SendQueue | undefined;
+  /** Bound mode: replies to batched calls, gathered per call batch and event-loop turn. */
+  readonly #replyBatches: ReplyBatches | undefined;
+  /** The envelope of each batched call (`[...batch envelope, call id]`) to its batch's envelope. */
+  readonly #batchOf = new WeakMap<Buffer[], Buffer[]>();
+  #batches = 0;
   readonly #links: MdpWorkerLink[] = [];
   readonly #handlers: RpcHandlers<TContract>;
   readonly #config: ServerConfig;
@@ -576,7 +589,9 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     });
     this.#curve?.watch(this.#socket);
     watchConnections(this.#socket, onEvent, { guardReports: this.#curve !== undefined });
-    this.#queue = new SendQueue(this.#socket);
+    const queue = new SendQueue(this.#socket);
+    this.#queue = queue;
+    this.#replyBatches = new ReplyBatches((frames) => queue.send(frames));
   }
 
   /**
@@ -755,12 +770,17 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       expired: this.#expired,
       clockSkew: this.#clockSkew,
       cancelled: this.#cancelled,
+      batches: this.#batches,
       latency: this.#latency.snapshot(),
     };
   }
 
   /** One code path for every request, bound (`route` undefined) or from a broker. */
   #dispatch(message: RequestParse, route: WorkerRoute | undefined): void {
+    if (message.kind === "batch") {
+      this.#dispatchBatch(message.envelope, message.calls, route);
+      return;
+    }
     this.#received++;
     const name = this.contract.name;
     switch (message.kind) {
@@ -798,7 +818,8 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
         });
         return;
       case "cancel":
-        this.#cancel(message.envelope, route, message.headers);
+        // A call of a batch is known by its batch's envelope and its id (the notice's body frame).
+        this.#cancel(message.callId === undefined ? message.envelope : [...message.envelope, message.callId], route, message.headers);
         // Through a broker a cancel notice is answered once: a plain MDP broker holds it as an ordinary request and
         // frees this worker only when it gets a REPLY (without one, every aborted call would cost a worker slot for
         // good). typed-zmq's broker forwards the notice under the cancelled request's token, so this answer settles
@@ -808,14 +829,14 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
             code: ErrorCode.UNAVAILABLE,
             message: `${this.contract.name}: the call was cancelled by its caller.`,
           });
-          this.#reply(message.envelope, route, false, body, replyHeadersFor(message.headers), "$cancel");
+          this.#reply(message.envelope, route, false, body, replyHeadersFor(message.headers, false), "$cancel");
         }
         return;
       case "request":
         break;
     }
     const { envelope, method, headers } = message;
-    const replyHeaders = replyHeadersFor(headers);
+    const replyHeaders = replyHeadersFor(headers, route === undefined);
     const trace = headers?.traceparent === undefined ? undefined : readTraceContext(headers.traceparent, headers.tracestate);
     const span = this.#instrumentation === undefined ? undefined : this.#startSpan(method, trace, route);
     if (this.#closing || route?.link.left === true) {
@@ -872,6 +893,38 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       return;
     }
     this.#admit(input, envelope, route, method, replyHeaders, headers, deadline, step, trace, span);
+  }
+
+  /**
+   * A call batch (1.4, direct only): each call is dispatched as if it had come alone, with the envelope
+   * `[...batch envelope, call id]`, so it is validated, run, timed out and cancelled on its own; its reply joins the
+   * reply batch of this envelope (#reply). A batch broken as a whole is answered once, `MALFORMED`, to its envelope.
+   */
+  #dispatchBatch(envelope: Buffer[], packed: Buffer, route: WorkerRoute | undefined): void {
+    this.#batches++;
+    const name = this.contract.name;
+    const parsed = route === undefined ? parseBatchCalls(packed) : undefined;
+    if (parsed === undefined || parsed.kind === "malformed") {
+      this.#received++;
+      this.#replyError(envelope, route, undefined, undefined, {
+        code: ErrorCode.MALFORMED,
+        message:
+          parsed === undefined
+            ? `${name}: a $batch reached this server through a broker; call batches travel only on direct connections.`
+            : `${name}: ${parsed.reason}.`,
+      });
+      return;
+    }
+    for (const call of parsed.calls) {
+      const callEnvelope = [...envelope, call.id];
+      this.#batchOf.set(callEnvelope, envelope);
+      this.#dispatch(
+        call.kind === "request"
+          ? { kind: "request", envelope: callEnvelope, method: call.method, body: call.body, headers: call.headers }
+          : { kind: "malformed", envelope: callEnvelope, method: call.method, reason: call.reason },
+        undefined,
+      );
+    }
   }
 
   /** Runs (or queues) a request whose input has been checked, or answers its failure. */
@@ -1085,7 +1138,11 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     let sent: Promise<boolean> | undefined;
     if (route === undefined) {
       // Bound mode has a socket and a queue (the constructor makes both when not connecting).
-      sent = this.#queue!.send(encodeReply(envelope, ok, body, replyHeaders));
+      const batch = this.#batchOf.get(envelope);
+      sent =
+        batch === undefined
+          ? this.#queue!.send(encodeReply(envelope, ok, body, replyHeaders))
+          : this.#replyBatches!.add(batch, encodeBatchReply(envelope[envelope.length - 1]!, ok, body, replyHeaders));
     } else {
       const payload: Uint8Array[] = [ok ? STATUS_OK_FRAME : STATUS_ERROR_FRAME, body];
       if (replyHeaders !== undefined) payload.push(replyHeaders);
@@ -1160,6 +1217,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
     }
     await Promise.all(this.#links.map((link) => link.close()));
     if (this.#socket !== undefined) {
+      this.#replyBatches!.flush();
       await settleWithin(this.#queue!.idle(), lingerMs);
       this.#socket.close();
     }
@@ -1169,12 +1227,16 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
   }
 }
 
+/** The reply headers that answer a direct request asking `"batch": true` (1.4): this server reads call batches. */
+const BATCH_ANSWER = encodeHeaders({ batch: true });
+
 /**
  * The headers of a reply: only when the request carried headers and there is something to echo (its
- * `correlationId`). A v1 request gets a v1 reply, `[...envelope, "", status, body]`, so v1 peers never see a frame
- * they do not expect.
+ * `correlationId`), or to answer (1.4: `"batch": true`, on a direct connection only). A v1 request gets a v1 reply,
+ * `[...envelope, "", status, body]`, so v1 peers never see a frame they do not expect.
  */
-function replyHeadersFor(headers: MessageHeaders | undefined): Uint8Array | undefined {
-  if (headers?.correlationId === undefined) return undefined;
-  return encodeHeaders({ correlationId: headers.correlationId });
+function replyHeadersFor(headers: MessageHeaders | undefined, direct: boolean): Uint8Array | undefined {
+  const batch = direct && headers?.batch === true;
+  if (headers?.correlationId === undefined) return batch ? BATCH_ANSWER : undefined;
+  return encodeHeaders(batch ? { correlationId: headers.correlationId, batch } : { correlationId: headers.correlationId });
 }

@@ -9,7 +9,7 @@
  */
 
 /** The protocol version this package speaks, sent as the `version` header. */
-export const PROTOCOL_VERSION = "1.3";
+export const PROTOCOL_VERSION = "1.4";
 
 /**
  * The reserved header keys and their meaning. Every key is optional. Times are milliseconds.
@@ -43,6 +43,11 @@ export interface MessageHeaders {
    * epoch: 1, 2, 3, ... per wire topic. A subscriber that receives a topic sees every loss on it as a jump.
    */
   readonly topicSeq?: number;
+  /**
+   * RPC (1.4): in a request, the client can send call batches and asks whether the server reads them; in a reply,
+   * the server says it does. A server answers `true` only to a request that asked.
+   */
+  readonly batch?: boolean;
   /** Keys this version does not know: kept, and ignored. */
   readonly [key: string]: unknown;
 }
@@ -61,6 +66,7 @@ const KNOWN: Readonly<Record<string, "string" | "number" | "boolean">> = {
   epoch: "number",
   seq: "number",
   topicSeq: "number",
+  batch: "boolean",
 };
 
 /** {@link KNOWN} as pairs, made once: `parseHeaders` runs for every message that has headers. */

@@ -1,15 +1,20 @@
 /**
  * @packageDocumentation
- * RPC framing, protocol 1.1 (docs/protocol.md, "RPC"): pure functions over frames, no sockets.
+ * RPC framing, protocol 1.4 (docs/protocol.md, "RPC"): pure functions over frames, no sockets.
  *
  * A request is `[...envelope, "", method, body, headers?, ...ignored]` and a reply
  * `[...envelope, "", status, body, headers?, ...ignored]`. Every v1 message (`[...envelope, "", method, body]`)
  * is a valid 1.1 message. Parsers return discriminated results so that every message kind has table-driven tests.
  *
+ * 1.4 adds call batches (docs/protocol.md, "Call batches"): `[...envelope, "", "$batch", calls, headers?]`, each
+ * record of `calls` a packed `[id, method, body, headers?]`, answered by `[...envelope, "", "$batch", replies]`, each
+ * record of `replies` a packed `[id, status, body, headers?]` (`protocol/batch.ts` packs both levels).
+ *
  * A server in worker mode reads the same payload (`[method, body, headers?]`) from the body of an MDP REQUEST
  * (`protocol/mdp.ts`) with {@link parsePayload}: one grammar for both.
  * @internal
  */
+import { pack, unpack } from "./batch.js";
 import { parseHeaders, strictUtf8, type MessageHeaders } from "./headers.js";
 
 /** The empty delimiter frame between the envelope and the payload frames. */
@@ -30,6 +35,12 @@ export const RESERVED_METHODS: readonly string[] = [STATUS_OK, STATUS_ERROR];
  */
 export const CANCEL_METHOD = "$cancel";
 const CANCEL_FRAME = Buffer.from(CANCEL_METHOD);
+/**
+ * The method frame of a call batch (1.4), and the status frame of a reply batch: `[...envelope, "", "$batch", packed,
+ * headers?]`. Sent only to a server that announced `"batch": true` in a reply's headers.
+ */
+export const BATCH_METHOD = "$batch";
+export const BATCH_FRAME = Buffer.from(BATCH_METHOD);
 
 /** Index of the first empty frame, or -1. */
 export function delimiterIndex(frames: readonly Uint8Array[]): number {
@@ -54,7 +65,15 @@ export type RequestParse =
       readonly headers: MessageHeaders | undefined;
     }
   /** A cancel notice for the call sent with this envelope (or this `correlationId`): abort it, answer nothing. */
-  | { readonly kind: "cancel"; readonly envelope: Buffer[]; readonly headers: MessageHeaders | undefined }
+  | {
+      readonly kind: "cancel";
+      readonly envelope: Buffer[];
+      readonly headers: MessageHeaders | undefined;
+      /** 1.4: the id of the cancelled call inside the batch sent with this envelope (the notice's body frame). */
+      readonly callId: Buffer | undefined;
+    }
+  /** 1.4: a call batch; `calls` is the packed frame, read with {@link parseBatchCalls}. */
+  | { readonly kind: "batch"; readonly envelope: Buffer[]; readonly calls: Buffer }
   /** Answer `MALFORMED` with `reason`. */
   | { readonly kind: "malformed"; readonly envelope: Buffer[]; readonly method: string | undefined; readonly reason: string }
   /**
@@ -96,7 +115,21 @@ export function parsePayload(
   if (isFrame(methodFrame, CANCEL_FRAME)) {
     const headersFrame = frames[start + 2];
     const parsed = headersFrame === undefined ? undefined : parseHeaders(headersFrame);
-    return { kind: "cancel", envelope, headers: parsed?.kind === "headers" ? parsed.headers : undefined };
+    const callId = frames[start + 1];
+    return {
+      kind: "cancel",
+      envelope,
+      headers: parsed?.kind === "headers" ? parsed.headers : undefined,
+      callId: callId === undefined || callId.length === 0 ? undefined : callId,
+    };
+  }
+  if (isFrame(methodFrame, BATCH_FRAME)) {
+    const calls = frames[start + 1];
+    if (calls === undefined) {
+      return { kind: "malformed", envelope, method: undefined, reason: "a $batch message without its packed calls frame" };
+    }
+    // A headers frame of the batch itself, and any later frame, is ignored: each call carries its own headers.
+    return { kind: "batch", envelope, calls };
   }
   let method: string;
   try {
@@ -228,4 +261,120 @@ export function parseServiceReply(body: readonly Buffer[]): ReplyParse {
   if (typeof tail === "string") return { kind: "malformed", id, reason: tail };
   if (id === undefined) return { kind: "malformed", id, reason: "the reply headers carry no correlationId this client sent" };
   return { kind: "reply", id, ok: tail.ok, body: payload, headers: tail.headers };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Call batches (1.4): many calls in one message, many replies in another.
+
+/** One call read from a batch: a request as {@link parsePayload} would give it, or why it is malformed. */
+export type BatchCall =
+  | {
+      readonly kind: "request";
+      readonly id: Buffer;
+      readonly method: string;
+      readonly body: Buffer;
+      readonly headers: MessageHeaders | undefined;
+    }
+  | { readonly kind: "malformed"; readonly id: Buffer; readonly method: string | undefined; readonly reason: string };
+
+/** What {@link parseBatchCalls} found: the calls, or a packed frame broken as a whole (no call can be answered). */
+export type BatchParse = { readonly kind: "calls"; readonly calls: BatchCall[] } | { readonly kind: "malformed"; readonly reason: string };
+
+/**
+ * Reads the packed `calls` frame of a call batch. Each record is itself packed, `[id, method, body, headers?]`; a
+ * record whose id can be read and whose rest is wrong is a malformed call (answered on its own), a record without a
+ * readable non-empty id, or lengths that do not add up, make the whole batch malformed. Never throws.
+ */
+export function parseBatchCalls(packed: Buffer): BatchParse {
+  const records = unpack(packed);
+  if (records === undefined) return { kind: "malformed", reason: "the packed calls frame of a $batch: its lengths do not add up" };
+  if (records.length === 0) return { kind: "malformed", reason: "a $batch with no calls" };
+  const calls: BatchCall[] = [];
+  for (const record of records) {
+    const parts = unpack(record);
+    const id = parts?.[0];
+    if (parts === undefined || id === undefined || id.length === 0) {
+      return { kind: "malformed", reason: "a call of a $batch whose id cannot be read (each call is packed [id, method, body, headers?])" };
+    }
+    const [, methodFrame, body, headersFrame] = parts;
+    let method: string | undefined;
+    try {
+      method = methodFrame === undefined ? undefined : strictUtf8.decode(methodFrame);
+    } catch {
+      calls.push({ kind: "malformed", id, method: undefined, reason: "the method of a batched call is not valid UTF-8" });
+      continue;
+    }
+    if (method === undefined || method.length === 0 || body === undefined || parts.length > 4) {
+      const reason = `a batched call of ${parts.length} parts; each is packed [id, method, body, headers?], the method non-empty`;
+      calls.push({ kind: "malformed", id, method: method || undefined, reason });
+      continue;
+    }
+    if (method.startsWith("$")) {
+      calls.push({ kind: "malformed", id, method, reason: `a batched call to "${method}": control methods cannot be batched` });
+      continue;
+    }
+    if (headersFrame === undefined) {
+      calls.push({ kind: "request", id, method, body, headers: undefined });
+      continue;
+    }
+    const parsed = parseHeaders(headersFrame);
+    if (parsed.kind === "malformed") calls.push({ kind: "malformed", id, method, reason: parsed.reason });
+    else calls.push({ kind: "request", id, method, body, headers: parsed.headers });
+  }
+  return { kind: "calls", calls };
+}
+
+/** One record of a call batch: `[id, method, body, headers?]`, packed. */
+export function encodeBatchCall(id: Uint8Array, method: Uint8Array, body: Uint8Array, headers?: Uint8Array): Buffer {
+  const parts = headers === undefined ? [id, method, body] : [id, method, body, headers];
+  return packAll(parts);
+}
+
+/** One record of a reply batch: `[id, status, body, headers?]`, packed. */
+export function encodeBatchReply(id: Uint8Array, ok: boolean, body: Uint8Array, headers?: Uint8Array): Buffer {
+  const status = ok ? STATUS_OK_FRAME : STATUS_ERROR_FRAME;
+  return packAll(headers === undefined ? [id, status, body] : [id, status, body, headers]);
+}
+
+/** Packs records, counting their bytes. */
+export function packAll(records: readonly Uint8Array[]): Buffer {
+  let bytes = 0;
+  for (const record of records) bytes += record.length;
+  return pack(records, bytes);
+}
+
+/** A batch message: `[...envelope, "", "$batch", packed]` (envelope without its delimiter). */
+export function encodeBatch(envelope: readonly Uint8Array[], records: readonly Uint8Array[], bytes: number): Uint8Array[] {
+  return [...envelope, DELIMITER, BATCH_FRAME, pack(records, bytes)];
+}
+
+/** The cancel notice of a call sent in a batch: `[...batch envelope, "", "$cancel", id]`. */
+export function encodeBatchedCancel(batchFrame: Uint8Array, id: Uint8Array): Uint8Array[] {
+  return [batchFrame, DELIMITER, CANCEL_FRAME, id];
+}
+
+/**
+ * Reads the packed `replies` frame of a reply batch into replies as {@link parseReply} gives them, for a typed
+ * client whose call ids are 4-byte frames. Undefined when the frame is broken as a whole. Never throws.
+ */
+export function parseBatchReplies(packed: Buffer): ReplyParse[] | undefined {
+  const records = unpack(packed);
+  if (records === undefined) return undefined;
+  const replies: ReplyParse[] = [];
+  for (const record of records) {
+    const parts = unpack(record);
+    const head = parts?.[0];
+    const id = head?.length === 4 ? head.readUInt32BE(0) : undefined;
+    const status = parts?.[1];
+    const body = parts?.[2];
+    if (parts === undefined || id === undefined || status === undefined || body === undefined) {
+      replies.push({ kind: "malformed", id, reason: "a batched reply that is not packed [id, status, body, headers?]" });
+      continue;
+    }
+    const tail = parseReplyTail(status, parts[3]);
+    replies.push(
+      typeof tail === "string" ? { kind: "malformed", id, reason: tail } : { kind: "reply", id, ok: tail.ok, body, headers: tail.headers },
+    );
+  }
+  return replies;
 }
