@@ -54,6 +54,13 @@ const BATCHED_VARIANT: Variant = {
   label: "typed, batch { maxMessages: 256, maxBytes: 65536, maxDelayMs: 1 }",
 };
 
+/** RPC with opt-in call batching (protocol 1.4): the calls of one event-loop turn in one message. */
+const BATCHED_RPC: Variant = {
+  ...TYPED,
+  batch: true,
+  label: "typed, RpcClient { batch: true } (256 calls or 64 KiB, else the next turn)",
+};
+
 /** The end-to-end pipeline variants: plain push-pull, and reliable through an in-memory or a durable broker. */
 function pipelineVariant(pipeline: PipelineMode, batch: boolean): Variant {
   const how = batch ? "batched" : "unbatched";
@@ -298,6 +305,11 @@ export function buildPlan(): CaseDef[] {
     count: BATCHED,
     requires: "sourceBatch",
     rows: [{ title: "push/pull tcp small, typed batch vs raw 1 msg/send", unit: "msg/s", metric: "throughput" }],
+  });
+  // 50,000 calls, as the other batched rows: at 10,000 a batched run lasts about 150 ms, mostly JIT warm-up.
+  cases.push({
+    ...inFlightComparison(BATCHED_RPC, RAW, "rpc tcp 100 in flight, typed batch vs raw DEALER/ROUTER"),
+    count: BATCHED,
   });
   cases.push(...pipelineEndsCases());
   return cases;

@@ -2,7 +2,8 @@
  * Request-reply roles. `server` binds an RpcServer (raw: REP for lockstep runs, ROUTER for runs with calls in
  * flight), or with `via: "broker"` connects it to a broker's backend as a worker. `client` connects an RpcClient
  * (raw: REQ in lockstep, DEALER with a window of calls in flight) to the server or to the broker's frontend, makes a
- * few unmeasured warm-up calls, then `count` measured calls; in lockstep it records each call's latency. `broker`
+ * few unmeasured warm-up calls, then `count` measured calls; in lockstep it records each call's latency. A typed
+ * client with `spec.batch` is created with `batch: true` (the warm-up calls also negotiate it). `broker`
  * binds an RpcBroker; its run waits until a worker is admitted.
  */
 import * as zmq from "zeromq";
@@ -171,6 +172,8 @@ async function openTypedClient(spec: RoleSpec): Promise<RoleHandle> {
     ...(spec.headers === undefined ? {} : { headers: spec.headers }),
     ...serviceOption(spec.clientService),
     ...(spec.validateOutgoing === false ? { validateOutgoing: false } : {}),
+    // Opt-in call batching (protocol 1.4); the server batches its replies to a batching client by itself.
+    ...(spec.batch ? { batch: true } : {}),
   };
   const client = await RpcClient.connect(spec.endpoint, rpcContract(spec.payload, spec.validate), options);
   const probe = new RssProbe(spec.soakWarmup);

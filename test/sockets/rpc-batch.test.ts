@@ -153,9 +153,9 @@ describe("RpcClient { batch } with RpcServer over tcp", () => {
     const fast = await Promise.all([client.call("echo", { text: "x" }), client.call("getOrder", { id: 2 })]);
     expect(fast).toEqual([{ text: "x" }, { id: 2, total: 4 }]);
     const err = await slow;
+    release.resolve();
     expect(isTimeoutError(err)).toBe(true);
     expect(client.stats.batches).toBe(1);
-    release.resolve();
   });
 
   test("aborting a batched call cancels it at the server (the notice names the call inside its batch)", async () => {
@@ -183,6 +183,8 @@ describe("RpcClient { batch } with RpcServer over tcp", () => {
     expect(await within(aborted.promise, 2_000, "the handler's signal")).toContain("cancelled the call");
     expect(await other).toEqual({ text: "other" });
     expect(server.stats.cancelled).toBe(1);
+    // Both calls went in one batch, so the notice was the batched one: [batch, "", "$cancel", call id].
+    expect(client.stats.batches).toBe(1);
   });
 
   test("closing the client rejects calls still waiting in a batch and sends nothing more", async () => {
