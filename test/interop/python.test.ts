@@ -148,6 +148,50 @@ describe.skipIf(skip)(`typed classes with Python (pyzmq) peers over tcp${why}`, 
     });
   });
 
+  test("a Python DEALER sends a call batch (protocol 1.4) to a typed RpcServer: each call answered on its own", async () => {
+    await using server = await RpcServer.bind("tcp://127.0.0.1:0", Orders, handlers);
+    await withPeers(async (start) => {
+      const calls = [
+        ["echo", JSON.stringify({ text: "batched" })],
+        ["getOrder", JSON.stringify({ id: 4 })],
+        ["getOrder", JSON.stringify({ id: -1 })],
+        ["cancelOrder", JSON.stringify({ id: 1 })],
+        ["getOrder", JSON.stringify({ id: 5 })],
+      ];
+      const client = start("rpc_batch_client", [server.endpoint, JSON.stringify(calls)]);
+      expect(await client.waitFor<boolean>("announced")).toBe(true);
+      const replies = await client.waitFor<Array<[string, Record<string, unknown>]>>("replies");
+      expect(replies[0]).toEqual(["ok", { text: "batched" }]);
+      expect(replies[1]).toEqual(["ok", { id: 4, total: 8 }]);
+      expect(replies[2]).toMatchObject(["error", { code: "INVALID_REQUEST" }]);
+      expect(replies[3]).toMatchObject(["error", { code: "UNKNOWN_METHOD" }]);
+      expect(replies[4]).toEqual(["ok", { id: 5, total: 10 }]);
+      expect(await client.waitFor<number>("replyBatches")).toBeGreaterThanOrEqual(1);
+      expect(await client.program.exited).toBe(0);
+      expect(server.stats.batches).toBe(1);
+    });
+  });
+
+  test("a batching typed RpcClient gives a Python server that knows no batches ordinary requests only", async () => {
+    await withPeers(async (start) => {
+      const server = start("rpc_server", [21]);
+      const endpoint = await server.waitFor<string>("endpoint");
+      await using client = await RpcClient.connect(endpoint, Orders, { timeoutMs: 3_000, batch: true });
+      expect(await client.call("echo", { text: "first" })).toEqual({ text: "first" });
+      for (let round = 0; round < 2; round++) {
+        const ids = Array.from({ length: 10 }, (_, i) => round * 10 + i + 1);
+        const orders = await Promise.all(ids.map((id) => client.call("getOrder", { id })));
+        expect(orders).toEqual(ids.map((id) => ({ id, total: id * 1.5 })));
+      }
+      const served = await server.waitFor<Array<{ method: string; frames: number }>>("served");
+      // Every request was [method, body, headers]: the Python server ignored the `batch` header and never saw $batch.
+      expect(served).toHaveLength(21);
+      expect(served.every((s) => s.method !== "$batch" && s.frames === 3)).toBe(true);
+      expect(client.stats.batches).toBe(0);
+      expect(await server.program.exited).toBe(0);
+    });
+  });
+
   test("a Python SUB reads a typed Publisher, filtered by its prefix in libzmq", async () => {
     await using pub = await Publisher.bind("tcp://127.0.0.1:0", Sports);
     await withPeers(async (start) => {
