@@ -837,7 +837,8 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     link.send(encodeBatch([frame], keptRecords, bytes)).catch((err: unknown) => {
       this.#openBatches.delete(batchId);
       for (const call of kept) {
-        if (call.batchFrame === frame && this.#pending.holds(call.id, call)) this.#finish(call, fromZmqError(err, call.where, link.endpoint));
+        if (call.batchFrame === frame && this.#pending.holds(call.id, call))
+          this.#finish(call, fromZmqError(err, call.where, link.endpoint));
       }
     });
   }
@@ -874,8 +875,14 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
     const batch = this.#openBatches.get(batchId);
     this.#openBatches.delete(batchId);
     const [, delimiter, status, body] = frames;
-    const replies = status !== undefined && body !== undefined && status.equals(BATCH_FRAME) ? parseBatchReplies(body) : undefined;
-    if (delimiter?.length !== 0 || status === undefined || body === undefined || (status.equals(BATCH_FRAME) && replies === undefined)) {
+    const replies =
+      status !== undefined && body !== undefined && status.equals(BATCH_FRAME) ? parseBatchReplies(body) : undefined;
+    if (
+      delimiter?.length !== 0 ||
+      status === undefined ||
+      body === undefined ||
+      (status.equals(BATCH_FRAME) && replies === undefined)
+    ) {
       this.#malformed++;
       this.#drop({
         reason: "malformed-reply",
@@ -888,12 +895,17 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
       return;
     }
     const whole = parseReply([correlationFrame(0), delimiter, status, body, ...frames.slice(4)]);
-    const calls = (batch?.calls ?? []).filter((call) => call.batchFrame?.equals(head) === true && this.#pending.holds(call.id, call));
+    const calls = (batch?.calls ?? []).filter(
+      (call) => call.batchFrame?.equals(head) === true && this.#pending.holds(call.id, call),
+    );
     let error: TypedZmqError;
     try {
-      if (whole.kind === "malformed") throw new MalformedMessageError(`${this.contract.name}: ${whole.reason} from ${link.endpoint}.`);
-      this.#settle(calls[0]?.method ?? "$batch", whole.ok, whole.body);
-      throw new MalformedMessageError(`${this.contract.name}: a server answered a call batch with one "ok" reply.`);
+      if (whole.kind === "malformed")
+        throw new MalformedMessageError(`${this.contract.name}: ${whole.reason} from ${link.endpoint}.`);
+      if (whole.ok) throw new MalformedMessageError(`${this.contract.name}: a server answered a call batch with one "ok" reply.`);
+      // An error reply: #settle throws its RemoteCallError (or a MalformedMessageError for a body it cannot read).
+      void this.#settle(calls[0]?.method ?? "$batch", false, whole.body);
+      throw new MalformedMessageError(`${this.contract.name}: an error reply to a call batch that could not be read.`);
     } catch (err) {
       error = err instanceof TypedZmqError ? err : new MalformedMessageError(toError(err).message);
     }

@@ -819,7 +819,11 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
         return;
       case "cancel":
         // A call of a batch is known by its batch's envelope and its id (the notice's body frame).
-        this.#cancel(message.callId === undefined ? message.envelope : [...message.envelope, message.callId], route, message.headers);
+        this.#cancel(
+          message.callId === undefined ? message.envelope : [...message.envelope, message.callId],
+          route,
+          message.headers,
+        );
         // Through a broker a cancel notice is answered once: a plain MDP broker holds it as an ordinary request and
         // frees this worker only when it gets a REPLY (without one, every aborted call would cost a worker slot for
         // good). typed-zmq's broker forwards the notice under the cancelled request's token, so this answer settles

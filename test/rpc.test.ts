@@ -389,7 +389,7 @@ describe("RpcClient protocol 1.1 headers", () => {
       const before = Date.now();
       const headers = JSON.parse(String(v11[5])) as Record<string, unknown>;
       // remainingMs is what was left when the request was sent (it waited for the connection first).
-      expect(headers).toMatchObject({ version: "1.3", contract: "orders.v1" });
+      expect(headers).toMatchObject({ version: "1.4", contract: "orders.v1" });
       expect(headers["remainingMs"]).toBeGreaterThan(1_000);
       expect(headers["remainingMs"]).toBeLessThanOrEqual(2_000);
       expect(headers["deadline"]).toBeGreaterThan(before);

@@ -36,8 +36,9 @@ export const RESERVED_METHODS: readonly string[] = [STATUS_OK, STATUS_ERROR];
 export const CANCEL_METHOD = "$cancel";
 const CANCEL_FRAME = Buffer.from(CANCEL_METHOD);
 /**
- * The method frame of a call batch (1.4), and the status frame of a reply batch: `[...envelope, "", "$batch", packed,
- * headers?]`. Sent only to a server that announced `"batch": true` in a reply's headers.
+ * The method frame of a call batch (1.4), and the status frame of a reply batch:
+ * `[...envelope, "", "$batch", packed, headers?]`. Sent only to a server that announced `"batch": true` in a reply's
+ * headers.
  */
 export const BATCH_METHOD = "$batch";
 export const BATCH_FRAME = Buffer.from(BATCH_METHOD);
@@ -278,7 +279,8 @@ export type BatchCall =
   | { readonly kind: "malformed"; readonly id: Buffer; readonly method: string | undefined; readonly reason: string };
 
 /** What {@link parseBatchCalls} found: the calls, or a packed frame broken as a whole (no call can be answered). */
-export type BatchParse = { readonly kind: "calls"; readonly calls: BatchCall[] } | { readonly kind: "malformed"; readonly reason: string };
+export type BatchParse =
+  { readonly kind: "calls"; readonly calls: BatchCall[] } | { readonly kind: "malformed"; readonly reason: string };
 
 /**
  * Reads the packed `calls` frame of a call batch. Each record is itself packed, `[id, method, body, headers?]`; a
@@ -287,14 +289,18 @@ export type BatchParse = { readonly kind: "calls"; readonly calls: BatchCall[] }
  */
 export function parseBatchCalls(packed: Buffer): BatchParse {
   const records = unpack(packed);
-  if (records === undefined) return { kind: "malformed", reason: "the packed calls frame of a $batch: its lengths do not add up" };
+  if (records === undefined)
+    return { kind: "malformed", reason: "the packed calls frame of a $batch: its lengths do not add up" };
   if (records.length === 0) return { kind: "malformed", reason: "a $batch with no calls" };
   const calls: BatchCall[] = [];
   for (const record of records) {
     const parts = unpack(record);
     const id = parts?.[0];
     if (parts === undefined || id === undefined || id.length === 0) {
-      return { kind: "malformed", reason: "a call of a $batch whose id cannot be read (each call is packed [id, method, body, headers?])" };
+      return {
+        kind: "malformed",
+        reason: "a call of a $batch whose id cannot be read (each call is packed [id, method, body, headers?])",
+      };
     }
     const [, methodFrame, body, headersFrame] = parts;
     let method: string | undefined;
@@ -373,7 +379,9 @@ export function parseBatchReplies(packed: Buffer): ReplyParse[] | undefined {
     }
     const tail = parseReplyTail(status, parts[3]);
     replies.push(
-      typeof tail === "string" ? { kind: "malformed", id, reason: tail } : { kind: "reply", id, ok: tail.ok, body, headers: tail.headers },
+      typeof tail === "string"
+        ? { kind: "malformed", id, reason: tail }
+        : { kind: "reply", id, ok: tail.ok, body, headers: tail.headers },
     );
   }
   return replies;

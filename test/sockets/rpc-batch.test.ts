@@ -124,8 +124,10 @@ describe("RpcClient { batch } with RpcServer over tcp", () => {
 
   test("the client validates each reply of a batch on its own", async () => {
     await using server = await RpcServer.bind("tcp://127.0.0.1:0", OrdersV2, {
-      ...handlers,
+      echo: (request) => request,
       getOrder: ({ id }) => ({ id, total: "many" }),
+      wait: (request) => request,
+      whoami: () => ({ server: "typed" }),
     });
     await using client = await RpcClient.connect(server.endpoint, Orders, { batch: true });
     await client.call("echo", { text: "first" });
@@ -167,7 +169,7 @@ describe("RpcClient { batch } with RpcServer over tcp", () => {
         new Promise((resolve) => {
           started.resolve();
           context.signal.addEventListener("abort", () => {
-            aborted.resolve(String((context.signal.reason as Error).message));
+            aborted.resolve(context.signal.reason instanceof Error ? context.signal.reason.message : "no reason");
             resolve(request);
           });
         }),
@@ -241,14 +243,25 @@ describe("RpcServer reading call batches from a raw DEALER", () => {
       dealer.connect(server.endpoint);
       const record = (parts: string[]): Buffer => {
         const buffers = parts.map((part) => Buffer.from(part));
-        return pack(buffers, buffers.reduce((n, b) => n + b.length, 0));
+        return pack(
+          buffers,
+          buffers.reduce((n, b) => n + b.length, 0),
+        );
       };
       const calls = [
         record(["a", "echo", JSON.stringify({ text: "hi" })]),
         record(["b", "getOrder", JSON.stringify({ id: 4 }), "not json"]),
         record(["c", "getOrder", JSON.stringify({ id: 5 }), JSON.stringify({ contract: "orders.v1" })]),
       ];
-      await dealer.send(["batch-1", "", "$batch", pack(calls, calls.reduce((n, c) => n + c.length, 0))]);
+      await dealer.send([
+        "batch-1",
+        "",
+        "$batch",
+        pack(
+          calls,
+          calls.reduce((n, c) => n + c.length, 0),
+        ),
+      ]);
       const [head, delimiter, status, packed] = await within(dealer.receive(), 2_000, "the reply batch");
       expect([String(head), String(delimiter), String(status)]).toEqual(["batch-1", "", "$batch"]);
       const replies = (unpack(packed!) ?? []).map((r) => (unpack(r) ?? []).map(String));

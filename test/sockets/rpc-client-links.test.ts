@@ -93,7 +93,7 @@ describe("RpcClient links", () => {
     const call = client.call("write", { key: "w" });
     const request = await router.next();
     expect(request.method).toBe("write");
-    expect(request.headers).toMatchObject({ version: "1.3", contract: "store.v1" });
+    expect(request.headers).toMatchObject({ version: "1.4", contract: "store.v1" });
     expect(request.headers).not.toHaveProperty("idempotent");
     const started = Date.now();
     router.close();

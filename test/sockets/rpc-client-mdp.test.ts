@@ -68,7 +68,7 @@ describe("RpcClient through an MDP broker (service option)", () => {
     const first = await broker.next();
     const second = await broker.next();
     expect(first).toMatchObject({ service: "store", method: "read", body: JSON.stringify({ key: "a" }) });
-    expect(first.headers).toMatchObject({ version: "1.3", contract: "store.v1", idempotent: true });
+    expect(first.headers).toMatchObject({ version: "1.4", contract: "store.v1", idempotent: true });
     expect(second.headers).not.toHaveProperty("idempotent");
     expect(typeof first.headers["correlationId"]).toBe("string");
     expect(first.headers["correlationId"]).not.toBe(second.headers["correlationId"]);

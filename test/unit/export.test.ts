@@ -306,7 +306,7 @@ describe("toAsyncApi", () => {
   test("names the socket types, the frames, the endpoints and the Majordomo service in x-zmq", () => {
     const document = demoDocument();
     expect(document.info).toMatchObject({ title: "typed-zmq demo", version: "2.0.0" });
-    expect(document["x-zmq"]).toMatchObject({ protocolVersion: "1.3", contentType: "application/json" });
+    expect(document["x-zmq"]).toMatchObject({ protocolVersion: "1.4", contentType: "application/json" });
     expect(document.servers["broker"]).toEqual({
       host: "broker.example:5555",
       protocol: "zmq",
