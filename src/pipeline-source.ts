@@ -6,7 +6,7 @@
 import * as zmq from "zeromq";
 import type { CurveOptions } from "./curve.js";
 import { CurveGuard, curveSocketOptions, readCurveOptions } from "./internal/curve.js";
-import type { Codec } from "./codec.js";
+import { jsonCodec, type Codec } from "./codec.js";
 import type { InferTask, JobContract, ValidationOptions } from "./contract.js";
 import { parseEndpoint } from "./endpoint.js";
 import { ClosedError, InvalidArgumentError, OutOfRangeError, TimeoutError } from "./errors/index.js";
@@ -27,7 +27,7 @@ import { fromZmqError, toError } from "./internal/zmq-errors.js";
 import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions } from "./internal/options.js";
 import { Outbox, readSendOptions } from "./internal/outbox.js";
-import { RELIABLE_PUSH_BATCH_DEFAULTS } from "./internal/batcher.js";
+import { RELIABLE_PUSH_BATCH_DEFAULTS, batchBody } from "./internal/batcher.js";
 import type { CancelToken } from "./internal/send-queue.js";
 import { Waiters } from "./internal/waiters.js";
 import type { BatchOptions } from "./batch.js";
@@ -163,6 +163,12 @@ export type PipelineSourceEvent = ConnectionEvent | ValidationFailedEvent | Send
 
 const DONE = Promise.resolve();
 
+/** The plain mode's PUSH socket and its outbox. */
+interface PlainLink {
+  readonly socket: zmq.Push;
+  readonly outbox: Outbox<"">;
+}
+
 /** How often a push that is waiting for a worker checks whether it was cancelled. */
 const BLOCKED_RETRY_MS = 100;
 
@@ -189,7 +195,7 @@ const BLOCKED_RETRY_MS = 100;
  * ```
  */
 export class PipelineSource<TContract extends JobContract> extends PatternBase<TContract> {
-  readonly #plain: { readonly socket: zmq.Push; readonly outbox: Outbox<""> } | undefined;
+  readonly #plain: PlainLink | undefined;
   readonly #reliable: ReliablePushes | undefined;
   /** What a reliable push's timeout names; made by the first push, once the source is connected. */
   #reliablePlace: DeadlinePlace | undefined;
@@ -204,6 +210,8 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       : fromZmqError(err, this.#what, this.endpoint);
   };
   readonly #config: SourceConfig;
+  /** The built-in JSON codec: batched tasks are written into the batch as text. */
+  readonly #json: boolean;
   #workers = 0;
   readonly #workerWaiters = new Waiters();
   readonly #curve: CurveGuard | undefined;
@@ -211,6 +219,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
   private constructor(contract: TContract, config: SourceConfig, owner: string) {
     super(checkContract(contract, "jobs", owner));
     this.#config = config;
+    this.#json = config.codec === jsonCodec;
     this.#what = `PipelineSource("${contract.name}").push()`;
     this.#validate = outgoingValidator(contract.task, config.validateOutgoing);
     this.#curve = CurveGuard.open(config.curve);
@@ -354,6 +363,7 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
       );
     }
     const waits = options !== undefined && (options.timeoutMs !== undefined || options.signal !== undefined);
+    if (plain.outbox.batching && !waits && options?.headers === undefined) return this.#pushBatched(plain, task, checked);
     let frames: Uint8Array[];
     let timeoutMs: number | undefined;
     try {
@@ -547,8 +557,41 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
     return reliable.push(body, options, this.#reliablePlace);
   }
 
+  /**
+   * The batched push: the task goes straight into the batch buffer (JSON text written there, with the built-in
+   * codec); it returns the shared resolved `DONE`, except for the task that fills a batch, which gets the batch's
+   * send (its backpressure).
+   */
+  #pushBatched(plain: PlainLink, task: InferTask<TContract>, checked: Validation): Promise<void> {
+    let sending: Promise<unknown> | undefined;
+    try {
+      this.#checkTask(checked);
+      const body = batchBody(this.#config.codec, this.#json, task, () => `Task for "${this.contract.name}"`);
+      sending = plain.outbox.add("", body);
+    } catch (err) {
+      emitValidationFailed(this.#config.onEvent, err);
+      return Promise.reject(toError(err));
+    }
+    if (sending === undefined) return DONE;
+    const what = this.#what;
+    return sending.then(
+      () => undefined,
+      (err: unknown) => {
+        throw plain.socket.closed
+          ? new ClosedError(`${what} rejected: the source was closed before the batch was sent.`)
+          : fromZmqError(err, what, this.endpoint);
+      },
+    );
+  }
+
   /** Encodes a task checked against the task schema (or throws its validation error). */
   #encodeTask(task: InferTask<TContract>, checked: Validation): Uint8Array {
+    this.#checkTask(checked);
+    return encodeBody(this.#config.codec, task, `Task for "${this.contract.name}"`);
+  }
+
+  /** Throws the validation error of a task that broke the task schema. */
+  #checkTask(checked: Validation): void {
     if (!checked.ok) {
       throw validationError(checked, {
         direction: "outgoing",
@@ -559,7 +602,6 @@ export class PipelineSource<TContract extends JobContract> extends PatternBase<T
         hint: "Nothing was pushed; fix the task.",
       });
     }
-    return encodeBody(this.#config.codec, task, `Task for "${this.contract.name}"`);
   }
 }
 

@@ -396,7 +396,9 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   readonly #queue: SendQueue | undefined;
   readonly #batcher: Batcher<""> | undefined;
   /** Tasks unpacked from a batch, waiting for a free slot. */
-  #backlog: Buffer[] = [];
+  #backlog: readonly Buffer[] = [];
+  /** Where the next task of the backlog is (an index, not `shift()` per task). */
+  #backlogAt = 0;
   readonly #handler: JobHandler<TContract>;
   readonly #sendFailures: boolean;
   readonly #drainTimeoutMs: number;
@@ -578,8 +580,9 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     for (;;) {
       const wait = this.#pool.slot();
       if (wait !== undefined) return wait;
-      const next = this.#backlog.shift();
+      const next = this.#backlog[this.#backlogAt];
       if (next === undefined) return undefined;
+      this.#backlogAt++;
       void this.#run(next);
     }
   }
@@ -596,7 +599,8 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       case "batch":
         // A batch of tasks, ["", packed] (+ headers): run them one by one, in order, as slots free up.
         this.#received += task.bodies.length - 1;
-        this.#backlog = [...task.bodies];
+        this.#backlog = task.bodies; // the unpacked views, kept as they are (no copy)
+        this.#backlogAt = 0;
         return;
       case "message":
         void this.#run(task.body);

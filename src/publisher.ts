@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import * as zmq from "zeromq";
-import type { Codec } from "./codec.js";
+import { jsonCodec, type Codec } from "./codec.js";
 import type { EndpointUse } from "./internal/attach.js";
 import { encodeBody } from "./internal/codec-io.js";
 import { topicResolver, validationError } from "./internal/contract-check.js";
@@ -40,6 +40,7 @@ import { openPattern, type OpenMode } from "./internal/open.js";
 import { resolveOptions, type OptionReader } from "./internal/options.js";
 import { readLoop } from "./internal/read-loop.js";
 import { Outbox, readSendOptions } from "./internal/outbox.js";
+import { batchBody } from "./internal/batcher.js";
 import { Waiters } from "./internal/waiters.js";
 import type { BatchOptions } from "./batch.js";
 import type { CurveOptions } from "./curve.js";
@@ -203,6 +204,8 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
     throw fromZmqError(err, `Publisher("${this.contract.name}").publish()`, this.endpoint);
   };
   readonly #config: PublisherConfig;
+  /** The built-in JSON codec: batched bodies are written into the batch as text. */
+  readonly #json: boolean;
   /** Headers frame for the next `count` messages (advancing `seq`), or undefined without `headers`. */
   readonly #stamp: ((topic: string, count: number, trace?: TraceContext) => Buffer) | undefined;
   readonly #instrumentation: Instrumentation | undefined;
@@ -216,6 +219,7 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
   private constructor(contract: TContract, config: PublisherConfig, owner: string) {
     super(checkContract(contract, "topics", owner));
     this.#config = config;
+    this.#json = config.codec === jsonCodec;
     this.#instrumentation = config.instrumentation;
     this.#resolve = topicResolver(contract);
     this.#validators = outgoingValidators(contract.topics, config.validateOutgoing);
@@ -363,24 +367,32 @@ export class Publisher<TContract extends TopicContract> extends PatternBase<TCon
           `Publisher("${this.contract.name}").publish("${topic}") rejected: the publisher was closed while the message was being checked.`,
         );
       }
-      body = encodeBody(this.#config.codec, data, `Message for "${this.contract.name}/${topic}"`);
       if (options !== undefined) this.#checkPublishOptions(topic, options);
+      if (this.#outbox.batching) return this.#publishBatched(topic, data);
+      body = encodeBody(this.#config.codec, data, `Message for "${this.contract.name}/${topic}"`);
     } catch (err) {
       emitValidationFailed(this.#config.onEvent, err);
       return Promise.reject(toError(err));
     }
-    if (this.#outbox.batching) {
-      const sending = this.#outbox.add(topic, body);
-      if (sending === undefined) return DONE;
-      return sending.then(
-        () => undefined,
-        (err: unknown) => {
-          throw fromZmqError(err, `Publisher("${this.contract.name}").publish("${topic}")`, this.endpoint);
-        },
-      );
-    }
     if (this.#instrumentation !== undefined) return this.#tracedSend(topic, body, options);
     return this.#send(topic, encodePubSubMessage(topic, body, this.#stamp?.(topic, 1)), options);
+  }
+
+  /**
+   * The batched publish: the body goes straight into its topic's batch buffer (JSON text written there, with the
+   * built-in codec), and nothing is allocated for the call itself: it returns the shared resolved `DONE`, except for
+   * the message that fills a batch, which gets the batch's send (its backpressure). Throws a codec failure.
+   */
+  #publishBatched(topic: string, data: unknown): Promise<void> {
+    const body = batchBody(this.#config.codec, this.#json, data, () => `Message for "${this.contract.name}/${topic}"`);
+    const sending = this.#outbox.add(topic, body);
+    if (sending === undefined) return DONE;
+    return sending.then(
+      () => undefined,
+      (err: unknown) => {
+        throw fromZmqError(err, `Publisher("${this.contract.name}").publish("${topic}")`, this.endpoint);
+      },
+    );
   }
 
   /**

@@ -481,7 +481,35 @@ export class Subscriber<TContract extends TopicContract>
     declared: string | null,
     bodies: readonly Buffer[],
   ): Parsed<TopicMessage<TContract>> | Promise<Parsed<TopicMessage<TContract>>> {
-    return parseAll(bodies.length, (i) => this.#parseOne(topic, declared, bodies[i]!));
+    if (declared === null) return parseAll(bodies.length, (i) => this.#parseOne(topic, declared, bodies[i]!)); // each dropped
+    // The batch's topic is resolved once: its validator and codec are looked up once, not per message, and a
+    // message's error text is built only when it is refused. Each message is still decoded and checked on its own.
+    const validate = this.#validators.get(declared)!;
+    const codec = this.#config.codec;
+    return parseAll(bodies.length, (i) => {
+      const body = bodies[i]!;
+      this.#stream.count();
+      let value: unknown;
+      try {
+        value = codec.decode(body);
+      } catch {
+        return this.#undecodable(topic, body);
+      }
+      const checked = validate(value);
+      return checked instanceof Promise
+        ? checked.then((done) => this.#checked(topic, declared, done))
+        : this.#checked(topic, declared, checked);
+    });
+  }
+
+  /** Drops a body of a batch that the codec refused, with the error text an unbatched message gets (`decodeBody`'s). */
+  #undecodable(topic: string, body: Buffer): typeof SKIP {
+    try {
+      decodeBody(this.#config.codec, body, `Message on "${this.contract.name}/${topic}"`);
+    } catch (err) {
+      return this.#drop("undecodable", topic, err instanceof MalformedMessageError ? err.message : String(err));
+    }
+    return this.#drop("undecodable", topic, `${this.contract.name}: the body could not be decoded.`);
   }
 
   /** Gap counting from the headers of a message (or a batch of `count`) that arrived; see internal/gap-tracker.ts. */

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import * as zmq from "zeromq";
 import { parseEndpoint, type ParsedEndpoint } from "../endpoint.js";
 import { EndpointInUseError, InvalidArgumentError, InvalidEndpointError, TransportUnavailableError } from "../errors/index.js";
+import { zapHandlerReady } from "../security/authenticator.js";
 import { fromZmqError } from "./zmq-errors.js";
 
 /** What a socket is being used for, so that transports that cannot carry it are refused. */
@@ -134,12 +135,25 @@ export async function bindEndpoint(socket: zmq.Socket, endpoint: string, use: En
   } else if (parsed.transport === "ipc") {
     await refuseLiveIpcPath(endpoint, parsed.address);
   }
+  await zapReady(socket);
   try {
     await socket.bind(target);
   } catch (err) {
     throw fromZmqError(err, `${use.owner} bind`, endpoint);
   }
   return socket.lastEndpoint ?? target;
+}
+
+/**
+ * A CURVE server socket whose ZAP domain our shared authenticator answers for binds once that handler is bound, so
+ * that no client's handshake can start before it. A handler that cannot bind (another one holds the name in this
+ * context) is not this bind's failure: that other handler answers instead.
+ */
+async function zapReady(socket: zmq.Socket): Promise<void> {
+  if (socket.closed || socket.securityMechanism !== "curve" || !socket.curveServer) return;
+  const domain = socket.zapDomain;
+  if (domain === null || domain === "") return;
+  await zapHandlerReady(domain)?.catch(() => undefined);
 }
 
 /**

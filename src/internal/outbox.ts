@@ -5,7 +5,7 @@
  * @internal
  */
 import type * as zmq from "zeromq";
-import { Batcher, readBatch, type BatchDefaults, type Limits } from "./batcher.js";
+import { Batcher, readBatch, type BatchBody, type BatchDefaults, type Limits } from "./batcher.js";
 import type { OptionReader } from "./options.js";
 import { SendQueue, type CancelToken, type SendQueueOptions } from "./send-queue.js";
 import { settleWithin } from "./timing.js";
@@ -67,7 +67,7 @@ export class Outbox<TKey> {
    * Adds a body to its key's batch (batching must be on). Returns the batch's send when this body filled it, or
    * undefined when it waits for more.
    */
-  add(key: TKey, body: Uint8Array): Promise<unknown> | undefined {
+  add(key: TKey, body: BatchBody): Promise<unknown> | undefined {
     return this.#batcher?.add(key, body);
   }
 

@@ -13,9 +13,14 @@ export interface ReadLoopPolicy {
   readonly room?: () => Promise<void> | undefined;
   /** A receive failed while the socket was still open; the loop goes on. */
   readonly onError?: (err: unknown) => void;
+  /**
+   * Asked after each message arrives, before it is handled: true ends the loop with that message unhandled and no
+   * receive pending (the socket's poller stopped), so another thread may then use the socket (see Authenticator).
+   */
+  readonly stop?: () => boolean;
 }
 
-/** Reads messages from `socket` and hands each to `handle`, until the socket is closed. Never rejects. */
+/** Reads messages from `socket` and hands each to `handle`, until the socket is closed (or `stop`). Never rejects. */
 export async function readLoop(
   socket: zmq.Readable & zmq.Socket,
   handle: (frames: Buffer[]) => void,
@@ -40,6 +45,7 @@ export async function readLoop(
       await new Promise((resolve) => setImmediate(resolve));
       continue;
     }
+    if (policy.stop?.() === true) return;
     handle(frames);
   }
 }

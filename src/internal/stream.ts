@@ -17,8 +17,9 @@ export const SKIP: unique symbol = Symbol("skip");
 
 /** Returned by a parser for a batch: several items from one ZeroMQ message, in order. */
 export class Many<T> {
-  readonly items: readonly T[];
-  constructor(items: readonly T[]) {
+  /** The items, in order; the inbox that receives them may keep the array as its stash (no one else holds it). */
+  readonly items: T[];
+  constructor(items: T[]) {
     this.items = items;
   }
 }
@@ -97,7 +98,9 @@ const DONE: IteratorResult<never, undefined> = { value: undefined, done: true };
 export class Inbox<T, TRaw = Buffer[]> {
   readonly #socket: Receiver<TRaw>;
   readonly #parse: Parser<T, TRaw>;
-  readonly #stash: T[] = [];
+  /** Items parsed but not handed out yet: `#stash[#head]` is the next one (an index, not `shift()`, per item). */
+  #stash: T[] = [];
+  #head = 0;
   #waiters: Waiter<T>[] = [];
   #pumping = false;
   #ended = false;
@@ -114,8 +117,8 @@ export class Inbox<T, TRaw = Buffer[]> {
    */
   take(deadline?: TakeDeadline, handed?: (item: T) => void): Promise<IteratorResult<T, undefined>> {
     if (this.#ended) return Promise.resolve(DONE);
-    if (this.#stash.length > 0) {
-      const item = this.#stash.shift() as T;
+    if (this.#head < this.#stash.length) {
+      const item = this.#next();
       handed?.(item);
       return Promise.resolve({ value: item, done: false });
     }
@@ -149,17 +152,29 @@ export class Inbox<T, TRaw = Buffer[]> {
 
   /** Puts items back at the front, in order, for the next readers (used when a multi-item wait gives up). */
   putBack(items: readonly T[]): void {
-    this.#stash.unshift(...items);
+    this.#stash = [...items, ...this.#stash.slice(this.#head)];
+    this.#head = 0;
     // Readers already waiting get them first, in order.
-    while (this.#stash.length > 0 && this.#waiters.length > 0) {
-      this.#waiters.shift()?.resolve({ value: this.#stash.shift() as T, done: false });
+    while (this.#head < this.#stash.length && this.#waiters.length > 0) {
+      this.#waiters.shift()?.resolve({ value: this.#next(), done: false });
     }
+  }
+
+  /** Takes the next stashed item (there is one). */
+  #next(): T {
+    const item = this.#stash[this.#head] as T;
+    if (++this.#head === this.#stash.length) {
+      this.#stash = [];
+      this.#head = 0;
+    }
+    return item;
   }
 
   /** Ends the inbox (its owner was closed): waiters get `done`, and so does every later `take()`. */
   end(): void {
     this.#ended = true;
-    this.#stash.length = 0;
+    this.#stash = [];
+    this.#head = 0;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) w.resolve(DONE);
@@ -197,10 +212,18 @@ export class Inbox<T, TRaw = Buffer[]> {
     }
   }
 
-  /** Stashes a batch's items after the first (one copy, no spread: batches hold up to 256) and returns the first. */
-  #stashAllButFirst(items: readonly T[]): T | typeof SKIP {
+  /**
+   * Stashes a batch's items after the first and returns the first. The stash is empty here (this reader was the
+   * only one and found none), so the batch's array becomes the stash as it is: no copy per item.
+   */
+  #stashAllButFirst(items: T[]): T | typeof SKIP {
     if (items.length === 0) return SKIP;
-    for (let i = 1; i < items.length; i++) this.#stash.push(items[i] as T);
+    if (this.#head === this.#stash.length && items.length > 1) {
+      this.#stash = items;
+      this.#head = 1;
+    } else {
+      for (let i = 1; i < items.length; i++) this.#stash.push(items[i] as T);
+    }
     return items[0] as T;
   }
 

@@ -14,6 +14,7 @@ import * as zmq from "zeromq";
 import { InvalidArgumentError } from "../errors/index.js";
 import { readLoop } from "../internal/read-loop.js";
 import { SendQueue } from "../internal/send-queue.js";
+import { settleWithin } from "../internal/timing.js";
 import { fromZmqError, toError } from "../internal/zmq-errors.js";
 import {
   ZAP_ENDPOINT,
@@ -397,6 +398,77 @@ function zeroCounts(): Record<DenialReason, number> {
 /** The stop of the process's last handler socket (any instance): a new socket binds the inproc name after it. */
 let lastStop: Promise<void> = Promise.resolve();
 
+/** The shared authenticator, if one was made (see {@link zapHandlerReady}). */
+let current: Authenticator | undefined;
+
+/**
+ * The shared handler's {@link Authenticator.ready}, when it answers for `domain` (undefined otherwise). A CURVE
+ * server socket binds after it: a handshake that starts while the handler is still being (re)bound would fail, or,
+ * while the previous handler socket is still being stopped, send its ZAP request to a socket that never answers.
+ * @internal
+ */
+export function zapHandlerReady(domain: string): Promise<void> | undefined {
+  const auth = current;
+  if (auth === undefined || auth.closed || !auth.domains.includes(domain)) return undefined;
+  return auth.ready();
+}
+
+/** One generation of the handler's socket: a stop ends it, the next configure() opens another. */
+interface HandlerSocket {
+  readonly socket: zmq.Router;
+  readonly sends: SendQueue;
+  /** Set by the stop: the read loop ends at the next message, and no reply is sent any more. */
+  stopping: boolean;
+  /** The read loop (once bound). */
+  loop: Promise<void>;
+}
+
+/** How long a stop waits for the read loop to end before it closes the socket without unbinding. */
+const STOP_WAIT_MS = 1_000;
+/** The one-frame message a stop sends itself, to end the pending receive. Never parsed. */
+const WAKE = Buffer.from("typed-zmq: ZAP handler stop");
+
+/** Sends one ZAP reply, unless the handler is stopping (another thread may be using the socket then). */
+function reply(handler: HandlerSocket, to: ZapReplyTo, status: ZapStatus, statusText: string, userId = ""): void {
+  if (handler.stopping || handler.socket.closed) return;
+  handler.sends.send(encodeZapReply(to, { status, statusText, userId })).catch(() => undefined);
+}
+
+/**
+ * Stops a bound handler socket: ends its read loop, unbinds the inproc name, closes it.
+ *
+ * The order matters. zeromq.js 6.8 runs an async `unbind()` as `zmq_unbind` on a libuv pool thread, while a pending
+ * `receive()` keeps a poller on the main thread that calls into the same libzmq socket (`ZMQ_EVENTS`). A libzmq
+ * socket is not thread-safe: with the pipes of a closing CURVE server's sessions terminating at that moment, the two
+ * threads met in `pipe.cpp:355` and libzmq aborted the process (about 1 run in 20 of the CURVE RPC bench). So the
+ * loop must end first, with no receive pending: the stop sends the socket one message from an inproc DEALER, the
+ * loop sees `stopping` and returns without reading again. Unbinding before close matters too: close() lets go of
+ * the name only later, in libzmq's reaper, and a new handler bound meanwhile would fail, or its clients' ZAP
+ * requests would reach the closing socket. If the loop does not end in time, the socket is closed without
+ * unbinding (safe, on the main thread), and the next handler's bind may have to wait for the reaper.
+ */
+async function stopHandler(handler: HandlerSocket): Promise<void> {
+  const { socket } = handler;
+  const waker = new zmq.Dealer({ linger: 0, sendTimeout: STOP_WAIT_MS });
+  const loop = { ended: false };
+  void handler.loop.then(() => (loop.ended = true));
+  try {
+    waker.connect(ZAP_ENDPOINT);
+    await waker.send(WAKE);
+    await settleWithin(handler.loop, STOP_WAIT_MS);
+  } catch {
+    // the socket is closed without unbinding below
+  } finally {
+    waker.close();
+  }
+  if (loop.ended) {
+    await settleWithin(handler.sends.idle(), STOP_WAIT_MS);
+    await socket.unbind(ZAP_ENDPOINT).catch(() => undefined);
+  }
+  socket.close();
+  await handler.loop;
+}
+
 /**
  * The process's ZAP handler: answers libzmq's authentication requests for every socket of the default zmq context,
  * from a {@link ZapPolicy} per ZAP domain.
@@ -428,15 +500,14 @@ export class Authenticator {
    */
   static shared(): Authenticator {
     if (Authenticator.#shared === undefined || Authenticator.#shared.closed) {
-      Authenticator.#shared = new Authenticator();
+      Authenticator.#shared = current = new Authenticator();
     }
     return Authenticator.#shared;
   }
 
   // The handler's socket: opened while some domain is configured, closed when the last is released (so that a
   // process whose CURVE servers have all closed can exit), opened again by the next configure().
-  #socket!: zmq.Router;
-  #sends!: SendQueue;
+  #handler!: HandlerSocket;
   #running = false;
   #bindFailed = false;
   /** The stop of the previous socket, which a new one waits for before binding the same inproc name. */
@@ -444,7 +515,6 @@ export class Authenticator {
   readonly #domains = new Map<string, Registration[]>();
   readonly #listeners = new Set<(event: AuthEvent) => void>();
   #ready!: Promise<void>;
-  #loop: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
   #allowed = 0;
   #malformed = 0;
@@ -462,14 +532,16 @@ export class Authenticator {
     this.#stopped = undefined;
     this.#bindFailed = false;
     const socket = new zmq.Router({ linger: 0 });
-    this.#socket = socket;
-    this.#sends = new SendQueue(socket);
+    const handler: HandlerSocket = { socket, sends: new SendQueue(socket), stopping: false, loop: Promise.resolve() };
+    this.#handler = handler;
     this.#running = true;
     this.#ready = after
       .then(() => socket.bind(ZAP_ENDPOINT))
       .then(
         () => {
-          this.#loop = readLoop(socket, (frames) => void this.#answer(frames));
+          handler.loop = readLoop(socket, (frames) => void this.#answer(handler, frames), {
+            stop: () => handler.stopping,
+          });
         },
         (err: unknown) => {
           // The next configure() tries again instead of leaving the process without a handler for good.
@@ -488,19 +560,13 @@ export class Authenticator {
   #stop(): void {
     if (!this.#running) return;
     this.#running = false;
-    const socket = this.#socket;
+    const handler = this.#handler;
     const ready = this.#ready;
-    lastStop = this.#stopped = (async () => {
-      const bound = await ready.then(
-        () => true,
-        () => false,
-      );
-      const loop = this.#loop;
-      // Unbind first: close() releases the inproc name later, in libzmq's reaper, so a new handler could not bind yet.
-      if (bound) await socket.unbind(ZAP_ENDPOINT).catch(() => undefined);
-      socket.close();
-      await loop;
-    })();
+    handler.stopping = true; // no reply is sent from now on
+    lastStop = this.#stopped = ready.then(
+      () => stopHandler(handler),
+      () => handler.socket.close(),
+    );
   }
 
   /**
@@ -617,16 +683,11 @@ export class Authenticator {
     }
   }
 
-  #reply(to: ZapReplyTo, status: ZapStatus, statusText: string, userId = ""): void {
-    if (this.#socket.closed) return;
-    this.#sends.send(encodeZapReply(to, { status, statusText, userId })).catch(() => undefined);
-  }
-
-  async #answer(frames: Buffer[]): Promise<void> {
+  async #answer(handler: HandlerSocket, frames: Buffer[]): Promise<void> {
     const parsed = parseZapRequest(frames);
     if (parsed.kind === "malformed") {
       this.#malformed++;
-      if (parsed.replyTo !== undefined) this.#reply(parsed.replyTo, ZapStatus.INTERNAL, parsed.reason);
+      if (parsed.replyTo !== undefined) reply(handler, parsed.replyTo, ZapStatus.INTERNAL, parsed.reason);
       return;
     }
     const { domain, address } = parsed;
@@ -652,11 +713,11 @@ export class Authenticator {
 
     if (verdict.allow) {
       this.#allowed++;
-      this.#reply(parsed, ZapStatus.OK, "OK", verdict.userId);
+      reply(handler, parsed, ZapStatus.OK, "OK", verdict.userId);
       this.#emit({ type: "allowed", domain, mechanism, address, ...who });
     } else {
       this.#denied[verdict.reason]++;
-      this.#reply(parsed, ZapStatus.DENIED, verdict.reason);
+      reply(handler, parsed, ZapStatus.DENIED, verdict.reason);
       const detail = verdict.detail === undefined ? {} : { detail: verdict.detail };
       this.#emit({ type: "denied", domain, mechanism, address, reason: verdict.reason, ...detail, ...who });
     }
