@@ -120,14 +120,17 @@ export function startNatsServer(): Promise<NatsServer> {
     };
     const timer = setTimeout(() => fail(`not listening after ${STARTUP_TIMEOUT_MS} ms`), STARTUP_TIMEOUT_MS);
     child.once("error", (err) => fail(err.message));
-    child.once("exit", (code, signal) => fail(`exited during startup (${String(code ?? signal)})`));
+    const startupExit = (code: number | null, signal: NodeJS.Signals | null): void =>
+      fail(`exited during startup (${String(code ?? signal)})`);
+    child.once("exit", startupExit);
     const lines = createInterface({ input: child.stderr! });
     lines.on("line", (line) => {
       if (log.length < 50) log.push(line);
       const match = /Listening for client connections on ([\d.]+):(\d+)/.exec(line);
       if (match === null) return;
       clearTimeout(timer);
-      child.removeAllListeners("exit");
+      // Only the startup listener: `exited` (which stop() awaits) must keep its own.
+      child.removeListener("exit", startupExit);
       lines.removeAllListeners("line");
       lines.close();
       child.stderr?.resume(); // keep draining the log so the server never blocks on a full pipe
