@@ -29,7 +29,7 @@ describe("package metadata", () => {
     expect(links.filter((link) => !/^(https?:\/\/|#)/.test(link))).toEqual([]);
     for (const link of links.filter((l) => l.startsWith(`${REPO}/`))) {
       // Every repository link points at a file or folder that exists.
-      const path = link.replace(/^.*?\/(?:blob|tree)\/main\//, "").replace(/#.*$/, "");
+      const path = link.replace(/^.*?\/(?:blob|tree)\/main\//, "").replace(/[?#].*$/, "");
       expect(fs.existsSync(`${root}${path}`), link).toBe(true);
     }
   });
