@@ -17,7 +17,7 @@ import { toError } from "./internal/zmq-errors.js";
 import {
   decodeInput,
   encodeError,
-  runHandler,
+  callHandler,
   type DispatchPolicy,
   readDispatchPolicy,
   type DispatchStep,
@@ -418,6 +418,13 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
   #completed = 0;
   #retried = 0;
   readonly #failed: Record<string, number> = {};
+  /** `PipelineWorker("name")`, for messages: built once, not per task. */
+  readonly #label: string;
+  /**
+   * Plain mode: the context every handler gets. It is the same for every task (the contract and the pool's stop
+   * signal), so it is built once, frozen, instead of once per task.
+   */
+  readonly #context: JobContext<TContract>;
 
   private constructor(
     contract: TContract,
@@ -433,6 +440,8 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     this.#policy = config.policy;
     this.#step = jobStep(contract, config.validateOutgoing);
     this.#pool = new HandlerPool(config.concurrency);
+    this.#label = `PipelineWorker("${contract.name}")`;
+    this.#context = Object.freeze({ contract, signal: this.#pool.signal });
     this.#sendFailures = config.sendFailures;
     this.#drainTimeoutMs = config.drainTimeoutMs;
     this.#lingerMs = config.lingerMs;
@@ -583,13 +592,18 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       const next = this.#backlog[this.#backlogAt];
       if (next === undefined) return undefined;
       this.#backlogAt++;
-      void this.#run(next);
+      this.#run(next);
     }
   }
 
   #task(frames: Buffer[]): void {
     this.#received++;
-    const over = tooManyFrames(this.#limits, frames, `PipelineWorker("${this.contract.name}")`);
+    if (frames.length === 1) {
+      // The common case, one task per message: no parse, no object (parsePipeline gives `frames[0]` as the body).
+      this.#run(frames[0]!);
+      return;
+    }
+    const over = tooManyFrames(this.#limits, frames, this.#label);
     if (over !== undefined) {
       void this.#fail({ body: { code: ErrorCode.MESSAGE_TOO_LARGE, message: over }, message: over });
       return;
@@ -603,7 +617,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
         this.#backlogAt = 0;
         return;
       case "message":
-        void this.#run(task.body);
+        this.#run(task.body);
         return;
       case "failure":
       case "malformed": {
@@ -615,52 +629,104 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     }
   }
 
-  #run(body: Buffer): Promise<void> {
+  /** Takes a pool slot for one task and runs it; finishes in this turn when its check and handler are synchronous. */
+  #run(body: Buffer): void {
     this.#pool.begin();
     const input = decodeInput(this.#step, this.#policy, body);
     // An asynchronous check (or one still pending before this task) keeps the tasks in their order.
-    if (input instanceof Promise || this.#inputs.busy) return this.#inputs.after(input, (checked) => this.#runInput(checked));
-    return this.#runInput(input);
+    if (input instanceof Promise || this.#inputs.busy) {
+      void this.#inputs.after(input, (checked) => this.#runInput(checked));
+      return;
+    }
+    this.#runInput(input);
   }
 
-  /** Runs the handler on a checked task (its pool slot is taken) and pushes the result. */
-  async #runInput(input: Input): Promise<void> {
+  /**
+   * Runs the handler on a checked task (its pool slot is taken) and pushes the result. The fast path: a handler that
+   * answers synchronously, with a synchronous result check, and a result that needs no wait to be handed on (no
+   * results socket, or a batch with room) finish here, with no promise, closure or context object of their own.
+   * Anything that waits continues in {@link PipelineWorker.#afterHandler} or {@link PipelineWorker.#afterSend}.
+   */
+  #runInput(input: Input): void {
     try {
       if (!input.ok) {
-        await this.#fail(input.failure);
+        void this.#failThenEnd(input.failure);
         return;
       }
-      const signal = this.#pool.signal;
       const startedAt = performance.now();
-      const running = runHandler(this.#step, this.#policy, () =>
-        // `input.value` is the task schema's output, which is what the handler is typed to receive.
-        this.#handler(input.value, { contract: this.contract, signal }),
-      );
-      // A handler that answers synchronously finishes in this turn: no await, so the next task starts at once.
-      const outcome = isThenable(running) ? await running : running;
-      this.#latency.since(startedAt);
-      if (signal.aborted) return;
-      if (!outcome.ok) {
-        await this.#fail(outcome.failure);
+      const running = callHandler(this.#step, this.#policy, this.#handler, input.value, this.#context);
+      if (isThenable(running)) {
+        void this.#afterHandler(running, startedAt);
         return;
       }
-      if (this.#queue !== undefined) {
-        const sending =
-          this.#batcher === undefined
-            ? this.#queue.send(encodePipelineMessage(outcome.body))
-            : this.#batcher.add("", outcome.body);
-        const sent = await Promise.resolve(sending).then(
-          () => true,
-          (err: unknown) => {
-            this.#failed[ErrorCode.CLOSED] = (this.#failed[ErrorCode.CLOSED] ?? 0) + 1;
-            const message = `${this.contract.name}: a result could not be pushed: the results socket closed first (${toError(err).message}).`;
-            callHook(this.#onError, { code: ErrorCode.CLOSED, message, cause: err });
-            return false;
-          },
-        );
-        if (!sent) return;
+      this.#latency.since(startedAt);
+      this.#handOn(running);
+    } catch (err) {
+      // Not expected (every step catches its own failures); as before, the slot is freed and the error surfaces
+      // as an unhandled rejection rather than stopping the read loop.
+      this.#pool.end();
+      void Promise.reject(err);
+    }
+  }
+
+  /** A handler (or result check) that answered with a promise: waits for it, then hands the outcome on. */
+  async #afterHandler(running: Promise<DispatchOutcome>, startedAt: number): Promise<void> {
+    let outcome: DispatchOutcome;
+    try {
+      outcome = await running;
+    } catch (err) {
+      this.#pool.end();
+      throw err;
+    }
+    this.#latency.since(startedAt);
+    try {
+      this.#handOn(outcome);
+    } catch (err) {
+      this.#pool.end();
+      throw err;
+    }
+  }
+
+  /** Sends (or counts) one outcome and frees the task's slot, at once or once the send has settled. */
+  #handOn(outcome: DispatchOutcome): void {
+    if (this.#pool.signal.aborted) {
+      this.#pool.end();
+      return;
+    }
+    if (!outcome.ok) {
+      void this.#failThenEnd(outcome.failure);
+      return;
+    }
+    const queue = this.#queue;
+    if (queue !== undefined) {
+      const sending =
+        this.#batcher === undefined ? queue.send(encodePipelineMessage(outcome.body)) : this.#batcher.add("", outcome.body);
+      if (sending !== undefined) {
+        void this.#afterSend(sending);
+        return;
       }
+    }
+    this.#completed++;
+    this.#pool.end();
+  }
+
+  /** Waits for a result's send (or its batch's), counts it, and frees the task's slot. */
+  async #afterSend(sending: Promise<unknown>): Promise<void> {
+    try {
+      await sending;
       this.#completed++;
+    } catch (err) {
+      this.#failed[ErrorCode.CLOSED] = (this.#failed[ErrorCode.CLOSED] ?? 0) + 1;
+      const message = `${this.contract.name}: a result could not be pushed: the results socket closed first (${toError(err).message}).`;
+      callHook(this.#onError, { code: ErrorCode.CLOSED, message, cause: err });
+    } finally {
+      this.#pool.end();
+    }
+  }
+
+  async #failThenEnd(failure: Failure): Promise<void> {
+    try {
+      await this.#fail(failure);
     } finally {
       this.#pool.end();
     }
@@ -686,10 +752,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
     }
     const context = new ReliableContext(this.contract, job, task);
     const startedAt = performance.now();
-    const running = runHandler(this.#step, this.#policy, () =>
-      // `input.value` is the task schema's output, which is what the handler is typed to receive.
-      this.#handler(input.value, context),
-    );
+    const running = callHandler(this.#step, this.#policy, this.#handler, input.value, context);
     if (isThenable(running)) void running.then((outcome) => this.#settle(job, index, outcome, startedAt));
     else this.#settle(job, index, running, startedAt);
   }

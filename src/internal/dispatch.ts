@@ -210,6 +210,31 @@ export function runHandler(step: DispatchStep, policy: DispatchPolicy, invoke: (
   } catch (thrown) {
     return { ok: false, failure: handlerFailure(step, policy, thrown) };
   }
+  return handlerReturned(step, policy, returned);
+}
+
+/**
+ * {@link runHandler} for a handler of the form `(input, context) => output`, called directly: no closure per
+ * message (the pipeline worker's per-task path).
+ */
+export function callHandler<TContext>(
+  step: DispatchStep,
+  policy: DispatchPolicy,
+  handler: (input: never, context: TContext) => unknown,
+  input: unknown,
+  context: TContext,
+): Outcome | Promise<Outcome> {
+  let returned: unknown;
+  try {
+    // The input is the schema's output, which is what the caller typed its handler to receive.
+    returned = (handler as (input: unknown, context: TContext) => unknown)(input, context);
+  } catch (thrown) {
+    return { ok: false, failure: handlerFailure(step, policy, thrown) };
+  }
+  return handlerReturned(step, policy, returned);
+}
+
+function handlerReturned(step: DispatchStep, policy: DispatchPolicy, returned: unknown): Outcome | Promise<Outcome> {
   if (!isThenable(returned)) return encodeOutput(step, policy, returned);
   return Promise.resolve(returned).then(
     (value) => encodeOutput(step, policy, value),
