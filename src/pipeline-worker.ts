@@ -665,7 +665,7 @@ export class PipelineWorker<TContract extends JobContract> extends PatternBase<T
       // Not expected (every step catches its own failures); as before, the slot is freed and the error surfaces
       // as an unhandled rejection rather than stopping the read loop.
       this.#pool.end();
-      void Promise.reject(err);
+      void Promise.reject(toError(err));
     }
   }
 
