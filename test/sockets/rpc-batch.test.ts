@@ -88,12 +88,43 @@ describe("RpcClient { batch } with RpcServer over tcp", () => {
     expect(replies).toEqual(ids.map((id) => ({ id, total: id * 2 })));
     expect(order).toEqual([0, ...ids]);
     expect(settled).toEqual(ids);
-    // 600 calls in one turn, at most 256 per batch: at least three batches, and nothing sent alone after the first.
+    // 600 calls in one turn, ramping 16, 32, ... up to 256 per batch: several batches, nothing sent alone after the first.
     expect(client.stats.batches).toBeGreaterThanOrEqual(3);
     expect(server.stats.batches).toBe(client.stats.batches);
     expect(server.stats.received).toBe(601);
     expect(server.stats.succeeded).toBe(601);
     expect(client.stats.pending).toBe(0);
+  });
+
+  test("a turn's calls ramp up: the first batch goes at 16 calls, the next at 32, the rest on the next turn", async () => {
+    await using server = await RpcServer.bind("tcp://127.0.0.1:0", Orders, handlers);
+    await using client = await RpcClient.connect(server.endpoint, Orders, { batch: true });
+    await client.call("getOrder", { id: 0 });
+    const burst = async (from: number): Promise<void> => {
+      const ids = Array.from({ length: 100 }, (_, i) => from + i);
+      const replies = await Promise.all(ids.map((id) => client.call("getOrder", { id })));
+      expect(replies).toEqual(ids.map((id) => ({ id, total: id * 2 })));
+    };
+    await burst(1);
+    // 16 + 32 sent while the calls were being made, the 52 others on the next turn.
+    expect(client.stats.batches).toBe(3);
+    // The ramp starts again at 16 on a new turn.
+    await burst(101);
+    expect(client.stats.batches).toBe(6);
+    expect(server.stats.batches).toBe(6);
+    expect(server.stats.succeeded).toBe(201);
+  });
+
+  test("the ramp never goes past maxMessages", async () => {
+    await using server = await RpcServer.bind("tcp://127.0.0.1:0", Orders, handlers);
+    await using client = await RpcClient.connect(server.endpoint, Orders, { batch: { maxMessages: 8 } });
+    await client.call("getOrder", { id: 0 });
+    const ids = Array.from({ length: 100 }, (_, i) => i + 1);
+    const replies = await Promise.all(ids.map((id) => client.call("getOrder", { id })));
+    expect(replies).toEqual(ids.map((id) => ({ id, total: id * 2 })));
+    // Twelve full batches of 8, then the 4 left on the next turn.
+    expect(client.stats.batches).toBe(13);
+    expect(server.stats.succeeded).toBe(101);
   });
 
   test("`maxMessages` bounds a batch", async () => {
