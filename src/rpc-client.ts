@@ -65,7 +65,7 @@ import {
   cancelBody,
   correlationFrame,
   encodeBatch,
-  encodeBatchCall,
+  encodeBatchCallRecord,
   encodeBatchedCancel,
   encodeCancel,
   encodeRequest,
@@ -798,8 +798,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   #record(call: Call, id: number, now: number, remainingMs: number): Buffer {
     const timing = `${now + remainingMs},"remainingMs":${remainingMs}${call.wire.headersEnd}`;
     // Batching requires headers (resolveClientOptions), so the headers start is set.
-    const headers = Buffer.from(`{${call.trace}${this.#headersStart!}${timing}`);
-    return encodeBatchCall(correlationFrame(id), call.wire.frame, call.body, headers);
+    return encodeBatchCallRecord(id, call.wire.frame, call.body, `{${call.trace}${this.#headersStart!}${timing}`);
   }
 
   #batcherOf(link: RpcLink): CallBatcher<Call> {

@@ -7,6 +7,8 @@ import { describe, expect, test } from "vitest";
 import * as zmq from "zeromq";
 import { RpcClient, RpcServer, isAbortedError, isTimeoutError, type RpcHandlers } from "../../src/index.js";
 import { pack, unpack } from "../../src/protocol/batch.js";
+import { parseHeaders } from "../../src/protocol/headers.js";
+import { correlationFrame, encodeBatchCall, encodeBatchCallRecord } from "../../src/protocol/rpc.js";
 import { Orders, OrdersV2 } from "../helpers/contracts.js";
 import { deferred, within } from "../helpers/deferred.js";
 
@@ -61,6 +63,28 @@ function oldServer(announce: boolean) {
 }
 
 const isBatch = (frames: Buffer[]): boolean => frames.some((frame) => String(frame) === "$batch");
+
+describe("the client's one-Buffer call record and the server's headers parse", () => {
+  test("encodeBatchCallRecord writes the bytes encodeBatchCall packs, non-ASCII headers included", () => {
+    const method = Buffer.from("getOrder");
+    const body = Buffer.from('{"id":7}');
+    const headers = '{"traceparent":"00-é€-01","deadline":1,"remainingMs":2}';
+    for (const id of [0, 7, 0xffff_ffff]) {
+      expect(encodeBatchCallRecord(id, method, body, headers)).toEqual(
+        encodeBatchCall(correlationFrame(id), method, body, Buffer.from(headers)),
+      );
+    }
+  });
+
+  test("parseHeaders reads a view inside a larger frame, drops a leading BOM, refuses broken UTF-8", () => {
+    const outer = Buffer.from('xx{"deadline":5,"batch":true}yy');
+    expect(parseHeaders(outer.subarray(2, outer.length - 2))).toEqual({ kind: "headers", headers: { deadline: 5, batch: true } });
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"seq":1}')]);
+    expect(parseHeaders(bom)).toEqual({ kind: "headers", headers: { seq: 1 } });
+    expect(parseHeaders(Buffer.from([0x7b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x3a, 0x31, 0x7d]))).toMatchObject({ kind: "malformed" });
+    expect(parseHeaders(Buffer.from('{"__proto__":1,"batch":"yes"}'))).toMatchObject({ kind: "malformed" });
+  });
+});
 
 describe("RpcClient { batch } with RpcServer over tcp", () => {
   test("calls made together travel in batches; every reply reaches its call, in order, none lost", async () => {
