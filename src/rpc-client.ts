@@ -231,6 +231,8 @@ export interface RpcClientOptions extends ConnectionOptions, LimitOptions, Instr
    * travel to a server in one ZeroMQ message, and the replies that finish there in the same turn come back in
    * another, which saves a send per call on both sides. A batch goes when it holds `maxMessages` calls or `maxBytes`
    * bytes, else on the next turn (`maxDelayMs` 0, the default here) or after `maxDelayMs`; never a timer per call.
+   * Within one turn the batches ramp up: the first goes at 16 calls, each next one at twice the last, up to
+   * `maxMessages`, so that the server starts on the first calls while the client still encodes the others.
    *
    * Each call keeps its own validation, deadline, `signal`, timeout, retries and error. The client batches only
    * towards a server that said it reads batches (a 1.4 `RpcServer` answers the `"batch": true` header it sends),

@@ -336,6 +336,49 @@ describe("RpcServer reading call batches from a raw DEALER", () => {
     }
   });
 
+  test("a reply batch goes once every call of its batch answered; a call still running answers in a later one", async () => {
+    const gate = deferred();
+    await using server = await RpcServer.bind("tcp://127.0.0.1:0", Orders, {
+      ...handlers,
+      wait: async (request) => {
+        await gate.promise;
+        return request;
+      },
+    });
+    const dealer = new zmq.Dealer({ linger: 0 });
+    try {
+      dealer.connect(server.endpoint);
+      const record = (parts: string[]): Buffer => pack(parts.map((part) => Buffer.from(part)), parts.join("").length);
+      const batch = (head: string, calls: Buffer[]): (string | Buffer)[] => [
+        head,
+        "",
+        "$batch",
+        pack(
+          calls,
+          calls.reduce((n, c) => n + c.length, 0),
+        ),
+      ];
+      const repliesOf = (frames: Buffer[]): string[][] => (unpack(frames[3]!) ?? []).map((r) => (unpack(r) ?? []).map(String));
+      // Two call batches of synchronous calls, sent back to back: one reply batch each, every reply in it.
+      await dealer.send(batch("b-1", [record(["a", "getOrder", '{"id":1}']), record(["b", "getOrder", '{"id":2}'])]));
+      await dealer.send(batch("b-2", [record(["c", "getOrder", '{"id":3}'])]));
+      const first = await within(dealer.receive(), 2_000, "the first reply batch");
+      const second = await within(dealer.receive(), 2_000, "the second reply batch");
+      expect([String(first[0]), repliesOf(first).map((r) => r[0])]).toEqual(["b-1", ["a", "b"]]);
+      expect([String(second[0]), repliesOf(second).map((r) => r[0])]).toEqual(["b-2", ["c"]]);
+      // A batch with a call still running: the others' replies go, that call's reply follows when it ends.
+      await dealer.send(batch("b-3", [record(["d", "wait", '{"key":"w"}']), record(["e", "echo", '{"text":"e"}'])]));
+      const early = await within(dealer.receive(), 2_000, "the replies of the finished calls");
+      expect([String(early[0]), repliesOf(early)]).toEqual(["b-3", [["e", "ok", '{"text":"e"}']]]);
+      gate.resolve();
+      const late = await within(dealer.receive(), 2_000, "the reply of the call that waited");
+      expect([String(late[0]), repliesOf(late)]).toEqual(["b-3", [["d", "ok", '{"key":"w"}']]]);
+      expect(server.stats.succeeded).toBe(5);
+    } finally {
+      dealer.close();
+    }
+  });
+
   test("announces `batch: true` only to a request that asked", async () => {
     await using server = await RpcServer.bind("tcp://127.0.0.1:0", Orders, handlers);
     const dealer = new zmq.Dealer({ linger: 0 });
