@@ -9,7 +9,6 @@
  */
 import { isUtf8 } from "node:buffer";
 
-
 /** The protocol version this package speaks, sent as the `version` header. */
 export const PROTOCOL_VERSION = "1.4";
 

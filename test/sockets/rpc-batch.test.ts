@@ -81,7 +81,9 @@ describe("the client's one-Buffer call record and the server's headers parse", (
     expect(parseHeaders(outer.subarray(2, outer.length - 2))).toEqual({ kind: "headers", headers: { deadline: 5, batch: true } });
     const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"seq":1}')]);
     expect(parseHeaders(bom)).toEqual({ kind: "headers", headers: { seq: 1 } });
-    expect(parseHeaders(Buffer.from([0x7b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x3a, 0x31, 0x7d]))).toMatchObject({ kind: "malformed" });
+    expect(parseHeaders(Buffer.from([0x7b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x3a, 0x31, 0x7d]))).toMatchObject({
+      kind: "malformed",
+    });
     expect(parseHeaders(Buffer.from('{"__proto__":1,"batch":"yes"}'))).toMatchObject({ kind: "malformed" });
   });
 });
@@ -348,7 +350,11 @@ describe("RpcServer reading call batches from a raw DEALER", () => {
     const dealer = new zmq.Dealer({ linger: 0 });
     try {
       dealer.connect(server.endpoint);
-      const record = (parts: string[]): Buffer => pack(parts.map((part) => Buffer.from(part)), parts.join("").length);
+      const record = (parts: string[]): Buffer =>
+        pack(
+          parts.map((part) => Buffer.from(part)),
+          parts.join("").length,
+        );
       const batch = (head: string, calls: Buffer[]): (string | Buffer)[] => [
         head,
         "",
