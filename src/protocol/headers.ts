@@ -88,10 +88,10 @@ export function parseHeaders(frame: Uint8Array): HeadersParse {
   if (frame.length > MAX_HEADERS_BYTES) {
     return { kind: "malformed", reason: `the headers frame is ${frame.length} bytes, over the limit of ${MAX_HEADERS_BYTES}` };
   }
+  // isUtf8 + toString is what the fatal TextDecoder did (a leading BOM dropped as it did), in about half the time.
+  if (!isUtf8(frame)) return { kind: "malformed", reason: "the headers frame is not a JSON object in UTF-8" };
   let value: unknown;
   try {
-    // isUtf8 + toString is what the fatal TextDecoder did (a leading BOM dropped as it did), in about half the time.
-    if (!isUtf8(frame)) throw new TypeError("not UTF-8");
     let text = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString("utf8");
     if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     value = JSON.parse(text);
