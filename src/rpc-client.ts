@@ -65,7 +65,7 @@ import {
   cancelBody,
   correlationFrame,
   encodeBatch,
-  encodeBatchCall,
+  encodeBatchCallRecord,
   encodeBatchedCancel,
   encodeCancel,
   encodeRequest,
@@ -231,6 +231,8 @@ export interface RpcClientOptions extends ConnectionOptions, LimitOptions, Instr
    * travel to a server in one ZeroMQ message, and the replies that finish there in the same turn come back in
    * another, which saves a send per call on both sides. A batch goes when it holds `maxMessages` calls or `maxBytes`
    * bytes, else on the next turn (`maxDelayMs` 0, the default here) or after `maxDelayMs`; never a timer per call.
+   * Within one turn the batches ramp up: the first goes at 16 calls, each next one at twice the last, up to
+   * `maxMessages`, so that the server starts on the first calls while the client still encodes the others.
    *
    * Each call keeps its own validation, deadline, `signal`, timeout, retries and error. The client batches only
    * towards a server that said it reads batches (a 1.4 `RpcServer` answers the `"batch": true` header it sends),
@@ -798,8 +800,7 @@ export class RpcClient<TContract extends RpcContract> extends PatternBase<TContr
   #record(call: Call, id: number, now: number, remainingMs: number): Buffer {
     const timing = `${now + remainingMs},"remainingMs":${remainingMs}${call.wire.headersEnd}`;
     // Batching requires headers (resolveClientOptions), so the headers start is set.
-    const headers = Buffer.from(`{${call.trace}${this.#headersStart!}${timing}`);
-    return encodeBatchCall(correlationFrame(id), call.wire.frame, call.body, headers);
+    return encodeBatchCallRecord(id, call.wire.frame, call.body, `{${call.trace}${this.#headersStart!}${timing}`);
   }
 
   #batcherOf(link: RpcLink): CallBatcher<Call> {

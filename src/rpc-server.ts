@@ -919,6 +919,7 @@ export class RpcServer<TContract extends RpcContract> extends PatternBase<TContr
       });
       return;
     }
+    this.#replyBatches!.expect(envelope, parsed.calls.length);
     for (const call of parsed.calls) {
       const callEnvelope = [...envelope, call.id];
       this.#batchOf.set(callEnvelope, envelope);

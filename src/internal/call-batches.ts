@@ -4,9 +4,18 @@
  * the same event-loop turn travel in one `$batch` message. A batch goes when it holds `maxMessages` calls or
  * `maxBytes` bytes, else on the next turn (`setImmediate`, with `maxDelayMs` 0) or after `maxDelayMs`: one
  * scheduling per batch, never a timer per call.
+ *
+ * Ramp: within one turn (or one `maxDelayMs` window) the first batch goes as soon as it holds {@link FIRST_BATCH}
+ * calls, each next one at twice the size of the last, up to `maxMessages`. With 100 calls in flight the replies of
+ * one batch come back together and the 100 next calls are made in one turn; sent as one batch, client and server
+ * take turns and each idles half the time. Sent as 16 + 32 + 52, the server is already reading the first batch
+ * while the client still encodes the rest, and a large burst still travels in batches of `maxMessages`.
  * @internal
  */
 import type { OptionReader } from "./options.js";
+
+/** The size at which the first batch of a turn goes (or `maxMessages`, when smaller); each next batch doubles. @internal */
+export const FIRST_BATCH = 16;
 
 /** The limits of the `batch` option of `RpcClient.connect`, resolved. @internal */
 export interface CallBatchLimits {
@@ -38,17 +47,21 @@ export class CallBatcher<TCall> {
   #ids: number[] = [];
   #records: Buffer[] = [];
   #bytes = 0;
+  /** How many calls the batch being filled goes at (the ramp): FIRST_BATCH at the start of a turn, then doubling. */
+  #step: number;
   #immediate: NodeJS.Immediate | undefined;
   #timeout: NodeJS.Timeout | undefined;
   readonly #due = (): void => {
     this.#immediate = undefined;
     this.#timeout = undefined;
-    this.flush();
+    this.#step = Math.min(FIRST_BATCH, this.#limits.maxMessages);
+    this.#hand();
   };
 
   constructor(limits: CallBatchLimits, flush: FlushBatch<TCall>) {
     this.#limits = limits;
     this.#flush = flush;
+    this.#step = Math.min(FIRST_BATCH, limits.maxMessages);
   }
 
   /** Adds one call's record (`encodeBatchCall`); sends the batch at once when this call filled it. */
@@ -57,18 +70,26 @@ export class CallBatcher<TCall> {
     this.#ids.push(id);
     this.#records.push(record);
     this.#bytes += record.length;
-    if (this.#calls.length >= this.#limits.maxMessages || this.#bytes >= this.#limits.maxBytes) {
-      this.flush();
-    } else if (this.#immediate === undefined && this.#timeout === undefined) {
+    if (this.#immediate === undefined && this.#timeout === undefined) {
+      // One scheduling per turn (or window): it sends what is left and restarts the ramp.
       const delay = this.#limits.maxDelayMs;
       if (delay === 0) this.#immediate = setImmediate(this.#due);
       else this.#timeout = setTimeout(this.#due, delay);
     }
+    if (this.#calls.length >= this.#step || this.#bytes >= this.#limits.maxBytes) {
+      this.#step = Math.min(this.#step * 2, this.#limits.maxMessages);
+      this.#hand();
+    }
   }
 
-  /** Hands on the waiting calls now, if there are any. */
+  /** Hands on the waiting calls now, if there are any (and restarts the ramp). */
   flush(): void {
     this.#cancelTimer();
+    this.#step = Math.min(FIRST_BATCH, this.#limits.maxMessages);
+    this.#hand();
+  }
+
+  #hand(): void {
     if (this.#calls.length === 0) return;
     const calls = this.#calls;
     const ids = this.#ids;
@@ -83,6 +104,7 @@ export class CallBatcher<TCall> {
   /** Forgets the waiting calls (the client is closing: they are rejected by their owner). */
   clear(): void {
     this.#cancelTimer();
+    this.#step = Math.min(FIRST_BATCH, this.#limits.maxMessages);
     this.#calls = [];
     this.#ids = [];
     this.#records = [];

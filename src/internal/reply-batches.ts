@@ -2,7 +2,9 @@
  * @packageDocumentation
  * A bound `RpcServer`'s reply batches (protocol 1.4, docs/protocol.md "Call batches"): the replies to the calls of
  * one call batch that finish in the same event-loop turn travel back in one `$batch` message, addressed with that
- * batch's envelope. One `setImmediate` per turn, never a timer per reply; a batch that reaches its limits goes at once.
+ * batch's envelope. One `setImmediate` per turn, never a timer per reply; a batch that reaches its limits goes at once,
+ * and so does one that holds a reply to every call of its call batch (`expect`): the client can start on those
+ * replies while this server reads its next call batch.
  * @internal
  */
 import { encodeBatch } from "../protocol/rpc.js";
@@ -15,6 +17,8 @@ const MAX_BYTES = 256 * 1_024;
 interface Open {
   readonly records: Buffer[];
   bytes: number;
+  /** Replies still to come before every call of the call batch has answered; undefined when not known. */
+  remaining: number | undefined;
   readonly done: Promise<boolean>;
   resolve: (sent: boolean) => void;
   reject: (err: unknown) => void;
@@ -27,7 +31,7 @@ function open(): Open {
     resolve = ok;
     reject = fail;
   });
-  return { records: [], bytes: 0, done, resolve, reject };
+  return { records: [], bytes: 0, remaining: undefined, done, resolve, reject };
 }
 
 /** Reply batches keyed by the call batch's envelope (the array the server read, delimiter included). @internal */
@@ -39,6 +43,14 @@ export class ReplyBatches {
 
   constructor(send: (frames: Uint8Array[]) => Promise<boolean>) {
     this.#send = send;
+  }
+
+  /** Says how many calls the call batch of `envelope` holds (before they run): its reply batch goes once all answered. */
+  expect(envelope: readonly Buffer[], calls: number): void {
+    const batch = open();
+    batch.remaining = calls;
+    this.#open.set(envelope, batch);
+    this.#schedule();
   }
 
   /**
@@ -54,12 +66,17 @@ export class ReplyBatches {
     batch.records.push(record);
     batch.bytes += record.length;
     const done = batch.done;
-    if (batch.records.length >= MAX_REPLIES || batch.bytes >= MAX_BYTES) this.#flushOne(envelope, batch);
-    else if (!this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#flushAll);
-    }
+    if (batch.remaining !== undefined) batch.remaining--;
+    if (batch.remaining === 0 || batch.records.length >= MAX_REPLIES || batch.bytes >= MAX_BYTES) {
+      this.#flushOne(envelope, batch);
+    } else this.#schedule();
     return done;
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(this.#flushAll);
   }
 
   /** Sends every open batch now (the server calls it before it closes its socket). */
@@ -70,6 +87,8 @@ export class ReplyBatches {
 
   #flushOne(envelope: readonly Buffer[], batch: Open): void {
     this.#open.delete(envelope);
+    // A call batch none of whose calls has answered yet (they run on, or were dropped): later replies open another.
+    if (batch.records.length === 0) return;
     // The envelope ends with its delimiter, which encodeBatch adds again.
     this.#send(encodeBatch(envelope.slice(0, -1), batch.records, batch.bytes)).then(batch.resolve, batch.reject);
   }

@@ -14,7 +14,7 @@
  * (`protocol/mdp.ts`) with {@link parsePayload}: one grammar for both.
  * @internal
  */
-import { pack, unpack } from "./batch.js";
+import { RECORD_HEADER_BYTES, pack, unpack } from "./batch.js";
 import { parseHeaders, strictUtf8, type MessageHeaders } from "./headers.js";
 
 /** The empty delimiter frame between the envelope and the payload frames. */
@@ -334,6 +334,27 @@ export function parseBatchCalls(packed: Buffer): BatchParse {
 export function encodeBatchCall(id: Uint8Array, method: Uint8Array, body: Uint8Array, headers?: Uint8Array): Buffer {
   const parts = headers === undefined ? [id, method, body] : [id, method, body, headers];
   return packAll(parts);
+}
+
+/**
+ * {@link encodeBatchCall} for a typed client: the same bytes, `[id, method, body, headers]` packed, written into one
+ * Buffer (no correlation frame, no headers Buffer, one copy of the body); `headers` is the headers' JSON text.
+ */
+export function encodeBatchCallRecord(id: number, method: Uint8Array, body: Uint8Array, headers: string): Buffer {
+  const headersBytes = Buffer.byteLength(headers);
+  const out = Buffer.allocUnsafe(4 * RECORD_HEADER_BYTES + 4 + method.length + body.length + headersBytes);
+  out.writeUInt32BE(4, 0);
+  out.writeUInt32BE(id, RECORD_HEADER_BYTES);
+  let at = RECORD_HEADER_BYTES + 4;
+  out.writeUInt32BE(method.length, at);
+  out.set(method, at + RECORD_HEADER_BYTES);
+  at += RECORD_HEADER_BYTES + method.length;
+  out.writeUInt32BE(body.length, at);
+  out.set(body, at + RECORD_HEADER_BYTES);
+  at += RECORD_HEADER_BYTES + body.length;
+  out.writeUInt32BE(headersBytes, at);
+  out.write(headers, at + RECORD_HEADER_BYTES);
+  return out;
 }
 
 /** One record of a reply batch: `[id, status, body, headers?]`, packed. */

@@ -7,6 +7,8 @@ import { describe, expect, test } from "vitest";
 import * as zmq from "zeromq";
 import { RpcClient, RpcServer, isAbortedError, isTimeoutError, type RpcHandlers } from "../../src/index.js";
 import { pack, unpack } from "../../src/protocol/batch.js";
+import { parseHeaders } from "../../src/protocol/headers.js";
+import { correlationFrame, encodeBatchCall, encodeBatchCallRecord } from "../../src/protocol/rpc.js";
 import { Orders, OrdersV2 } from "../helpers/contracts.js";
 import { deferred, within } from "../helpers/deferred.js";
 
@@ -62,6 +64,30 @@ function oldServer(announce: boolean) {
 
 const isBatch = (frames: Buffer[]): boolean => frames.some((frame) => String(frame) === "$batch");
 
+describe("the client's one-Buffer call record and the server's headers parse", () => {
+  test("encodeBatchCallRecord writes the bytes encodeBatchCall packs, non-ASCII headers included", () => {
+    const method = Buffer.from("getOrder");
+    const body = Buffer.from('{"id":7}');
+    const headers = '{"traceparent":"00-é€-01","deadline":1,"remainingMs":2}';
+    for (const id of [0, 7, 0xffff_ffff]) {
+      expect(encodeBatchCallRecord(id, method, body, headers)).toEqual(
+        encodeBatchCall(correlationFrame(id), method, body, Buffer.from(headers)),
+      );
+    }
+  });
+
+  test("parseHeaders reads a view inside a larger frame, drops a leading BOM, refuses broken UTF-8", () => {
+    const outer = Buffer.from('xx{"deadline":5,"batch":true}yy');
+    expect(parseHeaders(outer.subarray(2, outer.length - 2))).toEqual({ kind: "headers", headers: { deadline: 5, batch: true } });
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"seq":1}')]);
+    expect(parseHeaders(bom)).toEqual({ kind: "headers", headers: { seq: 1 } });
+    expect(parseHeaders(Buffer.from([0x7b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x3a, 0x31, 0x7d]))).toMatchObject({
+      kind: "malformed",
+    });
+    expect(parseHeaders(Buffer.from('{"__proto__":1,"batch":"yes"}'))).toMatchObject({ kind: "malformed" });
+  });
+});
+
 describe("RpcClient { batch } with RpcServer over tcp", () => {
   test("calls made together travel in batches; every reply reaches its call, in order, none lost", async () => {
     const order: number[] = [];
@@ -88,12 +114,43 @@ describe("RpcClient { batch } with RpcServer over tcp", () => {
     expect(replies).toEqual(ids.map((id) => ({ id, total: id * 2 })));
     expect(order).toEqual([0, ...ids]);
     expect(settled).toEqual(ids);
-    // 600 calls in one turn, at most 256 per batch: at least three batches, and nothing sent alone after the first.
+    // 600 calls in one turn, ramping 16, 32, ... up to 256 per batch: several batches, nothing sent alone after the first.
     expect(client.stats.batches).toBeGreaterThanOrEqual(3);
     expect(server.stats.batches).toBe(client.stats.batches);
     expect(server.stats.received).toBe(601);
     expect(server.stats.succeeded).toBe(601);
     expect(client.stats.pending).toBe(0);
+  });
+
+  test("a turn's calls ramp up: the first batch goes at 16 calls, the next at 32, the rest on the next turn", async () => {
+    await using server = await RpcServer.bind("tcp://127.0.0.1:0", Orders, handlers);
+    await using client = await RpcClient.connect(server.endpoint, Orders, { batch: true });
+    await client.call("getOrder", { id: 0 });
+    const burst = async (from: number): Promise<void> => {
+      const ids = Array.from({ length: 100 }, (_, i) => from + i);
+      const replies = await Promise.all(ids.map((id) => client.call("getOrder", { id })));
+      expect(replies).toEqual(ids.map((id) => ({ id, total: id * 2 })));
+    };
+    await burst(1);
+    // 16 + 32 sent while the calls were being made, the 52 others on the next turn.
+    expect(client.stats.batches).toBe(3);
+    // The ramp starts again at 16 on a new turn.
+    await burst(101);
+    expect(client.stats.batches).toBe(6);
+    expect(server.stats.batches).toBe(6);
+    expect(server.stats.succeeded).toBe(201);
+  });
+
+  test("the ramp never goes past maxMessages", async () => {
+    await using server = await RpcServer.bind("tcp://127.0.0.1:0", Orders, handlers);
+    await using client = await RpcClient.connect(server.endpoint, Orders, { batch: { maxMessages: 8 } });
+    await client.call("getOrder", { id: 0 });
+    const ids = Array.from({ length: 100 }, (_, i) => i + 1);
+    const replies = await Promise.all(ids.map((id) => client.call("getOrder", { id })));
+    expect(replies).toEqual(ids.map((id) => ({ id, total: id * 2 })));
+    // Twelve full batches of 8, then the 4 left on the next turn.
+    expect(client.stats.batches).toBe(13);
+    expect(server.stats.succeeded).toBe(101);
   });
 
   test("`maxMessages` bounds a batch", async () => {
@@ -276,6 +333,53 @@ describe("RpcServer reading call batches from a raw DEALER", () => {
       expect(broken.map(String).slice(0, 3)).toEqual(["batch-2", "", "error"]);
       expect(JSON.parse(String(broken[3]))).toMatchObject({ code: "MALFORMED" });
       expect(server.stats.batches).toBe(2);
+    } finally {
+      dealer.close();
+    }
+  });
+
+  test("a reply batch goes once every call of its batch answered; a call still running answers in a later one", async () => {
+    const gate = deferred();
+    await using server = await RpcServer.bind("tcp://127.0.0.1:0", Orders, {
+      ...handlers,
+      wait: async (request) => {
+        await gate.promise;
+        return request;
+      },
+    });
+    const dealer = new zmq.Dealer({ linger: 0 });
+    try {
+      dealer.connect(server.endpoint);
+      const record = (parts: string[]): Buffer =>
+        pack(
+          parts.map((part) => Buffer.from(part)),
+          parts.join("").length,
+        );
+      const batch = (head: string, calls: Buffer[]): (string | Buffer)[] => [
+        head,
+        "",
+        "$batch",
+        pack(
+          calls,
+          calls.reduce((n, c) => n + c.length, 0),
+        ),
+      ];
+      const repliesOf = (frames: Buffer[]): string[][] => (unpack(frames[3]!) ?? []).map((r) => (unpack(r) ?? []).map(String));
+      // Two call batches of synchronous calls, sent back to back: one reply batch each, every reply in it.
+      await dealer.send(batch("b-1", [record(["a", "getOrder", '{"id":1}']), record(["b", "getOrder", '{"id":2}'])]));
+      await dealer.send(batch("b-2", [record(["c", "getOrder", '{"id":3}'])]));
+      const first = await within(dealer.receive(), 2_000, "the first reply batch");
+      const second = await within(dealer.receive(), 2_000, "the second reply batch");
+      expect([String(first[0]), repliesOf(first).map((r) => r[0])]).toEqual(["b-1", ["a", "b"]]);
+      expect([String(second[0]), repliesOf(second).map((r) => r[0])]).toEqual(["b-2", ["c"]]);
+      // A batch with a call still running: the others' replies go, that call's reply follows when it ends.
+      await dealer.send(batch("b-3", [record(["d", "wait", '{"key":"w"}']), record(["e", "echo", '{"text":"e"}'])]));
+      const early = await within(dealer.receive(), 2_000, "the replies of the finished calls");
+      expect([String(early[0]), repliesOf(early)]).toEqual(["b-3", [["e", "ok", '{"text":"e"}']]]);
+      gate.resolve();
+      const late = await within(dealer.receive(), 2_000, "the reply of the call that waited");
+      expect([String(late[0]), repliesOf(late)]).toEqual(["b-3", [["d", "ok", '{"key":"w"}']]]);
+      expect(server.stats.succeeded).toBe(5);
     } finally {
       dealer.close();
     }
