@@ -58,7 +58,7 @@ const BATCHED_VARIANT: Variant = {
 const BATCHED_RPC: Variant = {
   ...TYPED,
   batch: true,
-  label: "typed, RpcClient { batch: true } (256 calls or 64 KiB, else the next turn)",
+  label: "typed, RpcClient { batch: true } (a turn's calls in batches of 16, 32, ... up to 256 calls or 64 KiB)",
 };
 
 /** The end-to-end pipeline variants: plain push-pull, and reliable through an in-memory or a durable broker. */
