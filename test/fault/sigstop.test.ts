@@ -37,7 +37,7 @@ describe("server stopped with SIGSTOP for 3 s", () => {
     a.role.send("stop");
     const stats = await a.role.waitFor(is.stats, 10_000, "server stats");
 
-    const counts = count(client, [a.role]);
+    const counts = count(client, [a.role], { server: a.role, stoppedAt, continuedAt });
     const calls = callsOf(client);
     const expiredDuringStop = calls.filter((c) => c.deadline > stoppedAt && c.deadline < continuedAt);
     const execsAfterCont = execsOf(a.role).filter((e) => e.t >= continuedAt);
@@ -84,7 +84,7 @@ describe("server stopped with SIGSTOP for 3 s", () => {
     );
     await clientDone(client, settings);
 
-    const counts = count(client, [w1, w2]);
+    const counts = count(client, [w1, w2], { server: w1, stoppedAt, continuedAt });
     const calls = callsOf(client);
     const stuck = calls.filter((c) => c.outcome !== "ok" && c.sent >= stoppedAt - settings.handlerMs && c.sent < continuedAt);
     const bound = heartbeatMs * liveness + 1_000;

@@ -50,8 +50,28 @@ export function execsOf(...servers: readonly Role[]): ExecRecord[] {
   return servers.flatMap((s) => s.messages.filter((m): m is ExecRecord => m.type === "exec"));
 }
 
+/**
+ * A server process frozen by the test (SIGSTOP at `stoppedAt`, SIGCONT at `continuedAt`). A single-threaded server can
+ * be caught between its deadline check and its handler's first line by the freeze for at most one request: that
+ * execution, if it is the server's first one after SIGCONT and starts within {@link START_SLACK_MS} of it, for a call
+ * sent before the stop, is counted as starting when the freeze began (and printed as such).
+ */
+export interface Freeze {
+  readonly server: Role;
+  readonly stoppedAt: number;
+  readonly continuedAt: number;
+}
+
+/** The execution a freeze caught mid-start, if any (see {@link Freeze}). */
+function caughtByFreeze(freeze: Freeze, byId: ReadonlyMap<string, CallRecord>): ExecRecord | undefined {
+  const first = execsOf(freeze.server).find((e) => e.t >= freeze.continuedAt);
+  if (first === undefined || first.t > freeze.continuedAt + START_SLACK_MS) return undefined;
+  const call = byId.get(first.id);
+  return call !== undefined && call.sent < freeze.stoppedAt ? first : undefined;
+}
+
 /** Counts from a client's records (its `done` message must have arrived) and the servers' executions. */
-export function count(client: Role, servers: readonly Role[]): Counts {
+export function count(client: Role, servers: readonly Role[], freeze?: Freeze): Counts {
   const done = client.messages.find((m) => m.type === "done");
   if (done?.type !== "done") throw new Error(`${client.label} has not finished: no counts yet\n${client.transcript()}`);
   const calls = callsOf(client);
@@ -63,17 +83,28 @@ export function count(client: Role, servers: readonly Role[]): Counts {
   let wellAfter = 0;
   const timedOutAndRun = new Set<string>();
   const late: string[] = [];
+  const straddling = freeze === undefined ? undefined : caughtByFreeze(freeze, byId);
+  if (straddling !== undefined && freeze !== undefined) {
+    late.push(
+      `${straddling.id} on ${straddling.server}: its handler's first line ran ${straddling.t - freeze.continuedAt} ms ` +
+        `after SIGCONT, its call was sent before SIGSTOP: caught by the freeze mid-start, counted as starting at SIGSTOP`,
+    );
+  }
   for (const exec of execs) {
     const call = byId.get(exec.id);
     if (call === undefined) continue;
-    const afterItsDeadline = exec.t > call.deadline;
-    const afterGivingUp = call.outcome === "TIMEOUT" && exec.t > call.settled;
+    const t = exec === straddling && freeze !== undefined ? freeze.stoppedAt : exec.t;
+    const afterItsDeadline = t > call.deadline;
+    // A start within START_SLACK_MS of the deadline is the server's check-to-start gap (see there), also when the
+    // client's own timer fired in that gap: only later starts count as run after the client gave up.
+    const wellAfterItsDeadline = t > call.deadline + START_SLACK_MS;
+    const afterGivingUp = call.outcome === "TIMEOUT" && t > call.settled && wellAfterItsDeadline;
     if (afterItsDeadline) afterDeadline++;
-    if (exec.t > call.deadline + START_SLACK_MS) wellAfter++;
+    if (wellAfterItsDeadline) wellAfter++;
     if (afterGivingUp) timedOutAndRun.add(call.id);
     if ((afterItsDeadline || afterGivingUp) && late.length < 5) {
       late.push(
-        `${exec.id} on ${exec.server}: started ${exec.t - call.sent} ms after the call was made, deadline ` +
+        `${exec.id} on ${exec.server}: started ${t - call.sent} ms after the call was made, deadline ` +
           `${call.deadline - call.sent} ms (the server's: ${exec.deadline === undefined ? "none" : `${exec.deadline - call.sent} ms`}), ` +
           `${call.outcome} at ${call.settled - call.sent} ms`,
       );
