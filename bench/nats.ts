@@ -18,6 +18,7 @@ import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
 import { buildPlan, lowerIsBetter, skipReason, type CaseDef, type Metric, type RowDef, type Variant } from "./plan.js";
 import type { Features } from "./protocol.js";
+import { fmt } from "./report.js";
 import { runOnce, type Peers, type Sample } from "./runner.js";
 import { summarize, type Summary } from "./stats.js";
 
@@ -266,14 +267,6 @@ export async function runPeers(peers: Peers, o: PeerRunOptions): Promise<PeerRow
     rows.push(...caseRows.filter((r) => o.select(r.case)));
   }
   return rows;
-}
-
-function fmt(value: number, unit: string): string {
-  if (!Number.isFinite(value)) return "n/a";
-  if (unit === "µs") return value >= 100 ? value.toFixed(0) : value.toFixed(1);
-  if (value >= 10_000) return `${(value / 1000).toFixed(0)}k`;
-  if (value >= 1000) return `${(value / 1000).toFixed(1)}k`;
-  return value.toFixed(0);
 }
 
 function cell(s: Summary, unit: string): string {

@@ -70,7 +70,8 @@ export function rowsFor(c: CaseDef, count: number, typed: readonly Sample[], raw
   });
 }
 
-function fmt(value: number, unit: string): string {
+/** A figure for a table cell: µs with one decimal below 100, rates as 12k / 1.5k. */
+export function fmt(value: number, unit: string): string {
   if (!Number.isFinite(value)) return "n/a";
   if (unit === "µs") return value >= 100 ? value.toFixed(0) : value.toFixed(1);
   if (value >= 10_000) return `${(value / 1000).toFixed(0)}k`;
